@@ -1,0 +1,125 @@
+package io.rlhf4j.clients.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import ai.djl.ndarray.NDManager;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.io.SharedData;
+import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
+import io.rlhf4j.trainer.model.Decoder;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line as a script sees it: exit codes, stdout, and one-line errors on stderr. */
+class CliTest {
+
+    @TempDir
+    Path tmp;
+
+    Path model;
+
+    record Run(int code, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = Rlhf4j.execute(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @BeforeEach
+    void tinyModel() throws IOException {
+        model = tmp.resolve("tiny");
+        var tokenizer = new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat", "a dog ran"),
+                tmp.resolve("tok"));
+        ModelConfig config = ModelConfig.llama(300, 32, 64, 2, 4, 2, 32)
+                .withSpecialTokens(tokenizer.bosId(), tokenizer.eosId());
+        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.initialise(config, m, 1)) {
+            Checkpoint.write(model, config, d.toTensors(), tokenizer, null);
+        }
+    }
+
+    @Test
+    void generatePrintsOnlyTheCompletion() {
+        Run r = run("generate", "--model", model.toString(), "--prompt", "the cat", "--max-tokens", "8",
+                "--temperature", "0");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).endsWith(System.lineSeparator());
+        assertThat(r.out().lines().count()).isLessThanOrEqualTo(8);
+        Run again = run("generate", "--model", model.toString(), "--prompt", "the cat", "--max-tokens", "8",
+                "--temperature", "0");
+        assertThat(again.out()).isEqualTo(r.out());
+    }
+
+    @Test
+    void badInputFailsWithOneLineNamingTheCulprit() throws IOException {
+        Run missing = run("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
+        assertThat(missing.code()).isEqualTo(1);
+        assertThat(missing.err().strip()).doesNotContain("\n").contains("nope");
+
+        Run tooLong = run("generate", "--model", model.toString(), "--prompt", "the cat sat on the mat ".repeat(20));
+        assertThat(tooLong.code()).isEqualTo(1);
+        assertThat(tooLong.err().strip()).doesNotContain("\n").contains("context window is 32");
+
+        Files.writeString(model.resolve("config.json"),
+                Files.readString(model.resolve("config.json")).replace("\"llama\"", "\"rwkv\""));
+        Run unknown = run("generate", "--model", model.toString());
+        assertThat(unknown.code()).isEqualTo(1);
+        assertThat(unknown.err().strip()).doesNotContain("\n").contains("config.json").contains("'rwkv'");
+
+        Run usage = run("import", "--format", "llama2c", "x.bin");
+        assertThat(usage.code()).isEqualTo(2);
+        assertThat(usage.err()).contains("--out");
+    }
+
+    @Test
+    void aFailedImportLeavesNothingBehind() throws IOException {
+        Path bin = tmp.resolve("broken.bin");
+        Files.write(bin, new byte[100]);
+        Path out = tmp.resolve("imported");
+        Run r = run("import", "--format", "llama2c", bin.toString(), "--tokenizer", bin.toString(), "--out",
+                out.toString());
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().strip()).doesNotContain("\n").contains("broken.bin");
+        assertThat(out).doesNotExist();
+        try (Stream<Path> left = Files.list(tmp)) {
+            assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".imported"));
+        }
+    }
+
+    @Test
+    void importedStories260KGeneratesTheKnownStory() {
+        Optional<Path> dir = SharedData.file("models/stories260K");
+        assumeThat(dir).as("shared data absent: skipped").isPresent();
+        Path out = tmp.resolve("stories");
+        Run imp = run("import", "--format", "llama2c", dir.get().resolve("stories260K.bin").toString(),
+                "--tokenizer", dir.get().resolve("tok512.bin").toString(), "--out", out.toString());
+        assertThat(imp.code()).as(imp.err()).isZero();
+        Run gen = run("generate", "--model", out.toString(), "--max-tokens", "200", "--temperature", "0");
+        assertThat(gen.code()).as(gen.err()).isZero();
+        assertThat(gen.out()).startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
+                + "outside in the park.");
+    }
+}

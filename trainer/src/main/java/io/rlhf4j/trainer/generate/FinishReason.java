@@ -1,0 +1,13 @@
+package io.rlhf4j.trainer.generate;
+
+/** Why a completion ended, in OpenAI's words. */
+public enum FinishReason {
+    /** EOS or a stop sequence. */
+    STOP,
+    /** max_tokens or the context window. */
+    LENGTH;
+
+    public String openAiName() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+}

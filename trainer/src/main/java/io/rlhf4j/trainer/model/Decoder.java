@@ -1,0 +1,411 @@
+package io.rlhf4j.trainer.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Activation;
+import ai.djl.training.GradientCollector;
+import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.core.config.CheckpointFormatException;
+import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.config.ModelFamily;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The decoder-only transformer, both families in one readable class: Llama (RMSNorm, rotary positions
+ * in HF's rotate-half convention, SwiGLU, grouped-query attention) and GPT-2 (LayerNorm, learned
+ * positions, tanh-GELU, fused QKV in HF's Conv1D [in, out] layout).
+ *
+ * <p>Parameters are plain DJL arrays keyed by their HF tensor names, so checkpoint I/O is a rename-free
+ * copy. One forward serves training (whole sequences, causal plus padding mask) and generation
+ * (a few new positions against a {@link KvCache}). Not thread-safe: one owner at a time.
+ */
+public final class Decoder implements AutoCloseable {
+
+    private static final float MASKED = -1e9f;
+
+    private final ModelConfig config;
+    private final NDManager manager;
+    private final Map<String, NDArray> params;
+
+    private Decoder(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
+        this.config = config;
+        this.manager = manager;
+        this.params = params;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Parameters by HF name, in checkpoint order (tied embeddings appear once). */
+    public Map<String, NDArray> parameters() {
+        return Collections.unmodifiableMap(params);
+    }
+
+    // ------------------------------------------------------------------ construction
+
+    /** The HF tensor names and shapes of a model with this config, in checkpoint order. */
+    public static Map<String, long[]> expectedShapes(ModelConfig c) {
+        Map<String, long[]> s = new LinkedHashMap<>();
+        long d = c.hiddenSize();
+        long f = c.intermediateSize();
+        long v = c.vocabSize();
+        long kv = (long) c.numKvHeads() * c.headDim();
+        if (c.family() == ModelFamily.LLAMA) {
+            s.put("model.embed_tokens.weight", new long[] {v, d});
+            for (int i = 0; i < c.numLayers(); i++) {
+                String p = "model.layers." + i + ".";
+                s.put(p + "input_layernorm.weight", new long[] {d});
+                s.put(p + "self_attn.q_proj.weight", new long[] {d, d});
+                s.put(p + "self_attn.k_proj.weight", new long[] {kv, d});
+                s.put(p + "self_attn.v_proj.weight", new long[] {kv, d});
+                s.put(p + "self_attn.o_proj.weight", new long[] {d, d});
+                s.put(p + "post_attention_layernorm.weight", new long[] {d});
+                s.put(p + "mlp.gate_proj.weight", new long[] {f, d});
+                s.put(p + "mlp.up_proj.weight", new long[] {f, d});
+                s.put(p + "mlp.down_proj.weight", new long[] {d, f});
+            }
+            s.put("model.norm.weight", new long[] {d});
+            if (!c.tieWordEmbeddings()) {
+                s.put("lm_head.weight", new long[] {v, d});
+            }
+        } else {
+            s.put("transformer.wte.weight", new long[] {v, d});
+            s.put("transformer.wpe.weight", new long[] {c.maxPositions(), d});
+            for (int i = 0; i < c.numLayers(); i++) {
+                String p = "transformer.h." + i + ".";
+                s.put(p + "ln_1.weight", new long[] {d});
+                s.put(p + "ln_1.bias", new long[] {d});
+                s.put(p + "attn.c_attn.weight", new long[] {d, 3 * d});
+                s.put(p + "attn.c_attn.bias", new long[] {3 * d});
+                s.put(p + "attn.c_proj.weight", new long[] {d, d});
+                s.put(p + "attn.c_proj.bias", new long[] {d});
+                s.put(p + "ln_2.weight", new long[] {d});
+                s.put(p + "ln_2.bias", new long[] {d});
+                s.put(p + "mlp.c_fc.weight", new long[] {d, f});
+                s.put(p + "mlp.c_fc.bias", new long[] {f});
+                s.put(p + "mlp.c_proj.weight", new long[] {f, d});
+                s.put(p + "mlp.c_proj.bias", new long[] {d});
+            }
+            s.put("transformer.ln_f.weight", new long[] {d});
+            s.put("transformer.ln_f.bias", new long[] {d});
+            if (!c.tieWordEmbeddings()) {
+                s.put("lm_head.weight", new long[] {v, d});
+            }
+        }
+        return s;
+    }
+
+    /**
+     * Builds a model from checkpoint tensors. Names must match HF's; extra tensors that HF stores but
+     * the model derives (GPT-2's attention-mask buffers, a tied {@code lm_head}) are ignored.
+     */
+    public static Decoder fromTensors(ModelConfig config, Map<String, Tensor> tensors, NDManager parent,
+            String source) {
+        NDManager manager = parent.newSubManager();
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        try {
+            for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+                Tensor t = tensors.get(e.getKey());
+                if (t == null) {
+                    throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
+                }
+                if (!Arrays.equals(t.shape(), e.getValue())) {
+                    throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' has shape "
+                            + Arrays.toString(t.shape()) + ", config.json implies " + Arrays.toString(e.getValue()));
+                }
+                params.put(e.getKey(), manager.create(t.data(), new Shape(t.shape())));
+            }
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+        return new Decoder(config, manager, params);
+    }
+
+    /** Loads {@code config.json} and {@code model.safetensors} from a checkpoint directory. */
+    public static Decoder load(java.nio.file.Path dir, NDManager parent) throws java.io.IOException {
+        ModelConfig config = io.rlhf4j.core.checkpoint.Checkpoint.readConfig(dir);
+        Map<String, Tensor> tensors = io.rlhf4j.core.checkpoint.Checkpoint.readWeights(dir);
+        return fromTensors(config, tensors, parent,
+                dir.resolve(io.rlhf4j.core.checkpoint.Checkpoint.WEIGHTS).toString());
+    }
+
+    /**
+     * A freshly initialised model: weights ~ N(0, 0.02), residual output projections scaled by
+     * 1/sqrt(2 * layers) as in GPT-2 so that the residual stream's variance does not grow with depth.
+     */
+    public static Decoder initialise(ModelConfig config, NDManager parent, long seed) {
+        NDManager manager = parent.newSubManager();
+        SplittableRandom rng = new SplittableRandom(seed);
+        Map<String, NDArray> params = new LinkedHashMap<>();
+        double residualStd = 0.02 / Math.sqrt(2.0 * config.numLayers());
+        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+            String name = e.getKey();
+            long[] shape = e.getValue();
+            float[] data = new float[(int) Tensor.numel(shape)];
+            boolean norm = name.contains("norm") || name.contains("ln_");
+            if (norm && name.endsWith(".weight")) {
+                Arrays.fill(data, 1f);
+            } else if (!name.endsWith(".bias")) {
+                boolean residual = name.endsWith("o_proj.weight") || name.endsWith("down_proj.weight")
+                        || name.endsWith("attn.c_proj.weight") || name.endsWith("mlp.c_proj.weight");
+                double std = residual ? residualStd : 0.02;
+                for (int i = 0; i < data.length; i++) {
+                    data[i] = (float) (gaussian(rng) * std);
+                }
+            }
+            params.put(name, manager.create(data, new Shape(shape)));
+        }
+        return new Decoder(config, manager, params);
+    }
+
+    private static double gaussian(SplittableRandom rng) {
+        // Box-Muller: SplittableRandom has no nextGaussian on Java 17.
+        double u1 = rng.nextDouble();
+        double u2 = rng.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** Copies the parameters out as checkpoint tensors (HF names, row-major fp32). */
+    public List<Tensor> toTensors() {
+        List<Tensor> out = new ArrayList<>(params.size());
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            out.add(new Tensor(e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
+        }
+        return out;
+    }
+
+    /** Overwrites the parameters in place (for resuming from a checkpoint). */
+    public void load(Map<String, Tensor> tensors) {
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            Tensor t = tensors.get(e.getKey());
+            if (t == null) {
+                throw new CheckpointFormatException("tensor '" + e.getKey() + "' is missing");
+            }
+            e.getValue().set(t.data());
+        }
+    }
+
+    /** Marks every parameter as trainable so that a {@link GradientCollector} records their gradients. */
+    public void requireGradients() {
+        params.values().forEach(p -> p.setRequiresGradient(true));
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /**
+     * Runs the decoder over {@code ids} [B, T] at absolute {@code positions} [B, T] (int64).
+     *
+     * @param keyMask [B, past + T], 1 where a key position holds a real token, 0 for padding; null when
+     *     every position is real
+     * @param cache keys and values of earlier positions, extended in place; null for a full sequence
+     * @param training applies residual dropout
+     * @return the final hidden states [B, T, D] after the last norm, before the unembedding
+     */
+    public NDArray hidden(NDArray ids, NDArray positions, NDArray keyMask, KvCache cache, boolean training) {
+        NDManager m = ids.getManager();
+        long b = ids.getShape().get(0);
+        long t = ids.getShape().get(1);
+        long past = cache == null ? 0 : cache.length();
+        long total = past + t;
+        boolean llama = config.family() == ModelFamily.LLAMA;
+        float dropout = training ? (float) config.residDropout() : 0f;
+
+        NDArray x = llama
+                ? embed(ids, params.get("model.embed_tokens.weight"))
+                : embed(ids, params.get("transformer.wte.weight"))
+                        .add(embed(positions, params.get("transformer.wpe.weight")));
+        x = dropout(x, dropout);
+
+        // allowed[b, 0, i, j]: query i (absolute past + i) sees key j if j <= past + i and j is real.
+        NDArray qIndex = m.arange(past, total, 1, DataType.INT64).reshape(t, 1);
+        NDArray kIndex = m.arange(0, total, 1, DataType.INT64).reshape(1, total);
+        NDArray allowed = kIndex.lte(qIndex).reshape(1, 1, t, total);
+        if (keyMask != null) {
+            allowed = allowed.logicalAnd(keyMask.toType(DataType.BOOLEAN, false).reshape(b, 1, 1, total));
+        }
+        NDArray attnBias = allowed.logicalNot().toType(DataType.FLOAT32, false).mul(MASKED);
+
+        NDArray[] rope = llama ? rotaryCosSin(positions) : null;
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            x = llama ? llamaBlock(x, layer, rope, attnBias, cache, dropout)
+                    : gpt2Block(x, layer, attnBias, cache, dropout);
+        }
+        return llama
+                ? rmsNorm(x, params.get("model.norm.weight"))
+                : layerNorm(x, params.get("transformer.ln_f.weight"), params.get("transformer.ln_f.bias"));
+    }
+
+    /** Projects hidden states [.., D] to vocabulary logits [.., V]. */
+    public NDArray logits(NDArray hidden) {
+        NDArray unembed = params.get("lm_head.weight");
+        if (unembed == null) {
+            unembed = params.get(config.family() == ModelFamily.LLAMA ? "model.embed_tokens.weight"
+                    : "transformer.wte.weight");
+        }
+        return linear(hidden, unembed, null);
+    }
+
+    /** {@link #hidden} followed by {@link #logits}: [B, T, V]. */
+    public NDArray forward(NDArray ids, NDArray positions, NDArray keyMask, KvCache cache, boolean training) {
+        return logits(hidden(ids, positions, keyMask, cache, training));
+    }
+
+    /** A cache sized for this model, owned by the caller. */
+    public KvCache newCache(NDManager parent) {
+        return new KvCache(parent, config.numLayers());
+    }
+
+    private NDArray llamaBlock(NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache,
+            float dropout) {
+        String p = "model.layers." + layer + ".";
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int heads = config.numHeads();
+        int kvHeads = config.numKvHeads();
+        int hd = config.headDim();
+
+        NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
+        NDArray q = linear(h, params.get(p + "self_attn.q_proj.weight"), null)
+                .reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        NDArray k = linear(h, params.get(p + "self_attn.k_proj.weight"), null)
+                .reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+        NDArray v = linear(h, params.get(p + "self_attn.v_proj.weight"), null)
+                .reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+        q = applyRotary(q, rope[0], rope[1]);
+        k = applyRotary(k, rope[0], rope[1]);
+        if (cache != null) {
+            NDArray[] kv = cache.append(layer, k, v);
+            k = kv[0];
+            v = kv[1];
+        }
+        NDArray attn = attention(q, k, v, attnBias, heads / kvHeads);
+        x = x.add(dropout(linear(attn, params.get(p + "self_attn.o_proj.weight"), null), dropout));
+
+        h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
+        NDArray gate = linear(h, params.get(p + "mlp.gate_proj.weight"), null);
+        NDArray up = linear(h, params.get(p + "mlp.up_proj.weight"), null);
+        NDArray mlp = linear(gate.mul(Activation.sigmoid(gate)).mul(up), params.get(p + "mlp.down_proj.weight"), null);
+        return x.add(dropout(mlp, dropout));
+    }
+
+    private NDArray gpt2Block(NDArray x, int layer, NDArray attnBias, KvCache cache, float dropout) {
+        String p = "transformer.h." + layer + ".";
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int heads = config.numHeads();
+        int hd = config.headDim();
+        long d = config.hiddenSize();
+
+        NDArray h = layerNorm(x, params.get(p + "ln_1.weight"), params.get(p + "ln_1.bias"));
+        NDArray qkv = h.matMul(params.get(p + "attn.c_attn.weight")).add(params.get(p + "attn.c_attn.bias"));
+        NDArray q = qkv.get(new NDIndex("..., 0:{}", d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        NDArray k = qkv.get(new NDIndex("..., {}:{}", d, 2 * d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        NDArray v = qkv.get(new NDIndex("..., {}:", 2 * d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        if (cache != null) {
+            NDArray[] kv = cache.append(layer, k, v);
+            k = kv[0];
+            v = kv[1];
+        }
+        NDArray attn = attention(q, k, v, attnBias, 1);
+        NDArray proj = attn.matMul(params.get(p + "attn.c_proj.weight")).add(params.get(p + "attn.c_proj.bias"));
+        x = x.add(dropout(proj, dropout));
+
+        h = layerNorm(x, params.get(p + "ln_2.weight"), params.get(p + "ln_2.bias"));
+        NDArray fc = h.matMul(params.get(p + "mlp.c_fc.weight")).add(params.get(p + "mlp.c_fc.bias"));
+        NDArray mlp = geluTanh(fc).matMul(params.get(p + "mlp.c_proj.weight")).add(params.get(p + "mlp.c_proj.bias"));
+        return x.add(dropout(mlp, dropout));
+    }
+
+    /** Scaled dot-product attention; q [B,H,T,hd], k/v [B,KVH,S,hd]; returns [B,T,H*hd]. */
+    private NDArray attention(NDArray q, NDArray k, NDArray v, NDArray attnBias, int groups) {
+        long b = q.getShape().get(0);
+        long t = q.getShape().get(2);
+        if (groups > 1) {
+            // Grouped-query attention: query head h reads key/value head h / groups, as HF's repeat_kv.
+            long kvHeads = k.getShape().get(1);
+            long s = k.getShape().get(2);
+            long hd = k.getShape().get(3);
+            k = k.expandDims(2).repeat(2, groups).reshape(b, kvHeads * groups, s, hd);
+            v = v.expandDims(2).repeat(2, groups).reshape(b, kvHeads * groups, s, hd);
+        }
+        double scale = 1.0 / Math.sqrt(q.getShape().get(3));
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale).add(attnBias);
+        NDArray out = scores.softmax(-1).matMul(v);
+        return out.transpose(0, 2, 1, 3).reshape(b, t, -1);
+    }
+
+    /** cos and sin [B, 1, T, headDim] for HF's rotate-half rotary embedding. */
+    private NDArray[] rotaryCosSin(NDArray positions) {
+        int hd = config.headDim();
+        float[] invFreq = new float[hd / 2];
+        for (int i = 0; i < invFreq.length; i++) {
+            invFreq[i] = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / hd));
+        }
+        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1)
+                .mul(positions.getManager().create(invFreq));
+        NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
+        return new NDArray[] {emb.cos(), emb.sin()};
+    }
+
+    private static NDArray applyRotary(NDArray x, NDArray cos, NDArray sin) {
+        long half = x.getShape().get(3) / 2;
+        NDArray x1 = x.get(new NDIndex("..., :{}", half));
+        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), -1);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    private NDArray rmsNorm(NDArray x, NDArray weight) {
+        NDArray rms = x.square().mean(new int[] {-1}, true).add(config.normEps()).sqrt();
+        return x.div(rms).mul(weight);
+    }
+
+    private NDArray layerNorm(NDArray x, NDArray weight, NDArray bias) {
+        return x.getNDArrayInternal()
+                .layerNorm(x, new Shape(config.hiddenSize()), weight, bias, (float) config.normEps())
+                .singletonOrThrow();
+    }
+
+    /** GPT-2's "gelu_new": the tanh approximation. */
+    private static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2.0 / Math.PI));
+        return x.mul(0.5).mul(inner.tanh().add(1));
+    }
+
+    private static NDArray embed(NDArray ids, NDArray table) {
+        return ids.getNDArrayInternal().embedding(ids, table, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
+    }
+
+    private static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
+        return x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
+    }
+
+    private static NDArray dropout(NDArray x, float p) {
+        if (p <= 0f) {
+            return x;
+        }
+        return x.getNDArrayInternal().dropout(x, p, true).singletonOrThrow();
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

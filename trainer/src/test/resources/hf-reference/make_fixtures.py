@@ -1,0 +1,165 @@
+"""Independent numeric reference for the trainer's decoder, run once to make the committed fixtures.
+
+Writes tiny random HF checkpoints (config.json + model.safetensors, HF tensor names and layouts) for
+GPT-2 and Llama, and the logits a plain numpy implementation of HF's formulas computes for a fixed
+token sequence. The Java test imports each checkpoint and compares. numpy only; regenerate with
+    python3 make_fixtures.py
+"""
+import json
+import struct
+
+import numpy as np
+
+TOKENS = [1, 17, 42, 3, 250, 99, 7, 128]
+rng = np.random.default_rng(20261124)
+
+
+def save_safetensors(path, tensors, dtype="F32"):
+    header, blobs, offset = {}, [], 0
+    for name, arr in tensors.items():
+        if dtype == "F32":
+            raw = arr.astype("<f4").tobytes()
+        else:  # F16: exercises the importer's widening
+            raw = arr.astype("<f2").tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def layer_norm(x, w, b, eps):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def causal_attention(q, k, v):
+    # q [H,T,hd], k/v [H,T,hd]
+    t = q.shape[1]
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])
+    s = s + np.triu(np.full((t, t), -1e30), 1)
+    return softmax(s) @ v
+
+
+def gpt2():
+    v, d, layers, heads, pos = 300, 16, 2, 4, 32
+    w = {}
+    r = lambda *s: (rng.standard_normal(s) * 0.2).astype(np.float32)
+    # GPT-2's base-model names (no "transformer." prefix), as openai-community/gpt2 ships them.
+    w["wte.weight"] = r(v, d)
+    w["wpe.weight"] = r(pos, d)
+    for i in range(layers):
+        p = f"h.{i}."
+        w[p + "ln_1.weight"] = 1 + r(d)
+        w[p + "ln_1.bias"] = r(d)
+        w[p + "attn.c_attn.weight"] = r(d, 3 * d)
+        w[p + "attn.c_attn.bias"] = r(3 * d)
+        w[p + "attn.c_proj.weight"] = r(d, d)
+        w[p + "attn.c_proj.bias"] = r(d)
+        w[p + "ln_2.weight"] = 1 + r(d)
+        w[p + "ln_2.bias"] = r(d)
+        w[p + "mlp.c_fc.weight"] = r(d, 4 * d)
+        w[p + "mlp.c_fc.bias"] = r(4 * d)
+        w[p + "mlp.c_proj.weight"] = r(4 * d, d)
+        w[p + "mlp.c_proj.bias"] = r(d)
+    w["ln_f.weight"] = 1 + r(d)
+    w["ln_f.bias"] = r(d)
+    w = {k: a.astype(np.float16).astype(np.float32) for k, a in w.items()}  # exactly representable in F16
+    config = {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": v, "n_embd": d,
+              "n_layer": layers, "n_head": heads, "n_positions": pos, "n_inner": None,
+              "layer_norm_epsilon": 1e-5, "activation_function": "gelu_new", "bos_token_id": 0, "eos_token_id": 1}
+    t = len(TOKENS)
+    x = w["wte.weight"][TOKENS] + w["wpe.weight"][:t]
+    hd = d // heads
+    for i in range(layers):
+        p = f"h.{i}."
+        h = layer_norm(x, w[p + "ln_1.weight"], w[p + "ln_1.bias"], 1e-5)
+        qkv = h @ w[p + "attn.c_attn.weight"] + w[p + "attn.c_attn.bias"]
+        q, k, vv = np.split(qkv, 3, axis=-1)
+        split = lambda a: a.reshape(t, heads, hd).transpose(1, 0, 2)
+        a = causal_attention(split(q), split(k), split(vv)).transpose(1, 0, 2).reshape(t, d)
+        x = x + a @ w[p + "attn.c_proj.weight"] + w[p + "attn.c_proj.bias"]
+        h = layer_norm(x, w[p + "ln_2.weight"], w[p + "ln_2.bias"], 1e-5)
+        f = h @ w[p + "mlp.c_fc.weight"] + w[p + "mlp.c_fc.bias"]
+        f = 0.5 * f * (1 + np.tanh(np.sqrt(2 / np.pi) * (f + 0.044715 * f ** 3)))
+        x = x + f @ w[p + "mlp.c_proj.weight"] + w[p + "mlp.c_proj.bias"]
+    x = layer_norm(x, w["ln_f.weight"], w["ln_f.bias"], 1e-5)
+    logits = x @ w["wte.weight"].T
+    return config, w, logits, "F16"
+
+
+def llama():
+    v, d, layers, heads, kv_heads, hidden, theta, eps = 300, 16, 2, 4, 2, 40, 10000.0, 1e-6
+    hd = d // heads
+    r = lambda *s: (rng.standard_normal(s) * 0.2).astype(np.float32)
+    w = {"model.embed_tokens.weight": r(v, d)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        w[p + "input_layernorm.weight"] = 1 + r(d)
+        w[p + "self_attn.q_proj.weight"] = r(d, d)
+        w[p + "self_attn.k_proj.weight"] = r(kv_heads * hd, d)
+        w[p + "self_attn.v_proj.weight"] = r(kv_heads * hd, d)
+        w[p + "self_attn.o_proj.weight"] = r(d, d)
+        w[p + "post_attention_layernorm.weight"] = 1 + r(d)
+        w[p + "mlp.gate_proj.weight"] = r(hidden, d)
+        w[p + "mlp.up_proj.weight"] = r(hidden, d)
+        w[p + "mlp.down_proj.weight"] = r(d, hidden)
+    w["model.norm.weight"] = 1 + r(d)
+    w["lm_head.weight"] = r(v, d)
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": v, "hidden_size": d,
+              "intermediate_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+              "num_key_value_heads": kv_heads, "max_position_embeddings": 64, "rms_norm_eps": eps,
+              "rope_theta": theta, "tie_word_embeddings": False, "bos_token_id": 0, "eos_token_id": 1}
+    t = len(TOKENS)
+    inv_freq = 1.0 / theta ** (np.arange(0, hd, 2) / hd)
+    freqs = np.outer(np.arange(t), inv_freq)
+    emb = np.concatenate([freqs, freqs], -1)
+    cos, sin = np.cos(emb), np.sin(emb)
+
+    def rope(a):  # a [H,T,hd], HF's rotate_half
+        half = hd // 2
+        rot = np.concatenate([-a[..., half:], a[..., :half]], -1)
+        return a * cos + rot * sin
+
+    rms = lambda a, g: a / np.sqrt((a ** 2).mean(-1, keepdims=True) + eps) * g
+    x = w["model.embed_tokens.weight"][TOKENS]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, w[p + "input_layernorm.weight"])
+        q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(t, heads, hd).transpose(1, 0, 2)
+        k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(t, kv_heads, hd).transpose(1, 0, 2)
+        vv = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(t, kv_heads, hd).transpose(1, 0, 2)
+        q, k = rope(q), rope(k)
+        k = np.repeat(k, heads // kv_heads, axis=0)
+        vv = np.repeat(vv, heads // kv_heads, axis=0)
+        a = causal_attention(q, k, vv).transpose(1, 0, 2).reshape(t, d)
+        x = x + a @ w[p + "self_attn.o_proj.weight"].T
+        h = rms(x, w[p + "post_attention_layernorm.weight"])
+        g = h @ w[p + "mlp.gate_proj.weight"].T
+        u = h @ w[p + "mlp.up_proj.weight"].T
+        x = x + ((g / (1 + np.exp(-g))) * u) @ w[p + "mlp.down_proj.weight"].T
+    x = rms(x, w["model.norm.weight"])
+    return config, w, x @ w["lm_head.weight"].T, "F32"
+
+
+if __name__ == "__main__":
+    import os
+    for name, make in (("gpt2", gpt2), ("llama", llama)):
+        config, weights, logits, dtype = make()
+        os.makedirs(name, exist_ok=True)
+        with open(f"{name}/config.json", "w") as f:
+            json.dump(config, f, indent=1)
+        save_safetensors(f"{name}/model.safetensors", weights, dtype)
+        with open(f"{name}/expected_logits.json", "w") as f:
+            json.dump({"tokens": TOKENS, "logits": np.round(logits.astype(np.float64), 7).tolist()}, f)
+        print(name, logits.shape, float(np.abs(logits).max()))
