@@ -14,8 +14,6 @@ import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,18 +43,7 @@ public final class HfImporter {
             }
             byName.put(name, new Tensor(name, t.shape(), t.data()));
         }
-        List<Tensor> tensors = new ArrayList<>();
-        for (Map.Entry<String, long[]> e : Decoder.expectedShapes(config).entrySet()) {
-            Tensor t = byName.get(e.getKey());
-            if (t == null) {
-                throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
-            }
-            if (!Arrays.equals(t.shape(), e.getValue())) {
-                throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' has shape "
-                        + Arrays.toString(t.shape()) + ", config.json implies " + Arrays.toString(e.getValue()));
-            }
-            tensors.add(t);
-        }
+        List<Tensor> tensors = Decoder.checkTensors(config, byName, source.toString());
         if (!Files.exists(source.resolve("tokenizer.json"))) {
             throw new CheckpointFormatException(source + ": tokenizer.json is missing (HF's fast-tokenizer file is "
                     + "required; SentencePiece-only checkpoints are not supported)");

@@ -117,25 +117,33 @@ public final class Decoder implements AutoCloseable {
      */
     public static Decoder fromTensors(ModelConfig config, Map<String, Tensor> tensors, NDManager parent,
             String source) {
+        List<Tensor> ordered = checkTensors(config, tensors, source);
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> params = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
-                Tensor t = tensors.get(e.getKey());
-                if (t == null) {
-                    throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
-                }
-                if (!Arrays.equals(t.shape(), e.getValue())) {
-                    throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' has shape "
-                            + Arrays.toString(t.shape()) + ", config.json implies " + Arrays.toString(e.getValue()));
-                }
-                params.put(e.getKey(), manager.create(t.data(), new Shape(t.shape())));
-            }
-        } catch (RuntimeException e) {
-            manager.close();
-            throw e;
+        for (Tensor t : ordered) {
+            params.put(t.name(), manager.create(t.data(), new Shape(t.shape())));
         }
         return new Decoder(config, manager, params);
+    }
+
+    /**
+     * The tensors this config needs, in checkpoint order, each checked for presence and shape; the
+     * message of a failure names {@code source} and the tensor.
+     */
+    public static List<Tensor> checkTensors(ModelConfig config, Map<String, Tensor> tensors, String source) {
+        List<Tensor> ordered = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+            Tensor t = tensors.get(e.getKey());
+            if (t == null) {
+                throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
+            }
+            if (!Arrays.equals(t.shape(), e.getValue())) {
+                throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' has shape "
+                        + Arrays.toString(t.shape()) + ", config.json implies " + Arrays.toString(e.getValue()));
+            }
+            ordered.add(t);
+        }
+        return ordered;
     }
 
     /** Loads {@code config.json} and {@code model.safetensors} from a checkpoint directory. */

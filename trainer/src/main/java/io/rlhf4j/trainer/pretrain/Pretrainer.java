@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -120,12 +121,14 @@ public final class Pretrainer {
             long started = System.nanoTime();
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("pretrain").setInitialMax(config.steps())
                     .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).continuousUpdate()
-                    .setMaxRenderedLength(100).build()) {
+                    .setMaxRenderedLength(100).setConsumer(new ConsoleProgressBarConsumer(log)).build()) {
                 bar.stepTo(startStep);
                 int step = startStep;
                 while (step < config.steps() && step < stopAfter) {
                     double lr = config.learningRate(step);
                     long[] batch = train.randomBatch(config.seed(), step, rows, seq);
+                    // Dropout draws from PyTorch's generator: reseed it per step so a resumed run matches.
+                    ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
                     CausalLmStep.Result r = trainer.step(batch, rows, seq, lr);
                     step++;
                     tokens += (long) rows * seq;

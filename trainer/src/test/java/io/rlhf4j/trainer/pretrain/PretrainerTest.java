@@ -33,7 +33,11 @@ class PretrainerTest {
     }
 
     static PretrainConfig tiny(int steps) {
-        return new PretrainConfig(300, 32, 64, 2, 4, 2, 32, 4, steps, 1e-2, 1e-3, 2, 0.1, 1.0, 0.0,
+        return tiny(steps, 0.0);
+    }
+
+    static PretrainConfig tiny(int steps, double dropout) {
+        return new PretrainConfig(300, 32, 64, 2, 4, 2, 32, 4, steps, 1e-2, 1e-3, 2, 0.1, 1.0, dropout,
                 6, 2, 4, 2, 7);
     }
 
@@ -61,15 +65,17 @@ class PretrainerTest {
                 .isEqualTo("a dog (noun)");
     }
 
+    /** With residual dropout on, so the dropout masks must be reproducible too. */
     @Test
     void anInterruptedRunResumesToTheSameResultAsAnUninterruptedOne() throws IOException {
+        PretrainConfig config = tiny(12, 0.1);
         Path straight = tmp.resolve("straight");
-        new Pretrainer(tiny(12), straight, QUIET).run(corpus);
+        new Pretrainer(config, straight, QUIET).run(corpus);
 
         Path interrupted = tmp.resolve("interrupted");
-        new Pretrainer(tiny(12), interrupted, QUIET).stopAfter(6).run(corpus);
+        new Pretrainer(config, interrupted, QUIET).stopAfter(6).run(corpus);
         assertThat(metrics(interrupted)).hasSize(6);
-        new Pretrainer(tiny(12), interrupted, QUIET).run(corpus);
+        new Pretrainer(config, interrupted, QUIET).run(corpus);
 
         Map<String, Tensor> a = Checkpoint.readWeights(straight);
         Map<String, Tensor> b = Checkpoint.readWeights(interrupted);
@@ -79,6 +85,10 @@ class PretrainerTest {
         }
         List<JsonNode> ma = metrics(straight);
         List<JsonNode> mb = metrics(interrupted);
+        Path noDropout = tmp.resolve("no-dropout");
+        new Pretrainer(tiny(12), noDropout, QUIET).stopAfter(4).run(corpus);
+        assertThat(metrics(noDropout).get(3).get("loss").asDouble()).as("dropout is in effect")
+                .isNotEqualTo(ma.get(3).get("loss").asDouble());
         assertThat(mb).hasSize(12);
         for (int i = 0; i < 12; i++) {
             assertThat(mb.get(i).get("loss").asDouble()).isEqualTo(ma.get(i).get("loss").asDouble());
