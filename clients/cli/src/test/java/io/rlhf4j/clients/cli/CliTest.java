@@ -122,4 +122,23 @@ class CliTest {
         assertThat(gen.out()).startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
                 + "outside in the park.");
     }
+
+    @Test
+    void exportWritesCheckedGraphsAndRefusesWhatItCannotDo() throws IOException {
+        Path out = tmp.resolve("onnx");
+        Run ok = run("export", "--model", model.toString(), "--out", out.toString(), "--decode-steps", "3");
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(out.resolve("policy.onnx")).exists();
+        assertThat(out.resolve("policy.opt.onnx")).exists();
+        assertThat(Files.readString(out.resolve("manifest.json"))).contains("\"decode_steps\" : 3");
+
+        Run trt = run("export", "--model", model.toString(), "--out", tmp.resolve("trt").toString(), "--tensorrt");
+        assertThat(trt.code()).isEqualTo(1);
+        assertThat(trt.err().strip()).doesNotContain("\n").contains("TensorRT");
+        assertThat(tmp.resolve("trt")).doesNotExist();
+
+        Run reward = run("export", "--model", model.toString(), "--out", tmp.resolve("rm").toString(), "--reward");
+        assertThat(reward.code()).isEqualTo(1);
+        assertThat(reward.err().strip()).doesNotContain("\n").contains("score.weight");
+    }
 }

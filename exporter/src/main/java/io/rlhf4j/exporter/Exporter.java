@@ -1,0 +1,220 @@
+package io.rlhf4j.exporter;
+
+import ai.djl.ndarray.NDManager;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.core.config.CheckpointFormatException;
+import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.exporter.onnx.DecoderGraph;
+import io.rlhf4j.exporter.onnx.OnnxFiles;
+import io.rlhf4j.exporter.onnx.proto.Onnx.ModelProto;
+import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.reward.RewardModel;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns a checkpoint into the engines serving runs: {@code policy.onnx}, its ONNX Runtime-optimised
+ * form {@code policy.opt.onnx}, {@code reward.onnx} for reward models, beside a copy of the
+ * checkpoint and a {@code manifest.json}. Each graph must match the trainer's DJL model within the
+ * tolerance (prefill and KV-cache decode steps) or nothing is written: the output directory appears
+ * complete or not at all.
+ */
+public final class Exporter {
+
+    public static final String POLICY = "policy.onnx";
+    public static final String POLICY_OPTIMIZED = "policy.opt.onnx";
+    public static final String REWARD = "reward.onnx";
+    public static final String REWARD_OPTIMIZED = "reward.opt.onnx";
+    private static final List<String> CHECKPOINT_FILES = List.of(ModelConfig.FILE_NAME, Checkpoint.WEIGHTS,
+            "tokenizer.json", "tokenizer_config.json", "tokenizer.bin", Checkpoint.GENERATION_CONFIG);
+
+    /** What to export and how strictly to check it. */
+    public record Options(Path model, Path out, boolean reward, boolean optimize, double tolerance, int decodeSteps,
+            long externalDataThreshold) {
+        public static Options defaults(Path model, Path out) {
+            return new Options(model, out, false, true, 1e-4, 20, OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD);
+        }
+
+        public Options withReward(boolean r) {
+            return new Options(model, out, r, optimize, tolerance, decodeSteps, externalDataThreshold);
+        }
+    }
+
+    /** A graph that does not compute what the trainer computes. */
+    public static final class ParityException extends IllegalStateException {
+        public ParityException(String message) {
+            super(message);
+        }
+    }
+
+    private final PrintStream log;
+
+    public Exporter(PrintStream log) {
+        this.log = log;
+    }
+
+    /** Exports and returns the manifest written. */
+    public ObjectNode export(Options o) throws IOException {
+        long started = System.nanoTime();
+        ModelConfig config = Checkpoint.readConfig(o.model());
+        Map<String, Tensor> tensors = Checkpoint.readWeights(o.model());
+        Decoder.checkTensors(config, tensors, o.model().resolve(Checkpoint.WEIGHTS).toString());
+        Tensor scoreWeight = tensors.get(RewardModel.HEAD_WEIGHT);
+        if (o.reward() && scoreWeight == null) {
+            throw new CheckpointFormatException(o.model() + ": --reward needs a reward-model checkpoint (tensor '"
+                    + RewardModel.HEAD_WEIGHT + "' is missing)");
+        }
+        ObjectNode manifest = ExportManifest.JSON.createObjectNode();
+        AtomicDirectory.write(o.out(), tmp -> {
+            for (String f : CHECKPOINT_FILES) {
+                if (Files.exists(o.model().resolve(f))) {
+                    Files.copy(o.model().resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            Map<String, String> meta = Map.of("rlhf4j.family", config.family().modelType(),
+                    "rlhf4j.source_sha256", ExportManifest.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
+            ObjectNode files = manifest.putObject("files");
+            ObjectNode parity = manifest.putObject("parity");
+            log.printf("building %s (%s, %d layers, opset %d)%n", POLICY, config.family().modelType(),
+                    config.numLayers(), DecoderGraph.OPSET);
+            write(DecoderGraph.policy(config, tensors, meta), tmp.resolve(POLICY), o, files);
+            if (o.optimize()) {
+                optimize(tmp.resolve(POLICY), tmp.resolve(POLICY_OPTIMIZED), files);
+            }
+            if (o.reward()) {
+                log.printf("building %s%n", REWARD);
+                write(DecoderGraph.reward(config, tensors, scoreWeight, tensors.get(RewardModel.HEAD_BIAS), meta),
+                        tmp.resolve(REWARD), o, files);
+                if (o.optimize()) {
+                    optimize(tmp.resolve(REWARD), tmp.resolve(REWARD_OPTIMIZED), files);
+                }
+            }
+            checkParity(o, tmp, parity);
+            manifest.put("format", "rlhf4j-export/1");
+            manifest.put("exported_at", Instant.now().toString());
+            ObjectNode source = manifest.putObject("source");
+            source.put("checkpoint", o.model().toAbsolutePath().normalize().toString());
+            source.put("weights_sha256", meta.get("rlhf4j.source_sha256"));
+            source.put("config_sha256", ExportManifest.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
+            manifest.put("family", config.family().modelType());
+            manifest.put("opset", DecoderGraph.OPSET);
+            manifest.put("onnxruntime", io.rlhf4j.exporter.ort.Ort.env().getVersion());
+            // ORT's level-ALL graphs may carry layout transforms for this CPU: record where it was made.
+            manifest.put("optimized_on", System.getProperty("os.arch") + ", "
+                    + Runtime.getRuntime().availableProcessors() + " cores");
+            manifest.set("signature", signature(config, o.reward()));
+            manifest.put("tolerance", o.tolerance());
+            manifest.put("export_seconds", (System.nanoTime() - started) / 1e9);
+            ExportManifest.JSON.writeValue(tmp.resolve(ExportManifest.FILE).toFile(), manifest);
+        });
+        log.printf("exported %s in %.1f s%n", o.out(), manifest.get("export_seconds").asDouble());
+        return manifest;
+    }
+
+    private static void write(ModelProto model, Path file, Options o, ObjectNode files) throws IOException {
+        Path data = OnnxFiles.write(model, file, o.externalDataThreshold());
+        files.set(file.getFileName().toString(), ExportManifest.fileEntry(file));
+        if (data != null) {
+            files.set(data.getFileName().toString(), ExportManifest.fileEntry(data));
+        }
+    }
+
+    /** ONNX Runtime's offline optimisation: level ALL, the result saved as a graph of its own. */
+    private void optimize(Path in, Path out, ObjectNode files) throws IOException {
+        log.printf("optimising %s with ONNX Runtime (level ALL)%n", in.getFileName());
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(OptLevel.ALL_OPT);
+            options.setOptimizedModelFilePath(out.toString());
+            io.rlhf4j.exporter.ort.Ort.env().createSession(in.toString(), options).close();
+        } catch (OrtException e) {
+            throw new IOException("ONNX Runtime could not load " + in.getFileName() + ": " + e.getMessage(), e);
+        }
+        files.set(out.getFileName().toString(), ExportManifest.fileEntry(out));
+    }
+
+    private void checkParity(Options o, Path dir, ObjectNode parity) throws IOException {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            try (Decoder model = Decoder.load(o.model(), manager)) {
+                policyParity(model, dir.resolve(POLICY), OptLevel.NO_OPT, o, parity);
+                if (o.optimize()) {
+                    // An offline-optimised graph is loaded without further optimisation, as serving loads it.
+                    policyParity(model, dir.resolve(POLICY_OPTIMIZED), OptLevel.NO_OPT, o, parity);
+                }
+            }
+            if (o.reward()) {
+                try (RewardModel rm = RewardModel.load(o.model(), manager)) {
+                    rewardParity(rm, dir.resolve(REWARD), o, parity);
+                    if (o.optimize()) {
+                        rewardParity(rm, dir.resolve(REWARD_OPTIMIZED), o, parity);
+                    }
+                }
+            }
+        } catch (OrtException e) {
+            throw new IOException("ONNX Runtime failed during the parity check: " + e.getMessage(), e);
+        }
+    }
+
+    private void policyParity(Decoder model, Path onnx, OptLevel level, Options o, ObjectNode parity)
+            throws OrtException {
+        Parity.Result r = Parity.policy(model, onnx, level, o.decodeSteps(), 17);
+        ObjectNode n = parity.putObject(onnx.getFileName().toString());
+        n.put("prefill_max_abs_diff", r.prefillMaxAbsDiff());
+        n.put("decode_max_abs_diff", r.decodeMaxAbsDiff());
+        n.put("decode_steps", r.decodeSteps());
+        log.printf("parity %s: prefill max |diff| %.2e, %d decode steps max |diff| %.2e%n", onnx.getFileName(),
+                r.prefillMaxAbsDiff(), r.decodeSteps(), r.decodeMaxAbsDiff());
+        if (!(r.max() <= o.tolerance())) {
+            throw new ParityException("parity check failed: " + onnx.getFileName() + " differs from the trainer's "
+                    + "logits by " + String.format("%.3g", r.max()) + " > tolerance " + o.tolerance()
+                    + "; nothing was exported");
+        }
+    }
+
+    private void rewardParity(RewardModel rm, Path onnx, Options o, ObjectNode parity) throws OrtException {
+        double d = Parity.reward(rm, onnx, OptLevel.NO_OPT, 23);
+        parity.putObject(onnx.getFileName().toString()).put("max_abs_diff", d);
+        log.printf("parity %s: rewards max |diff| %.2e%n", onnx.getFileName(), d);
+        if (!(d <= o.tolerance())) {
+            throw new ParityException("parity check failed: " + onnx.getFileName() + " differs from the trainer's "
+                    + "rewards by " + String.format("%.3g", d) + " > tolerance " + o.tolerance()
+                    + "; nothing was exported");
+        }
+    }
+
+    private static ObjectNode signature(ModelConfig c, boolean reward) {
+        ObjectNode s = ExportManifest.JSON.createObjectNode();
+        ObjectNode policy = s.putObject("policy");
+        ObjectNode in = policy.putObject("inputs");
+        in.put("input_ids", "int64[batch, sequence]");
+        in.put("attention_mask", "int64[batch, total_sequence]");
+        in.put("position_ids", "int64[batch, sequence]");
+        in.put("past_key_values.{0.." + (c.numLayers() - 1) + "}.key|value",
+                "float32[batch, " + c.numKvHeads() + ", past_sequence, " + c.headDim() + "]");
+        ObjectNode out = policy.putObject("outputs");
+        out.put("logits", "float32[batch, sequence, " + c.vocabSize() + "]");
+        out.put("present.{0.." + (c.numLayers() - 1) + "}.key|value",
+                "float32[batch, " + c.numKvHeads() + ", total_sequence, " + c.headDim() + "]");
+        if (reward) {
+            ObjectNode r = s.putObject("reward");
+            ObjectNode rin = r.putObject("inputs");
+            rin.put("input_ids", "int64[batch, sequence]");
+            rin.put("attention_mask", "int64[batch, sequence]");
+            rin.put("position_ids", "int64[batch, sequence]");
+            r.putObject("outputs").put("rewards", "float32[batch]");
+        }
+        return s;
+    }
+}

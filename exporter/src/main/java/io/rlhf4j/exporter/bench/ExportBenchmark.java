@@ -1,0 +1,120 @@
+package io.rlhf4j.exporter.bench;
+
+import ai.djl.ndarray.NDManager;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.exporter.Exporter;
+import io.rlhf4j.exporter.ort.OrtPolicy;
+import io.rlhf4j.trainer.generate.Generator;
+import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.trainer.model.Decoder;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Export time and greedy decode throughput of the exported graphs under ONNX Runtime (plain and
+ * offline-optimised), next to the trainer's DJL generation on the same prompts in the same run.
+ */
+public final class ExportBenchmark {
+
+    private final PrintStream out;
+
+    public ExportBenchmark(PrintStream out) {
+        this.out = out;
+    }
+
+    public void run(String name, Path checkpoint, Path work, int newTokens) throws IOException, OrtException {
+        ModelConfig config = Checkpoint.readConfig(checkpoint);
+        out.printf("%s: %,d parameters%n", name, config.parameterCount());
+        long t0 = System.nanoTime();
+        new Exporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
+                .export(Exporter.Options.defaults(checkpoint, work));
+        out.printf("  export (graph, ORT optimisation, parity): %.1f s%n", (System.nanoTime() - t0) / 1e9);
+        for (int batch : new int[] {1, 8}) {
+            List<int[]> prompts = prompts(config, batch);
+            double plain = ort(work.resolve(Exporter.POLICY), config, prompts, newTokens, OptLevel.NO_OPT);
+            double opt = ort(work.resolve(Exporter.POLICY_OPTIMIZED), config, prompts, newTokens, OptLevel.NO_OPT);
+            double djl = djl(checkpoint, prompts, newTokens);
+            out.printf("  decode batch %d: ORT plain %8.1f tok/s | ORT optimised %8.1f tok/s | DJL trainer %8.1f tok/s%n",
+                    batch, plain, opt, djl);
+        }
+    }
+
+    private static List<int[]> prompts(ModelConfig config, int batch) {
+        SplittableRandom rng = new SplittableRandom(7);
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            int[] p = new int[8];
+            for (int j = 0; j < p.length; j++) {
+                p[j] = 3 + rng.nextInt(config.vocabSize() - 3);
+            }
+            prompts.add(p);
+        }
+        return prompts;
+    }
+
+    /** Greedy decoding through ONNX Runtime with the KV cache; tokens/s over the decode steps. */
+    private static double ort(Path graph, ModelConfig config, List<int[]> prompts, int newTokens, OptLevel level)
+            throws OrtException {
+        int batch = prompts.size();
+        int len = prompts.get(0).length;
+        int vocab = config.vocabSize();
+        try (OrtPolicy ort = new OrtPolicy(graph, config, level, 0)) {
+            double best = 0;
+            for (int round = 0; round < 2; round++) { // the first round warms up
+                try (OrtPolicy.Cache cache = ort.newCache(batch)) {
+                    long[] ids = new long[batch * len];
+                    long[] pos = new long[batch * len];
+                    for (int r = 0; r < batch; r++) {
+                        for (int j = 0; j < len; j++) {
+                            ids[r * len + j] = prompts.get(r)[j];
+                            pos[r * len + j] = j;
+                        }
+                    }
+                    long[] mask = new long[batch * len];
+                    Arrays.fill(mask, 1);
+                    long start = System.nanoTime();
+                    float[] logits = ort.forward(ids, pos, mask, batch, len, cache);
+                    int stride = len;
+                    for (int step = 0; step < newTokens; step++) {
+                        long[] next = new long[batch];
+                        long[] nextPos = new long[batch];
+                        for (int r = 0; r < batch; r++) {
+                            int off = ((r + 1) * stride - 1) * vocab;
+                            int arg = 0;
+                            for (int v = 1; v < vocab; v++) {
+                                arg = logits[off + v] > logits[off + arg] ? v : arg;
+                            }
+                            next[r] = arg;
+                            nextPos[r] = len + step;
+                        }
+                        mask = new long[batch * (len + step + 1)];
+                        Arrays.fill(mask, 1);
+                        logits = ort.forward(next, nextPos, mask, batch, 1, cache);
+                        stride = 1;
+                    }
+                    best = batch * newTokens / ((System.nanoTime() - start) / 1e9);
+                }
+            }
+            return best;
+        }
+    }
+
+    private static double djl(Path checkpoint, List<int[]> prompts, int newTokens) throws IOException {
+        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(checkpoint, m)) {
+            Generator g = new Generator(d, null);
+            SamplingParams p = SamplingParams.greedy(newTokens).withIgnoreEos(true);
+            g.generate(prompts, SamplingParams.greedy(4).withIgnoreEos(true));
+            long start = System.nanoTime();
+            int n = g.generate(prompts, p).stream().mapToInt(x -> x.tokens().length).sum();
+            return n / ((System.nanoTime() - start) / 1e9);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.rlhf4j.exporter.ort;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.rlhf4j.core.config.ModelConfig;
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * An exported policy graph run by ONNX Runtime on the CPU, with its KV cache: what the exporter's
+ * parity check and benchmarks drive. (Serving has its own engine; it must not depend on DJL, which
+ * this module does.) Not thread-safe: one owner per instance and per cache.
+ */
+public final class OrtPolicy implements AutoCloseable {
+
+    private final OrtEnvironment env = Ort.env();
+    private final OrtSession session;
+    private final ModelConfig config;
+
+    /** The present keys and values of the last step, kept alive by the result that holds them. */
+    public final class Cache implements AutoCloseable {
+        private final int batch;
+        private OrtSession.Result last;
+        private long length;
+
+        Cache(int batch) {
+            this.batch = batch;
+        }
+
+        public long length() {
+            return length;
+        }
+
+        OnnxTensor pastOrEmpty(String name, int layer, boolean key) throws OrtException {
+            if (last == null) {
+                long[] shape = {batch, config.numKvHeads(), 0, config.headDim()};
+                return OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
+            }
+            return (OnnxTensor) last.get("present." + layer + (key ? ".key" : ".value")).orElseThrow();
+        }
+
+        @Override
+        public void close() {
+            if (last != null) {
+                last.close();
+                last = null;
+            }
+        }
+    }
+
+    public OrtPolicy(Path onnx, ModelConfig config, OrtSession.SessionOptions.OptLevel level, int threads)
+            throws OrtException {
+        this.config = config;
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.setOptimizationLevel(level);
+            if (threads > 0) {
+                options.setIntraOpNumThreads(threads);
+            }
+            this.session = env.createSession(onnx.toString(), options);
+        }
+    }
+
+    public Cache newCache(int batch) {
+        return new Cache(batch);
+    }
+
+    /**
+     * One forward over [batch, len] new tokens; {@code mask} covers past and new positions. Returns
+     * logits [batch * len * vocab] and extends {@code cache}.
+     */
+    public float[] forward(long[] ids, long[] positions, long[] mask, int batch, int len, Cache cache)
+            throws OrtException {
+        Map<String, OnnxTensor> inputs = new HashMap<>();
+        Map<String, OnnxTensor> owned = new HashMap<>();
+        try {
+            long total = mask.length / batch;
+            owned.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {batch, len}));
+            owned.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {batch, len}));
+            owned.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {batch, total}));
+            inputs.putAll(owned);
+            for (int l = 0; l < config.numLayers(); l++) {
+                for (boolean key : new boolean[] {true, false}) {
+                    String name = "past_key_values." + l + (key ? ".key" : ".value");
+                    OnnxTensor past = cache.pastOrEmpty(name, l, key);
+                    if (cache.last == null) {
+                        owned.put(name, past);
+                    }
+                    inputs.put(name, past);
+                }
+            }
+            OrtSession.Result result = session.run(inputs);
+            OnnxValue logits = result.get("logits").orElseThrow();
+            FloatBuffer fb = ((OnnxTensor) logits).getFloatBuffer();
+            float[] out = new float[fb.remaining()];
+            fb.get(out);
+            cache.close();
+            cache.last = result;
+            cache.length = total;
+            return out;
+        } finally {
+            owned.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}

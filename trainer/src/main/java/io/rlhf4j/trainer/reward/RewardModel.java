@@ -1,0 +1,90 @@
+package io.rlhf4j.trainer.reward;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.core.config.CheckpointFormatException;
+import io.rlhf4j.trainer.model.Decoder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * The reward model: the decoder's trunk (no unembedding) and a scalar head read at each sequence's
+ * last real token. Stored as HF's sequence-classification layout: the trunk's tensors plus
+ * {@code score.weight} [1, hidden] and, here, {@code score.bias} [1], the shift that centres
+ * labelers' demonstrations on zero.
+ */
+public final class RewardModel implements AutoCloseable {
+
+    public static final String HEAD_WEIGHT = "score.weight";
+    public static final String HEAD_BIAS = "score.bias";
+
+    private final Decoder trunk;
+    private final NDArray weight;
+    private final NDArray bias;
+
+    private RewardModel(Decoder trunk, NDArray weight, NDArray bias) {
+        this.trunk = trunk;
+        this.weight = weight;
+        this.bias = bias;
+    }
+
+    public static RewardModel load(Path dir, NDManager parent) throws IOException {
+        Map<String, Tensor> tensors = Checkpoint.readWeights(dir);
+        Tensor w = tensors.get(HEAD_WEIGHT);
+        if (w == null) {
+            throw new CheckpointFormatException(dir + ": not a reward model (tensor '" + HEAD_WEIGHT + "' is missing)");
+        }
+        Decoder trunk = Decoder.fromTensors(Checkpoint.readConfig(dir), tensors, parent, dir.toString());
+        long d = trunk.config().hiddenSize();
+        if (!Arrays.equals(w.shape(), new long[] {1, d})) {
+            trunk.close();
+            throw new CheckpointFormatException(dir + ": tensor '" + HEAD_WEIGHT + "' has shape "
+                    + Arrays.toString(w.shape()) + ", expected [1, " + d + "]");
+        }
+        Tensor b = tensors.get(HEAD_BIAS);
+        NDManager m = trunk.manager();
+        return new RewardModel(trunk, m.create(w.data(), new Shape(w.shape())),
+                m.create(b == null ? new float[] {0f} : b.data(), new Shape(1)));
+    }
+
+    public Decoder trunk() {
+        return trunk;
+    }
+
+    /**
+     * Rewards [B] for {@code ids} [B, T] with {@code keyMask} [B, T] (1 real, 0 padding, on either
+     * side), read at each row's last real position.
+     */
+    public NDArray rewards(NDArray ids, NDArray positions, NDArray keyMask) {
+        long[] mask = keyMask.toLongArray();
+        int b = (int) ids.getShape().get(0);
+        int t = (int) ids.getShape().get(1);
+        float[] last = new float[b * t];
+        for (int r = 0; r < b; r++) {
+            int at = -1;
+            for (int j = 0; j < t; j++) {
+                if (mask[r * t + j] != 0) {
+                    at = j;
+                }
+            }
+            if (at < 0) {
+                throw new IllegalArgumentException("row " + r + " has no real token");
+            }
+            last[r * t + at] = 1f;
+        }
+        NDArray hidden = trunk.hidden(ids, positions, keyMask, null, false);
+        NDArray pick = ids.getManager().create(last, new Shape(b, t, 1));
+        NDArray h = hidden.mul(pick).sum(new int[] {1});
+        return h.matMul(weight.transpose()).add(bias).reshape(b);
+    }
+
+    @Override
+    public void close() {
+        trunk.close();
+    }
+}
