@@ -14,6 +14,7 @@ import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.exporter.onnx.DecoderGraph;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
 import io.rlhf4j.exporter.onnx.proto.Onnx.ModelProto;
+import io.rlhf4j.exporter.tensorrt.EngineBuilder;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.reward.RewardModel;
 import java.io.IOException;
@@ -38,18 +39,28 @@ public final class Exporter {
     public static final String POLICY_OPTIMIZED = "policy.opt.onnx";
     public static final String REWARD = "reward.onnx";
     public static final String REWARD_OPTIMIZED = "reward.opt.onnx";
+    public static final String POLICY_TENSORRT = "policy.fp16.engine";
     private static final List<String> CHECKPOINT_FILES = List.of(ModelConfig.FILE_NAME, Checkpoint.WEIGHTS,
             "tokenizer.json", "tokenizer_config.json", "tokenizer.bin", Checkpoint.GENERATION_CONFIG);
 
     /** What to export and how strictly to check it. */
     public record Options(Path model, Path out, boolean reward, boolean optimize, double tolerance, int decodeSteps,
-            long externalDataThreshold) {
+            long externalDataThreshold, boolean tensorrt) {
+        public Options {
+            if (!(tolerance >= 0)) {
+                throw new IllegalArgumentException("tolerance must be >= 0, got " + tolerance);
+            }
+            if (decodeSteps < 0) {
+                throw new IllegalArgumentException("decode steps must be >= 0, got " + decodeSteps);
+            }
+        }
+
         public static Options defaults(Path model, Path out) {
-            return new Options(model, out, false, true, 1e-4, 20, OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD);
+            return new Options(model, out, false, true, 1e-4, 20, OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false);
         }
 
         public Options withReward(boolean r) {
-            return new Options(model, out, r, optimize, tolerance, decodeSteps, externalDataThreshold);
+            return new Options(model, out, r, optimize, tolerance, decodeSteps, externalDataThreshold, tensorrt);
         }
     }
 
@@ -77,6 +88,13 @@ public final class Exporter {
             throw new CheckpointFormatException(o.model() + ": --reward needs a reward-model checkpoint (tensor '"
                     + RewardModel.HEAD_WEIGHT + "' is missing)");
         }
+        EngineBuilder gpu = null;
+        if (o.tensorrt()) {
+            gpu = EngineBuilder.tensorRt().orElseThrow(() -> new IllegalStateException("this build has no TensorRT "
+                    + "support: on a GPU host with CUDA and TensorRT, build with ./mvnw -Ptensorrt install"));
+            gpu.requireDevice(); // fail before an export that could not finish
+        }
+        EngineBuilder engineBuilder = gpu;
         ObjectNode manifest = ExportManifest.JSON.createObjectNode();
         AtomicDirectory.write(o.out(), tmp -> {
             for (String f : CHECKPOINT_FILES) {
@@ -103,6 +121,15 @@ public final class Exporter {
                 }
             }
             checkParity(o, tmp, parity);
+            if (engineBuilder != null) {
+                EngineBuilder.Profile profile = EngineBuilder.Profile.forModel(config);
+                engineBuilder.build(tmp.resolve(POLICY), tmp.resolve(POLICY_TENSORRT), config, profile, log);
+                files.set(POLICY_TENSORRT, ExportManifest.fileEntry(tmp.resolve(POLICY_TENSORRT)));
+                ObjectNode trt = manifest.putObject("tensorrt");
+                trt.put("builder", engineBuilder.describe());
+                trt.put("max_batch", profile.maxBatch());
+                trt.put("max_sequence", profile.maxSequence());
+            }
             manifest.put("format", "rlhf4j-export/1");
             manifest.put("exported_at", Instant.now().toString());
             ObjectNode source = manifest.putObject("source");

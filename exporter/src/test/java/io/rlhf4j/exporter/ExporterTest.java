@@ -100,7 +100,7 @@ class ExporterTest {
         ModelConfig config = families().findFirst().orElseThrow();
         Path model = rewardCheckpoint(config, "big");
         Path out = tmp.resolve("external");
-        Exporter.Options o = new Exporter.Options(model, out, false, false, 1e-4, 3, 1000);
+        Exporter.Options o = new Exporter.Options(model, out, false, false, 1e-4, 3, 1000, false);
         ObjectNode manifest = new Exporter(QUIET).export(o);
         assertThat(out.resolve("policy.onnx.data")).exists();
         assertThat(Files.size(out.resolve("policy.onnx"))).isLessThan(Files.size(out.resolve("policy.onnx.data")));
@@ -113,7 +113,7 @@ class ExporterTest {
         Path model = rewardCheckpoint(config, "strict");
         Path out = tmp.resolve("refused");
         Exporter.Options o = new Exporter.Options(model, out, false, false, 1e-12, 3,
-                io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD);
+                io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false);
         assertThatThrownBy(() -> new Exporter(QUIET).export(o)).isInstanceOf(Exporter.ParityException.class)
                 .hasMessageContaining("policy.onnx").hasMessageContaining("nothing was exported");
         assertThat(out).doesNotExist();
@@ -156,7 +156,7 @@ class ExporterTest {
             Path model = rewardCheckpoint(config, "checked-" + config.family().modelType());
             Path out = tmp.resolve("checked-out-" + config.family().modelType());
             new Exporter(QUIET).export(new Exporter.Options(model, out, true, false, 1e-4, 2,
-                    io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD));
+                    io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false));
             for (String f : List.of("policy.onnx", "reward.onnx")) {
                 Process p = new ProcessBuilder(python.toString(), "-c",
                         "import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
