@@ -17,7 +17,7 @@ import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.importer.Llama2cImporter;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.reward.RewardModel;

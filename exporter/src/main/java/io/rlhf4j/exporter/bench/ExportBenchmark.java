@@ -8,7 +8,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;

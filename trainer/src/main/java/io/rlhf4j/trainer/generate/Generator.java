@@ -1,5 +1,8 @@
 package io.rlhf4j.trainer.generate;
 
+import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.Sampler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;

@@ -1,5 +1,7 @@
 package io.rlhf4j.trainer.generate;
 
+import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.sampling.FinishReason;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;

@@ -13,7 +13,7 @@ import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.io.SharedData;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.nio.ByteBuffer;

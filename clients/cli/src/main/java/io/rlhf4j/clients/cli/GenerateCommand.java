@@ -5,7 +5,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.trainer.generate.SamplingParams;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.generate;
+package io.rlhf4j.core.sampling;
 
 import java.util.List;
 

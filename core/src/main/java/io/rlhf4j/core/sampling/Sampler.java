@@ -1,16 +1,19 @@
-package io.rlhf4j.trainer.generate;
+package io.rlhf4j.core.sampling;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
-/** Picks a token from one row of logits: temperature, then top-k, then top-p, then a seeded draw. */
-final class Sampler {
+/**
+ * Picks a token from one row of logits: temperature, then top-k, then top-p, then a seeded draw.
+ * Engine-neutral (plain float arrays), so the trainer and serving pick tokens the same way.
+ */
+public final class Sampler {
 
     private Sampler() {
     }
 
     /** log-softmax of the raw logits at {@code token}: the model's own log-probability. */
-    static float logprob(float[] logits, int token) {
+    public static float logprob(float[] logits, int token) {
         double max = Double.NEGATIVE_INFINITY;
         for (float l : logits) {
             max = Math.max(max, l);
@@ -22,7 +25,7 @@ final class Sampler {
         return (float) (logits[token] - max - Math.log(sum));
     }
 
-    static int argmax(float[] logits) {
+    public static int argmax(float[] logits) {
         int best = 0;
         for (int i = 1; i < logits.length; i++) {
             if (logits[i] > logits[best]) {
@@ -32,7 +35,7 @@ final class Sampler {
         return best;
     }
 
-    static int sample(float[] logits, SamplingParams p, SplittableRandom rng) {
+    public static int sample(float[] logits, SamplingParams p, SplittableRandom rng) {
         if (p.isGreedy()) {
             return argmax(logits);
         }

@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.generate;
+package io.rlhf4j.core.sampling;
 
 /** Why a completion ended, in OpenAI's words. */
 public enum FinishReason {

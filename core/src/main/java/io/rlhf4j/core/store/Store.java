@@ -1,0 +1,288 @@
+package io.rlhf4j.core.store;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.flywaydb.core.Flyway;
+
+/**
+ * The data store over JDBC: SQLite by default (a file under the data directory), PostgreSQL by URL.
+ * Opening it applies the versioned migrations in {@code db/migration}. Thread-safe: every call takes
+ * a pooled connection (one for SQLite, whose writers serialise anyway).
+ */
+public final class Store implements AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HikariDataSource pool;
+    private final boolean sqlite;
+
+    private Store(HikariDataSource pool, boolean sqlite) {
+        this.pool = pool;
+        this.sqlite = sqlite;
+    }
+
+    /** The default embedded store: {@code <dataDir>/rlhf4j.db}. */
+    public static Store openSqlite(Path dataDir) {
+        try {
+            Files.createDirectories(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the data directory " + dataDir, e);
+        }
+        return open("jdbc:sqlite:" + dataDir.resolve("rlhf4j.db").toAbsolutePath(), null, null);
+    }
+
+    /** Opens and migrates the store at a JDBC URL ({@code jdbc:sqlite:...} or {@code jdbc:postgresql:...}). */
+    public static Store open(String url, String user, String password) {
+        boolean sqlite = url.startsWith("jdbc:sqlite:");
+        if (!sqlite && !url.startsWith("jdbc:postgresql:")) {
+            throw new IllegalArgumentException("unsupported database URL " + url
+                    + " (supported: jdbc:sqlite:FILE, jdbc:postgresql://HOST/DB)");
+        }
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(url);
+        config.setUsername(user);
+        config.setPassword(password);
+        config.setPoolName("rlhf4j-store");
+        if (sqlite) {
+            // One connection: SQLite serialises writers; WAL lets readers proceed and keeps commits cheap.
+            config.setMaximumPoolSize(1);
+            config.setConnectionInitSql("PRAGMA foreign_keys = ON");
+            config.addDataSourceProperty("journal_mode", "WAL");
+            config.addDataSourceProperty("synchronous", "FULL");
+            config.addDataSourceProperty("busy_timeout", "10000");
+        } else {
+            config.setMaximumPoolSize(8);
+        }
+        HikariDataSource pool = new HikariDataSource(config);
+        try {
+            Flyway.configure().dataSource(pool).locations("classpath:db/migration").load().migrate();
+        } catch (RuntimeException e) {
+            pool.close();
+            throw new IllegalStateException("cannot migrate the store at " + url + ": " + e.getMessage(), e);
+        }
+        return new Store(pool, sqlite);
+    }
+
+    public boolean isSqlite() {
+        return sqlite;
+    }
+
+    // ---------------------------------------------------------------- prompt log
+
+    /** Writes a batch of request logs in one transaction (group commit). */
+    public void log(List<PromptLog> logs) {
+        if (logs.isEmpty()) {
+            return;
+        }
+        inTransaction(c -> {
+            try (PreparedStatement user = c.prepareStatement(sqlite
+                            ? "INSERT OR IGNORE INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?)"
+                            : "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?) "
+                                    + "ON CONFLICT (id) DO NOTHING");
+                    PreparedStatement prompt = c.prepareStatement("INSERT INTO prompts (id, user_id, "
+                            + "consent_to_training, source, text, model_version, params, created_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                    PreparedStatement completion = c.prepareStatement("INSERT INTO completions (id, prompt_id, idx, "
+                            + "model_version, text, tokens, logprobs, finish_reason, created_at) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                for (PromptLog p : logs) {
+                    user.setString(1, p.userId());
+                    user.setBoolean(2, p.consent());
+                    user.setLong(3, p.createdAt());
+                    user.addBatch();
+                    prompt.setString(1, p.id());
+                    prompt.setString(2, p.userId());
+                    prompt.setBoolean(3, p.consent());
+                    prompt.setString(4, p.source());
+                    prompt.setString(5, p.text());
+                    prompt.setString(6, p.modelVersion());
+                    prompt.setString(7, p.paramsJson());
+                    prompt.setLong(8, p.createdAt());
+                    prompt.addBatch();
+                    for (PromptLog.Completion k : p.completions()) {
+                        completion.setString(1, p.id() + "-" + k.index());
+                        completion.setString(2, p.id());
+                        completion.setInt(3, k.index());
+                        completion.setString(4, p.modelVersion());
+                        completion.setString(5, k.text());
+                        completion.setInt(6, k.tokens());
+                        completion.setString(7, k.logprobs() == null ? null : JSON.writeValueAsString(k.logprobs()));
+                        completion.setString(8, k.finishReason());
+                        completion.setLong(9, p.createdAt());
+                        completion.addBatch();
+                    }
+                }
+                user.executeBatch();
+                prompt.executeBatch();
+                completion.executeBatch();
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+            return null;
+        });
+    }
+
+    /** Prompts, newest first. */
+    public List<PromptLog> prompts(int limit) {
+        return inTransaction(c -> {
+            List<PromptLog> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT id, user_id, consent_to_training, source, text, "
+                    + "model_version, params, created_at FROM prompts ORDER BY created_at DESC, id LIMIT ?")) {
+                s.setInt(1, limit);
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        out.add(new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4),
+                                r.getString(5), r.getString(6), r.getString(7), r.getLong(8),
+                                completions(c, r.getString(1))));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    private static List<PromptLog.Completion> completions(Connection c, String promptId) throws SQLException {
+        List<PromptLog.Completion> out = new ArrayList<>();
+        try (PreparedStatement s = c.prepareStatement("SELECT idx, text, tokens, logprobs, finish_reason "
+                + "FROM completions WHERE prompt_id = ? ORDER BY idx")) {
+            s.setString(1, promptId);
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    String lp = r.getString(4);
+                    float[] logprobs;
+                    try {
+                        logprobs = lp == null ? null : JSON.readValue(lp, float[].class);
+                    } catch (IOException e) {
+                        throw new SQLException("completion " + promptId + "/" + r.getInt(1) + ": bad logprobs JSON", e);
+                    }
+                    out.add(new PromptLog.Completion(r.getInt(1), r.getString(2), r.getInt(3), logprobs,
+                            r.getString(5)));
+                }
+            }
+        }
+        return out;
+    }
+
+    public long countPrompts() {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM prompts");
+                    ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getLong(1);
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- model versions
+
+    public void registerVersion(ModelVersion v) {
+        inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO model_versions (version, kind, parent, path, "
+                    + "manifest, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")) {
+                s.setString(1, v.version());
+                s.setString(2, v.kind());
+                s.setString(3, v.parent());
+                s.setString(4, v.path());
+                s.setString(5, v.manifestJson());
+                s.setString(6, v.state());
+                s.setLong(7, v.createdAt());
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    public List<ModelVersion> versions() {
+        return inTransaction(c -> {
+            List<ModelVersion> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT version, kind, parent, path, manifest, state, "
+                    + "created_at FROM model_versions ORDER BY created_at, version");
+                    ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(new ModelVersion(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                            r.getString(5), r.getString(6), r.getLong(7)));
+                }
+            }
+            return out;
+        });
+    }
+
+    public Optional<ModelVersion> version(String version) {
+        return versions().stream().filter(v -> v.version().equals(version)).findFirst();
+    }
+
+    /** Makes {@code version} the active one of its kind. */
+    public void activate(String kind, String version, long at) {
+        inTransaction(c -> {
+            try (PreparedStatement d = c.prepareStatement("DELETE FROM active_models WHERE kind = ?");
+                    PreparedStatement s = c.prepareStatement(
+                            "INSERT INTO active_models (kind, version, activated_at) VALUES (?, ?, ?)")) {
+                d.setString(1, kind);
+                d.executeUpdate();
+                s.setString(1, kind);
+                s.setString(2, version);
+                s.setLong(3, at);
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    public Optional<String> active(String kind) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT version FROM active_models WHERE kind = ?")) {
+                s.setString(1, kind);
+                try (ResultSet r = s.executeQuery()) {
+                    return r.next() ? Optional.of(r.getString(1)) : Optional.<String>empty();
+                }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- plumbing
+
+    @FunctionalInterface
+    private interface Work<T> {
+        T run(Connection c) throws SQLException;
+    }
+
+    private <T> T inTransaction(Work<T> work) {
+        try (Connection c = pool.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                T result = work.run(c);
+                c.commit();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw new StoreException(e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    /** A database failure, with the driver's message. */
+    public static final class StoreException extends RuntimeException {
+        StoreException(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+}
