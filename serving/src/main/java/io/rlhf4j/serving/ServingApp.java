@@ -1,0 +1,109 @@
+package io.rlhf4j.serving;
+
+import io.rlhf4j.core.store.LogWriter;
+import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.core.store.Store;
+import io.rlhf4j.serving.api.ApiServer;
+import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.registry.Registry;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The server's parts wired together: store, registry, prompt-log writer, model router and HTTP API.
+ * On start it serves the version the store marks active, if any.
+ */
+public final class ServingApp implements AutoCloseable {
+
+    /** Where and how to serve. {@code dbUrl} null means SQLite under the data directory. */
+    public record Config(Path dataDir, String dbUrl, String dbUser, String dbPassword, String host, int port,
+            int threads, int maxRows, int queueCapacity) {
+        public static Config defaults(Path dataDir) {
+            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, 0, 32, 256);
+        }
+
+        public Config withPort(int p) {
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, threads, maxRows, queueCapacity);
+        }
+    }
+
+    private final Store store;
+    private final Registry registry;
+    private final LogWriter logs;
+    private final ModelRouter router;
+    private final Vertx vertx;
+    private final ApiServer api;
+    private final int port;
+
+    private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, Vertx vertx, ApiServer api,
+            int port) {
+        this.store = store;
+        this.registry = registry;
+        this.logs = logs;
+        this.router = router;
+        this.vertx = vertx;
+        this.api = api;
+        this.port = port;
+    }
+
+    public static ServingApp start(Config c) throws IOException {
+        Store store = c.dbUrl() == null ? Store.openSqlite(c.dataDir()) : Store.open(c.dbUrl(), c.dbUser(), c.dbPassword());
+        Registry registry = new Registry(c.dataDir(), store);
+        LogWriter logs = new LogWriter(store, 10_000, 256);
+        ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.threads());
+        Optional<String> active = store.active(ModelVersion.POLICY);
+        if (active.isPresent()) {
+            router.activate(store.version(active.get()).orElseThrow());
+        }
+        Vertx vertx = Vertx.vertx();
+        ApiServer api = new ApiServer(vertx, router, registry, logs);
+        int port;
+        try {
+            port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();
+        } catch (RuntimeException e) {
+            vertx.close();
+            router.close();
+            logs.close();
+            store.close();
+            throw new IOException("cannot listen on " + c.host() + ":" + c.port() + ": "
+                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
+        }
+        return new ServingApp(store, registry, logs, router, vertx, api, port);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public Store store() {
+        return store;
+    }
+
+    public Registry registry() {
+        return registry;
+    }
+
+    public ModelRouter router() {
+        return router;
+    }
+
+    /** Registers an export directory as a new version and makes it active. */
+    public ModelVersion registerAndActivate(Path exportDir) throws IOException {
+        String parent = store.active(ModelVersion.POLICY).orElse(null);
+        ModelVersion v = registry.register(exportDir, parent);
+        router.activate(v);
+        return v;
+    }
+
+    @Override
+    public void close() {
+        api.close().toCompletionStage().toCompletableFuture().join();
+        router.close();
+        logs.close();
+        vertx.close().toCompletionStage().toCompletableFuture().join();
+        store.close();
+    }
+}

@@ -1,0 +1,66 @@
+package io.rlhf4j.serving.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vertx.core.http.HttpServerResponse;
+
+/** An error the client caused or must wait out, sent as OpenAI's error body with its HTTP status. */
+public final class ApiError extends RuntimeException {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    final int status;
+    final String type;
+    final String param;
+    final String code;
+
+    ApiError(int status, String type, String param, String code, String message) {
+        super(message);
+        this.status = status;
+        this.type = type;
+        this.param = param;
+        this.code = code;
+    }
+
+    static ApiError invalid(String param, String message) {
+        return new ApiError(400, "invalid_request_error", param, null, message);
+    }
+
+    static ApiError notFound(String param, String code, String message) {
+        return new ApiError(404, "invalid_request_error", param, code, message);
+    }
+
+    static ApiError overloaded(String message) {
+        return new ApiError(503, "server_error", null, "overloaded", message);
+    }
+
+    static ApiError internal(String message) {
+        return new ApiError(500, "server_error", null, null, message);
+    }
+
+    String body() {
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode e = root.putObject("error");
+        e.put("message", getMessage());
+        e.put("type", type);
+        e.put("param", param);
+        e.put("code", code);
+        return root.toString();
+    }
+
+    void send(HttpServerResponse response) {
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        if (response.headWritten()) {
+            // Mid-stream: the status is gone, so the error travels as a last event.
+            response.end("data: " + body() + "\n\n");
+            return;
+        }
+        response.setStatusCode(status).putHeader("content-type", "application/json");
+        if (status == 503 || status == 429) {
+            response.putHeader("retry-after", "1");
+        }
+        response.end(body());
+    }
+}

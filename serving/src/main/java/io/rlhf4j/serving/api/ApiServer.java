@@ -1,0 +1,103 @@
+package io.rlhf4j.serving.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.store.LogWriter;
+import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.registry.Registry;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/**
+ * The HTTP front: OpenAI-compatible completions and models, health and readiness. Handlers run on
+ * Vert.x event loops and never block: tokenization runs on a worker, inference on the scheduler's
+ * thread, prompt-log writes on the log writer's.
+ */
+public final class ApiServer {
+
+    public static final long MAX_BODY_BYTES = 1 << 20;
+
+    private final Vertx vertx;
+    private final ModelRouter router;
+    private final Registry registry;
+    private final LogWriter logs;
+    private HttpServer server;
+
+    public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs) {
+        this.vertx = vertx;
+        this.router = router;
+        this.registry = registry;
+        this.logs = logs;
+    }
+
+    public Future<Integer> start(String host, int port) {
+        Router r = Router.router(vertx);
+        r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
+        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs));
+        r.get("/v1/models").handler(this::models);
+        r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
+        r.get("/ready").handler(this::ready);
+        r.route().last().handler(ctx -> ApiError.notFound(null, "not_found", "no route for "
+                + ctx.request().method() + " " + ctx.request().path()).send(ctx.response()));
+        r.route().failureHandler(this::failure);
+        server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port)
+                .setIdleTimeout(120).setMaxInitialLineLength(8192));
+        return server.requestHandler(r).listen().map(HttpServer::actualPort);
+    }
+
+    private void failure(RoutingContext ctx) {
+        int status = ctx.statusCode();
+        Throwable t = ctx.failure();
+        if (t instanceof ApiError e) {
+            e.send(ctx.response());
+        } else if (status == 413) {
+            new ApiError(413, "invalid_request_error", null, "request_too_large",
+                    "the request body exceeds " + MAX_BODY_BYTES + " bytes").send(ctx.response());
+        } else if (status >= 400 && status < 500) {
+            new ApiError(status, "invalid_request_error", null, null, "bad request").send(ctx.response());
+        } else {
+            ApiError.internal(t == null ? "internal error" : t.getMessage()).send(ctx.response());
+        }
+    }
+
+    private void models(RoutingContext ctx) {
+        Scheduler s = router.current();
+        String active = s == null ? null : s.engine().version();
+        vertx.executeBlocking(registry::versions, false).onSuccess(versions -> {
+            ObjectNode root = ApiError.JSON.createObjectNode();
+            root.put("object", "list");
+            ArrayNode data = root.putArray("data");
+            for (ModelVersion v : versions) {
+                ObjectNode m = data.addObject();
+                m.put("id", v.version());
+                m.put("object", "model");
+                m.put("created", v.createdAt() / 1000);
+                m.put("owned_by", "rlhf4j");
+                m.put("parent", v.parent());
+                m.put("active", v.version().equals(active));
+            }
+            ctx.response().putHeader("content-type", "application/json").end(root.toString());
+        }).onFailure(e -> ApiError.internal(e.getMessage()).send(ctx.response()));
+    }
+
+    private void ready(RoutingContext ctx) {
+        Scheduler s = router.current();
+        if (s == null) {
+            ApiError.overloaded("no model version is active yet").send(ctx.response());
+            return;
+        }
+        ctx.json(new io.vertx.core.json.JsonObject().put("status", "ready").put("version", s.engine().version())
+                .put("in_flight", s.inFlight()).put("queued", s.queued()));
+    }
+
+    public Future<Void> close() {
+        return server == null ? Future.succeededFuture() : server.close();
+    }
+}

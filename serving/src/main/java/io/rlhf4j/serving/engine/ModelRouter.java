@@ -1,0 +1,72 @@
+package io.rlhf4j.serving.engine;
+
+import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.core.store.Store;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Which scheduler (and so which engine version) new requests go to. Promotion loads and warms the new
+ * engine beside the old one, then swaps the reference atomically: requests already admitted finish on
+ * the old scheduler, which closes its engine once they have. A failed load leaves the active version
+ * serving.
+ */
+public final class ModelRouter implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelRouter.class);
+
+    private final Store store;
+    private final Scheduler.Limits limits;
+    private final int threads;
+    private final AtomicReference<Scheduler> active = new AtomicReference<>();
+
+    public ModelRouter(Store store, Scheduler.Limits limits, int threads) {
+        this.store = store;
+        this.limits = limits;
+        this.threads = threads;
+    }
+
+    /** The scheduler serving new requests; null until a version is activated. */
+    public Scheduler current() {
+        return active.get();
+    }
+
+    /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
+    public synchronized void activate(ModelVersion version) throws IOException {
+        OrtEngine engine = OrtEngine.load(Path.of(version.path()), version.version(), threads);
+        try {
+            warm(engine);
+        } catch (RuntimeException e) {
+            engine.close();
+            throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
+        }
+        Scheduler next = new Scheduler(engine, limits);
+        store.activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
+        Scheduler old = active.getAndSet(next);
+        LOG.info("version {} is active", version.version());
+        if (old != null) {
+            Thread retire = new Thread(old::close, "rlhf4j-retire-" + old.engine().version());
+            retire.setDaemon(true);
+            retire.start();
+        }
+    }
+
+    private static void warm(PolicyEngine engine) {
+        int bos = Math.max(0, engine.config().bosTokenId());
+        PolicyEngine.Step s = engine.prefill(java.util.List.of(new int[] {bos}));
+        s = engine.decode(s.batch(), new int[] {bos});
+        s.batch().close();
+    }
+
+    @Override
+    public void close() {
+        Scheduler s = active.getAndSet(null);
+        if (s != null) {
+            s.close();
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.rlhf4j.serving.engine;
+
+import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.tokenizer.Tokenizer;
+import java.util.List;
+
+/**
+ * Executes a policy: prefill of new prompts and decode steps over a batch whose rows carry their own
+ * KV caches. It decides nothing (the scheduler does). Owned by one scheduler thread.
+ */
+public interface PolicyEngine extends AutoCloseable {
+
+    String version();
+
+    ModelConfig config();
+
+    Tokenizer tokenizer();
+
+    /** Runs the prompts through the model; the batch's rows are the prompts in order. */
+    Step prefill(List<int[]> prompts);
+
+    /** Feeds one token per row of {@code batch} (in row order); the batch grows by one position. */
+    Step decode(Batch batch, int[] tokens);
+
+    /** A batch of {@code a}'s rows followed by {@code b}'s rows; consumes both. */
+    Batch concat(Batch a, Batch b);
+
+    /** A batch of the given rows of {@code batch}, in that order (repeats allowed); consumes it. */
+    Batch select(Batch batch, int[] rows);
+
+    @Override
+    void close();
+
+    /** The KV caches of a set of sequences, one row each. */
+    interface Batch extends AutoCloseable {
+        int rows();
+
+        @Override
+        void close();
+    }
+
+    /** The batch after a forward, and each row's next-token logits. */
+    record Step(Batch batch, float[][] logits) {
+    }
+}

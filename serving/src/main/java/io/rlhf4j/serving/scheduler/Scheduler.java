@@ -1,0 +1,366 @@
+package io.rlhf4j.serving.scheduler;
+
+import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.Sampler;
+import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.serving.engine.PolicyEngine;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SplittableRandom;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Continuous batching over one engine. A single thread owns the engine and the running batch; each
+ * iteration either admits waiting requests (one prefill for all of them, the {@code n} completions of a
+ * prompt sharing it) or advances every running sequence by one decode step. Finished and cancelled
+ * sequences leave the batch at once. The wait queue is bounded: {@link #submit} refuses when it is full.
+ */
+public final class Scheduler implements AutoCloseable {
+
+    /** How much work one scheduler takes on. */
+    public record Limits(int maxRows, int queueCapacity) {
+    }
+
+    /** A submitted request; cancelling frees its rows at the next iteration. */
+    public static final class Handle {
+        private volatile boolean cancelled;
+
+        public void cancel() {
+            cancelled = true;
+        }
+    }
+
+    private record Pending(GenerationRequest request, Sink sink, Handle handle, long arrivedNanos) {
+    }
+
+    private final PolicyEngine engine;
+    private final Limits limits;
+    private final BlockingQueue<Pending> queue;
+    private final Thread thread;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile boolean closing;
+
+    public Scheduler(PolicyEngine engine, Limits limits) {
+        this.engine = engine;
+        this.limits = limits;
+        this.queue = new ArrayBlockingQueue<>(limits.queueCapacity());
+        this.thread = new Thread(this::loop, "rlhf4j-scheduler-" + engine.version());
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public PolicyEngine engine() {
+        return engine;
+    }
+
+    /** Requests queued or running. */
+    public int inFlight() {
+        return inFlight.get();
+    }
+
+    public int queued() {
+        return queue.size();
+    }
+
+    /** Queues a request; empty when the queue is full or the scheduler is closing. */
+    public Optional<Handle> submit(GenerationRequest request, Sink sink) {
+        if (request.n() > limits.maxRows()) {
+            throw new IllegalArgumentException("n = " + request.n() + " exceeds this server's batch of "
+                    + limits.maxRows());
+        }
+        Handle handle = new Handle();
+        if (closing || !queue.offer(new Pending(request, sink, handle, System.nanoTime()))) {
+            return Optional.empty();
+        }
+        inFlight.incrementAndGet();
+        return Optional.of(handle);
+    }
+
+    // ------------------------------------------------------------------ the loop (scheduler thread only)
+
+    /** One sequence being generated: a choice of a request. */
+    private final class Sequence {
+        final Pending owner;
+        final int choice;
+        final SplittableRandom rng;
+        final int budget;
+        final List<Integer> tokens = new ArrayList<>();
+        int emitted;
+        int last;
+        boolean done;
+
+        Sequence(Pending owner, int choice) {
+            this.owner = owner;
+            this.choice = choice;
+            SamplingParams p = owner.request().params();
+            long seed = p.seed() != null ? p.seed() : owner.arrivedNanos() * 31 + System.identityHashCode(owner);
+            this.rng = new SplittableRandom(seed + choice);
+            this.budget = Math.min(p.maxTokens(), engine.config().maxPositions() - owner.request().prompt().length);
+        }
+    }
+
+    private final Map<Pending, Integer> openChoices = new LinkedHashMap<>();
+
+    private void loop() {
+        List<Sequence> running = new ArrayList<>();
+        PolicyEngine.Batch batch = null;
+        try {
+            while (!(closing && running.isEmpty() && queue.isEmpty())) {
+                List<Pending> admitted = admit(running.size());
+                try {
+                    if (!admitted.isEmpty()) {
+                        List<Sequence> joined = new ArrayList<>();
+                        PolicyEngine.Batch fresh = prefill(admitted, joined);
+                        if (fresh != null) {
+                            batch = batch == null ? fresh : engine.concat(batch, fresh);
+                            running.addAll(joined);
+                        }
+                    } else if (!running.isEmpty()) {
+                        int[] feed = running.stream().mapToInt(s -> s.last).toArray();
+                        PolicyEngine.Step step = engine.decode(batch, feed);
+                        batch = step.batch();
+                        for (int r = 0; r < running.size(); r++) {
+                            accept(running.get(r), step.logits()[r]);
+                        }
+                    }
+                    batch = dropFinished(running, batch);
+                } catch (RuntimeException e) {
+                    // An engine failure fails the requests it touched; the scheduler carries on.
+                    failAll(running, admitted, e);
+                    running.clear();
+                    if (batch != null) {
+                        batch.close();
+                        batch = null;
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (batch != null) {
+                batch.close();
+            }
+            stopped.countDown();
+        }
+    }
+
+    private List<Pending> admit(int runningRows) throws InterruptedException {
+        List<Pending> out = new ArrayList<>();
+        int room = limits.maxRows() - runningRows;
+        if (runningRows == 0) {
+            Pending first = queue.poll(50, TimeUnit.MILLISECONDS);
+            if (first == null) {
+                return out;
+            }
+            out.add(first);
+            room -= first.request().n();
+        }
+        while (true) {
+            Pending next = queue.peek();
+            if (next == null || next.request().n() > room) {
+                break;
+            }
+            out.add(queue.poll());
+            room -= next.request().n();
+        }
+        out.removeIf(p -> {
+            if (p.handle().cancelled) {
+                finishRequest(p);
+                return true;
+            }
+            return false;
+        });
+        return out;
+    }
+
+    /** One prefill for the admitted prompts; rows repeated for n > 1; first tokens sampled. */
+    private PolicyEngine.Batch prefill(List<Pending> admitted, List<Sequence> joined) {
+        List<int[]> prompts = admitted.stream().map(p -> p.request().prompt()).toList();
+        PolicyEngine.Step step = engine.prefill(prompts);
+        List<Integer> rows = new ArrayList<>();
+        for (int i = 0; i < admitted.size(); i++) {
+            Pending p = admitted.get(i);
+            openChoices.put(p, p.request().n());
+            for (int c = 0; c < p.request().n(); c++) {
+                Sequence s = new Sequence(p, c);
+                if (s.budget <= 0) {
+                    finish(s, FinishReason.LENGTH);
+                    continue;
+                }
+                rows.add(i);
+                joined.add(s);
+                accept(s, step.logits()[i]);
+            }
+        }
+        if (rows.isEmpty()) {
+            step.batch().close();
+            return null;
+        }
+        boolean identity = rows.size() == admitted.size();
+        for (int i = 0; identity && i < rows.size(); i++) {
+            identity = rows.get(i) == i;
+        }
+        return identity ? step.batch() : engine.select(step.batch(), rows.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private PolicyEngine.Batch dropFinished(List<Sequence> running, PolicyEngine.Batch batch) {
+        for (Sequence s : running) {
+            if (!s.done && s.owner.handle().cancelled) {
+                s.done = true;
+                choiceEnded(s.owner);
+            }
+        }
+        if (running.stream().noneMatch(s -> s.done)) {
+            return batch;
+        }
+        List<Integer> keep = new ArrayList<>();
+        for (int r = 0; r < running.size(); r++) {
+            if (!running.get(r).done) {
+                keep.add(r);
+            }
+        }
+        running.removeIf(s -> s.done);
+        if (keep.isEmpty()) {
+            batch.close();
+            return null;
+        }
+        return engine.select(batch, keep.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /** Samples the next token of {@code s} and reports it; marks {@code s} done when it ends. */
+    private void accept(Sequence s, float[] logits) {
+        GenerationRequest req = s.owner.request();
+        SamplingParams p = req.params();
+        Tokenizer tok = engine.tokenizer();
+        int token = Sampler.sample(logits, p, s.rng);
+        if (token == engine.config().eosTokenId() && !p.ignoreEos()) {
+            finish(s, FinishReason.STOP);
+            return;
+        }
+        s.tokens.add(token);
+        s.last = token;
+        String text = continuation(req.prompt(), s.tokens, tok);
+        int stopAt = -1;
+        for (String stop : p.stop()) {
+            int at = text.indexOf(stop);
+            if (at >= 0 && (stopAt < 0 || at < stopAt)) {
+                stopAt = at;
+            }
+        }
+        String visible = stopAt >= 0 ? text.substring(0, stopAt) : text.substring(0, safeLength(text, p));
+        String delta = visible.length() > s.emitted ? visible.substring(s.emitted) : "";
+        s.emitted = Math.max(s.emitted, visible.length());
+        Map<String, Float> top = req.topLogprobs() > 0 ? topLogprobs(logits, req.topLogprobs(), tok) : null;
+        s.owner.sink().onToken(s.choice, new Sink.Token(token, tok.decode(new int[] {token}), delta,
+                Sampler.logprob(logits, token), top));
+        if (stopAt >= 0) {
+            finish(s, FinishReason.STOP, text.substring(0, stopAt));
+        } else if (s.tokens.size() >= s.budget) {
+            finish(s, FinishReason.LENGTH);
+        }
+    }
+
+    /** How much of {@code text} can be shown: not a trailing partial character, nor a possible stop's start. */
+    private static int safeLength(String text, SamplingParams p) {
+        int n = text.length();
+        while (n > 0 && text.charAt(n - 1) == '\uFFFD') {
+            n--;
+        }
+        int hold = 0;
+        for (String stop : p.stop()) {
+            for (int k = Math.min(stop.length() - 1, n); k > hold; k--) {
+                if (text.regionMatches(n - k, stop, 0, k)) {
+                    hold = k;
+                    break;
+                }
+            }
+        }
+        return n - hold;
+    }
+
+    private void finish(Sequence s, FinishReason reason) {
+        finish(s, reason, continuation(s.owner.request().prompt(), s.tokens, engine.tokenizer()));
+    }
+
+    private void finish(Sequence s, FinishReason reason, String text) {
+        s.done = true;
+        if (text.length() > s.emitted) {
+            s.owner.sink().onToken(s.choice, new Sink.Token(-1, "", text.substring(s.emitted), 0f, null));
+            s.emitted = text.length();
+        }
+        s.owner.sink().onFinish(s.choice, text, reason, s.tokens.size());
+        choiceEnded(s.owner);
+    }
+
+    private void choiceEnded(Pending p) {
+        Integer left = openChoices.computeIfPresent(p, (k, v) -> v - 1);
+        if (left != null && left == 0) {
+            openChoices.remove(p);
+            finishRequest(p);
+        }
+    }
+
+    private void finishRequest(Pending p) {
+        inFlight.decrementAndGet();
+    }
+
+    private void failAll(List<Sequence> running, List<Pending> admitted, RuntimeException e) {
+        List<Pending> failed = new ArrayList<>(admitted);
+        running.stream().map(s -> s.owner).distinct().filter(p -> !failed.contains(p)).forEach(failed::add);
+        for (Pending p : failed) {
+            if (openChoices.remove(p) != null || admitted.contains(p)) {
+                p.sink().onError(e);
+                finishRequest(p);
+            }
+        }
+    }
+
+    /** The completion's text as it continues the prompt (spacing rules of the tokenizer kept). */
+    static String continuation(int[] prompt, List<Integer> generated, Tokenizer tok) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + generated.size());
+        for (int i = 0; i < generated.size(); i++) {
+            all[prompt.length + i] = generated.get(i);
+        }
+        String head = tok.decode(prompt);
+        String whole = tok.decode(all);
+        if (whole.startsWith(head)) {
+            return whole.substring(head.length());
+        }
+        return tok.decode(generated.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    private static Map<String, Float> topLogprobs(float[] logits, int k, Tokenizer tok) {
+        Integer[] idx = new Integer[logits.length];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
+        Map<String, Float> out = new LinkedHashMap<>();
+        for (int i = 0; i < Math.min(k, idx.length); i++) {
+            out.putIfAbsent(tok.decode(new int[] {idx[i]}), Sampler.logprob(logits, idx[i]));
+        }
+        return out;
+    }
+
+    /** Stops taking requests, lets those in flight finish, then stops the thread and closes the engine. */
+    @Override
+    public void close() {
+        closing = true;
+        try {
+            stopped.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        engine.close();
+    }
+}
