@@ -5,6 +5,7 @@ import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.serving.api.ApiServer;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.vertx.core.Vertx;
@@ -20,13 +21,21 @@ public final class ServingApp implements AutoCloseable {
 
     /** Where and how to serve. {@code dbUrl} null means SQLite under the data directory. */
     public record Config(Path dataDir, String dbUrl, String dbUser, String dbPassword, String host, int port,
-            int threads, int maxRows, int queueCapacity) {
+            int threads, int maxRows, int queueCapacity, String adminToken) {
         public static Config defaults(Path dataDir) {
-            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, 0, 32, 256);
+            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, 0, 32, 256, null);
         }
 
         public Config withPort(int p) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, threads, maxRows, queueCapacity);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, threads, maxRows, queueCapacity, adminToken);
+        }
+
+        public Config withAdminToken(String t) {
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads, maxRows, queueCapacity, t);
+        }
+
+        public Config withLimits(int rows, int queue) {
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads, rows, queue, adminToken);
         }
     }
 
@@ -34,16 +43,18 @@ public final class ServingApp implements AutoCloseable {
     private final Registry registry;
     private final LogWriter logs;
     private final ModelRouter router;
+    private final ServingMetrics metrics;
     private final Vertx vertx;
     private final ApiServer api;
     private final int port;
 
-    private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, Vertx vertx, ApiServer api,
-            int port) {
+    private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, ServingMetrics metrics,
+            Vertx vertx, ApiServer api, int port) {
         this.store = store;
         this.registry = registry;
         this.logs = logs;
         this.router = router;
+        this.metrics = metrics;
         this.vertx = vertx;
         this.api = api;
         this.port = port;
@@ -54,12 +65,14 @@ public final class ServingApp implements AutoCloseable {
         Registry registry = new Registry(c.dataDir(), store);
         LogWriter logs = new LogWriter(store, 10_000, 256);
         ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.threads());
+        ServingMetrics metrics = new ServingMetrics(router);
         Optional<String> active = store.active(ModelVersion.POLICY);
         if (active.isPresent()) {
             router.activate(store.version(active.get()).orElseThrow());
+            metrics.activated(active.get());
         }
         Vertx vertx = Vertx.vertx();
-        ApiServer api = new ApiServer(vertx, router, registry, logs);
+        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken());
         int port;
         try {
             port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();
@@ -71,7 +84,7 @@ public final class ServingApp implements AutoCloseable {
             throw new IOException("cannot listen on " + c.host() + ":" + c.port() + ": "
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
         }
-        return new ServingApp(store, registry, logs, router, vertx, api, port);
+        return new ServingApp(store, registry, logs, router, metrics, vertx, api, port);
     }
 
     public int port() {
@@ -95,6 +108,7 @@ public final class ServingApp implements AutoCloseable {
         String parent = store.active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(exportDir, parent);
         router.activate(v);
+        metrics.activated(v.version());
         return v;
     }
 

@@ -223,18 +223,67 @@ public final class Store implements AutoCloseable {
         return versions().stream().filter(v -> v.version().equals(version)).findFirst();
     }
 
-    /** Makes {@code version} the active one of its kind. */
+    /** Makes {@code version} the active one of its kind and appends it to the activation history. */
     public void activate(String kind, String version, long at) {
         inTransaction(c -> {
             try (PreparedStatement d = c.prepareStatement("DELETE FROM active_models WHERE kind = ?");
                     PreparedStatement s = c.prepareStatement(
-                            "INSERT INTO active_models (kind, version, activated_at) VALUES (?, ?, ?)")) {
+                            "INSERT INTO active_models (kind, version, activated_at) VALUES (?, ?, ?)");
+                    PreparedStatement h = c.prepareStatement("INSERT INTO activations (seq, kind, version, "
+                            + "activated_at, forced) SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM activations "
+                            + "WHERE kind = ?")) {
                 d.setString(1, kind);
                 d.executeUpdate();
                 s.setString(1, kind);
                 s.setString(2, version);
                 s.setLong(3, at);
                 s.executeUpdate();
+                h.setString(1, kind);
+                h.setString(2, version);
+                h.setLong(3, at);
+                h.setBoolean(4, false);
+                h.setString(5, kind);
+                h.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /** Versions of {@code kind} in the order they were activated, oldest first (repeats included). */
+    public List<String> activationHistory(String kind) {
+        return inTransaction(c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT version FROM activations WHERE kind = ? ORDER BY seq")) {
+                s.setString(1, kind);
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        out.add(r.getString(1));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** Marks a version unregistered; the active version cannot be. */
+    public void unregister(String version) {
+        inTransaction(c -> {
+            try (PreparedStatement a = c.prepareStatement("SELECT COUNT(*) FROM active_models WHERE version = ?");
+                    PreparedStatement u = c.prepareStatement(
+                            "UPDATE model_versions SET state = ? WHERE version = ?")) {
+                a.setString(1, version);
+                try (ResultSet r = a.executeQuery()) {
+                    r.next();
+                    if (r.getLong(1) > 0) {
+                        throw new IllegalStateException("version " + version + " is active; promote another first");
+                    }
+                }
+                u.setString(1, ModelVersion.UNREGISTERED);
+                u.setString(2, version);
+                if (u.executeUpdate() == 0) {
+                    throw new IllegalArgumentException("no version " + version);
+                }
             }
             return null;
         });

@@ -101,6 +101,10 @@ class StoreTest {
             store.activate(ModelVersion.POLICY, "2", 3);
             store.activate(ModelVersion.POLICY, "1", 4);
             assertThat(store.active(ModelVersion.POLICY)).contains("1");
+            assertThat(store.activationHistory(ModelVersion.POLICY)).containsExactly("2", "1");
+            assertThatThrownBy(() -> store.unregister("1")).hasMessageContaining("is active");
+            store.unregister("2");
+            assertThat(store.version("2").orElseThrow().state()).isEqualTo(ModelVersion.UNREGISTERED);
             assertThat(store.versions()).extracting(ModelVersion::version).containsExactly("1", "2");
             assertThat(store.version("2").orElseThrow().parent()).isEqualTo("1");
             assertThatThrownBy(() -> store.activate(ModelVersion.POLICY, "9", 5)).isInstanceOf(Store.StoreException.class);

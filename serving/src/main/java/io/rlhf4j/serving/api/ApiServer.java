@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.vertx.core.Future;
@@ -16,7 +17,8 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
 /**
- * The HTTP front: OpenAI-compatible completions and models, health and readiness. Handlers run on
+ * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
+ * and readiness. Handlers run on
  * Vert.x event loops and never block: tokenization runs on a worker, inference on the scheduler's
  * thread, prompt-log writes on the log writer's.
  */
@@ -28,19 +30,27 @@ public final class ApiServer {
     private final ModelRouter router;
     private final Registry registry;
     private final LogWriter logs;
+    private final ServingMetrics metrics;
+    private final String adminToken;
     private HttpServer server;
 
-    public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs) {
+    public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs, ServingMetrics metrics,
+            String adminToken) {
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
         this.logs = logs;
+        this.metrics = metrics;
+        this.adminToken = adminToken;
     }
 
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs));
+        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics));
+        r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
+                .end(metrics.scrape()));
+        new AdminHandler(vertx, router, registry, metrics, adminToken).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

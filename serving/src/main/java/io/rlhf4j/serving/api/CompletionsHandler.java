@@ -7,6 +7,7 @@ import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.scheduler.GenerationRequest;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
@@ -35,16 +36,20 @@ final class CompletionsHandler implements Handler<RoutingContext> {
     private final Vertx vertx;
     private final ModelRouter router;
     private final LogWriter logs;
+    private final ServingMetrics metrics;
 
-    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs) {
+    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics) {
         this.vertx = vertx;
         this.router = router;
         this.logs = logs;
+        this.metrics = metrics;
     }
 
     @Override
     public void handle(RoutingContext ctx) {
         HttpServerResponse response = ctx.response();
+        long arrived = System.nanoTime();
+        response.endHandler(v -> metrics.request("completions", response.getStatusCode(), System.nanoTime() - arrived));
         CompletionParams params;
         Scheduler scheduler;
         try {
@@ -78,7 +83,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
                 (ar.cause() instanceof ApiError a ? a : ApiError.internal(ar.cause().getMessage())).send(response);
                 return;
             }
-            new Exchange(context, response, scheduler, params, ar.result()).start();
+            new Exchange(context, response, scheduler, params, ar.result(), arrived).start();
         });
     }
 
@@ -112,11 +117,14 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         final String version;
         final Choice[] choices;
         final List<Scheduler.Handle> handles = new ArrayList<>();
+        final long arrived;
         int open;
         boolean failed;
+        boolean firstToken;
 
         Exchange(Context context, HttpServerResponse response, Scheduler scheduler, CompletionParams params,
-                List<int[]> prompts) {
+                List<int[]> prompts, long arrived) {
+            this.arrived = arrived;
             this.context = context;
             this.response = response;
             this.scheduler = scheduler;
@@ -183,6 +191,10 @@ final class CompletionsHandler implements Handler<RoutingContext> {
                 return;
             }
             Choice c = choices[index];
+            if (t.id() >= 0 && !firstToken) {
+                firstToken = true;
+                metrics.firstToken(System.nanoTime() - arrived);
+            }
             if (t.id() >= 0) {
                 c.tokens.add(t.text());
                 c.logprobs.add(t.logprob());
@@ -204,6 +216,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
             Choice c = choices[index];
             c.finish = reason;
             c.completionTokens = tokens;
+            metrics.tokens(tokens);
             c.text.setLength(0);
             c.text.append(text);
             if (params.stream() && !response.closed()) {

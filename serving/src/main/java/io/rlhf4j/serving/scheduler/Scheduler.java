@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.scheduler;
 
+import io.rlhf4j.core.sampling.Continuation;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.sampling.Sampler;
 import io.rlhf4j.core.sampling.SamplingParams;
@@ -325,18 +326,8 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    /** The completion's text as it continues the prompt (spacing rules of the tokenizer kept). */
     static String continuation(int[] prompt, List<Integer> generated, Tokenizer tok) {
-        int[] all = Arrays.copyOf(prompt, prompt.length + generated.size());
-        for (int i = 0; i < generated.size(); i++) {
-            all[prompt.length + i] = generated.get(i);
-        }
-        String head = tok.decode(prompt);
-        String whole = tok.decode(all);
-        if (whole.startsWith(head)) {
-            return whole.substring(head.length());
-        }
-        return tok.decode(generated.stream().mapToInt(Integer::intValue).toArray());
+        return Continuation.text(tok, prompt, generated.stream().mapToInt(Integer::intValue).toArray());
     }
 
     private static Map<String, Float> topLogprobs(float[] logits, int k, Tokenizer tok) {

@@ -2,6 +2,7 @@ package io.rlhf4j.trainer.generate;
 
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.Continuation;
 import io.rlhf4j.core.sampling.Sampler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -229,20 +230,8 @@ public final class Generator {
             return false;
         }
 
-        /**
-         * The generated text as it continues the prompt: decoding prompt and completion together keeps
-         * the tokenizer's spacing rules (a leading space after BOS is dropped, one mid-text is kept).
-         */
         String continuation(Tokenizer tok) {
-            if (tok == null) {
-                return "";
-            }
-            int[] gen = ids();
-            int[] all = Arrays.copyOf(prompt, prompt.length + gen.length);
-            System.arraycopy(gen, 0, all, prompt.length, gen.length);
-            String head = tok.decode(prompt);
-            String whole = tok.decode(all);
-            return whole.startsWith(head) ? whole.substring(head.length()) : tok.decode(gen);
+            return tok == null ? "" : Continuation.text(tok, prompt, ids());
         }
 
         int[] ids() {

@@ -51,7 +51,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServingApp.Config config = new ServingApp.Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads,
-                maxBatch, queue);
+                maxBatch, queue, System.getenv("RLHF4J_ADMIN_TOKEN"));
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive = app.store().active(ModelVersion.POLICY).isPresent();
             Path source = model;

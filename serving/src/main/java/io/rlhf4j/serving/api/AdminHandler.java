@@ -1,0 +1,158 @@
+package io.rlhf4j.serving.api;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.metrics.ServingMetrics;
+import io.rlhf4j.serving.registry.Registry;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code /admin/...}, for the admin token only (modelled on TorchServe's set-default and Triton's
+ * repository API): list versions with their manifests, register an export directory, promote a
+ * version (loaded and warmed in the background, then swapped in atomically), roll back to the version
+ * active before, unregister a version that is not active.
+ */
+final class AdminHandler {
+
+    private final Vertx vertx;
+    private final ModelRouter router;
+    private final Registry registry;
+    private final ServingMetrics metrics;
+    private final byte[] token;
+
+    AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken) {
+        this.vertx = vertx;
+        this.router = router;
+        this.registry = registry;
+        this.metrics = metrics;
+        this.token = adminToken == null || adminToken.isBlank() ? null : adminToken.getBytes(StandardCharsets.UTF_8);
+    }
+
+    void mount(Router r) {
+        r.route("/admin/*").handler(this::authorize);
+        r.get("/admin/versions").handler(ctx -> blocking(ctx, this::versions));
+        r.post("/admin/versions").handler(ctx -> blocking(ctx, () -> register(ctx)));
+        r.post("/admin/models/:version/promote").handler(ctx -> blocking(ctx, () -> promote(ctx.pathParam("version"))));
+        r.post("/admin/rollback").handler(ctx -> blocking(ctx, this::rollback));
+        r.delete("/admin/models/:version").handler(ctx -> blocking(ctx, () -> unregister(ctx.pathParam("version"))));
+    }
+
+    private void authorize(RoutingContext ctx) {
+        if (token == null) {
+            new ApiError(403, "permission_error", null, "admin_disabled",
+                    "the admin API is disabled: start the server with RLHF4J_ADMIN_TOKEN set").send(ctx.response());
+            return;
+        }
+        String header = ctx.request().getHeader("authorization");
+        byte[] given = header != null && header.startsWith("Bearer ")
+                ? header.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+        if (!MessageDigest.isEqual(given, token)) {
+            new ApiError(401, "invalid_request_error", null, "invalid_admin_token",
+                    "admin endpoints need 'Authorization: Bearer <admin token>'").send(ctx.response());
+            return;
+        }
+        ctx.next();
+    }
+
+    /** Runs {@code work} on a worker (model loads take seconds) and answers with its JSON. */
+    private void blocking(RoutingContext ctx, Callable<ObjectNode> work) {
+        vertx.executeBlocking(work, false).onComplete(ar -> {
+            if (ar.succeeded()) {
+                ctx.response().putHeader("content-type", "application/json").end(ar.result().toString());
+                return;
+            }
+            Throwable e = ar.cause();
+            if (e instanceof ApiError a) {
+                a.send(ctx.response());
+            } else if (e instanceof IllegalArgumentException) {
+                ApiError.invalid(null, e.getMessage()).send(ctx.response());
+            } else if (e instanceof IllegalStateException) {
+                new ApiError(409, "invalid_request_error", null, "conflict", e.getMessage()).send(ctx.response());
+            } else {
+                ApiError.internal(e.getMessage()).send(ctx.response());
+            }
+        });
+    }
+
+    private ObjectNode versions() throws Exception {
+        Scheduler s = router.current();
+        ObjectNode root = ApiError.JSON.createObjectNode();
+        ArrayNode list = root.putArray("versions");
+        for (ModelVersion v : registry.versions()) {
+            ObjectNode o = list.addObject();
+            o.put("version", v.version());
+            o.put("kind", v.kind());
+            o.put("parent", v.parent());
+            o.put("state", v.state());
+            o.put("created_at", v.createdAt());
+            o.put("active", s != null && s.engine().version().equals(v.version()));
+            o.set("manifest", ApiError.JSON.readTree(v.manifestJson()));
+        }
+        return root;
+    }
+
+    private ObjectNode register(RoutingContext ctx) throws Exception {
+        var body = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+        if (body == null || !body.path("path").isTextual()) {
+            throw ApiError.invalid("path", "give the export directory as {\"path\": \"...\"}");
+        }
+        ModelVersion v = registry.register(Path.of(body.get("path").asText()),
+                router.current() == null ? null : router.current().engine().version());
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("version", v.version());
+        o.put("state", v.state());
+        return o;
+    }
+
+    private ObjectNode promote(String version) throws Exception {
+        ModelVersion v = registry.store().version(version)
+                .orElseThrow(() -> ApiError.notFound("version", "version_not_found", "no version " + version));
+        if (!ModelVersion.REGISTERED.equals(v.state())) {
+            throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
+        }
+        String previous = router.current() == null ? null : router.current().engine().version();
+        try {
+            router.activate(v);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("version " + version + " failed to load; version " + previous
+                    + " is still serving: " + e.getMessage(), e);
+        }
+        metrics.activated(version);
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("active", version);
+        o.put("previous", previous);
+        return o;
+    }
+
+    private ObjectNode rollback() throws Exception {
+        List<String> history = registry.store().activationHistory(ModelVersion.POLICY);
+        if (history.isEmpty()) {
+            throw new IllegalStateException("nothing to roll back: no version has been active");
+        }
+        String current = history.get(history.size() - 1);
+        for (int i = history.size() - 2; i >= 0; i--) {
+            if (!history.get(i).equals(current)) {
+                return promote(history.get(i));
+            }
+        }
+        throw new IllegalStateException("nothing to roll back to: version " + current + " is the only one ever active");
+    }
+
+    private ObjectNode unregister(String version) {
+        registry.store().unregister(version);
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("version", version);
+        o.put("state", ModelVersion.UNREGISTERED);
+        return o;
+    }
+}

@@ -1,0 +1,65 @@
+package io.rlhf4j.serving.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What {@code /metrics} exposes, in Prometheus's text format: requests by endpoint and status, request
+ * latency and time to first token (with percentiles), generated tokens (tokens/s is its rate), queue
+ * depth and requests in flight, and which version is active.
+ */
+public final class ServingMetrics {
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Timer firstToken;
+    private final Counter tokens;
+    private final Set<String> versions = ConcurrentHashMap.newKeySet();
+    private final ModelRouter router;
+
+    public ServingMetrics(ModelRouter router) {
+        this.router = router;
+        this.firstToken = Timer.builder("rlhf4j_time_to_first_token").description("request arrival to first token")
+                .publishPercentiles(0.5, 0.99).register(registry);
+        this.tokens = Counter.builder("rlhf4j_generated_tokens").description("tokens generated").register(registry);
+        Gauge.builder("rlhf4j_queue_depth", router, r -> r.current() == null ? 0 : r.current().queued())
+                .description("requests waiting for a batch slot").register(registry);
+        Gauge.builder("rlhf4j_in_flight", router, r -> r.current() == null ? 0 : r.current().inFlight())
+                .description("requests queued or generating on the active version").register(registry);
+    }
+
+    public void request(String endpoint, int status, long nanos) {
+        Timer.builder("rlhf4j_request").description("HTTP request latency").tag("endpoint", endpoint)
+                .tag("status", Integer.toString(status)).publishPercentiles(0.5, 0.99).register(registry)
+                .record(Duration.ofNanos(nanos));
+    }
+
+    public void firstToken(long nanos) {
+        firstToken.record(Duration.ofNanos(nanos));
+    }
+
+    public void tokens(int n) {
+        tokens.increment(n);
+    }
+
+    /** Called when a version becomes active: its {@code rlhf4j_active_version} series reads 1, others 0. */
+    public void activated(String version) {
+        if (versions.add(version)) {
+            Gauge.builder("rlhf4j_active_version", router, r -> {
+                Scheduler s = r.current();
+                return s != null && s.engine().version().equals(version) ? 1 : 0;
+            }).tag("version", version).description("1 for the version serving new requests").register(registry);
+        }
+    }
+
+    public String scrape() {
+        return registry.scrape();
+    }
+}
