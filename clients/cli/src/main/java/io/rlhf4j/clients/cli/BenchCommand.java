@@ -23,12 +23,14 @@ import picocli.CommandLine.Option;
         description = {"Print throughput figures for stories260K (from ../shared/data when present) and a "
                 + "GPT-2-small-shaped model (random weights).",
                 "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
-                "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's."})
+                "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
+                "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
+                        + "latency (demo model and GPT-2-small shape)."})
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite { trainer, export, all }
+    enum Suite { trainer, export, serve, all }
 
-    @Option(names = "--suite", defaultValue = "all", description = "trainer, export or all (default ${DEFAULT-VALUE})")
+    @Option(names = "--suite", defaultValue = "all", description = "trainer, export, serve or all (default ${DEFAULT-VALUE})")
     Suite suite;
 
     @Option(names = "--stories", paramLabel = "DIR", description = "directory with stories260K.bin and tok512.bin "
@@ -67,10 +69,18 @@ final class BenchCommand implements Callable<Integer> {
                     Checkpoint.write(gpt2Ckpt, gpt2, d.toTensors(), tok, null);
                 }
             }
-            if (suite != Suite.export) {
+            if (suite == Suite.trainer || suite == Suite.all) {
                 trainer(storiesCkpt, gpt2Ckpt);
             }
-            if (suite != Suite.trainer) {
+            if (suite == Suite.serve || suite == Suite.all) {
+                System.out.println("== serve: rlhf4j serve over loopback, streaming clients, " + newTokens
+                        + " new tokens per request");
+                serve("demo base model", DemoModel.locate(), work.resolve("serve-demo"));
+                if (gpt2Ckpt != null) {
+                    serve("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("serve-gpt2"));
+                }
+            }
+            if (suite == Suite.export || suite == Suite.all) {
                 ExportBenchmark bench = new ExportBenchmark(System.out);
                 System.out.println("== export: ONNX Runtime CPU vs the DJL trainer, greedy, 8-token prompts, "
                         + newTokens + " new tokens");
@@ -85,6 +95,35 @@ final class BenchCommand implements Callable<Integer> {
             AtomicDirectory.deleteRecursively(work);
         }
         return 0;
+    }
+
+    private void serve(String name, Path checkpoint, Path work) throws Exception {
+        Path export = work.resolve("export");
+        new io.rlhf4j.exporter.Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
+                .export(new io.rlhf4j.exporter.Exporter.Options(checkpoint, export, false, false, 1e-4, 2, 1L << 30, false));
+        io.rlhf4j.serving.ServingApp.Config config = io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("data"))
+                .withPort(0).withLimits(32, 1024);
+        List<String> prompts = List.of("dog (noun):", "happy (adjective):", "run (verb):", "a small",
+                "tree (noun): a tall", "to eat (verb):", "red (adjective): the colour", "music (noun):");
+        try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(config)) {
+            app.registerAndActivate(export);
+            io.rlhf4j.serving.bench.LoadGenerator load = new io.rlhf4j.serving.bench.LoadGenerator(app.port());
+            load.run(2, 4, prompts, 8); // warm-up
+            System.out.printf("%s%n  %-11s %8s %10s %12s %12s %12s %12s %8s%n", name, "concurrency", "requests",
+                    "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "lat p50 ms", "lat p99 ms", "failed");
+            double single = 0;
+            for (int c : new int[] {1, 8, 32}) {
+                io.rlhf4j.serving.bench.LoadGenerator.Result r = load.run(c, Math.max(8, 2 * c), prompts, newTokens);
+                if (c == 1) {
+                    single = r.tokensPerSecond();
+                }
+                System.out.printf("  %-11d %8d %10.1f %12.1f %12.1f %12.1f %12.1f %8d%n", c, r.requests(),
+                        r.tokensPerSecond(), r.ttftP50(), r.ttftP99(), r.latencyP50(), r.latencyP99(), r.failures());
+                if (c > 1) {
+                    System.out.printf("  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
+                }
+            }
+        }
     }
 
     private void trainer(Path storiesCkpt, Path gpt2Ckpt) throws Exception {
