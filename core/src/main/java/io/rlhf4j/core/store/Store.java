@@ -300,6 +300,66 @@ public final class Store implements AutoCloseable {
         });
     }
 
+    // ---------------------------------------------------------------- API keys
+
+    public void createKey(ApiKey k) {
+        inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO api_keys (key_hash, prefix, user_id, role, "
+                    + "may_set_user, requests_per_minute, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)")) {
+                s.setString(1, k.hash());
+                s.setString(2, k.prefix());
+                s.setString(3, k.userId());
+                s.setString(4, k.role());
+                s.setBoolean(5, k.maySetUser());
+                s.setInt(6, k.requestsPerMinute());
+                s.setLong(7, k.createdAt());
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    public Optional<ApiKey> findKey(String hash) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT key_hash, prefix, user_id, role, may_set_user, "
+                    + "requests_per_minute, created_at, revoked_at FROM api_keys WHERE key_hash = ?")) {
+                s.setString(1, hash);
+                try (ResultSet r = s.executeQuery()) {
+                    if (!r.next()) {
+                        return Optional.<ApiKey>empty();
+                    }
+                    long revokedAt = r.getLong(8);
+                    Long revoked = r.wasNull() ? null : revokedAt;
+                    return Optional.of(new ApiKey(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                            r.getBoolean(5), r.getInt(6), r.getLong(7), revoked));
+                }
+            }
+        });
+    }
+
+    /** Keys not revoked: zero means the server runs in open mode. */
+    public long countActiveKeys() {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL");
+                    ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getLong(1);
+            }
+        });
+    }
+
+    /** Revokes the keys that start with {@code prefix}; returns how many. */
+    public int revokeKeys(String prefix, long at) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement(
+                    "UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL")) {
+                s.setLong(1, at);
+                s.setString(2, prefix);
+                return s.executeUpdate();
+            }
+        });
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     @FunctionalInterface

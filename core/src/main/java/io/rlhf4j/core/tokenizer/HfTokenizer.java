@@ -174,14 +174,9 @@ public final class HfTokenizer implements Tokenizer {
 
     @Override
     public String decode(int[] ids) {
-        long[] l = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= tokens.length) {
-                // The Rust side would silently skip it; a bad id here is a caller's bug.
-                throw new IllegalArgumentException("token id " + ids[i] + " outside vocabulary of " + tokens.length);
-            }
-            l[i] = ids[i];
-        }
+        // Ids past the tokenizer (a model's padded embedding rows, which sampling can pick) decode to
+        // nothing, as HF skips ids it does not know.
+        long[] l = java.util.Arrays.stream(ids).filter(id -> id >= 0 && id < tokens.length).asLongStream().toArray();
         return hf.decode(l, true);
     }
 

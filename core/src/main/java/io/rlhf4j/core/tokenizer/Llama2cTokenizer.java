@@ -229,8 +229,8 @@ public final class Llama2cTokenizer implements Tokenizer {
         StringBuilder out = new StringBuilder();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) {
-            checkId(id);
-            if (id == UNK_ID || id == BOS_ID || id == EOS_ID) {
+            // Ids past the vocabulary (a model's padded embedding rows) decode to nothing.
+            if (id < 0 || id >= pieces.length || id == UNK_ID || id == BOS_ID || id == EOS_ID) {
                 continue;
             }
             if (id < FIRST_NORMAL_ID) {

@@ -12,7 +12,10 @@ public interface Tokenizer {
     /** Encodes {@code text}; with {@code addBos} the BOS id comes first (when the tokenizer has one). */
     int[] encode(String text, boolean addBos);
 
-    /** Decodes ids to text, dropping special tokens (BOS, EOS, padding). */
+    /**
+     * Decodes ids to text, dropping special tokens (BOS, EOS, padding) and ids the tokenizer does not
+     * have (models often pad their vocabulary past the tokenizer's).
+     */
     String decode(int[] ids);
 
     int vocabSize();

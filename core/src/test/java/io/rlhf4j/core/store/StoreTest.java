@@ -126,6 +126,25 @@ class StoreTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("databases")
+    void keysAreStoredHashedAndCanBeRevoked(String kind) {
+        try (Store store = open(kind)) {
+            String key = ApiKey.generate();
+            assertThat(key).startsWith("rk-").hasSize(46);
+            store.createKey(new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 60, 1, null));
+            assertThat(store.countActiveKeys()).isEqualTo(1);
+            ApiKey found = store.findKey(ApiKey.hash(key)).orElseThrow();
+            assertThat(found.userId()).isEqualTo("alice");
+            assertThat(found.revoked()).isFalse();
+            assertThat(found.hash()).isNotEqualTo(key).hasSize(64);
+            assertThat(store.findKey(ApiKey.hash(key + "x"))).isEmpty();
+            assertThat(store.revokeKeys(ApiKey.prefixOf(key), 2)).isEqualTo(1);
+            assertThat(store.findKey(ApiKey.hash(key)).orElseThrow().revoked()).isTrue();
+            assertThat(store.countActiveKeys()).isZero();
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void unsupportedUrlsAreRefused() {
         assertThatThrownBy(() -> Store.open("jdbc:mysql://x/y", null, null))

@@ -109,7 +109,8 @@ class HfTokenizerTest {
         wrapped[ids.length + 1] = 1;
         wrapped[ids.length + 2] = 2;
         assertThat(t.decode(wrapped)).isEqualTo("the little dog");
-        assertThatThrownBy(() -> t.decode(new int[] {t.vocabSize()})).isInstanceOf(IllegalArgumentException.class);
+        // A model's padded vocabulary rows are past the tokenizer: they decode to nothing.
+        assertThat(t.decode(new int[] {t.vocabSize(), t.vocabSize() + 7})).isEmpty();
         assertThatThrownBy(() -> t.tokenText(-1)).isInstanceOf(IllegalArgumentException.class);
     }
 

@@ -29,8 +29,11 @@ final class AdminHandler {
     private final Registry registry;
     private final ServingMetrics metrics;
     private final byte[] token;
+    private final Auth auth;
 
-    AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken) {
+    AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken,
+            Auth auth) {
+        this.auth = auth;
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
@@ -45,6 +48,8 @@ final class AdminHandler {
         r.post("/admin/models/:version/promote").handler(ctx -> blocking(ctx, () -> promote(ctx.pathParam("version"))));
         r.post("/admin/rollback").handler(ctx -> blocking(ctx, this::rollback));
         r.delete("/admin/models/:version").handler(ctx -> blocking(ctx, () -> unregister(ctx.pathParam("version"))));
+        r.post("/admin/keys").handler(ctx -> blocking(ctx, () -> createKey(ctx)));
+        r.delete("/admin/keys/:prefix").handler(ctx -> blocking(ctx, () -> revokeKey(ctx.pathParam("prefix"))));
     }
 
     private void authorize(RoutingContext ctx) {
@@ -146,6 +151,39 @@ final class AdminHandler {
             }
         }
         throw new IllegalStateException("nothing to roll back to: version " + current + " is the only one ever active");
+    }
+
+    /** Creates an API key; the key is in this answer and nowhere else (only its hash is stored). */
+    private ObjectNode createKey(RoutingContext ctx) throws Exception {
+        var body = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+        if (body == null || !body.path("user").isTextual()) {
+            throw ApiError.invalid("user", "give the key's user id as {\"user\": \"...\"}");
+        }
+        String key = io.rlhf4j.core.store.ApiKey.generate();
+        io.rlhf4j.core.store.ApiKey k = new io.rlhf4j.core.store.ApiKey(io.rlhf4j.core.store.ApiKey.hash(key),
+                io.rlhf4j.core.store.ApiKey.prefixOf(key), body.get("user").asText(), body.path("role").asText("user"),
+                body.path("may_set_user").asBoolean(false), body.path("requests_per_minute").asInt(600),
+                System.currentTimeMillis(), null);
+        registry.store().createKey(k);
+        auth.invalidate();
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("key", key);
+        o.put("prefix", k.prefix());
+        o.put("user", k.userId());
+        o.put("role", k.role());
+        o.put("requests_per_minute", k.requestsPerMinute());
+        return o;
+    }
+
+    private ObjectNode revokeKey(String prefix) {
+        int n = registry.store().revokeKeys(prefix, System.currentTimeMillis());
+        if (n == 0) {
+            throw ApiError.notFound("prefix", "key_not_found", "no active key starts with " + prefix);
+        }
+        auth.invalidate();
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("revoked", n);
+        return o;
     }
 
     private ObjectNode unregister(String version) {

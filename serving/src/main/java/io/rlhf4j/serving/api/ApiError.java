@@ -13,6 +13,7 @@ public final class ApiError extends RuntimeException {
     final String type;
     final String param;
     final String code;
+    long retryAfterSeconds = 1;
 
     ApiError(int status, String type, String param, String code, String message) {
         super(message);
@@ -20,6 +21,11 @@ public final class ApiError extends RuntimeException {
         this.type = type;
         this.param = param;
         this.code = code;
+    }
+
+    ApiError retryAfter(long seconds) {
+        this.retryAfterSeconds = seconds;
+        return this;
     }
 
     static ApiError invalid(String param, String message) {
@@ -59,7 +65,7 @@ public final class ApiError extends RuntimeException {
         }
         response.setStatusCode(status).putHeader("content-type", "application/json");
         if (status == 503 || status == 429) {
-            response.putHeader("retry-after", "1");
+            response.putHeader("retry-after", Long.toString(retryAfterSeconds));
         }
         response.end(body());
     }

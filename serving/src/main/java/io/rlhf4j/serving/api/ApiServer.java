@@ -47,10 +47,11 @@ public final class ApiServer {
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics));
+        Auth auth = new Auth(registry.store());
+        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, metrics, adminToken).mount(r);
+        new AdminHandler(vertx, router, registry, metrics, adminToken, auth).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

@@ -37,12 +37,14 @@ final class CompletionsHandler implements Handler<RoutingContext> {
     private final ModelRouter router;
     private final LogWriter logs;
     private final ServingMetrics metrics;
+    private final Auth auth;
 
-    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics) {
+    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth) {
         this.vertx = vertx;
         this.router = router;
         this.logs = logs;
         this.metrics = metrics;
+        this.auth = auth;
     }
 
     @Override
@@ -78,12 +80,17 @@ final class CompletionsHandler implements Handler<RoutingContext> {
             return;
         }
         Context context = vertx.getOrCreateContext();
-        vertx.<List<int[]>>executeBlocking(() -> tokenize(scheduler, params), false).onComplete(ar -> {
+        String authorization = ctx.request().getHeader("authorization");
+        record Admitted(Auth.Principal who, List<int[]> prompts) {
+        }
+        vertx.executeBlocking(() -> new Admitted(auth.authenticate(authorization, params.user()),
+                tokenize(scheduler, params)), false).onComplete(ar -> {
             if (ar.failed()) {
                 (ar.cause() instanceof ApiError a ? a : ApiError.internal(ar.cause().getMessage())).send(response);
                 return;
             }
-            new Exchange(context, response, scheduler, params, ar.result(), arrived).start();
+            new Exchange(context, response, scheduler, params, ar.result().prompts(), arrived, ar.result().who())
+                    .start();
         });
     }
 
@@ -118,13 +125,15 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         final Choice[] choices;
         final List<Scheduler.Handle> handles = new ArrayList<>();
         final long arrived;
+        final Auth.Principal who;
         int open;
         boolean failed;
         boolean firstToken;
 
         Exchange(Context context, HttpServerResponse response, Scheduler scheduler, CompletionParams params,
-                List<int[]> prompts, long arrived) {
+                List<int[]> prompts, long arrived, Auth.Principal who) {
             this.arrived = arrived;
+            this.who = who;
             this.context = context;
             this.response = response;
             this.scheduler = scheduler;
@@ -272,7 +281,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
             }
             ObjectNode sampling = ApiError.JSON.valueToTree(params.sampling());
             sampling.put("n", params.n());
-            return new PromptLog(id + "-" + p, params.user() == null ? "anonymous" : params.user(), params.consent(),
+            return new PromptLog(id + "-" + p, who.userId(), params.consent(),
                     "api", params.prompts().get(p), version, sampling.toString(), System.currentTimeMillis(), cs);
         }
 

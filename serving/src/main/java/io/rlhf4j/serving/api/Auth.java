@@ -1,0 +1,74 @@
+package io.rlhf4j.serving.api;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.github.bucket4j.Bandwidth;
+import io.github.bucket4j.Bucket;
+import io.github.bucket4j.ConsumptionProbe;
+import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.core.store.Store;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Who is calling. With no API key in the store the server is in open mode (it then listens on loopback
+ * only) and the user is the request's {@code user} field or "anonymous". Otherwise every request needs
+ * {@code Authorization: Bearer <key>}; the key's user id is recorded, or the {@code user} field when the
+ * key may set it (a service answering for its own users). Each key has its own token bucket.
+ * Lookups hit the store at most every few seconds per key: call {@link #authenticate} off the event loop.
+ */
+final class Auth {
+
+    /** The caller, resolved. */
+    record Principal(String userId, String role, String keyPrefix) {
+    }
+
+    private final Store store;
+    private final Cache<String, Optional<ApiKey>> keys = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterWrite(Duration.ofSeconds(10)).build();
+    private final Cache<String, Bucket> buckets = Caffeine.newBuilder().maximumSize(100_000)
+            .expireAfterAccess(Duration.ofMinutes(10)).build();
+    private final Cache<String, Long> activeKeys = Caffeine.newBuilder()
+            .expireAfterWrite(Duration.ofSeconds(5)).build();
+
+    Auth(Store store) {
+        this.store = store;
+    }
+
+    boolean openMode() {
+        return activeKeys.get("count", k -> store.countActiveKeys()) == 0;
+    }
+
+    /** Forgets cached keys, so a revocation or a new key counts at once. */
+    void invalidate() {
+        keys.invalidateAll();
+        activeKeys.invalidateAll();
+    }
+
+    Principal authenticate(String authorization, String requestedUser) {
+        if (openMode()) {
+            return new Principal(requestedUser == null ? "anonymous" : requestedUser, "user", null);
+        }
+        if (authorization == null || !authorization.startsWith("Bearer ")) {
+            throw new ApiError(401, "invalid_request_error", null, "invalid_api_key",
+                    "this server needs an API key: send 'Authorization: Bearer <key>'");
+        }
+        String key = authorization.substring(7).trim();
+        String hash = ApiKey.hash(key);
+        ApiKey k = keys.get(hash, store::findKey).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
+                "invalid_request_error", null, "invalid_api_key", "incorrect or revoked API key "
+                + ApiKey.prefixOf(key) + "..."));
+        Bucket bucket = buckets.get(hash, h -> Bucket.builder().addLimit(Bandwidth.builder()
+                .capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1)).build())
+                .build());
+        ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
+        if (!probe.isConsumed()) {
+            long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);
+            throw new ApiError(429, "requests", null, "rate_limit_exceeded", "rate limit of "
+                    + k.requestsPerMinute() + " requests per minute reached for key " + k.prefix()
+                    + "...; retry in " + seconds + " s").retryAfter(seconds);
+        }
+        String user = k.maySetUser() && requestedUser != null ? requestedUser : k.userId();
+        return new Principal(user, k.role(), k.prefix());
+    }
+}
