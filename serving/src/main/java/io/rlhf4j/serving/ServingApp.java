@@ -76,6 +76,10 @@ public final class ServingApp implements AutoCloseable {
             router.activate(store.version(active.get()).orElseThrow());
             metrics.activated(active.get());
         }
+        Optional<String> activeReward = store.active(ModelVersion.REWARD);
+        if (activeReward.isPresent()) {
+            router.activateReward(store.version(activeReward.get()).orElseThrow());
+        }
         Vertx vertx = Vertx.vertx();
         ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken());
         int port;
@@ -116,12 +120,14 @@ public final class ServingApp implements AutoCloseable {
         return router;
     }
 
-    /** Registers an export directory as a new version and makes it active. */
+    /** Registers an export directory as a new version (policy or reward model) and makes it active. */
     public ModelVersion registerAndActivate(Path exportDir) throws IOException {
         String parent = store.active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(exportDir, parent);
-        router.activate(v);
-        metrics.activated(v.version());
+        router.activateAny(v);
+        if (ModelVersion.POLICY.equals(v.kind())) {
+            metrics.activated(v.version());
+        }
         return v;
     }
 

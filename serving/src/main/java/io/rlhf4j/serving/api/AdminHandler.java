@@ -100,7 +100,8 @@ final class AdminHandler {
             o.put("parent", v.parent());
             o.put("state", v.state());
             o.put("created_at", v.createdAt());
-            o.put("active", s != null && s.engine().version().equals(v.version()));
+            o.put("active", s != null && s.engine().version().equals(v.version())
+                    || router.currentReward() != null && router.currentReward().version().equals(v.version()));
             o.set("manifest", ApiError.JSON.readTree(v.manifestJson()));
         }
         return root;
@@ -125,15 +126,20 @@ final class AdminHandler {
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
         }
-        String previous = router.current() == null ? null : router.current().engine().version();
+        boolean reward = ModelVersion.REWARD.equals(v.kind());
+        String previous = reward ? (router.currentReward() == null ? null : router.currentReward().version())
+                : (router.current() == null ? null : router.current().engine().version());
         try {
-            router.activate(v);
+            router.activateAny(v);
         } catch (java.io.IOException e) {
             throw new IllegalStateException("version " + version + " failed to load; version " + previous
                     + " is still serving: " + e.getMessage(), e);
         }
-        metrics.activated(version);
+        if (!reward) {
+            metrics.activated(version);
+        }
         ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("kind", v.kind());
         o.put("active", version);
         o.put("previous", previous);
         return o;

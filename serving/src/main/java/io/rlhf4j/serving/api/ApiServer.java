@@ -49,6 +49,7 @@ public final class ApiServer {
         r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
         Auth auth = new Auth(registry.store());
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
+        r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, metrics, adminToken, auth).mount(r);

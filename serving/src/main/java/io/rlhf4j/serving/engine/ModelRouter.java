@@ -23,6 +23,7 @@ public final class ModelRouter implements AutoCloseable {
     private final Scheduler.Limits limits;
     private final int threads;
     private final AtomicReference<Scheduler> active = new AtomicReference<>();
+    private final AtomicReference<OrtRewardEngine> reward = new AtomicReference<>();
 
     public ModelRouter(Store store, Scheduler.Limits limits, int threads) {
         this.store = store;
@@ -33,6 +34,48 @@ public final class ModelRouter implements AutoCloseable {
     /** The scheduler serving new requests; null until a version is activated. */
     public Scheduler current() {
         return active.get();
+    }
+
+    /** The reward model scoring {@code /v1/rewards}; null until one is activated. */
+    public OrtRewardEngine currentReward() {
+        return reward.get();
+    }
+
+    /** Activates a version of either kind. */
+    public void activateAny(ModelVersion version) throws IOException {
+        if (ModelVersion.REWARD.equals(version.kind())) {
+            activateReward(version);
+        } else {
+            activate(version);
+        }
+    }
+
+    /**
+     * Loads a reward model and swaps it in. Scoring calls are short and hold no state, so the old
+     * session is closed after a grace period rather than tracked call by call.
+     */
+    public synchronized void activateReward(ModelVersion version) throws IOException {
+        OrtRewardEngine next = OrtRewardEngine.load(Path.of(version.path()), version.version(), threads);
+        try {
+            next.score(java.util.List.of(new int[] {Math.max(0, next.config().bosTokenId())}));
+        } catch (RuntimeException e) {
+            next.close();
+            throw new IOException("reward version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
+        }
+        store.activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
+        OrtRewardEngine old = reward.getAndSet(next);
+        if (old != null) {
+            Thread retire = new Thread(() -> {
+                try {
+                    Thread.sleep(30_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                old.close();
+            }, "rlhf4j-retire-reward-" + old.version());
+            retire.setDaemon(true);
+            retire.start();
+        }
     }
 
     /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
@@ -67,6 +110,10 @@ public final class ModelRouter implements AutoCloseable {
         Scheduler s = active.getAndSet(null);
         if (s != null) {
             s.close();
+        }
+        OrtRewardEngine r = reward.getAndSet(null);
+        if (r != null) {
+            r.close();
         }
     }
 }

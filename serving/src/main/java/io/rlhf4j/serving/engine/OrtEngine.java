@@ -338,7 +338,7 @@ public final class OrtEngine implements PolicyEngine {
 
     /** An inference failure. */
     public static final class EngineException extends RuntimeException {
-        EngineException(String message, Throwable cause) {
+        public EngineException(String message, Throwable cause) {
             super(message, cause);
         }
     }

@@ -56,7 +56,9 @@ public final class Registry {
             }
         });
         String manifest = Files.readString(target.resolve("manifest.json"));
-        ModelVersion v = new ModelVersion(version, ModelVersion.POLICY, parent, target.toAbsolutePath().toString(),
+        // An export with a reward graph is a reward model; its policy graph is never served.
+        String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
+        ModelVersion v = new ModelVersion(version, kind, parent, target.toAbsolutePath().toString(),
                 JSON.readTree(manifest).toString(), ModelVersion.REGISTERED, System.currentTimeMillis());
         store.registerVersion(v);
         return v;
