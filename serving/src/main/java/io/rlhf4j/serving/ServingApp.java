@@ -4,6 +4,7 @@ import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.serving.api.ApiServer;
+import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
@@ -21,21 +22,30 @@ public final class ServingApp implements AutoCloseable {
 
     /** Where and how to serve. {@code dbUrl} null means SQLite under the data directory. */
     public record Config(Path dataDir, String dbUrl, String dbUser, String dbPassword, String host, int port,
-            int threads, int maxRows, int queueCapacity, String adminToken) {
+            EngineOptions engine, int maxRows, int queueCapacity, String adminToken) {
+        public Config {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port must be in 0..65535, got " + port);
+            }
+            if (maxRows < 1 || queueCapacity < 1) {
+                throw new IllegalArgumentException("max batch and queue must be at least 1");
+            }
+        }
+
         public static Config defaults(Path dataDir) {
-            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, 0, 32, 256, null);
+            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, EngineOptions.cpu(0), 32, 256, null);
         }
 
         public Config withPort(int p) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, threads, maxRows, queueCapacity, adminToken);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken);
         }
 
         public Config withAdminToken(String t) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads, maxRows, queueCapacity, t);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, t);
         }
 
         public Config withLimits(int rows, int queue) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads, rows, queue, adminToken);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, rows, queue, adminToken);
         }
     }
 
@@ -69,7 +79,7 @@ public final class ServingApp implements AutoCloseable {
         }
         Registry registry = new Registry(c.dataDir(), store);
         LogWriter logs = new LogWriter(store, 10_000, 256);
-        ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.threads());
+        ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
         Optional<String> active = store.active(ModelVersion.POLICY);
         if (active.isPresent()) {

@@ -81,16 +81,40 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         }
         Context context = vertx.getOrCreateContext();
         String authorization = ctx.request().getHeader("authorization");
-        record Admitted(Auth.Principal who, List<int[]> prompts) {
-        }
-        vertx.executeBlocking(() -> new Admitted(auth.authenticate(authorization, params.user()),
-                tokenize(scheduler, params)), false).onComplete(ar -> {
+        admit(context, response, authorization, params, arrived, 0);
+    }
+
+    private record Admitted(Auth.Principal who, Scheduler scheduler, List<int[]> prompts) {
+    }
+
+    /**
+     * Authenticates and tokenizes on a worker with the tokenizer of the scheduler that will run the
+     * request. A promotion can retire that scheduler in between; the request then goes to the new one
+     * (tokenized again: versions may differ in tokenizer), so a swap never fails a request.
+     */
+    private void admit(Context context, HttpServerResponse response, String authorization, CompletionParams params,
+            long arrived, int attempt) {
+        vertx.executeBlocking(() -> {
+            Scheduler scheduler = router.current();
+            if (scheduler == null) {
+                throw ApiError.overloaded("no model version is active yet");
+            }
+            return new Admitted(auth.authenticate(authorization, params.user()), scheduler,
+                    tokenize(scheduler, params));
+        }, false).onComplete(ar -> {
             if (ar.failed()) {
                 (ar.cause() instanceof ApiError a ? a : ApiError.internal(ar.cause().getMessage())).send(response);
                 return;
             }
-            new Exchange(context, response, scheduler, params, ar.result().prompts(), arrived, ar.result().who())
-                    .start();
+            Admitted a = ar.result();
+            Exchange exchange = new Exchange(context, response, a.scheduler(), params, a.prompts(), arrived, a.who());
+            if (!exchange.start() && a.scheduler().isClosing()) {
+                if (attempt < 3) {
+                    admit(context, response, authorization, params, arrived, attempt + 1);
+                } else {
+                    ApiError.overloaded("the model is being swapped; retry shortly").send(response);
+                }
+            }
         });
     }
 
@@ -147,13 +171,8 @@ final class CompletionsHandler implements Handler<RoutingContext> {
             this.open = choices.length;
         }
 
-        void start() {
-            response.closeHandler(v -> handles.forEach(Scheduler.Handle::cancel));
-            response.putHeader("x-rlhf4j-version", version);
-            if (params.stream()) {
-                response.setChunked(true).putHeader("content-type", "text/event-stream")
-                        .putHeader("cache-control", "no-cache");
-            }
+        /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
+        boolean start() {
             for (int p = 0; p < prompts.size(); p++) {
                 int offset = p * params.n();
                 GenerationRequest req = new GenerationRequest(prompts.get(p), params.sampling(), params.n(),
@@ -162,10 +181,18 @@ final class CompletionsHandler implements Handler<RoutingContext> {
                 if (h.isEmpty()) {
                     handles.forEach(Scheduler.Handle::cancel);
                     failed = true;
-                    ApiError.overloaded("the server is at capacity; retry shortly").send(response);
-                    return;
+                    if (!scheduler.isClosing()) {
+                        ApiError.overloaded("the server is at capacity; retry shortly").send(response);
+                    }
+                    return false;
                 }
                 handles.add(h.get());
+            }
+            response.closeHandler(v -> handles.forEach(Scheduler.Handle::cancel));
+            response.putHeader("x-rlhf4j-version", version);
+            if (params.stream()) {
+                response.setChunked(true).putHeader("content-type", "text/event-stream")
+                        .putHeader("cache-control", "no-cache");
             }
             if (params.stream() && params.echo()) {
                 for (int p = 0; p < prompts.size(); p++) {
@@ -174,6 +201,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
                     }
                 }
             }
+            return true;
         }
 
         Sink sink(int offset) {

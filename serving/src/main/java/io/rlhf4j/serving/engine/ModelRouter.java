@@ -21,14 +21,14 @@ public final class ModelRouter implements AutoCloseable {
 
     private final Store store;
     private final Scheduler.Limits limits;
-    private final int threads;
+    private final EngineOptions engine;
     private final AtomicReference<Scheduler> active = new AtomicReference<>();
     private final AtomicReference<OrtRewardEngine> reward = new AtomicReference<>();
 
-    public ModelRouter(Store store, Scheduler.Limits limits, int threads) {
+    public ModelRouter(Store store, Scheduler.Limits limits, EngineOptions engine) {
         this.store = store;
         this.limits = limits;
-        this.threads = threads;
+        this.engine = engine;
     }
 
     /** The scheduler serving new requests; null until a version is activated. */
@@ -55,7 +55,7 @@ public final class ModelRouter implements AutoCloseable {
      * session is closed after a grace period rather than tracked call by call.
      */
     public synchronized void activateReward(ModelVersion version) throws IOException {
-        OrtRewardEngine next = OrtRewardEngine.load(Path.of(version.path()), version.version(), threads);
+        OrtRewardEngine next = OrtRewardEngine.load(Path.of(version.path()), version.version(), engine);
         try {
             next.score(java.util.List.of(new int[] {Math.max(0, next.config().bosTokenId())}));
         } catch (RuntimeException e) {
@@ -80,14 +80,14 @@ public final class ModelRouter implements AutoCloseable {
 
     /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
     public synchronized void activate(ModelVersion version) throws IOException {
-        OrtEngine engine = OrtEngine.load(Path.of(version.path()), version.version(), threads);
+        OrtEngine loaded = OrtEngine.load(Path.of(version.path()), version.version(), engine);
         try {
-            warm(engine);
+            warm(loaded);
         } catch (RuntimeException e) {
-            engine.close();
+            loaded.close();
             throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
-        Scheduler next = new Scheduler(engine, limits);
+        Scheduler next = new Scheduler(loaded, limits);
         store.activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
         Scheduler old = active.getAndSet(next);
         LOG.info("version {} is active", version.version());

@@ -54,7 +54,7 @@ public final class OrtEngine implements PolicyEngine {
      * Loads a registry version directory (checkpoint config, tokenizer and {@code policy.onnx}); ONNX
      * Runtime optimises the graph for this machine at load time.
      */
-    public static OrtEngine load(Path dir, String version, int threads) throws IOException {
+    public static OrtEngine load(Path dir, String version, EngineOptions engine) throws IOException {
         Path graph = dir.resolve(POLICY);
         if (!Files.exists(graph)) {
             throw new IOException(dir + ": no " + POLICY + " (export the checkpoint first)");
@@ -62,11 +62,7 @@ public final class OrtEngine implements PolicyEngine {
         ModelConfig config = Checkpoint.readConfig(dir);
         Tokenizer tokenizer = Checkpoint.readTokenizer(dir);
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            if (threads > 0) {
-                options.setIntraOpNumThreads(threads);
-            }
+        try (OrtSession.SessionOptions options = engine.sessionOptions()) {
             return new OrtEngine(version, config, tokenizer, env.createSession(graph.toString(), options));
         } catch (OrtException e) {
             throw new IOException(graph + ": ONNX Runtime cannot load it: " + e.getMessage(), e);

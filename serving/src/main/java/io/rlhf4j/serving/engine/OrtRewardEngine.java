@@ -37,17 +37,13 @@ public final class OrtRewardEngine implements AutoCloseable {
         this.session = session;
     }
 
-    public static OrtRewardEngine load(Path dir, String version, int threads) throws IOException {
+    public static OrtRewardEngine load(Path dir, String version, EngineOptions engine) throws IOException {
         Path graph = dir.resolve(REWARD);
         if (!Files.exists(graph)) {
             throw new IOException(dir + ": no " + REWARD + " (export the reward model with --reward)");
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
-            options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            if (threads > 0) {
-                options.setIntraOpNumThreads(threads);
-            }
+        try (OrtSession.SessionOptions options = engine.sessionOptions()) {
             return new OrtRewardEngine(version, Checkpoint.readConfig(dir), Checkpoint.readTokenizer(dir),
                     env.createSession(graph.toString(), options));
         } catch (OrtException e) {

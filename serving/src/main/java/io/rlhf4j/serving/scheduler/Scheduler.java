@@ -69,6 +69,11 @@ public final class Scheduler implements AutoCloseable {
         return inFlight.get();
     }
 
+    /** True once {@link #close} began: new requests belong on the next scheduler. */
+    public boolean isClosing() {
+        return closing;
+    }
+
     public int queued() {
         return queue.size();
     }

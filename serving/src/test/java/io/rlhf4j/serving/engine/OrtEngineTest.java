@@ -25,7 +25,7 @@ class OrtEngineTest {
         new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
                 .export(new Exporter.Options(Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 2,
                         1L << 30, false));
-        engine = OrtEngine.load(export, "1", 0);
+        engine = OrtEngine.load(export, "1", EngineOptions.cpu(0));
     }
 
     @AfterAll

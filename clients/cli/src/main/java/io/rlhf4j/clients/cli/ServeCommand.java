@@ -5,6 +5,8 @@ import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.config.ServeConfig;
+import io.rlhf4j.serving.engine.EngineOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -21,37 +23,43 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "checkpoint or export directory to register and serve")
     Path model;
 
-    @Option(names = "--port", defaultValue = "${env:RLHF4J_PORT:-8080}", description = "HTTP port (default ${DEFAULT-VALUE})")
-    int port;
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration (environment variables and "
+            + "flags override it)")
+    Path configFile;
 
-    @Option(names = "--host", defaultValue = "${env:RLHF4J_HOST:-127.0.0.1}", description = "address to bind (default ${DEFAULT-VALUE})")
+    @Option(names = "--port", description = "HTTP port (default 8080; RLHF4J_PORT)")
+    Integer port;
+
+    @Option(names = "--host", description = "address to bind (default 127.0.0.1; RLHF4J_HOST)")
     String host;
 
-    @Option(names = "--data-dir", defaultValue = "${env:RLHF4J_DATA_DIR:-data}", description = "registry and SQLite store (default ${DEFAULT-VALUE})")
+    @Option(names = "--data-dir", description = "registry and SQLite store (default ./data; RLHF4J_DATA_DIR)")
     Path dataDir;
 
-    @Option(names = "--db-url", defaultValue = "${env:RLHF4J_DB_URL}", description = "JDBC URL of a PostgreSQL store instead of SQLite")
+    @Option(names = "--db-url", description = "JDBC URL of a PostgreSQL store instead of SQLite (RLHF4J_DB_URL)")
     String dbUrl;
 
-    @Option(names = "--db-user", defaultValue = "${env:RLHF4J_DB_USER}")
-    String dbUser;
+    @Option(names = "--engine", description = "onnxruntime-cpu (default) or onnxruntime-cuda (RLHF4J_ENGINE)")
+    String engine;
 
-    @Option(names = "--db-password", defaultValue = "${env:RLHF4J_DB_PASSWORD}")
-    String dbPassword;
+    @Option(names = "--threads", description = "ONNX Runtime intra-op threads; 0 = all cores (RLHF4J_THREADS)")
+    Integer threads;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 = all cores")
-    int threads;
+    @Option(names = "--max-batch", description = "sequences decoded together (default 32; RLHF4J_MAX_BATCH)")
+    Integer maxBatch;
 
-    @Option(names = "--max-batch", defaultValue = "32", description = "sequences decoded together (default ${DEFAULT-VALUE})")
-    int maxBatch;
-
-    @Option(names = "--queue", defaultValue = "256", description = "requests waiting at most before 503 (default ${DEFAULT-VALUE})")
-    int queue;
+    @Option(names = "--queue", description = "requests waiting at most before 503 (default 256; RLHF4J_QUEUE)")
+    Integer queue;
 
     @Override
     public Integer call() throws Exception {
-        ServingApp.Config config = new ServingApp.Config(dataDir, dbUrl, dbUser, dbPassword, host, port, threads,
-                maxBatch, queue, System.getenv("RLHF4J_ADMIN_TOKEN"));
+        ServingApp.Config c = ServeConfig.load(configFile, System.getenv(), System.getenv("RLHF4J_ADMIN_TOKEN"));
+        EngineOptions e = new EngineOptions(engine != null ? engine : c.engine().kind(),
+                threads != null ? threads : c.engine().threads(), c.engine().device());
+        ServingApp.Config config = new ServingApp.Config(dataDir != null ? dataDir : c.dataDir(),
+                dbUrl != null ? dbUrl : c.dbUrl(), c.dbUser(), c.dbPassword(), host != null ? host : c.host(),
+                port != null ? port : c.port(), e, maxBatch != null ? maxBatch : c.maxRows(),
+                queue != null ? queue : c.queueCapacity(), c.adminToken());
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive = app.store().active(ModelVersion.POLICY).isPresent();
             Path source = model;
@@ -64,7 +72,7 @@ final class ServeCommand implements Callable<Integer> {
                 System.err.printf("version %s (%s) is active%n", v.version(), source);
             }
             System.err.printf("rlhf4j serving version %s on http://%s:%d (Ctrl-C to stop)%n",
-                    app.router().current().engine().version(), host, app.port());
+                    app.router().current().engine().version(), config.host(), app.port());
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
             stop.await();

@@ -1,0 +1,162 @@
+package io.rlhf4j.serving.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.engine.EngineOptions;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The server's configuration: built-in defaults, then a YAML file, then environment variables, each
+ * overriding the one before (command-line flags override all three). The file is strict: a key it does
+ * not know is an error naming it, so a typo is not silently ignored.
+ *
+ * <pre>
+ * server:    {host: 127.0.0.1, port: 8080}
+ * data_dir:  data
+ * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
+ * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
+ * scheduler: {max_batch: 32, queue: 256}
+ * </pre>
+ */
+public final class ServeConfig {
+
+    /** Each environment variable and the YAML path it sets. */
+    public static final Map<String, String> ENV = Map.of(
+            "RLHF4J_HOST", "server.host",
+            "RLHF4J_PORT", "server.port",
+            "RLHF4J_DATA_DIR", "data_dir",
+            "RLHF4J_DB_URL", "database.url",
+            "RLHF4J_DB_USER", "database.user",
+            "RLHF4J_DB_PASSWORD", "database.password",
+            "RLHF4J_ENGINE", "engine.kind",
+            "RLHF4J_THREADS", "engine.threads",
+            "RLHF4J_MAX_BATCH", "scheduler.max_batch",
+            "RLHF4J_QUEUE", "scheduler.queue");
+
+    private static final Map<String, Set<String>> KEYS = Map.of(
+            "server", Set.of("host", "port"),
+            "data_dir", Set.of(),
+            "database", Set.of("url", "user", "password"),
+            "engine", Set.of("kind", "threads", "device"),
+            "scheduler", Set.of("max_batch", "queue"));
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    private ServeConfig() {
+    }
+
+    /**
+     * @param file a YAML file, or null
+     * @param env the environment (System.getenv() in production)
+     * @param adminToken from {@code RLHF4J_ADMIN_TOKEN}: secrets stay out of files
+     */
+    public static ServingApp.Config load(Path file, Map<String, String> env, String adminToken) throws IOException {
+        ObjectNode tree = YAML.createObjectNode();
+        if (file != null) {
+            JsonNode read;
+            try {
+                read = YAML.readTree(file.toFile());
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalArgumentException(file + ": not valid YAML (" + e.getOriginalMessage() + ")");
+            }
+            if (read != null && !read.isNull()) {
+                if (!read.isObject()) {
+                    throw new IllegalArgumentException(file + ": expected a mapping at the top level");
+                }
+                checkKeys(file.toString(), (ObjectNode) read);
+                tree = (ObjectNode) read;
+            }
+        }
+        for (Map.Entry<String, String> e : ENV.entrySet()) {
+            String value = env.get(e.getKey());
+            if (value != null && !value.isBlank()) {
+                set(tree, e.getValue(), value);
+            }
+        }
+        try {
+            return new ServingApp.Config(
+                    Path.of(text(tree, "data_dir", "data")),
+                    text(tree, "database.url", null), text(tree, "database.user", null),
+                    text(tree, "database.password", null),
+                    text(tree, "server.host", "127.0.0.1"),
+                    integer(tree, "server.port", 8080),
+                    new EngineOptions(text(tree, "engine.kind", EngineOptions.CPU), integer(tree, "engine.threads", 0),
+                            integer(tree, "engine.device", 0)),
+                    integer(tree, "scheduler.max_batch", 32), integer(tree, "scheduler.queue", 256),
+                    adminToken);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException((file == null ? "configuration" : file.toString()) + ": "
+                    + e.getMessage());
+        }
+    }
+
+    private static void checkKeys(String where, ObjectNode root) {
+        for (Iterator<String> it = root.fieldNames(); it.hasNext(); ) {
+            String k = it.next();
+            Set<String> sub = KEYS.get(k);
+            if (sub == null) {
+                throw new IllegalArgumentException(where + ": unknown key '" + k + "' (known: "
+                        + List.copyOf(KEYS.keySet()) + ")");
+            }
+            JsonNode v = root.get(k);
+            if (!sub.isEmpty()) {
+                if (!v.isObject()) {
+                    throw new IllegalArgumentException(where + ": '" + k + "' must be a mapping");
+                }
+                for (Iterator<String> s = v.fieldNames(); s.hasNext(); ) {
+                    String name = s.next();
+                    if (!sub.contains(name)) {
+                        throw new IllegalArgumentException(where + ": unknown key '" + k + "." + name + "' (known: "
+                                + List.copyOf(sub) + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    private static void set(ObjectNode root, String path, String value) {
+        String[] parts = path.split("\\.");
+        ObjectNode node = root;
+        for (int i = 0; i < parts.length - 1; i++) {
+            node = node.has(parts[i]) && node.get(parts[i]).isObject() ? (ObjectNode) node.get(parts[i])
+                    : node.putObject(parts[i]);
+        }
+        node.put(parts[parts.length - 1], value);
+    }
+
+    private static JsonNode at(ObjectNode root, String path) {
+        JsonNode n = root;
+        for (String p : path.split("\\.")) {
+            n = n == null ? null : n.get(p);
+        }
+        return n == null || n.isNull() ? null : n;
+    }
+
+    private static String text(ObjectNode root, String path, String dflt) {
+        JsonNode n = at(root, path);
+        return n == null ? dflt : n.asText();
+    }
+
+    private static int integer(ObjectNode root, String path, int dflt) {
+        JsonNode n = at(root, path);
+        if (n == null) {
+            return dflt;
+        }
+        if (n.canConvertToInt() && n.isIntegralNumber()) {
+            return n.asInt();
+        }
+        try {
+            return Integer.parseInt(n.asText().trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + path + "' must be an integer, got '" + n.asText() + "'");
+        }
+    }
+}

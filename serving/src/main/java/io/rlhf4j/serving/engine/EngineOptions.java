@@ -1,0 +1,49 @@
+package io.rlhf4j.serving.engine;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.util.Set;
+
+/**
+ * Which execution provider runs the graphs and with how many threads. {@code onnxruntime-cpu} works
+ * everywhere; {@code onnxruntime-cuda} needs a build with the {@code cuda} Maven profile (ONNX
+ * Runtime's GPU jar) and an NVIDIA GPU.
+ */
+public record EngineOptions(String kind, int threads, int device) {
+
+    public static final String CPU = "onnxruntime-cpu";
+    public static final String CUDA = "onnxruntime-cuda";
+    public static final Set<String> KINDS = Set.of(CPU, CUDA);
+
+    public EngineOptions {
+        if (!KINDS.contains(kind)) {
+            throw new IllegalArgumentException("engine must be one of " + KINDS + ", got '" + kind + "'");
+        }
+        if (threads < 0 || device < 0) {
+            throw new IllegalArgumentException("engine threads and device must be >= 0");
+        }
+    }
+
+    public static EngineOptions cpu(int threads) {
+        return new EngineOptions(CPU, threads, 0);
+    }
+
+    /** Session options for a graph; fails in one line when the provider cannot be had. */
+    OrtSession.SessionOptions sessionOptions() throws OrtException {
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        if (threads > 0) {
+            options.setIntraOpNumThreads(threads);
+        }
+        if (kind.equals(CUDA)) {
+            try {
+                options.addCUDA(device);
+            } catch (OrtException | UnsupportedOperationException e) {
+                options.close();
+                throw new OrtException("engine onnxruntime-cuda is unavailable (build with ./mvnw -Pcuda install on a "
+                        + "host with an NVIDIA GPU): " + e.getMessage());
+            }
+        }
+        return options;
+    }
+}
