@@ -236,40 +236,26 @@ public final class OrtEngine implements PolicyEngine {
     }
 
     @Override
-    public Batch concat(Batch a, Batch b) {
-        OrtBatch x = (OrtBatch) a;
-        OrtBatch y = (OrtBatch) b;
-        List<OrtBatch> sources = new ArrayList<>();
-        List<Integer> rows = new ArrayList<>();
-        for (int r = 0; r < x.rows; r++) {
-            sources.add(x);
-            rows.add(r);
-        }
-        for (int r = 0; r < y.rows; r++) {
-            sources.add(y);
-            rows.add(r);
-        }
-        try {
-            return assemble(sources, rows);
-        } finally {
-            x.close();
-            y.close();
-        }
-    }
-
-    @Override
-    public Batch select(Batch batch, int[] rows) {
-        OrtBatch b = (OrtBatch) batch;
+    public Batch merge(Batch a, int[] aRows, Batch b, int[] bRows) {
         List<OrtBatch> sources = new ArrayList<>();
         List<Integer> picks = new ArrayList<>();
-        for (int r : rows) {
-            sources.add(b);
+        for (int r : aRows) {
+            sources.add((OrtBatch) a);
+            picks.add(r);
+        }
+        for (int r : bRows) {
+            sources.add((OrtBatch) b);
             picks.add(r);
         }
         try {
             return assemble(sources, picks);
         } finally {
-            b.close();
+            if (a != null) {
+                a.close();
+            }
+            if (b != null) {
+                b.close();
+            }
         }
     }
 

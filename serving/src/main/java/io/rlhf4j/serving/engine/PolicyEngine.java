@@ -22,11 +22,16 @@ public interface PolicyEngine extends AutoCloseable {
     /** Feeds one token per row of {@code batch} (in row order); the batch grows by one position. */
     Step decode(Batch batch, int[] tokens);
 
-    /** A batch of {@code a}'s rows followed by {@code b}'s rows; consumes both. */
-    Batch concat(Batch a, Batch b);
+    /**
+     * A batch of the chosen rows of {@code a} followed by the chosen rows of {@code b} (either may be
+     * null with no rows chosen), in that order, repeats allowed; consumes both. One copy of the caches.
+     */
+    Batch merge(Batch a, int[] aRows, Batch b, int[] bRows);
 
     /** A batch of the given rows of {@code batch}, in that order (repeats allowed); consumes it. */
-    Batch select(Batch batch, int[] rows);
+    default Batch select(Batch batch, int[] rows) {
+        return merge(batch, rows, null, new int[0]);
+    }
 
     @Override
     void close();

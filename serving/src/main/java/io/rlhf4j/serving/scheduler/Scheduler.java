@@ -101,8 +101,16 @@ public final class Scheduler implements AutoCloseable {
         final SplittableRandom rng;
         final int budget;
         final List<Integer> tokens = new ArrayList<>();
+        final String promptText;
         int emitted;
         int last;
+        int prefillRow;
+        int idleSteps;
+
+        /** The position the next decode step would feed this row at. */
+        int nextPosition() {
+            return owner.request().prompt().length + tokens.size() + idleSteps;
+        }
         boolean done;
 
         Sequence(Pending owner, int choice) {
@@ -112,6 +120,19 @@ public final class Scheduler implements AutoCloseable {
             long seed = p.seed() != null ? p.seed() : owner.arrivedNanos() * 31 + System.identityHashCode(owner);
             this.rng = new SplittableRandom(seed + choice);
             this.budget = Math.min(p.maxTokens(), engine.config().maxPositions() - owner.request().prompt().length);
+            this.promptText = engine.tokenizer().decode(owner.request().prompt());
+        }
+
+        /** The text so far as it continues the prompt (the prompt's own text decoded once). */
+        String text() {
+            int[] prompt = owner.request().prompt();
+            int[] all = Arrays.copyOf(prompt, prompt.length + tokens.size());
+            for (int i = 0; i < tokens.size(); i++) {
+                all[prompt.length + i] = tokens.get(i);
+            }
+            String whole = engine.tokenizer().decode(all);
+            return whole.startsWith(promptText) ? whole.substring(promptText.length())
+                    : Continuation.text(engine.tokenizer(), prompt, tokens.stream().mapToInt(Integer::intValue).toArray());
         }
     }
 
@@ -122,21 +143,29 @@ public final class Scheduler implements AutoCloseable {
         PolicyEngine.Batch batch = null;
         try {
             while (!(closing && running.isEmpty() && queue.isEmpty())) {
-                List<Pending> admitted = admit(running.size());
+                List<Pending> admitted = admit(liveRows(running).length);
                 try {
                     if (!admitted.isEmpty()) {
                         List<Sequence> joined = new ArrayList<>();
-                        PolicyEngine.Batch fresh = prefill(admitted, joined);
+                        PolicyEngine.Step fresh = prefill(admitted, joined);
                         if (fresh != null) {
-                            batch = batch == null ? fresh : engine.concat(batch, fresh);
+                            // One re-layout both drops the rows that finished and adds the new ones.
+                            int[] live = liveRows(running);
+                            running.removeIf(x -> x.done);
+                            int[] freshRows = freshRows(joined);
+                            batch = engine.merge(batch, live, fresh.batch(), freshRows);
                             running.addAll(joined);
                         }
                     } else if (!running.isEmpty()) {
-                        int[] feed = running.stream().mapToInt(s -> s.last).toArray();
+                        int[] feed = running.stream().mapToInt(x -> x.last).toArray();
                         PolicyEngine.Step step = engine.decode(batch, feed);
                         batch = step.batch();
                         for (int r = 0; r < running.size(); r++) {
-                            accept(running.get(r), step.logits()[r]);
+                            if (!running.get(r).done) {
+                                accept(running.get(r), step.logits()[r]);
+                            } else {
+                                running.get(r).idleSteps++;
+                            }
                         }
                     }
                     batch = dropFinished(running, batch);
@@ -189,11 +218,13 @@ public final class Scheduler implements AutoCloseable {
         return out;
     }
 
-    /** One prefill for the admitted prompts; rows repeated for n > 1; first tokens sampled. */
-    private PolicyEngine.Batch prefill(List<Pending> admitted, List<Sequence> joined) {
+    /**
+     * One prefill for the admitted prompts (row i is prompt i); each choice becomes a sequence that
+     * remembers its prompt's row, and its first token is sampled. Null when no sequence continues.
+     */
+    private PolicyEngine.Step prefill(List<Pending> admitted, List<Sequence> joined) {
         List<int[]> prompts = admitted.stream().map(p -> p.request().prompt()).toList();
         PolicyEngine.Step step = engine.prefill(prompts);
-        List<Integer> rows = new ArrayList<>();
         for (int i = 0; i < admitted.size(); i++) {
             Pending p = admitted.get(i);
             openChoices.put(p, p.request().n());
@@ -203,22 +234,39 @@ public final class Scheduler implements AutoCloseable {
                     finish(s, FinishReason.LENGTH);
                     continue;
                 }
-                rows.add(i);
-                joined.add(s);
+                s.prefillRow = i;
                 accept(s, step.logits()[i]);
+                if (!s.done) {
+                    joined.add(s);
+                }
             }
         }
-        if (rows.isEmpty()) {
+        if (joined.isEmpty()) {
             step.batch().close();
             return null;
         }
-        boolean identity = rows.size() == admitted.size();
-        for (int i = 0; identity && i < rows.size(); i++) {
-            identity = rows.get(i) == i;
-        }
-        return identity ? step.batch() : engine.select(step.batch(), rows.stream().mapToInt(Integer::intValue).toArray());
+        return step;
     }
 
+    private static int[] liveRows(List<Sequence> running) {
+        List<Integer> live = new ArrayList<>();
+        for (int r = 0; r < running.size(); r++) {
+            if (!running.get(r).done) {
+                live.add(r);
+            }
+        }
+        return live.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int[] freshRows(List<Sequence> joined) {
+        return joined.stream().mapToInt(x -> x.prefillRow).toArray();
+    }
+
+    /**
+     * Lets finished and cancelled sequences go. Their rows stay in the batch (computed, ignored) until
+     * they outnumber the live ones or new requests arrive: a re-layout copies every cache, which costs
+     * more than decoding a few idle rows.
+     */
     private PolicyEngine.Batch dropFinished(List<Sequence> running, PolicyEngine.Batch batch) {
         for (Sequence s : running) {
             if (!s.done && s.owner.handle().cancelled) {
@@ -226,21 +274,25 @@ public final class Scheduler implements AutoCloseable {
                 choiceEnded(s.owner);
             }
         }
-        if (running.stream().noneMatch(s -> s.done)) {
+        int[] live = liveRows(running);
+        if (live.length == running.size()) {
             return batch;
         }
-        List<Integer> keep = new ArrayList<>();
-        for (int r = 0; r < running.size(); r++) {
-            if (!running.get(r).done) {
-                keep.add(r);
+        if (live.length == 0) {
+            running.clear();
+            if (batch != null) {
+                batch.close();
             }
-        }
-        running.removeIf(s -> s.done);
-        if (keep.isEmpty()) {
-            batch.close();
             return null;
         }
-        return engine.select(batch, keep.stream().mapToInt(Integer::intValue).toArray());
+        // An idle row still advances; it must leave before it walks off the context window.
+        int window = engine.config().maxPositions();
+        boolean nearEdge = running.stream().anyMatch(s -> s.done && s.nextPosition() >= window - 2);
+        if (running.size() - live.length <= live.length && !nearEdge) {
+            return batch;
+        }
+        running.removeIf(s -> s.done);
+        return engine.select(batch, live);
     }
 
     /** Samples the next token of {@code s} and reports it; marks {@code s} done when it ends. */
@@ -255,7 +307,7 @@ public final class Scheduler implements AutoCloseable {
         }
         s.tokens.add(token);
         s.last = token;
-        String text = continuation(req.prompt(), s.tokens, tok);
+        String text = s.text();
         int stopAt = -1;
         for (String stop : p.stop()) {
             int at = text.indexOf(stop);
@@ -295,7 +347,7 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void finish(Sequence s, FinishReason reason) {
-        finish(s, reason, continuation(s.owner.request().prompt(), s.tokens, engine.tokenizer()));
+        finish(s, reason, s.text());
     }
 
     private void finish(Sequence s, FinishReason reason, String text) {
@@ -329,10 +381,6 @@ public final class Scheduler implements AutoCloseable {
                 finishRequest(p);
             }
         }
-    }
-
-    static String continuation(int[] prompt, List<Integer> generated, Tokenizer tok) {
-        return Continuation.text(tok, prompt, generated.stream().mapToInt(Integer::intValue).toArray());
     }
 
     private static Map<String, Float> topLogprobs(float[] logits, int k, Tokenizer tok) {

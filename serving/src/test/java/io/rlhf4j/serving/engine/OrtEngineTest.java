@@ -64,7 +64,7 @@ class OrtEngineTest {
         s = engine.decode(s.batch(), new int[] {feed[1]});
         assertClose(s.logits()[0], expected[2]);
         PolicyEngine.Step joined = engine.prefill(List.of(b, c));
-        batch = engine.concat(s.batch(), joined.batch());
+        batch = engine.merge(s.batch(), new int[] {0}, joined.batch(), new int[] {0, 1});
         s = engine.decode(batch, new int[] {feed[2], 11, 12});
         assertClose(s.logits()[0], expected[3]);
         batch = engine.select(s.batch(), new int[] {0, 1});
