@@ -6,14 +6,17 @@ import java.util.Set;
 
 /**
  * Which execution provider runs the graphs and with how many threads. {@code onnxruntime-cpu} works
- * everywhere; {@code onnxruntime-cuda} needs a build with the {@code cuda} Maven profile (ONNX
- * Runtime's GPU jar) and an NVIDIA GPU.
+ * everywhere; {@code onnxruntime-cuda} and {@code onnxruntime-tensorrt} (ONNX Runtime's TensorRT
+ * provider, which builds and caches TensorRT engines from the same graph, with CUDA as fallback for
+ * what TensorRT cannot run) need a build with the {@code cuda} Maven profile (ONNX Runtime's GPU jar)
+ * and an NVIDIA GPU with CUDA (and TensorRT) libraries.
  */
 public record EngineOptions(String kind, int threads, int device) {
 
     public static final String CPU = "onnxruntime-cpu";
     public static final String CUDA = "onnxruntime-cuda";
-    public static final Set<String> KINDS = Set.of(CPU, CUDA);
+    public static final String TENSORRT = "onnxruntime-tensorrt";
+    public static final Set<String> KINDS = Set.of(CPU, CUDA, TENSORRT);
 
     public EngineOptions {
         if (!KINDS.contains(kind)) {
@@ -35,12 +38,15 @@ public record EngineOptions(String kind, int threads, int device) {
         if (threads > 0) {
             options.setIntraOpNumThreads(threads);
         }
-        if (kind.equals(CUDA)) {
+        if (!kind.equals(CPU)) {
             try {
+                if (kind.equals(TENSORRT)) {
+                    options.addTensorrt(device);
+                }
                 options.addCUDA(device);
             } catch (OrtException | UnsupportedOperationException e) {
                 options.close();
-                throw new OrtException("engine onnxruntime-cuda is unavailable (build with ./mvnw -Pcuda install on a "
+                throw new OrtException("engine " + kind + " is unavailable (build with ./mvnw -Pcuda install on a "
                         + "host with an NVIDIA GPU): " + e.getMessage());
             }
         }

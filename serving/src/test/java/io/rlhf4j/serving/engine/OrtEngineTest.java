@@ -96,4 +96,16 @@ class OrtEngineTest {
         }
         s.batch().close();
     }
+
+    /** The GPU engines' code path is there; on a CPU build it fails in one line naming what is missing. */
+    @Test
+    void gpuEnginesFailClearlyOnACpuBuild() {
+        for (String kind : new String[] {EngineOptions.CUDA, EngineOptions.TENSORRT}) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                    () -> OrtEngine.load(tmp.resolve("export"), "1", new EngineOptions(kind, 0, 0)))
+                    .isInstanceOf(java.io.IOException.class)
+                    .hasMessageContaining("engine " + kind + " is unavailable")
+                    .hasMessageContaining("-Pcuda");
+        }
+    }
 }
