@@ -300,6 +300,115 @@ public final class Store implements AutoCloseable {
         });
     }
 
+    // ---------------------------------------------------------------- judgements
+
+    public void addDemonstration(Judgement.Demonstration d) {
+        inTransaction(c -> {
+            requirePrompt(c, d.promptId());
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO demonstrations (id, prompt_id, labeler_id, "
+                    + "text, source, created_at) VALUES (?, ?, ?, ?, ?, ?)")) {
+                s.setString(1, d.id());
+                s.setString(2, d.promptId());
+                s.setString(3, d.labelerId());
+                s.setString(4, d.text());
+                s.setString(5, d.source());
+                s.setLong(6, d.createdAt());
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /** Stores a ranking; every completion it names must be one of the prompt's. */
+    public void addRanking(Judgement.Ranking r) {
+        inTransaction(c -> {
+            requirePrompt(c, r.promptId());
+            try (PreparedStatement k = c.prepareStatement("SELECT COUNT(*) FROM completions WHERE id = ?");
+                    PreparedStatement s = c.prepareStatement("INSERT INTO rankings (id, prompt_id, labeler_id, "
+                            + "source, created_at) VALUES (?, ?, ?, ?, ?)");
+                    PreparedStatement e = c.prepareStatement(
+                            "INSERT INTO ranking_entries (ranking_id, completion_id, rank) VALUES (?, ?, ?)")) {
+                for (int idx : r.completions()) {
+                    k.setString(1, r.promptId() + "-" + idx);
+                    try (ResultSet rs = k.executeQuery()) {
+                        rs.next();
+                        if (rs.getLong(1) == 0) {
+                            throw new IllegalArgumentException("prompt " + r.promptId() + " has no completion "
+                                    + idx + "; a ranking can only order completions that were served");
+                        }
+                    }
+                }
+                s.setString(1, r.id());
+                s.setString(2, r.promptId());
+                s.setString(3, r.labelerId());
+                s.setString(4, r.source());
+                s.setLong(5, r.createdAt());
+                s.executeUpdate();
+                for (int i = 0; i < r.ranks().length; i++) {
+                    e.setString(1, r.id());
+                    e.setString(2, r.promptId() + "-" + r.completions().get(i));
+                    e.setInt(3, r.ranks()[i]);
+                    e.addBatch();
+                }
+                e.executeBatch();
+            }
+            return null;
+        });
+    }
+
+    public List<Judgement.Demonstration> demonstrations() {
+        return inTransaction(c -> {
+            List<Judgement.Demonstration> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT id, prompt_id, labeler_id, text, source, created_at "
+                    + "FROM demonstrations ORDER BY created_at, id");
+                    ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(new Judgement.Demonstration(r.getString(1), r.getString(2), r.getString(3),
+                            r.getString(4), r.getString(5), r.getLong(6)));
+                }
+            }
+            return out;
+        });
+    }
+
+    public List<Judgement.Ranking> rankings() {
+        return inTransaction(c -> {
+            List<Judgement.Ranking> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT id, prompt_id, labeler_id, source, created_at "
+                    + "FROM rankings ORDER BY created_at, id");
+                    PreparedStatement e = c.prepareStatement("SELECT c.idx, e.rank FROM ranking_entries e "
+                            + "JOIN completions c ON c.id = e.completion_id WHERE e.ranking_id = ? ORDER BY c.idx");
+                    ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    List<Integer> idx = new ArrayList<>();
+                    List<Integer> ranks = new ArrayList<>();
+                    e.setString(1, r.getString(1));
+                    try (ResultSet er = e.executeQuery()) {
+                        while (er.next()) {
+                            idx.add(er.getInt(1));
+                            ranks.add(er.getInt(2));
+                        }
+                    }
+                    out.add(new Judgement.Ranking(r.getString(1), r.getString(2), r.getString(3), idx,
+                            ranks.stream().mapToInt(Integer::intValue).toArray(), r.getString(4), r.getLong(5)));
+                }
+            }
+            return out;
+        });
+    }
+
+    private static void requirePrompt(Connection c, String promptId) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement("SELECT COUNT(*) FROM prompts WHERE id = ?")) {
+            s.setString(1, promptId);
+            try (ResultSet r = s.executeQuery()) {
+                r.next();
+                if (r.getLong(1) == 0) {
+                    throw new IllegalArgumentException("no prompt " + promptId + " was ever served or imported");
+                }
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- API keys
 
     public void createKey(ApiKey k) {
