@@ -9,8 +9,40 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Training data in the store.",
-        subcommands = {DataCommand.Import.class})
+        subcommands = {DataCommand.Import.class, DataCommand.Build.class})
 final class DataCommand {
+
+    @Command(name = "build", mixinStandardHelpOptions = true,
+            description = {"Build an immutable training snapshot from the store: consenting users only, prompts "
+                    + "sharing a long prefix dropped, a cap per user, train/validation/test split by user id, "
+                    + "disjoint SFT / RM / PPO prompt sets.", "Writes <data-dir>/snapshots/snap-N and prints its manifest."})
+    static final class Build implements Callable<Integer> {
+        @Mixin
+        KeysCommand.StoreOptions store;
+
+        @picocli.CommandLine.Option(names = "--prefix-chars", defaultValue = "40",
+                description = "prompts sharing this many leading characters are duplicates (default ${DEFAULT-VALUE})")
+        int prefixChars;
+
+        @picocli.CommandLine.Option(names = "--max-per-user", defaultValue = "200", description = "default ${DEFAULT-VALUE}")
+        int maxPerUser;
+
+        @picocli.CommandLine.Option(names = "--validation-percent", defaultValue = "10")
+        int validation;
+
+        @picocli.CommandLine.Option(names = "--test-percent", defaultValue = "10")
+        int test;
+
+        @Override
+        public Integer call() throws Exception {
+            try (Store s = store.open()) {
+                var manifest = io.rlhf4j.trainer.data.DatasetBuilder.build(s, store.dataDir.resolve("snapshots"),
+                        new io.rlhf4j.trainer.data.DatasetBuilder.Options(prefixChars, maxPerUser, validation, test));
+                System.out.println(manifest.toPrettyString());
+            }
+            return 0;
+        }
+    }
 
     @Command(name = "import", mixinStandardHelpOptions = true,
             description = {"Import seed data so training can start without logs. A bad line refuses the whole file.",

@@ -35,7 +35,7 @@ public final class Rlhf4j implements Runnable {
         CommandLine cli = new CommandLine(new Rlhf4j());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            cmd.getErr().println("rlhf4j " + cmd.getCommandName() + ": " + message.lines().findFirst().orElse(""));
+            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message.lines().findFirst().orElse(""));
             if (System.getenv("RLHF4J_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }

@@ -1,0 +1,194 @@
+package io.rlhf4j.trainer.data;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.core.store.Judgement;
+import io.rlhf4j.core.store.PromptLog;
+import io.rlhf4j.core.store.Store;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Turns the store into an immutable training snapshot, as InstructGPT built its datasets: only
+ * prompts of users who consented; prompts sharing a long common prefix with an earlier one dropped;
+ * at most {@code maxPerUser} prompts per user; train/validation/test split by user id, so no user's
+ * prompts cross splits; and disjoint prompt sets for SFT (demonstrations), the reward model (rankings)
+ * and PPO (prompts only). The snapshot is a directory of JSONL files and a manifest with counts per
+ * split, per set and per source, written atomically under {@code <data>/snapshots/<id>}.
+ */
+public final class DatasetBuilder {
+
+    /** Knobs, with InstructGPT-like defaults. */
+    public record Options(int prefixChars, int maxPerUser, int validationPercent, int testPercent) {
+        public Options {
+            if (prefixChars < 1 || maxPerUser < 1 || validationPercent < 0 || testPercent < 0
+                    || validationPercent + testPercent >= 100) {
+                throw new IllegalArgumentException("invalid dataset options " + this);
+            }
+        }
+
+        public static Options defaults() {
+            return new Options(40, 200, 10, 10);
+        }
+    }
+
+    public static final List<String> SPLITS = List.of("train", "validation", "test");
+    public static final List<String> SETS = List.of("sft", "rm", "ppo");
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSONL = new ObjectMapper();
+
+    private DatasetBuilder() {
+    }
+
+    /** Builds the next snapshot under {@code snapshotsDir}; returns its manifest. */
+    public static ObjectNode build(Store store, Path snapshotsDir, Options o) throws IOException {
+        List<PromptLog> prompts = new ArrayList<>(store.prompts(Integer.MAX_VALUE));
+        prompts.sort(Comparator.comparingLong(PromptLog::createdAt).thenComparing(PromptLog::id));
+        Map<String, List<Judgement.Demonstration>> demos = new HashMap<>();
+        store.demonstrations().forEach(d -> demos.computeIfAbsent(d.promptId(), k -> new ArrayList<>()).add(d));
+        Map<String, List<Judgement.Ranking>> ranks = new HashMap<>();
+        store.rankings().forEach(r -> ranks.computeIfAbsent(r.promptId(), k -> new ArrayList<>()).add(r));
+
+        int noConsent = 0;
+        int duplicate = 0;
+        int overCap = 0;
+        Set<String> prefixes = new HashSet<>();
+        Map<String, Integer> perUser = new HashMap<>();
+        // rows[set][split] -> JSONL lines
+        Map<String, Map<String, List<String>>> rows = new LinkedHashMap<>();
+        Map<String, Integer> bySource = new TreeMap<>();
+        for (String set : SETS) {
+            rows.put(set, new LinkedHashMap<>());
+            SPLITS.forEach(s -> rows.get(set).put(s, new ArrayList<>()));
+        }
+        for (PromptLog p : prompts) {
+            if (!p.consent()) {
+                noConsent++;
+                continue;
+            }
+            if (!prefixes.add(prefix(p.text(), o.prefixChars()))) {
+                duplicate++;
+                continue;
+            }
+            int count = perUser.merge(p.userId(), 1, Integer::sum);
+            if (count > o.maxPerUser()) {
+                overCap++;
+                continue;
+            }
+            String split = split(p.userId(), o);
+            ObjectNode row = JSONL.createObjectNode();
+            row.put("prompt_id", p.id());
+            row.put("user_id", p.userId());
+            row.put("source", p.source());
+            row.put("prompt", p.text());
+            String set;
+            if (ranks.containsKey(p.id())) {
+                set = "rm";
+                ArrayNode cs = row.putArray("completions");
+                p.completions().forEach(c -> cs.add(c.text()));
+                ArrayNode rs = row.putArray("rankings");
+                for (Judgement.Ranking r : ranks.get(p.id())) {
+                    ObjectNode rn = rs.addObject();
+                    rn.put("labeler", r.labelerId());
+                    ArrayNode idx = rn.putArray("completions");
+                    r.completions().forEach(idx::add);
+                    ArrayNode rk = rn.putArray("ranks");
+                    for (int x : r.ranks()) {
+                        rk.add(x);
+                    }
+                }
+            } else if (demos.containsKey(p.id())) {
+                set = "sft";
+                ArrayNode ds = row.putArray("demonstrations");
+                for (Judgement.Demonstration d : demos.get(p.id())) {
+                    ds.addObject().put("labeler", d.labelerId()).put("text", d.text());
+                }
+            } else {
+                set = "ppo";
+            }
+            rows.get(set).get(split).add(JSONL.writeValueAsString(row));
+            bySource.merge(p.source(), 1, Integer::sum);
+        }
+
+        Files.createDirectories(snapshotsDir);
+        String id = nextId(snapshotsDir);
+        ObjectNode manifest = JSON.createObjectNode();
+        manifest.put("id", id);
+        manifest.put("created_at", System.currentTimeMillis());
+        manifest.set("options", JSON.valueToTree(o));
+        ObjectNode counts = manifest.putObject("counts");
+        for (String set : SETS) {
+            ObjectNode c = counts.putObject(set);
+            SPLITS.forEach(s -> c.put(s, rows.get(set).get(s).size()));
+        }
+        ObjectNode src = manifest.putObject("by_source");
+        bySource.forEach(src::put);
+        ObjectNode dropped = manifest.putObject("dropped");
+        dropped.put("no_consent", noConsent);
+        dropped.put("shared_prefix", duplicate);
+        dropped.put("over_user_cap", overCap);
+        AtomicDirectory.write(snapshotsDir.resolve(id), dir -> {
+            StringBuilder all = new StringBuilder();
+            for (String set : SETS) {
+                for (String split : SPLITS) {
+                    Path f = dir.resolve(set + "." + split + ".jsonl");
+                    try (Writer w = Files.newBufferedWriter(f, StandardCharsets.UTF_8)) {
+                        for (String line : rows.get(set).get(split)) {
+                            w.write(line);
+                            w.write('\n');
+                            all.append(line).append('\n');
+                        }
+                    }
+                }
+            }
+            manifest.put("content_sha256", ApiKey.hash(all.toString()));
+            JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
+        });
+        return manifest;
+    }
+
+    /** The normalised first characters of a prompt: what "sharing a long common prefix" compares. */
+    static String prefix(String text, int chars) {
+        String norm = text.toLowerCase(Locale.ROOT).replaceAll("\\s+", " ").strip();
+        return norm.length() <= chars ? norm : norm.substring(0, chars);
+    }
+
+    /** A user's split, from a hash of the user id: stable, and the same for all of a user's prompts. */
+    static String split(String userId, Options o) {
+        int bucket = Integer.parseInt(ApiKey.hash(userId).substring(0, 6), 16) % 100;
+        if (bucket < o.testPercent()) {
+            return "test";
+        }
+        return bucket < o.testPercent() + o.validationPercent() ? "validation" : "train";
+    }
+
+    private static String nextId(Path snapshotsDir) throws IOException {
+        int max = 0;
+        try (var s = Files.list(snapshotsDir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (n.matches("snap-\\d+")) {
+                    max = Math.max(max, Integer.parseInt(n.substring(5)));
+                }
+            }
+        }
+        return "snap-" + (max + 1);
+    }
+}
