@@ -36,16 +36,21 @@ public final class LogWriter implements AutoCloseable {
     /** Queues a log; the future fails (rather than blocking the caller) when the queue is full. */
     public CompletableFuture<Void> submit(PromptLog log) {
         CompletableFuture<Void> done = new CompletableFuture<>();
-        if (closed || !queue.offer(new Pending(log, done))) {
-            done.completeExceptionally(new IllegalStateException("the prompt log is backed up; try again"));
+        Pending p = new Pending(log, done);
+        if (closed || !queue.offer(p)) {
+            done.completeExceptionally(new IllegalStateException(closed ? "the prompt log is closed"
+                    : "the prompt log is backed up; try again"));
+        } else if (closed && queue.remove(p)) {
+            // The writer stopped between the check and the offer: it will not see this one.
+            done.completeExceptionally(new IllegalStateException("the prompt log is closed"));
         }
         return done;
     }
 
     private void run() {
         List<Pending> batch = new ArrayList<>();
-        while (!closed || !queue.isEmpty()) {
-            try {
+        try {
+            while (!closed || !queue.isEmpty()) {
                 Pending first = queue.poll(50, TimeUnit.MILLISECONDS);
                 if (first == null) {
                     continue;
@@ -56,12 +61,27 @@ public final class LogWriter implements AutoCloseable {
                     store.log(batch.stream().map(Pending::log).toList());
                     batch.forEach(p -> p.done().complete(null));
                 } catch (RuntimeException e) {
-                    batch.forEach(p -> p.done().completeExceptionally(e));
+                    // One bad log must not fail the others it shared a transaction with.
+                    for (Pending p : batch) {
+                        try {
+                            store.log(List.of(p.log()));
+                            p.done().complete(null);
+                        } catch (RuntimeException each) {
+                            p.done().completeExceptionally(each);
+                        }
+                    }
                 }
                 batch.clear();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable fatal) {
+            batch.forEach(p -> p.done().completeExceptionally(fatal));
+        } finally {
+            // Whatever is left (a late submit, a fatal error) is answered, never left waiting.
+            closed = true;
+            for (Pending p; (p = queue.poll()) != null; ) {
+                p.done().completeExceptionally(new IllegalStateException("the prompt log is closed"));
             }
         }
     }

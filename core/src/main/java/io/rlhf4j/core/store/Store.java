@@ -106,7 +106,7 @@ public final class Store implements AutoCloseable {
                     prompt.setString(2, p.userId());
                     prompt.setBoolean(3, p.consent());
                     prompt.setString(4, p.source());
-                    prompt.setString(5, p.text());
+                    prompt.setString(5, text(p.text()));
                     prompt.setString(6, p.modelVersion());
                     prompt.setString(7, p.paramsJson());
                     prompt.setLong(8, p.createdAt());
@@ -116,7 +116,7 @@ public final class Store implements AutoCloseable {
                         completion.setString(2, p.id());
                         completion.setInt(3, k.index());
                         completion.setString(4, p.modelVersion());
-                        completion.setString(5, k.text());
+                        completion.setString(5, text(k.text()));
                         completion.setInt(6, k.tokens());
                         completion.setString(7, k.logprobs() == null ? null : JSON.writeValueAsString(k.logprobs()));
                         completion.setString(8, k.finishReason());
@@ -470,6 +470,11 @@ public final class Store implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- plumbing
+
+    /** PostgreSQL's text cannot hold NUL (byte-level tokenizers can produce it): store U+FFFD instead. */
+    private static String text(String s) {
+        return s == null || s.indexOf('\u0000') < 0 ? s : s.replace('\u0000', '\uFFFD');
+    }
 
     @FunctionalInterface
     private interface Work<T> {

@@ -145,6 +145,25 @@ class StoreTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("databases")
+    void aBadLogFailsAloneAndNulCharactersAreStored(String kind) throws Exception {
+        try (Store store = open(kind); LogWriter writer = new LogWriter(store, 100, 64)) {
+            store.log(List.of(log("taken", "alice", 1)));
+            PromptLog nul = new PromptLog("nul", "bob", true, "api", "a\u0000b", "1", "{}", 5,
+                    List.of(new PromptLog.Completion(0, "x\u0000", 1, null, "stop")));
+            CompletableFuture<Void> good = writer.submit(log("fresh", "carol", 1));
+            CompletableFuture<Void> bad = writer.submit(log("taken", "mallory", 1));
+            CompletableFuture<Void> withNul = writer.submit(nul);
+            good.get();
+            withNul.get();
+            assertThatThrownBy(bad::get).hasCauseInstanceOf(Store.StoreException.class);
+            assertThat(store.countPrompts()).isEqualTo(3);
+            PromptLog stored = store.prompts(10).stream().filter(p -> p.id().equals("nul")).findFirst().orElseThrow();
+            assertThat(stored.text()).isEqualTo("a\uFFFDb");
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void unsupportedUrlsAreRefused() {
         assertThatThrownBy(() -> Store.open("jdbc:mysql://x/y", null, null))

@@ -47,7 +47,7 @@ public final class ApiServer {
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        Auth auth = new Auth(registry.store());
+        Auth auth = new Auth(registry.store(), isLoopback(host));
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
@@ -60,7 +60,7 @@ public final class ApiServer {
                 + ctx.request().method() + " " + ctx.request().path()).send(ctx.response()));
         r.route().failureHandler(this::failure);
         server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port)
-                .setIdleTimeout(120).setMaxInitialLineLength(8192));
+                .setIdleTimeout(600).setMaxInitialLineLength(8192));
         return server.requestHandler(r).listen().map(HttpServer::actualPort);
     }
 
@@ -107,6 +107,14 @@ public final class ApiServer {
         }
         ctx.json(new io.vertx.core.json.JsonObject().put("status", "ready").put("version", s.engine().version())
                 .put("in_flight", s.inFlight()).put("queued", s.queued()));
+    }
+
+    static boolean isLoopback(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     public Future<Void> close() {

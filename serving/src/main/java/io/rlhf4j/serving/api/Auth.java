@@ -11,8 +11,9 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * Who is calling. With no API key in the store the server is in open mode (it then listens on loopback
- * only) and the user is the request's {@code user} field or "anonymous". Otherwise every request needs
+ * Who is calling. With no API key in the store a server on loopback is in open mode: the user is the
+ * request's {@code user} field or "anonymous". A server on any other address never is, even after its
+ * last key is revoked (then nobody gets in). Otherwise every request needs
  * {@code Authorization: Bearer <key>}; the key's user id is recorded, or the {@code user} field when the
  * key may set it (a service answering for its own users). Each key has its own token bucket.
  * Lookups hit the store at most every few seconds per key: call {@link #authenticate} off the event loop.
@@ -24,6 +25,7 @@ final class Auth {
     }
 
     private final Store store;
+    private final boolean loopback;
     private final Cache<String, Optional<ApiKey>> keys = Caffeine.newBuilder().maximumSize(100_000)
             .expireAfterWrite(Duration.ofSeconds(10)).build();
     private final Cache<String, Bucket> buckets = Caffeine.newBuilder().maximumSize(100_000)
@@ -31,12 +33,14 @@ final class Auth {
     private final Cache<String, Long> activeKeys = Caffeine.newBuilder()
             .expireAfterWrite(Duration.ofSeconds(5)).build();
 
-    Auth(Store store) {
+    /** @param loopback whether the server listens on loopback only: open mode is allowed nowhere else */
+    Auth(Store store, boolean loopback) {
         this.store = store;
+        this.loopback = loopback;
     }
 
     boolean openMode() {
-        return activeKeys.get("count", k -> store.countActiveKeys()) == 0;
+        return loopback && activeKeys.get("count", k -> store.countActiveKeys()) == 0;
     }
 
     /** Forgets cached keys, so a revocation or a new key counts at once. */

@@ -173,6 +173,9 @@ final class CompletionsHandler implements Handler<RoutingContext> {
 
         /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
         boolean start() {
+            if (response.closed()) {
+                return true; // the client left while we tokenized: nothing to generate for
+            }
             for (int p = 0; p < prompts.size(); p++) {
                 int offset = p * params.n();
                 GenerationRequest req = new GenerationRequest(prompts.get(p), params.sampling(), params.n(),

@@ -50,10 +50,7 @@ public final class ModelRouter implements AutoCloseable {
         }
     }
 
-    /**
-     * Loads a reward model and swaps it in. Scoring calls are short and hold no state, so the old
-     * session is closed after a grace period rather than tracked call by call.
-     */
+    /** Loads a reward model and swaps it in; the old one closes once its scoring calls finish. */
     public synchronized void activateReward(ModelVersion version) throws IOException {
         OrtRewardEngine next = OrtRewardEngine.load(Path.of(version.path()), version.version(), engine);
         try {
@@ -62,17 +59,16 @@ public final class ModelRouter implements AutoCloseable {
             next.close();
             throw new IOException("reward version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
-        store.activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
+        try {
+            store.activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
+        } catch (RuntimeException e) {
+            next.close();
+            throw e;
+        }
         OrtRewardEngine old = reward.getAndSet(next);
         if (old != null) {
-            Thread retire = new Thread(() -> {
-                try {
-                    Thread.sleep(30_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-                old.close();
-            }, "rlhf4j-retire-reward-" + old.version());
+            // close() waits for scoring calls in progress on the old engine.
+            Thread retire = new Thread(old::close, "rlhf4j-retire-reward-" + old.version());
             retire.setDaemon(true);
             retire.start();
         }
@@ -87,8 +83,13 @@ public final class ModelRouter implements AutoCloseable {
             loaded.close();
             throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
+        try {
+            store.activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
+        } catch (RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
         Scheduler next = new Scheduler(loaded, limits);
-        store.activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
         Scheduler old = active.getAndSet(next);
         LOG.info("version {} is active", version.version());
         if (old != null) {

@@ -188,20 +188,27 @@ public final class OrtEngine implements PolicyEngine {
                 inputs.put("past_key_values." + l + ".value", past.values[l]);
             }
             OrtSession.Result result = session.run(inputs);
-            OnnxTensor[] keys = new OnnxTensor[layers];
-            OnnxTensor[] values = new OnnxTensor[layers];
-            for (int l = 0; l < layers; l++) {
-                keys[l] = (OnnxTensor) result.get("present." + l + ".key").orElseThrow();
-                values[l] = (OnnxTensor) result.get("present." + l + ".value").orElseThrow();
+            try {
+                OnnxTensor[] keys = new OnnxTensor[layers];
+                OnnxTensor[] values = new OnnxTensor[layers];
+                for (int l = 0; l < layers; l++) {
+                    keys[l] = (OnnxTensor) result.get("present." + l + ".key").orElseThrow();
+                    values[l] = (OnnxTensor) result.get("present." + l + ".value").orElseThrow();
+                }
+                OnnxTensor logitsTensor = (OnnxTensor) result.get("logits").orElseThrow();
+                long[] shape = logitsTensor.getInfo().getShape();
+                int vocab = (int) shape[shape.length - 1];
+                FloatBuffer all = logitsTensor.getFloatBuffer();
+                float[][] logits = new float[rows][vocab];
+                for (int r = 0; r < rows; r++) {
+                    all.position(((r + 1) * len - 1) * vocab);
+                    all.get(logits[r]);
+                }
+                return new Step(new OrtBatch(rows, past.width + len, realAfter, keys, values, result), logits);
+            } catch (RuntimeException e) {
+                result.close();
+                throw e;
             }
-            FloatBuffer all = ((OnnxTensor) result.get("logits").orElseThrow()).getFloatBuffer();
-            int vocab = config.vocabSize();
-            float[][] logits = new float[rows][vocab];
-            for (int r = 0; r < rows; r++) {
-                all.position(((r + 1) * len - 1) * vocab);
-                all.get(logits[r]);
-            }
-            return new Step(new OrtBatch(rows, past.width + len, realAfter, keys, values, result), logits);
         } catch (OrtException e) {
             throw new EngineException("ONNX Runtime failed on version " + version + ": " + e.getMessage(), e);
         } finally {
@@ -271,13 +278,13 @@ public final class OrtEngine implements PolicyEngine {
         if (rows == 0) {
             return emptyBatch(0);
         }
-        Map<OnnxTensor, float[]> cache = new IdentityHashMap<>();
         OnnxTensor[] keys = new OnnxTensor[layers];
         OnnxTensor[] values = new OnnxTensor[layers];
         try {
+            // One layer's caches on the Java heap at a time, not the whole model's.
             for (int l = 0; l < layers; l++) {
-                keys[l] = gather(sources, picks, real, width, l, true, cache);
-                values[l] = gather(sources, picks, real, width, l, false, cache);
+                keys[l] = gather(sources, picks, real, width, l, true, new IdentityHashMap<>());
+                values[l] = gather(sources, picks, real, width, l, false, new IdentityHashMap<>());
             }
         } catch (OrtException e) {
             throw new EngineException(e.getMessage(), e);

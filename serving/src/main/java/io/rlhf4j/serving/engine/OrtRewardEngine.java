@@ -29,6 +29,10 @@ public final class OrtRewardEngine implements AutoCloseable {
     private final ModelConfig config;
     private final Tokenizer tokenizer;
     private final OrtSession session;
+    // Scoring holds the read lock, closing the write lock: a session is never closed under a run.
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lock =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private boolean closed;
 
     private OrtRewardEngine(String version, ModelConfig config, Tokenizer tokenizer, OrtSession session) {
         this.version = version;
@@ -79,6 +83,7 @@ public final class OrtRewardEngine implements AutoCloseable {
             }
         }
         long[] shape = {rows, width};
+        lock.readLock().lock();
         try (OnnxTensor i = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
                 OnnxTensor p = OnnxTensor.createTensor(env, LongBuffer.wrap(pos), shape);
                 OnnxTensor m = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
@@ -89,15 +94,23 @@ public final class OrtRewardEngine implements AutoCloseable {
             return out;
         } catch (OrtException e) {
             throw new OrtEngine.EngineException("reward model " + version + " failed: " + e.getMessage(), e);
+        } finally {
+            lock.readLock().unlock();
         }
     }
 
     @Override
     public void close() {
+        lock.writeLock().lock();
         try {
-            session.close();
+            if (!closed) {
+                closed = true;
+                session.close();
+            }
         } catch (OrtException e) {
             throw new OrtEngine.EngineException(e.getMessage(), e);
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 }

@@ -50,6 +50,8 @@ public final class Scheduler implements AutoCloseable {
     private final AtomicInteger inFlight = new AtomicInteger();
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile boolean closing;
+    private volatile boolean cancelAll;
+    private static final java.time.Duration DRAIN_LIMIT = java.time.Duration.ofMinutes(10);
 
     public Scheduler(PolicyEngine engine, Limits limits) {
         this.engine = engine;
@@ -85,10 +87,18 @@ public final class Scheduler implements AutoCloseable {
                     + limits.maxRows());
         }
         Handle handle = new Handle();
-        if (closing || !queue.offer(new Pending(request, sink, handle, System.nanoTime()))) {
+        Pending p = new Pending(request, sink, handle, System.nanoTime());
+        inFlight.incrementAndGet();
+        if (closing || !queue.offer(p)) {
+            inFlight.decrementAndGet();
             return Optional.empty();
         }
-        inFlight.incrementAndGet();
+        // close() may have begun between the check and the offer, and the loop may already have
+        // drained its last work: take the request back so the caller sends it to the next scheduler.
+        if (closing && queue.remove(p)) {
+            inFlight.decrementAndGet();
+            return Optional.empty();
+        }
         return Optional.of(handle);
     }
 
@@ -171,22 +181,38 @@ public final class Scheduler implements AutoCloseable {
                     batch = dropFinished(running, batch);
                 } catch (RuntimeException e) {
                     // An engine failure fails the requests it touched; the scheduler carries on.
-                    failAll(running, admitted, e);
+                    failOpen(e);
                     running.clear();
-                    if (batch != null) {
-                        batch.close();
-                        batch = null;
-                    }
+                    batch = closeQuietly(batch);
                 }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } finally {
-            if (batch != null) {
-                batch.close();
+        } catch (Throwable fatal) {
+            // Out of memory or worse: stop taking requests and answer every one we hold.
+            closing = true;
+            failOpen(fatal);
+            for (Pending p; (p = queue.poll()) != null; ) {
+                p.sink().onError(fatal);
+                finishRequest(p);
             }
+        } finally {
+            closeQuietly(batch);
+            // The engine is closed here, by the thread that runs it, never under a running session.
+            engine.close();
             stopped.countDown();
         }
+    }
+
+    private static PolicyEngine.Batch closeQuietly(PolicyEngine.Batch batch) {
+        if (batch != null) {
+            try {
+                batch.close();
+            } catch (RuntimeException ignored) {
+                // the batch is being discarded after a failure
+            }
+        }
+        return null;
     }
 
     private List<Pending> admit(int runningRows) throws InterruptedException {
@@ -223,11 +249,13 @@ public final class Scheduler implements AutoCloseable {
      * remembers its prompt's row, and its first token is sampled. Null when no sequence continues.
      */
     private PolicyEngine.Step prefill(List<Pending> admitted, List<Sequence> joined) {
+        for (Pending p : admitted) {
+            openChoices.put(p, p.request().n());
+        }
         List<int[]> prompts = admitted.stream().map(p -> p.request().prompt()).toList();
         PolicyEngine.Step step = engine.prefill(prompts);
         for (int i = 0; i < admitted.size(); i++) {
             Pending p = admitted.get(i);
-            openChoices.put(p, p.request().n());
             for (int c = 0; c < p.request().n(); c++) {
                 Sequence s = new Sequence(p, c);
                 if (s.budget <= 0) {
@@ -269,7 +297,7 @@ public final class Scheduler implements AutoCloseable {
      */
     private PolicyEngine.Batch dropFinished(List<Sequence> running, PolicyEngine.Batch batch) {
         for (Sequence s : running) {
-            if (!s.done && s.owner.handle().cancelled) {
+            if (!s.done && (s.owner.handle().cancelled || cancelAll)) {
                 s.done = true;
                 choiceEnded(s.owner);
             }
@@ -372,14 +400,12 @@ public final class Scheduler implements AutoCloseable {
         inFlight.decrementAndGet();
     }
 
-    private void failAll(List<Sequence> running, List<Pending> admitted, RuntimeException e) {
-        List<Pending> failed = new ArrayList<>(admitted);
-        running.stream().map(s -> s.owner).distinct().filter(p -> !failed.contains(p)).forEach(failed::add);
-        for (Pending p : failed) {
-            if (openChoices.remove(p) != null || admitted.contains(p)) {
-                p.sink().onError(e);
-                finishRequest(p);
-            }
+    /** Fails every request still open here (admitted or running); finished ones are not touched. */
+    private void failOpen(Throwable e) {
+        for (Pending p : List.copyOf(openChoices.keySet())) {
+            openChoices.remove(p);
+            p.sink().onError(e);
+            finishRequest(p);
         }
     }
 
@@ -396,15 +422,20 @@ public final class Scheduler implements AutoCloseable {
         return out;
     }
 
-    /** Stops taking requests, lets those in flight finish, then stops the thread and closes the engine. */
+    /**
+     * Stops taking requests and waits while those in flight finish; the scheduler thread then closes
+     * the engine itself. If they take longer than {@code DRAIN_LIMIT}, they are cancelled.
+     */
     @Override
     public void close() {
         closing = true;
         try {
-            stopped.await(60, TimeUnit.SECONDS);
+            if (!stopped.await(DRAIN_LIMIT.toSeconds(), TimeUnit.SECONDS)) {
+                cancelAll = true;
+                stopped.await();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        engine.close();
     }
 }
