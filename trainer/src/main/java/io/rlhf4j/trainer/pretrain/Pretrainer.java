@@ -1,12 +1,11 @@
 package io.rlhf4j.trainer.pretrain;
 
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.checkpoint.SafeTensors;
-import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
@@ -14,33 +13,27 @@ import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
+import io.rlhf4j.trainer.run.RunDirectory;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import java.util.OptionalInt;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * Trains a Llama-family model from scratch with its own byte-level BPE tokenizer.
  *
- * <p>The output directory is a loadable checkpoint at every moment: each checkpoint replaces it
- * atomically with the weights, the optimizer moments ({@code optimizer.safetensors}), the step
- * reached ({@code trainer_state.json}) and the metrics so far ({@code metrics.jsonl}). Running again on
- * the same directory resumes from that step; because batches depend only on (seed, step), the result
- * is the one an uninterrupted run gives.
+ * <p>The output directory is a {@link RunDirectory}: a loadable checkpoint at every moment, resumed
+ * when run again. Because batches depend only on (seed, step) and dropout is reseeded per step, a
+ * resumed run ends where an uninterrupted one does.
  */
 public final class Pretrainer {
 
-    public static final String STATE = "trainer_state.json";
-    public static final String OPTIMIZER = "optimizer.safetensors";
-    public static final String METRICS = "metrics.jsonl";
+    public static final String KIND = "pretrain";
+    public static final String METRICS = RunDirectory.METRICS;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 
@@ -66,17 +59,13 @@ public final class Pretrainer {
     }
 
     public Outcome run(WordNetCorpus.Split corpus) throws IOException {
+        RunDirectory run = new RunDirectory(out);
+        JsonNode configJson = JSON.valueToTree(config);
+        OptionalInt resumeAt = run.resumableStep(configJson, KIND);
         Tokenizer tokenizer;
-        int startStep = 0;
-        boolean resume = Files.exists(out.resolve(STATE));
+        int startStep = resumeAt.orElse(0);
+        boolean resume = resumeAt.isPresent();
         if (resume) {
-            var state = JSON.readTree(out.resolve(STATE).toFile());
-            PretrainConfig saved = JSON.treeToValue(state.get("config"), PretrainConfig.class);
-            if (!saved.equals(config)) {
-                throw new IllegalArgumentException(out + " holds a run with a different configuration; resume it "
-                        + "with the same flags or choose another --out");
-            }
-            startStep = state.get("step").asInt();
             if (startStep >= config.steps()) {
                 log.printf("%s already holds the finished run (%d steps); nothing to do%n", out, startStep);
                 return finished(startStep);
@@ -84,9 +73,6 @@ public final class Pretrainer {
             tokenizer = Checkpoint.readTokenizer(out);
             log.printf("resuming %s at step %d of %d%n", out, startStep, config.steps());
         } else {
-            if (Files.exists(out.resolve(ModelConfig.FILE_NAME))) {
-                throw new IllegalArgumentException(out + " holds a checkpoint that is not a pretraining run; choose another --out");
-            }
             log.printf("training a %d-token byte-level BPE tokenizer on %,d documents%n", config.vocabSize(),
                     corpus.train().size());
             Path tmpTok = Files.createTempDirectory("rlhf4j-bpe");
@@ -102,14 +88,7 @@ public final class Pretrainer {
                 Decoder model = Decoder.initialise(modelConfig, manager, config.seed());
                 AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
             if (resume) {
-                model.load(Checkpoint.readWeights(out));
-                Map<String, Tensor> opt = SafeTensors.read(out.resolve(OPTIMIZER));
-                optimizer.restore(opt, startStep);
-                for (String line : Files.readAllLines(out.resolve(METRICS), StandardCharsets.UTF_8)) {
-                    if (!line.isBlank() && JSONL.readTree(line).get("step").asInt() <= startStep) {
-                        metrics.add(line);
-                    }
-                }
+                metrics.addAll(run.restore(model, optimizer, startStep));
             }
             log.printf("model: %,d parameters (%s)%n", modelConfig.parameterCount(), modelConfig.family().modelType());
             CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
@@ -119,9 +98,7 @@ public final class Pretrainer {
             double lastVal = Double.NaN;
             long tokens = 0;
             long started = System.nanoTime();
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("pretrain").setInitialMax(config.steps())
-                    .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(1000).continuousUpdate()
-                    .setMaxRenderedLength(100).setConsumer(new ConsoleProgressBarConsumer(log)).build()) {
+            try (ProgressBar bar = RunDirectory.progressBar("pretrain", config.steps(), log)) {
                 bar.stepTo(startStep);
                 int step = startStep;
                 while (step < config.steps() && step < stopAfter) {
@@ -147,7 +124,7 @@ public final class Pretrainer {
                     }
                     metrics.add(JSONL.writeValueAsString(row));
                     if (step % config.checkpointEvery() == 0 || step == config.steps() || step == stopAfter) {
-                        save(model, optimizer, tokenizer, step, metrics);
+                        run.save(model, optimizer, tokenizer, KIND, step, config.steps(), configJson, metrics, null);
                     }
                 }
             }
@@ -162,8 +139,8 @@ public final class Pretrainer {
     private Outcome finished(int steps) throws IOException {
         double loss = Double.NaN;
         double val = Double.NaN;
-        for (String line : Files.readAllLines(out.resolve(METRICS), StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
+        for (String line : new RunDirectory(out).metricsUpTo(steps)) {
+            {
                 var row = JSONL.readTree(line);
                 loss = row.path("loss").asDouble(loss);
                 val = row.path("val_loss").asDouble(val);
@@ -181,18 +158,5 @@ public final class Pretrainer {
                     config.seqLen());
         }
         return sum / batches;
-    }
-
-    private void save(Decoder model, AdamW optimizer, Tokenizer tokenizer, int step, List<String> metrics)
-            throws IOException {
-        Checkpoint.write(out, model.config(), model.toTensors(), tokenizer, dir -> {
-            SafeTensors.write(dir.resolve(OPTIMIZER), optimizer.stateTensors(), Map.of());
-            ObjectNode state = JSON.createObjectNode();
-            state.put("step", step);
-            state.put("total_steps", config.steps());
-            state.set("config", JSON.valueToTree(config));
-            JSON.writeValue(dir.resolve(STATE).toFile(), state);
-            Files.write(dir.resolve(METRICS), metrics, StandardCharsets.UTF_8);
-        });
     }
 }
