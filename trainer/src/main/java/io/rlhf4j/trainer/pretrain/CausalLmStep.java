@@ -35,12 +35,23 @@ public final class CausalLmStep {
 
     /** @param windows [rows * (seqLen + 1)] token ids: inputs are the first seqLen, targets the last seqLen */
     public Result step(long[] windows, int rows, int seqLen, double lr) {
+        return step(windows, null, null, rows, seqLen, lr);
+    }
+
+    /**
+     * One step where only some targets count and rows may be right-padded.
+     *
+     * @param weights [rows * seqLen], 1 for the targets the loss counts (a completion's tokens), else 0;
+     *     null counts all
+     * @param keyMask [rows * seqLen], 1 for real input tokens, 0 for padding; null when all are real
+     */
+    public Result step(long[] windows, float[] weights, long[] keyMask, int rows, int seqLen, double lr) {
         NDManager m = model.manager();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             double loss;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray lossArr = loss(m, windows, rows, seqLen, true);
+                NDArray lossArr = loss(model, m, windows, weights, keyMask, rows, seqLen, true);
                 gc.backward(lossArr);
                 loss = lossArr.getFloat();
             }
@@ -55,24 +66,28 @@ public final class CausalLmStep {
 
     /** Mean next-token loss over the windows, without gradients or dropout. */
     public static double evaluate(Decoder model, long[] windows, int rows, int seqLen) {
+        return evaluate(model, windows, null, null, rows, seqLen);
+    }
+
+    /** Mean loss over the weighted targets, without gradients or dropout. */
+    public static double evaluate(Decoder model, long[] windows, float[] weights, long[] keyMask, int rows,
+            int seqLen) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            return loss(model, model.manager(), windows, rows, seqLen, false).getFloat();
+            return loss(model, model.manager(), windows, weights, keyMask, rows, seqLen, false).getFloat();
         }
     }
 
-    private NDArray loss(NDManager m, long[] windows, int rows, int seqLen, boolean training) {
-        return loss(model, m, windows, rows, seqLen, training);
-    }
-
-    private static NDArray loss(Decoder model, NDManager m, long[] windows, int rows, int seqLen,
-            boolean training) {
+    private static NDArray loss(Decoder model, NDManager m, long[] windows, float[] weights, long[] keyMask, int rows,
+            int seqLen, boolean training) {
         NDArray all = m.create(windows, new Shape(rows, seqLen + 1));
         NDArray inputs = all.get(new NDIndex(":, :-1"));
         NDArray targets = all.get(new NDIndex(":, 1:"));
         NDArray positions = m.arange(0, seqLen, 1, ai.djl.ndarray.types.DataType.INT64)
                 .reshape(1, seqLen).repeat(0, rows);
-        NDArray logits = model.forward(inputs, positions, null, null, training);
-        return LanguageModelLoss.crossEntropy(logits, targets, null);
+        NDArray mask = keyMask == null ? null : m.create(keyMask, new Shape(rows, seqLen));
+        NDArray logits = model.forward(inputs, positions, mask, null, training);
+        NDArray w = weights == null ? null : m.create(weights, new Shape(rows, seqLen));
+        return LanguageModelLoss.crossEntropy(logits, targets, w);
     }
 }

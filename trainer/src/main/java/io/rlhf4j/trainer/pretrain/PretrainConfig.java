@@ -70,11 +70,7 @@ public record PretrainConfig(
 
     /** Linear warm-up to {@code lr}, then cosine decay to {@code minLr} at the last step. */
     public double learningRate(int step) {
-        if (step < warmupSteps) {
-            return lr * (step + 1) / warmupSteps;
-        }
-        double progress = (double) (step - warmupSteps) / Math.max(1, steps - warmupSteps);
-        return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * Math.min(1.0, progress)));
+        return io.rlhf4j.trainer.optim.LearningRate.warmupCosine(step, steps, warmupSteps, lr, minLr);
     }
 
     private static void positive(String name, long v) {
