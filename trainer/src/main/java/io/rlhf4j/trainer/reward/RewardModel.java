@@ -52,8 +52,56 @@ public final class RewardModel implements AutoCloseable {
                 m.create(b == null ? new float[] {0f} : b.data(), new Shape(1)));
     }
 
+    /** A fresh head (N(0, 1/D) weights, zero bias) on a trunk: how reward-model training starts from SFT. */
+    public static RewardModel initialise(Decoder trunk, long seed) {
+        int d = trunk.config().hiddenSize();
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        float[] w = new float[d];
+        for (int i = 0; i < d; i++) {
+            double u1 = rng.nextDouble();
+            double u2 = rng.nextDouble();
+            w[i] = (float) (Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2) / Math.sqrt(d));
+        }
+        NDManager m = trunk.manager();
+        return new RewardModel(trunk, m.create(w, new Shape(1, d)), m.create(new float[] {0f}, new Shape(1)));
+    }
+
     public Decoder trunk() {
         return trunk;
+    }
+
+    /** Every trainable array: the trunk's and the head's. */
+    public Map<String, NDArray> parameters() {
+        Map<String, NDArray> all = new java.util.LinkedHashMap<>(trunk.parameters());
+        all.put(HEAD_WEIGHT, weight);
+        all.put(HEAD_BIAS, bias);
+        return all;
+    }
+
+    public void requireGradients() {
+        trunk.requireGradients();
+        weight.setRequiresGradient(true);
+        bias.setRequiresGradient(true);
+    }
+
+    /** The checkpoint tensors: the trunk's (HF names) and the head. */
+    public java.util.List<Tensor> toTensors() {
+        java.util.List<Tensor> out = new java.util.ArrayList<>(trunk.toTensors());
+        out.add(new Tensor(HEAD_WEIGHT, weight.getShape().getShape(), weight.toFloatArray()));
+        out.add(new Tensor(HEAD_BIAS, new long[] {1}, bias.toFloatArray()));
+        return out;
+    }
+
+    /** Overwrites trunk and head in place (resume). */
+    public void load(Map<String, Tensor> tensors) {
+        trunk.load(tensors);
+        weight.set(tensors.get(HEAD_WEIGHT).data());
+        bias.set(tensors.get(HEAD_BIAS).data());
+    }
+
+    /** Moves the bias by {@code delta} (used to centre demonstrations' rewards on zero). */
+    public void shiftBias(float delta) {
+        bias.set(new float[] {bias.toFloatArray()[0] + delta});
     }
 
     /**

@@ -73,7 +73,13 @@ public final class RunDirectory {
 
     /** Loads the weights and optimizer moments saved at {@code step}; returns the metrics up to it. */
     public List<String> restore(Decoder model, AdamW optimizer, int step) throws IOException {
-        model.load(Checkpoint.readWeights(out));
+        return restore(model::load, optimizer, step);
+    }
+
+    /** As {@link #restore(Decoder, AdamW, int)} for models with more than a decoder (a reward head). */
+    public List<String> restore(java.util.function.Consumer<Map<String, io.rlhf4j.core.checkpoint.Tensor>> weights,
+            AdamW optimizer, int step) throws IOException {
+        weights.accept(Checkpoint.readWeights(out));
         if (optimizer != null) {
             optimizer.restore(SafeTensors.read(out.resolve(OPTIMIZER)), step);
         }
@@ -95,7 +101,14 @@ public final class RunDirectory {
     /** Replaces the directory with the run as it stands at {@code step}. */
     public void save(Decoder model, AdamW optimizer, Tokenizer tokenizer, String kind, int step, int totalSteps,
             JsonNode config, List<String> metrics, AtomicDirectory.Filler extra) throws IOException {
-        Checkpoint.write(out, model.config(), model.toTensors(), tokenizer, dir -> {
+        save(model.config(), model.toTensors(), optimizer, tokenizer, kind, step, totalSteps, config, metrics, extra);
+    }
+
+    /** As above, for any set of tensors (a decoder plus a reward head). */
+    public void save(io.rlhf4j.core.config.ModelConfig modelConfig, List<io.rlhf4j.core.checkpoint.Tensor> tensors,
+            AdamW optimizer, Tokenizer tokenizer, String kind, int step, int totalSteps, JsonNode config,
+            List<String> metrics, AtomicDirectory.Filler extra) throws IOException {
+        Checkpoint.write(out, modelConfig, tensors, tokenizer, dir -> {
             if (optimizer != null) {
                 SafeTensors.write(dir.resolve(OPTIMIZER), optimizer.stateTensors(), Map.of());
             }

@@ -11,6 +11,7 @@ import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.LearningRate;
@@ -24,7 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
-import java.util.SplittableRandom;
 import me.tongfei.progressbar.ProgressBar;
 
 /**
@@ -119,7 +119,7 @@ public final class SftTrainer {
                 bar.stepTo(start);
                 int step = start;
                 while (step < steps && step < stopAfter) {
-                    List<SftExample> batch = batch(train, step, perEpoch);
+                    List<SftExample> batch = batch(train, step);
                     Padded p = Padded.of(batch);
                     double lr = LearningRate.warmupCosine(step, steps, config.warmupSteps(), config.lr(), config.minLr());
                     Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
@@ -175,24 +175,10 @@ public final class SftTrainer {
         }
     }
 
-    /** Batch {@code step}: a seeded shuffle per epoch, so it depends only on (seed, step). */
-    private List<SftExample> batch(List<SftExample> train, int step, int perEpoch) {
-        int epoch = step / perEpoch;
-        int[] order = new int[train.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        SplittableRandom rng = new SplittableRandom(config.seed() * 7919 + epoch);
-        for (int i = order.length - 1; i > 0; i--) {
-            int j = rng.nextInt(i + 1);
-            int t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        int from = (step % perEpoch) * config.batchSize();
+    private List<SftExample> batch(List<SftExample> train, int step) {
         List<SftExample> out = new ArrayList<>();
-        for (int i = from; i < Math.min(order.length, from + config.batchSize()); i++) {
-            out.add(train.get(order[i]));
+        for (int i : EpochOrder.batch(train.size(), config.batchSize(), config.seed(), step)) {
+            out.add(train.get(i));
         }
         return out;
     }

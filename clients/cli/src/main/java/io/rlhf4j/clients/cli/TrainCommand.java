@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, description = "The InstructGPT training stages.",
-        subcommands = {TrainCommand.Sft.class})
+        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class})
 final class TrainCommand {
 
     @Command(name = "sft", mixinStandardHelpOptions = true,
@@ -43,6 +43,44 @@ final class TrainCommand {
             SftConfig config = new SftConfig(epochs, batchSize, lr, minLr, warmup, weightDecay, gradClip, dropout,
                     evalEvery, seed);
             new SftTrainer(config, System.err).run(snapshot, model, out);
+            return 0;
+        }
+    }
+
+    @Command(name = "rm", mixinStandardHelpOptions = true,
+            description = {"Train the reward model from an SFT checkpoint on a snapshot's rankings (all C(K,2) pairs "
+                    + "of a ranking in one batch element); the bias is shifted so demonstrations score 0.",
+                    "Prints validation accuracy per labeler group; resumes an interrupted run on the same --out."})
+    static final class Rm implements Callable<Integer> {
+        private static final io.rlhf4j.trainer.rm.RmConfig D = io.rlhf4j.trainer.rm.RmConfig.defaults();
+
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        Path snapshot;
+
+        @Option(names = "--sft", required = true, paramLabel = "DIR", description = "the SFT checkpoint (the trunk)")
+        Path sft;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR")
+        Path out;
+
+        @Option(names = "--epochs") int epochs = D.epochs();
+        @Option(names = "--rankings-per-step") int perStep = D.rankingsPerStep();
+        @Option(names = "--lr") double lr = D.lr();
+        @Option(names = "--min-lr") double minLr = D.minLr();
+        @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
+        @Option(names = "--weight-decay") double weightDecay = D.weightDecay();
+        @Option(names = "--grad-clip") double gradClip = D.gradClip();
+        @Option(names = "--eval-every") int evalEvery = D.evalEvery();
+        @Option(names = "--seed") long seed = D.seed();
+
+        @Override
+        public Integer call() throws Exception {
+            var config = new io.rlhf4j.trainer.rm.RmConfig(epochs, perStep, lr, minLr, warmup, weightDecay, gradClip,
+                    evalEvery, seed);
+            var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err).run(snapshot, sft, out);
+            if (o.after() != null) {
+                o.after().accuracyByLabeler().forEach((k, v) -> System.out.printf("%-40s %.3f%n", k, v));
+            }
             return 0;
         }
     }
