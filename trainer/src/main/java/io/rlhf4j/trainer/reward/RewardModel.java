@@ -131,6 +131,17 @@ public final class RewardModel implements AutoCloseable {
         return h.matMul(weight.transpose()).add(bias).reshape(b);
     }
 
+    /**
+     * The head at every position: [B, T]. As PPO's value function (initialised from the reward model),
+     * position t's value estimates the return from the state after token t.
+     */
+    public NDArray values(NDArray ids, NDArray positions, NDArray keyMask) {
+        NDArray hidden = trunk.hidden(ids, positions, keyMask, null, false);
+        long b = ids.getShape().get(0);
+        long t = ids.getShape().get(1);
+        return hidden.matMul(weight.transpose()).add(bias).reshape(b, t);
+    }
+
     @Override
     public void close() {
         trunk.close();

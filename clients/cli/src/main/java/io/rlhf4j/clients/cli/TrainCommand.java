@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, description = "The InstructGPT training stages.",
-        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class})
+        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class, TrainCommand.Ppo.class})
 final class TrainCommand {
 
     @Command(name = "sft", mixinStandardHelpOptions = true,
@@ -81,6 +81,59 @@ final class TrainCommand {
             if (o.after() != null) {
                 o.after().accuracyByLabeler().forEach((k, v) -> System.out.printf("%-40s %.3f%n", k, v));
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "ppo", mixinStandardHelpOptions = true,
+            description = {"PPO (or PPO-ptx with --gamma > 0) from an SFT policy against a reward model, on a "
+                    + "snapshot's PPO prompts.",
+                    "Reward: the reward model's score at the end minus beta * per-token KL(policy || SFT). PPO-ptx mixes "
+                            + "in WordNet pretraining text. Resumes an interrupted run on the same --out."})
+    static final class Ppo implements Callable<Integer> {
+        private static final io.rlhf4j.trainer.ppo.PpoConfig D = io.rlhf4j.trainer.ppo.PpoConfig.defaults();
+
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        Path snapshot;
+
+        @Option(names = "--sft", required = true, paramLabel = "DIR", description = "policy and reference")
+        Path sft;
+
+        @Option(names = "--rm", required = true, paramLabel = "DIR", description = "reward model (also the value's start)")
+        Path rm;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR")
+        Path out;
+
+        @Option(names = "--iterations") int iterations = D.iterations();
+        @Option(names = "--rollouts") int rollouts = D.rolloutsPerIteration();
+        @Option(names = "--max-new-tokens") int maxNew = D.maxNewTokens();
+        @Option(names = "--ppo-epochs") int ppoEpochs = D.ppoEpochs();
+        @Option(names = "--minibatch") int minibatch = D.minibatchSize();
+        @Option(names = "--lr") double lr = D.lr();
+        @Option(names = "--value-lr") double valueLr = D.valueLr();
+        @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})") double beta = D.beta();
+        @Option(names = "--kl-target", description = "adapt beta towards this KL; 0 keeps beta fixed") double klTarget = D.klTarget();
+        @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain PPO (default ${DEFAULT-VALUE})") double gamma = D.gamma();
+        @Option(names = "--ptx-batch") int ptxBatch = D.ptxBatchSize();
+        @Option(names = "--discount") double discount = D.discount();
+        @Option(names = "--lambda") double lambda = D.lambda();
+        @Option(names = "--clip-range") double clip = D.clipRange();
+        @Option(names = "--value-clip-range") double valueClip = D.valueClipRange();
+        @Option(names = "--grad-clip") double gradClip = D.gradClip();
+        @Option(names = "--seed") long seed = D.seed();
+
+        @Override
+        public Integer call() throws Exception {
+            var config = new io.rlhf4j.trainer.ppo.PpoConfig(iterations, rollouts, maxNew, ppoEpochs, minibatch, lr,
+                    valueLr, beta, klTarget, gamma, ptxBatch, discount, lambda, clip, valueClip, gradClip, seed);
+            io.rlhf4j.trainer.data.TokenStream ptx = null;
+            if (gamma > 0) {
+                System.err.println("loading WordNet pretraining text for the PPO-ptx term");
+                ptx = io.rlhf4j.trainer.data.TokenStream.of(io.rlhf4j.trainer.data.WordNetCorpus.load(2).train(),
+                        io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));
+            }
+            new io.rlhf4j.trainer.ppo.PpoTrainer(config, System.err).run(snapshot, sft, rm, out, ptx);
             return 0;
         }
     }
