@@ -16,6 +16,12 @@ final class TrainCommand {
                     "Running again on the same --out resumes an interrupted run; the result is the checkpoint with the "
                             + "lowest validation loss, with training_manifest.json."})
     static final class Sft implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON settings; flags override them")
+        Path configFile;
+
         private static final SftConfig D = SftConfig.defaults();
 
         @Option(names = "--snapshot", required = true, paramLabel = "DIR", description = "data/snapshots/snap-N")
@@ -40,8 +46,7 @@ final class TrainCommand {
 
         @Override
         public Integer call() throws Exception {
-            SftConfig config = new SftConfig(epochs, batchSize, lr, minLr, warmup, weightDecay, gradClip, dropout,
-                    evalEvery, seed);
+            SftConfig config = StageConfig.resolve(SftConfig.defaults(), configFile, spec, SftConfig.class);
             new SftTrainer(config, System.err).run(snapshot, model, out);
             return 0;
         }
@@ -52,6 +57,12 @@ final class TrainCommand {
                     + "of a ranking in one batch element); the bias is shifted so demonstrations score 0.",
                     "Prints validation accuracy per labeler group; resumes an interrupted run on the same --out."})
     static final class Rm implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON settings; flags override them")
+        Path configFile;
+
         private static final io.rlhf4j.trainer.rm.RmConfig D = io.rlhf4j.trainer.rm.RmConfig.defaults();
 
         @Option(names = "--snapshot", required = true, paramLabel = "DIR")
@@ -75,8 +86,8 @@ final class TrainCommand {
 
         @Override
         public Integer call() throws Exception {
-            var config = new io.rlhf4j.trainer.rm.RmConfig(epochs, perStep, lr, minLr, warmup, weightDecay, gradClip,
-                    evalEvery, seed);
+            var config = StageConfig.resolve(io.rlhf4j.trainer.rm.RmConfig.defaults(), configFile, spec,
+                    io.rlhf4j.trainer.rm.RmConfig.class);
             var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err).run(snapshot, sft, out);
             if (o.after() != null) {
                 o.after().accuracyByLabeler().forEach((k, v) -> System.out.printf("%-40s %.3f%n", k, v));
@@ -91,6 +102,12 @@ final class TrainCommand {
                     "Reward: the reward model's score at the end minus beta * per-token KL(policy || SFT). PPO-ptx mixes "
                             + "in WordNet pretraining text. Resumes an interrupted run on the same --out."})
     static final class Ppo implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON settings; flags override them")
+        Path configFile;
+
         private static final io.rlhf4j.trainer.ppo.PpoConfig D = io.rlhf4j.trainer.ppo.PpoConfig.defaults();
 
         @Option(names = "--snapshot", required = true, paramLabel = "DIR")
@@ -106,16 +123,16 @@ final class TrainCommand {
         Path out;
 
         @Option(names = "--iterations") int iterations = D.iterations();
-        @Option(names = "--rollouts") int rollouts = D.rolloutsPerIteration();
+        @Option(names = "--rollouts-per-iteration") int rollouts = D.rolloutsPerIteration();
         @Option(names = "--max-new-tokens") int maxNew = D.maxNewTokens();
         @Option(names = "--ppo-epochs") int ppoEpochs = D.ppoEpochs();
-        @Option(names = "--minibatch") int minibatch = D.minibatchSize();
+        @Option(names = "--minibatch-size") int minibatch = D.minibatchSize();
         @Option(names = "--lr") double lr = D.lr();
         @Option(names = "--value-lr") double valueLr = D.valueLr();
         @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})") double beta = D.beta();
         @Option(names = "--kl-target", description = "adapt beta towards this KL; 0 keeps beta fixed") double klTarget = D.klTarget();
         @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain PPO (default ${DEFAULT-VALUE})") double gamma = D.gamma();
-        @Option(names = "--ptx-batch") int ptxBatch = D.ptxBatchSize();
+        @Option(names = "--ptx-batch-size") int ptxBatch = D.ptxBatchSize();
         @Option(names = "--discount") double discount = D.discount();
         @Option(names = "--lambda") double lambda = D.lambda();
         @Option(names = "--clip-range") double clip = D.clipRange();
@@ -125,10 +142,10 @@ final class TrainCommand {
 
         @Override
         public Integer call() throws Exception {
-            var config = new io.rlhf4j.trainer.ppo.PpoConfig(iterations, rollouts, maxNew, ppoEpochs, minibatch, lr,
-                    valueLr, beta, klTarget, gamma, ptxBatch, discount, lambda, clip, valueClip, gradClip, seed);
+            var config = StageConfig.resolve(io.rlhf4j.trainer.ppo.PpoConfig.defaults(), configFile, spec,
+                    io.rlhf4j.trainer.ppo.PpoConfig.class);
             io.rlhf4j.trainer.data.TokenStream ptx = null;
-            if (gamma > 0) {
+            if (config.gamma() > 0) {
                 System.err.println("loading WordNet pretraining text for the PPO-ptx term");
                 ptx = io.rlhf4j.trainer.data.TokenStream.of(io.rlhf4j.trainer.data.WordNetCorpus.load(2).train(),
                         io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));

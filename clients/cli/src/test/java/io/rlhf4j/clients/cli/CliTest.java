@@ -141,4 +141,27 @@ class CliTest {
         assertThat(reward.code()).isEqualTo(1);
         assertThat(reward.err().strip()).doesNotContain("\n").contains("score.weight");
     }
+
+    @Test
+    void trainingStagesTakeAConfigFileThatFlagsOverrideAndRefuseUnknownKeys() throws IOException {
+        Path snap = tmp.resolve("snap");
+        Files.createDirectories(snap);
+        String row = "{\"prompt\":\"the cat\",\"demonstrations\":[{\"labeler\":\"l\",\"text\":\" sat\"}]}";
+        Files.write(snap.resolve("sft.train.jsonl"), List.of(row, row, row));
+        Files.write(snap.resolve("sft.validation.jsonl"), List.of(row));
+        Path config = tmp.resolve("sft.yaml");
+        Files.writeString(config, "epochs: 1\nbatch_size: 3\nlrr: 0.1\n");
+        Run bad = run("train", "sft", "--snapshot", snap.toString(), "--model", model.toString(), "--out",
+                tmp.resolve("bad").toString(), "--config", config.toString());
+        assertThat(bad.code()).isEqualTo(1);
+        assertThat(bad.err().strip()).doesNotContain("\n").contains("unknown key 'lrr'");
+
+        Files.writeString(config, "epochs: 1\nbatch_size: 3\n");
+        Path out = tmp.resolve("sft");
+        Run ok = run("train", "sft", "--snapshot", snap.toString(), "--model", model.toString(), "--out", out.toString(),
+                "--config", config.toString(), "--batch-size", "2");
+        assertThat(ok.code()).as(ok.err()).isZero();
+        String manifest = Files.readString(out.resolve("training_manifest.json"));
+        assertThat(manifest).contains("\"epochs\" : 1").contains("\"batch_size\" : 2");
+    }
 }
