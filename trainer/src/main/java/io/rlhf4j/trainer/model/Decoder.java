@@ -206,7 +206,19 @@ public final class Decoder implements AutoCloseable {
             if (t == null) {
                 throw new CheckpointFormatException("tensor '" + e.getKey() + "' is missing");
             }
-            e.getValue().set(t.data());
+            copyInto(e.getValue(), t.data());
+        }
+    }
+
+    /**
+     * Overwrites {@code target}'s values in place. Not {@code NDArray.set}: with the PyTorch engine it
+     * can leave the tensor reading a Java buffer that is later collected; arithmetic in place copies.
+     */
+    public static void copyInto(NDArray target, float[] data) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray source = target.getManager().create(data, target.getShape());
+            target.muli(0).addi(source);
         }
     }
 

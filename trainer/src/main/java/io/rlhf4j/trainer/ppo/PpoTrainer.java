@@ -46,8 +46,8 @@ import me.tongfei.progressbar.ProgressBar;
  * turns them into per-token rewards: {@code -beta * (log pi(y_t) - log pi_SFT(y_t))} at every token,
  * plus the reward model's score at the last. GAE gives advantages (whitened) and returns; a few epochs
  * of clipped-surrogate and clipped-value updates follow, and PPO-ptx adds {@code gamma} times the
- * log-likelihood of pretraining text to the policy's objective. Completions that end at once (EOS
- * first) carry no action and are skipped.
+ * log-likelihood of pretraining text to the policy's objective. EOS is an action like any token: the
+ * reward model scores EOS-terminated sequences, as it was trained to.
  */
 public final class PpoTrainer {
 
@@ -104,8 +104,11 @@ public final class PpoTrainer {
         if (config.gamma() > 0 && ptx == null) {
             throw new IllegalArgumentException("gamma > 0 (PPO-ptx) needs pretraining text");
         }
-        List<int[]> prompts = prompts(snapshot, "train", tokenizer);
-        List<int[]> evalPrompts = prompts(snapshot, "validation", tokenizer);
+        int window = Checkpoint.readConfig(sft).maxPositions();
+        // Prompts that leave no room to generate in the context window are left out.
+        List<int[]> prompts = prompts(snapshot, "train", tokenizer).stream().filter(p -> p.length < window - 1).toList();
+        List<int[]> evalPrompts = prompts(snapshot, "validation", tokenizer).stream()
+                .filter(p -> p.length < window - 1).toList();
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException(snapshot + " has no PPO training prompts");
         }
@@ -130,6 +133,10 @@ public final class PpoTrainer {
             List<String> metrics = new ArrayList<>();
             double beta = config.beta();
             if (resumeAt.isPresent()) {
+                if (start >= config.iterations()) {
+                    log.printf("%s already holds the finished run; nothing to do%n", out);
+                    return new Outcome(List.of(), Double.NaN, Double.NaN);
+                }
                 metrics.addAll(run.restore(policy, null, start));
                 value.load(SafeTensors.read(out.resolve(VALUE)));
                 // Several optimizer steps per iteration: their counts (for Adam's bias correction) are in the metrics.
@@ -145,7 +152,8 @@ public final class PpoTrainer {
                 valueOptimizer.restore(SafeTensors.read(out.resolve(VALUE_OPTIMIZER)), valueSteps);
                 log.printf("resuming %s at iteration %d of %d%n", out, start, config.iterations());
             }
-            double before = meanScore(policy, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
+            // The reference holds the SFT weights: the policy as it was before any iteration, resumed or not.
+            double before = meanScore(reference, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
             policy.requireGradients();
             value.requireGradients();
             List<Stats> stats = new ArrayList<>();
@@ -214,40 +222,41 @@ public final class PpoTrainer {
         List<int[]> seqs = new ArrayList<>();
         List<Integer> keep = new ArrayList<>();
         for (int i = 0; i < gens.size(); i++) {
-            generated += gens.get(i).tokens().length;
-            if (gens.get(i).tokens().length > 0) {
+            int[] all = completed(batchPrompts.get(i), gens.get(i), tokenizer);
+            generated += all.length - batchPrompts.get(i).length;
+            // Only rows that fit the window once more (the update feeds the whole sequence) take part.
+            if (all.length > batchPrompts.get(i).length && all.length <= policy.config().maxPositions()) {
                 keep.add(i);
-                int[] p = batchPrompts.get(i);
-                int[] c = gens.get(i).tokens();
-                int[] all = Arrays.copyOf(p, p.length + c.length);
-                System.arraycopy(c, 0, all, p.length, c.length);
                 seqs.add(all);
             }
         }
         double sumScore = 0;
         double sumKl = 0;
         if (!seqs.isEmpty()) {
+            float[][] oldLp;
             float[][] refLp;
             float[][] oldValues;
             float[] scores;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 Batch b = Batch.of(seqs, policy.manager());
+                // The old log-probs come from the same right-padded forward the update uses.
+                oldLp = b.rows(tokenLogprobs(policy, b, false));
                 refLp = b.rows(tokenLogprobs(reference, b, false));
                 oldValues = b.rows(value.values(b.ids, b.positions, b.mask).get(new NDIndex(":, :-1")));
                 scores = reward.rewards(b.ids, b.positions, b.mask).toFloatArray();
             }
             for (int k = 0; k < seqs.size(); k++) {
-                int i = keep.get(k);
-                int[] p = batchPrompts.get(i);
-                Generation g = gens.get(i);
-                int n = g.tokens().length;
+                int[] p = batchPrompts.get(keep.get(k));
+                int n = seqs.get(k).length - p.length;
+                int[] completion = Arrays.copyOfRange(seqs.get(k), p.length, p.length + n);
+                float[] old = Arrays.copyOfRange(oldLp[k], p.length - 1, p.length - 1 + n);
                 float[] ref = Arrays.copyOfRange(refLp[k], p.length - 1, p.length - 1 + n);
                 float[] vals = Arrays.copyOfRange(oldValues[k], p.length - 1, p.length - 1 + n);
                 double[] rewards = new double[n];
                 double kl = 0;
                 for (int t = 0; t < n; t++) {
-                    double klt = g.logprobs()[t] - ref[t];
+                    double klt = old[t] - ref[t];
                     kl += klt;
                     rewards[t] = -beta * klt;
                 }
@@ -257,8 +266,7 @@ public final class PpoTrainer {
                     v[t] = vals[t];
                 }
                 Gae.Result gae = Gae.compute(rewards, v, 0, config.discount(), config.lambda());
-                rollouts.add(new Rollout(p, g.tokens(), g.logprobs(), ref, vals, scores[k], gae.advantages(),
-                        gae.returns()));
+                rollouts.add(new Rollout(p, completion, old, ref, vals, scores[k], gae.advantages(), gae.returns()));
                 sumScore += scores[k];
                 sumKl += kl;
             }
@@ -269,7 +277,7 @@ public final class PpoTrainer {
         for (int epoch = 0; epoch < config.ppoEpochs() && !rollouts.isEmpty(); epoch++) {
             for (int from = 0; from < rollouts.size(); from += config.minibatchSize()) {
                 List<Rollout> mb = rollouts.subList(from, Math.min(rollouts.size(), from + config.minibatchSize()));
-                double[] s = update(mb, policy, value, policyOptimizer, valueOptimizer, ptx, it * 1000 + updates);
+                double[] s = update(mb, policy, value, policyOptimizer, valueOptimizer, ptx, it * 1_000_003L + updates);
                 for (int j = 0; j < 4; j++) {
                     lossStats[j] += s[j];
                 }
@@ -355,27 +363,41 @@ public final class PpoTrainer {
     }
 
     /** Mean reward-model score of one sampled completion per prompt (a fixed seed, so runs compare). */
-    private double meanScore(Decoder policy, RewardModel reward, Tokenizer tokenizer, List<int[]> prompts, long seed) {
-        SamplingParams sampling = new SamplingParams(config.maxNewTokens(), 1.0, 1.0, 0, List.of(), seed);
-        List<Generation> gens = new Generator(policy, tokenizer).generate(prompts, sampling);
-        List<int[]> seqs = new ArrayList<>();
-        for (int i = 0; i < gens.size(); i++) {
-            int[] p = prompts.get(i);
-            int[] c = gens.get(i).tokens();
-            int[] all = Arrays.copyOf(p, p.length + c.length);
-            System.arraycopy(c, 0, all, p.length, c.length);
-            seqs.add(all);
-        }
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            Batch b = Batch.of(seqs, policy.manager());
-            float[] s = reward.rewards(b.ids, b.positions, b.mask).toFloatArray();
-            double sum = 0;
-            for (float x : s) {
-                sum += x;
+    private double meanScore(Decoder model, RewardModel reward, Tokenizer tokenizer, List<int[]> prompts, long seed) {
+        double sum = 0;
+        int chunk = config.rolloutsPerIteration();
+        for (int from = 0; from < prompts.size(); from += chunk) {
+            List<int[]> part = prompts.subList(from, Math.min(prompts.size(), from + chunk));
+            SamplingParams sampling = new SamplingParams(config.maxNewTokens(), 1.0, 1.0, 0, List.of(), seed + from);
+            List<Generation> gens = new Generator(model, tokenizer).generate(part, sampling);
+            List<int[]> seqs = new ArrayList<>();
+            for (int i = 0; i < gens.size(); i++) {
+                seqs.add(completed(part.get(i), gens.get(i), tokenizer));
             }
-            return sum / s.length;
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                Batch b = Batch.of(seqs, model.manager());
+                for (float x : reward.rewards(b.ids, b.positions, b.mask).toFloatArray()) {
+                    sum += x;
+                }
+            }
         }
+        return sum / prompts.size();
+    }
+
+    /**
+     * Prompt then completion, with the EOS the policy chose when it stopped: the reward model was
+     * trained on EOS-terminated sequences, and stopping is an action PPO must be able to credit.
+     */
+    private static int[] completed(int[] prompt, Generation g, Tokenizer tokenizer) {
+        int[] c = g.tokens();
+        boolean eos = g.finishReason() == io.rlhf4j.core.sampling.FinishReason.STOP;
+        int[] all = Arrays.copyOf(prompt, prompt.length + c.length + (eos ? 1 : 0));
+        System.arraycopy(c, 0, all, prompt.length, c.length);
+        if (eos) {
+            all[all.length - 1] = tokenizer.eosId();
+        }
+        return all;
     }
 
     private static void whiten(List<Rollout> rollouts) {

@@ -95,13 +95,13 @@ public final class RewardModel implements AutoCloseable {
     /** Overwrites trunk and head in place (resume). */
     public void load(Map<String, Tensor> tensors) {
         trunk.load(tensors);
-        weight.set(tensors.get(HEAD_WEIGHT).data());
-        bias.set(tensors.get(HEAD_BIAS).data());
+        Decoder.copyInto(weight, tensors.get(HEAD_WEIGHT).data());
+        Decoder.copyInto(bias, tensors.get(HEAD_BIAS).data());
     }
 
     /** Moves the bias by {@code delta} (used to centre demonstrations' rewards on zero). */
     public void shiftBias(float delta) {
-        bias.set(new float[] {bias.toFloatArray()[0] + delta});
+        Decoder.copyInto(bias, new float[] {bias.toFloatArray()[0] + delta});
     }
 
     /**

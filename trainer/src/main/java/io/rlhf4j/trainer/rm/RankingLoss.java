@@ -1,7 +1,6 @@
 package io.rlhf4j.trainer.rm;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Activation;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -35,11 +34,20 @@ public final class RankingLoss {
         if (pairs.isEmpty()) {
             throw new IllegalArgumentException("a ranking needs at least two completions that are not tied");
         }
-        long[] winners = pairs.stream().mapToLong(p -> p[0]).toArray();
-        long[] losers = pairs.stream().mapToLong(p -> p[1]).toArray();
-        var m = rewards.getManager();
-        NDArray margin = rewards.get(m.create(winners)).sub(rewards.get(m.create(losers)));
-        return Activation.sigmoid(margin).log().mean().neg();
+        // margin = D r with D[p] = e_winner - e_loser: a matrix product rather than indexing, because
+        // indexing's backward accumulates repeated indices with atomic adds on CPU, in an order that
+        // changes from run to run; Adam magnifies that noise and a resumed run would drift.
+        int k = (int) rewards.getShape().get(0);
+        float[] d = new float[pairs.size() * k];
+        for (int i = 0; i < pairs.size(); i++) {
+            d[i * k + pairs.get(i)[0]] = 1f;
+            d[i * k + pairs.get(i)[1]] = -1f;
+        }
+        NDArray margin = rewards.getManager().create(d, new ai.djl.ndarray.types.Shape(pairs.size(), k))
+                .matMul(rewards.reshape(k, 1)).reshape(pairs.size());
+        // log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)): finite however wrong the ordering is.
+        NDArray logSigmoid = margin.minimum(0f).sub(margin.abs().neg().exp().add(1f).log());
+        return logSigmoid.mean().neg();
     }
 
     /** The same loss in plain arithmetic, for reporting and as a check on the tensor version. */

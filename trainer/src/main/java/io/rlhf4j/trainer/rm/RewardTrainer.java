@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -90,11 +91,21 @@ public final class RewardTrainer {
                         manager, sft.toString()), config.seed());
                 AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
             List<String> metrics = new ArrayList<>();
+            Evaluation before;
             if (resumeAt.isPresent()) {
+                if (start >= steps) {
+                    log.printf("%s already holds the finished run; nothing to do%n", out);
+                    return new Outcome(steps, null, null, 0);
+                }
                 metrics.addAll(run.restore(rm::load, optimizer, start));
+                JsonNode first = JSONL.readTree(metrics.get(0));
+                before = new Evaluation(first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
                 log.printf("resuming %s at step %d of %d%n", out, start, steps);
+            } else {
+                before = evaluate(rm, validation);
+                metrics.add(JSONL.writeValueAsString(JSONL.createObjectNode().put("step", 0)
+                        .put("val_loss", before.loss()).put("val_accuracy", before.accuracy())));
             }
-            Evaluation before = evaluate(rm, validation);
             rm.requireGradients();
             Map<String, NDArray> params = rm.parameters();
             try (ProgressBar bar = RunDirectory.progressBar("rm", steps, log)) {
@@ -117,6 +128,10 @@ public final class RewardTrainer {
                             NDArray mean = total.div(batch.size());
                             gc.backward(mean);
                             loss = mean.getFloat();
+                        }
+                        if (!Double.isFinite(loss)) {
+                            throw new IllegalStateException("reward-model training diverged at step " + step
+                                    + ": loss is " + loss + " (lower the learning rate)");
                         }
                         norm = AdamW.clipGradients(params, config.gradClip());
                         optimizer.step(params, lr);

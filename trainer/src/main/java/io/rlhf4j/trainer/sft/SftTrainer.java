@@ -90,6 +90,10 @@ public final class SftTrainer {
             List<Tensor> bestWeights = model.toTensors();
             double first = Double.NaN;
             if (resumeAt.isPresent()) {
+                if (start >= steps) {
+                    log.printf("%s already holds the finished run; nothing to do%n", out);
+                    return new Outcome(steps, Double.NaN, 0, Double.NaN);
+                }
                 metrics.addAll(run.restore(model, optimizer, start));
                 for (String line : metrics) {
                     JsonNode row = JSONL.readTree(line);
