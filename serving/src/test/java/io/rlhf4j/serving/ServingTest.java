@@ -266,4 +266,17 @@ class ServingTest {
         assertThat(ready.body()).contains("\"version\":\"1\"");
         assertThat(Files.exists(tmp.resolve("data").resolve("rlhf4j.db"))).isTrue();
     }
+
+    @Test
+    void nLargerThanTheServersBatchIsA400() throws Exception {
+        try (ServingApp small = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("small")).withPort(0)
+                .withLimits(2, 4))) {
+            small.registerAndActivate(tmp.resolve("export"));
+            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port()
+                    + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"n\":3}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).isEqualTo(400);
+            assertThat(JSON.readTree(r.body()).get("error").get("param").asText()).isEqualTo("n");
+        }
+    }
 }

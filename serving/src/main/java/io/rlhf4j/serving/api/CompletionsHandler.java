@@ -119,6 +119,10 @@ final class CompletionsHandler implements Handler<RoutingContext> {
     }
 
     private static List<int[]> tokenize(Scheduler scheduler, CompletionParams params) {
+        if (params.n() > scheduler.limits().maxRows()) {
+            throw ApiError.invalid("n", "n must be at most " + scheduler.limits().maxRows()
+                    + " on this server (its batch size)");
+        }
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
         List<int[]> out = new ArrayList<>();

@@ -66,6 +66,10 @@ public final class Scheduler implements AutoCloseable {
         return engine;
     }
 
+    public Limits limits() {
+        return limits;
+    }
+
     /** Requests queued or running. */
     public int inFlight() {
         return inFlight.get();
