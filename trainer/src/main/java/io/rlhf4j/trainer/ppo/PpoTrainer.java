@@ -56,7 +56,8 @@ public final class PpoTrainer {
     public static final String VALUE_OPTIMIZER = "value_optimizer.safetensors";
     public static final String MANIFEST = "training_manifest.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-    private static final ObjectMapper JSONL = new ObjectMapper();
+    private static final ObjectMapper JSONL = new ObjectMapper()
+            .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
 
     /** One iteration's figures (the metrics.jsonl row). */
     public record Stats(int iteration, double reward, double kl, double entropy, double clipFraction,
