@@ -16,13 +16,9 @@ public final class ExportManifest {
     private ExportManifest() {
     }
 
-    public static String sha256(Path file) throws IOException {
-        return io.rlhf4j.core.io.Checksums.sha256(file);
-    }
-
     static ObjectNode fileEntry(Path file) throws IOException {
         ObjectNode n = JSON.createObjectNode();
-        n.put("sha256", sha256(file));
+        n.put("sha256", io.rlhf4j.core.io.Checksums.sha256(file));
         n.put("bytes", Files.size(file));
         return n;
     }

@@ -103,7 +103,7 @@ public final class Exporter {
                 }
             }
             Map<String, String> meta = Map.of("rlhf4j.family", config.family().modelType(),
-                    "rlhf4j.source_sha256", ExportManifest.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
+                    "rlhf4j.source_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
             ObjectNode files = manifest.putObject("files");
             ObjectNode parity = manifest.putObject("parity");
             log.printf("building %s (%s, %d layers, opset %d)%n", POLICY, config.family().modelType(),
@@ -135,7 +135,7 @@ public final class Exporter {
             ObjectNode source = manifest.putObject("source");
             source.put("checkpoint", o.model().toAbsolutePath().normalize().toString());
             source.put("weights_sha256", meta.get("rlhf4j.source_sha256"));
-            source.put("config_sha256", ExportManifest.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
+            source.put("config_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
             manifest.put("family", config.family().modelType());
             manifest.put("opset", DecoderGraph.OPSET);
             manifest.put("onnxruntime", io.rlhf4j.exporter.ort.Ort.env().getVersion());

@@ -88,9 +88,9 @@ class ExporterTest {
         assertThat(parity.get("reward.opt.onnx").get("max_abs_diff").asDouble()).isLessThan(1e-4);
         assertThat(manifest.get("opset").asInt()).isEqualTo(17);
         assertThat(manifest.get("source").get("weights_sha256").asText())
-                .isEqualTo(ExportManifest.sha256(model.resolve("model.safetensors")));
+                .isEqualTo(io.rlhf4j.core.io.Checksums.sha256(model.resolve("model.safetensors")));
         assertThat(manifest.get("files").get("policy.onnx").get("sha256").asText())
-                .isEqualTo(ExportManifest.sha256(out.resolve("policy.onnx")));
+                .isEqualTo(io.rlhf4j.core.io.Checksums.sha256(out.resolve("policy.onnx")));
         assertThat(ExportManifest.read(out).get("signature").get("policy").get("outputs").get("logits").asText())
                 .isEqualTo("float32[batch, sequence, 300]");
     }

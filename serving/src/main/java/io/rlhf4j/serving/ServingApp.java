@@ -72,7 +72,7 @@ public final class ServingApp implements AutoCloseable {
 
     public static ServingApp start(Config c) throws IOException {
         Store store = c.dbUrl() == null ? Store.openSqlite(c.dataDir()) : Store.open(c.dbUrl(), c.dbUser(), c.dbPassword());
-        if (store.countActiveKeys() == 0 && !isLoopback(c.host())) {
+        if (store.countActiveKeys() == 0 && !ApiServer.isLoopback(c.host())) {
             store.close();
             throw new IllegalStateException("no API keys are configured, so the server runs in open mode, which "
                     + "serves loopback only: bind 127.0.0.1, or create a key first (rlhf4j keys create)");
@@ -104,14 +104,6 @@ public final class ServingApp implements AutoCloseable {
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
         }
         return new ServingApp(store, registry, logs, router, metrics, vertx, api, port);
-    }
-
-    private static boolean isLoopback(String host) {
-        try {
-            return java.net.InetAddress.getByName(host).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
     }
 
     public int port() {

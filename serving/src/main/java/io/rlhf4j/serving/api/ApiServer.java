@@ -109,7 +109,8 @@ public final class ApiServer {
                 .put("in_flight", s.inFlight()).put("queued", s.queued()));
     }
 
-    static boolean isLoopback(String host) {
+    /** Whether {@code host} is a loopback address (open mode is allowed only there). */
+    public static boolean isLoopback(String host) {
         try {
             return java.net.InetAddress.getByName(host).isLoopbackAddress();
         } catch (java.net.UnknownHostException e) {

@@ -19,6 +19,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
@@ -240,12 +241,12 @@ public final class PpoTrainer {
             float[] scores;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                Batch b = Batch.of(seqs, policy.manager());
+                PaddedBatch b = PaddedBatch.of(seqs, policy.manager());
                 // The old log-probs come from the same right-padded forward the update uses.
-                oldLp = b.rows(tokenLogprobs(policy, b, false));
-                refLp = b.rows(tokenLogprobs(reference, b, false));
-                oldValues = b.rows(value.values(b.ids, b.positions, b.mask).get(new NDIndex(":, :-1")));
-                scores = reward.rewards(b.ids, b.positions, b.mask).toFloatArray();
+                oldLp = PaddedBatch.rows(tokenLogprobs(policy, b, false));
+                refLp = PaddedBatch.rows(tokenLogprobs(reference, b, false));
+                oldValues = PaddedBatch.rows(value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1")));
+                scores = reward.rewards(b.ids(), b.positions(), b.mask()).toFloatArray();
             }
             for (int k = 0; k < seqs.size(); k++) {
                 int[] p = batchPrompts.get(keep.get(k));
@@ -298,8 +299,8 @@ public final class PpoTrainer {
         NDManager m = policy.manager();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            Batch b = Batch.of(mb.stream().map(Rollout::tokens).toList(), m);
-            int w = b.width - 1;
+            PaddedBatch b = PaddedBatch.of(mb.stream().map(Rollout::tokens).toList(), m);
+            int w = b.width() - 1;
             float[] act = new float[mb.size() * w];
             float[] oldLp = new float[act.length];
             float[] adv = new float[act.length];
@@ -321,16 +322,16 @@ public final class PpoTrainer {
             NDArray count = mask.sum();
             double[] out = new double[4];
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray logits = policy.forward(b.ids.get(new NDIndex(":, :-1")), b.positions.get(new NDIndex(":, :-1")),
-                        b.mask.get(new NDIndex(":, :-1")), null, false);
+                NDArray logits = policy.forward(b.ids().get(new NDIndex(":, :-1")), b.positions().get(new NDIndex(":, :-1")),
+                        b.mask().get(new NDIndex(":, :-1")), null, false);
                 NDArray logp = logits.logSoftmax(-1);
-                NDArray newLp = logp.gather(b.ids.get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
+                NDArray newLp = logp.gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
                 NDArray ratio = newLp.sub(m.create(oldLp, s)).exp();
                 NDArray a = m.create(adv, s);
                 NDArray pg1 = ratio.mul(a).neg();
                 NDArray pg2 = ratio.clip((float) (1 - config.clipRange()), (float) (1 + config.clipRange())).mul(a).neg();
                 NDArray pgLoss = pg1.maximum(pg2).mul(mask).sum().div(count);
-                NDArray values = value.values(b.ids, b.positions, b.mask).get(new NDIndex(":, :-1"));
+                NDArray values = value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1"));
                 NDArray ov = m.create(oldV, s);
                 NDArray r = m.create(ret, s);
                 NDArray clipped = ov.add(values.sub(ov).clip((float) -config.valueClipRange(), (float) config.valueClipRange()));
@@ -377,8 +378,8 @@ public final class PpoTrainer {
             }
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                Batch b = Batch.of(seqs, model.manager());
-                for (float x : reward.rewards(b.ids, b.positions, b.mask).toFloatArray()) {
+                PaddedBatch b = PaddedBatch.of(seqs, model.manager());
+                for (float x : reward.rewards(b.ids(), b.positions(), b.mask()).toFloatArray()) {
                     sum += x;
                 }
             }
@@ -421,10 +422,10 @@ public final class PpoTrainer {
     }
 
     /** Log-probability of each next token: [B, W-1]. */
-    private static NDArray tokenLogprobs(Decoder model, Batch b, boolean training) {
-        NDArray logits = model.forward(b.ids.get(new NDIndex(":, :-1")), b.positions.get(new NDIndex(":, :-1")),
-                b.mask.get(new NDIndex(":, :-1")), null, training);
-        return logits.logSoftmax(-1).gather(b.ids.get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
+    private static NDArray tokenLogprobs(Decoder model, PaddedBatch b, boolean training) {
+        NDArray logits = model.forward(b.ids().get(new NDIndex(":, :-1")), b.positions().get(new NDIndex(":, :-1")),
+                b.mask().get(new NDIndex(":, :-1")), null, training);
+        return logits.logSoftmax(-1).gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
     }
 
     private static List<int[]> prompts(Path snapshot, String split, Tokenizer tokenizer) throws IOException {
@@ -449,37 +450,5 @@ public final class PpoTrainer {
             return Arrays.equals(Files.readAllBytes(ta), Files.readAllBytes(tb));
         }
         return Checkpoint.readTokenizer(a).vocabSize() == Checkpoint.readTokenizer(b).vocabSize();
-    }
-
-    /** Right-padded sequences as arrays in {@code m}. */
-    private record Batch(NDArray ids, NDArray positions, NDArray mask, int width) {
-        static Batch of(List<int[]> seqs, NDManager m) {
-            int rows = seqs.size();
-            int width = seqs.stream().mapToInt(s -> s.length).max().orElseThrow();
-            long[] ids = new long[rows * width];
-            long[] pos = new long[rows * width];
-            long[] mask = new long[rows * width];
-            for (int r = 0; r < rows; r++) {
-                int[] s = seqs.get(r);
-                for (int j = 0; j < s.length; j++) {
-                    ids[r * width + j] = s[j];
-                    pos[r * width + j] = j;
-                    mask[r * width + j] = 1;
-                }
-            }
-            Shape shape = new Shape(rows, width);
-            return new Batch(m.create(ids, shape), m.create(pos, shape), m.create(mask, shape), width);
-        }
-
-        float[][] rows(NDArray a) {
-            long[] shape = a.getShape().getShape();
-            float[] flat = a.toFloatArray();
-            float[][] out = new float[(int) shape[0]][];
-            int w = (int) shape[1];
-            for (int r = 0; r < out.length; r++) {
-                out[r] = Arrays.copyOfRange(flat, r * w, (r + 1) * w);
-            }
-            return out;
-        }
     }
 }

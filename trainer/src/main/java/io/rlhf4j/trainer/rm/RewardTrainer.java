@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -15,6 +14,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
+import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.LearningRate;
@@ -180,22 +180,8 @@ public final class RewardTrainer {
 
     /** Rewards [K] of the sequences, right-padded into one forward. */
     static NDArray rewards(RewardModel rm, List<int[]> sequences) {
-        NDManager m = rm.trunk().manager();
-        int rows = sequences.size();
-        int width = sequences.stream().mapToInt(s -> s.length).max().orElseThrow();
-        long[] ids = new long[rows * width];
-        long[] pos = new long[rows * width];
-        long[] mask = new long[rows * width];
-        for (int r = 0; r < rows; r++) {
-            int[] s = sequences.get(r);
-            for (int j = 0; j < s.length; j++) {
-                ids[r * width + j] = s[j];
-                pos[r * width + j] = j;
-                mask[r * width + j] = 1;
-            }
-        }
-        Shape shape = new Shape(rows, width);
-        return rm.rewards(m.create(ids, shape), m.create(pos, shape), m.create(mask, shape));
+        PaddedBatch b = PaddedBatch.of(sequences, rm.trunk().manager());
+        return rm.rewards(b.ids(), b.positions(), b.mask());
     }
 
     /** Validation loss and the share of ranked pairs the model orders as the labeler did. */

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.rm.RewardTrainer;
@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -97,7 +96,7 @@ class PpoTrainerTest {
         Path resumed = tmp.resolve("ptx-resumed");
         new PpoTrainer(c, QUIET).stopAfter(2).run(snapshot, BASE, rm, resumed, ptx);
         new PpoTrainer(c, QUIET).run(snapshot, BASE, rm, resumed, ptx);
-        assertResumedLike(straight, resumed);
+        RunAssertions.assertResumedLike(straight, resumed);
     }
 
     @Test
@@ -111,32 +110,5 @@ class PpoTrainerTest {
         assertThatThrownBy(() -> new PpoTrainer(config(1, 0), QUIET).run(snapshot, BASE, other, tmp.resolve("x"), null))
                 .hasMessageContaining("tokenizer differs");
         assertThat(tmp.resolve("x")).doesNotExist();
-    }
-
-    /**
-     * The resumed run went on from where it stopped and finished like the straight one: the same steps,
-     * each once, and the same keys in the result. Its weights are not compared: docs/notes.md records an
-     * open bug (these stages do not always resume bit for bit, pretraining does).
-     */
-    static void assertResumedLike(Path straight, Path resumed) throws java.io.IOException {
-        ObjectMapper json = new ObjectMapper();
-        java.util.function.Function<Path, List<Integer>> steps = dir -> {
-            try {
-                return Files.readAllLines(dir.resolve("metrics.jsonl")).stream().filter(l -> !l.isBlank())
-                        .map(l -> {
-                            try {
-                                return json.readTree(l).get("step").asInt();
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        }).toList();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        };
-        assertThat(steps.apply(resumed)).isEqualTo(steps.apply(straight));
-        assertThat(Checkpoint.readWeights(resumed).keySet()).isEqualTo(Checkpoint.readWeights(straight).keySet());
-        assertThat(json.readTree(resumed.resolve("trainer_state.json").toFile()).get("step").asInt())
-                .isEqualTo(json.readTree(straight.resolve("trainer_state.json").toFile()).get("step").asInt());
     }
 }

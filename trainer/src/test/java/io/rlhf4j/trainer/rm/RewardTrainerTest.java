@@ -9,7 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.reward.RewardModel;
 import io.rlhf4j.trainer.sft.SftExample;
@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,7 +93,7 @@ class RewardTrainerTest {
         Path interrupted = tmp.resolve("interrupted");
         new RewardTrainer(config, QUIET).stopAfter(5).run(snap, BASE, interrupted);
         new RewardTrainer(config, QUIET).run(snap, BASE, interrupted);
-        assertResumedLike(straight, interrupted);
+        RunAssertions.assertResumedLike(straight, interrupted);
     }
 
     @Test
@@ -110,31 +109,4 @@ class RewardTrainerTest {
 
     @TempDir
     Path tmp;
-
-    /**
-     * The resumed run went on from where it stopped and finished like the straight one: the same steps,
-     * each once, and the same keys in the result. Its weights are not compared: docs/notes.md records an
-     * open bug (these stages do not always resume bit for bit, pretraining does).
-     */
-    static void assertResumedLike(Path straight, Path resumed) throws java.io.IOException {
-        ObjectMapper json = new ObjectMapper();
-        java.util.function.Function<Path, List<Integer>> steps = dir -> {
-            try {
-                return Files.readAllLines(dir.resolve("metrics.jsonl")).stream().filter(l -> !l.isBlank())
-                        .map(l -> {
-                            try {
-                                return json.readTree(l).get("step").asInt();
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        }).toList();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        };
-        assertThat(steps.apply(resumed)).isEqualTo(steps.apply(straight));
-        assertThat(Checkpoint.readWeights(resumed).keySet()).isEqualTo(Checkpoint.readWeights(straight).keySet());
-        assertThat(json.readTree(resumed.resolve("trainer_state.json").toFile()).get("step").asInt())
-                .isEqualTo(json.readTree(straight.resolve("trainer_state.json").toFile()).get("step").asInt());
-    }
 }

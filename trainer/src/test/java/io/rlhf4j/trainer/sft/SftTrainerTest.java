@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
@@ -82,7 +82,7 @@ class SftTrainerTest {
         Path interrupted = tmp.resolve("interrupted");
         new SftTrainer(config, QUIET).stopAfter(4).run(snap, BASE, interrupted);
         new SftTrainer(config, QUIET).run(snap, BASE, interrupted);
-        assertResumedLike(straight, interrupted);
+        RunAssertions.assertResumedLike(straight, interrupted);
     }
 
     @Test
@@ -93,32 +93,5 @@ class SftTrainerTest {
         assertThat(tmp.resolve("o")).doesNotExist();
         assertThatThrownBy(() -> new SftTrainer(SftConfig.defaults(), QUIET).run(tmp, BASE, tmp.resolve("o")))
                 .hasMessageContaining("not a dataset snapshot");
-    }
-
-    /**
-     * The resumed run went on from where it stopped and finished like the straight one: the same steps,
-     * each once, and the same keys in the result. Its weights are not compared: docs/notes.md records an
-     * open bug (these stages do not always resume bit for bit, pretraining does).
-     */
-    static void assertResumedLike(Path straight, Path resumed) throws java.io.IOException {
-        ObjectMapper json = new ObjectMapper();
-        java.util.function.Function<Path, List<Integer>> steps = dir -> {
-            try {
-                return Files.readAllLines(dir.resolve("metrics.jsonl")).stream().filter(l -> !l.isBlank())
-                        .map(l -> {
-                            try {
-                                return json.readTree(l).get("step").asInt();
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        }).toList();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        };
-        assertThat(steps.apply(resumed)).isEqualTo(steps.apply(straight));
-        assertThat(Checkpoint.readWeights(resumed).keySet()).isEqualTo(Checkpoint.readWeights(straight).keySet());
-        assertThat(json.readTree(resumed.resolve("trainer_state.json").toFile()).get("step").asInt())
-                .isEqualTo(json.readTree(straight.resolve("trainer_state.json").toFile()).get("step").asInt());
     }
 }

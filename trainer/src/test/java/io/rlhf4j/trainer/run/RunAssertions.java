@@ -1,0 +1,42 @@
+package io.rlhf4j.trainer.run;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** What the training stages' resume tests assert about two run directories. */
+public final class RunAssertions {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private RunAssertions() {
+    }
+
+    /**
+     * The resumed run went on from where it stopped and finished like the straight one: the same steps,
+     * each once, and the same tensors in the result. Weights are not compared: docs/notes.md records an
+     * open bug (SFT, RM and PPO do not always resume bit for bit; pretraining does).
+     */
+    public static void assertResumedLike(Path straight, Path resumed) throws IOException {
+        assertThat(steps(resumed)).isEqualTo(steps(straight));
+        assertThat(Checkpoint.readWeights(resumed).keySet()).isEqualTo(Checkpoint.readWeights(straight).keySet());
+        assertThat(JSON.readTree(resumed.resolve(RunDirectory.STATE).toFile()).get("step").asInt())
+                .isEqualTo(JSON.readTree(straight.resolve(RunDirectory.STATE).toFile()).get("step").asInt());
+    }
+
+    private static List<Integer> steps(Path run) throws IOException {
+        return Files.readAllLines(run.resolve(RunDirectory.METRICS)).stream().filter(l -> !l.isBlank()).map(l -> {
+            try {
+                return JSON.readTree(l).get("step").asInt();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }).toList();
+    }
+}
