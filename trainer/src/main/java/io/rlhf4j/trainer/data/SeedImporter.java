@@ -51,13 +51,7 @@ public final class SeedImporter {
     public static Summary demonstrations(Store store, Path file) throws IOException {
         List<PendingPrompt> pending = new ArrayList<>();
         String labeler = "import:" + file.getFileName();
-        int lineNo = 0;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            lineNo++;
-            if (line.isBlank()) {
-                continue;
-            }
-            JsonNode n = parse(file, lineNo, line);
+        jsonLines(file, (lineNo, n) -> {
             if (n.has("instruction") && n.has("instances")) {
                 int k = 0;
                 for (JsonNode inst : n.get("instances")) {
@@ -72,7 +66,7 @@ public final class SeedImporter {
                 pending.add(demonstration(file, Integer.toString(lineNo), text(file, lineNo, n, "prompt"), answer,
                         n.path("labeler").asText(labeler)));
             }
-        }
+        });
         return write(store, pending, file);
     }
 
@@ -85,13 +79,7 @@ public final class SeedImporter {
     private static List<PendingPrompt> rankingsJsonl(Path file) throws IOException {
         List<PendingPrompt> pending = new ArrayList<>();
         String labeler = "import:" + file.getFileName();
-        int lineNo = 0;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            lineNo++;
-            if (line.isBlank()) {
-                continue;
-            }
-            JsonNode n = parse(file, lineNo, line);
+        jsonLines(file, (lineNo, n) -> {
             String prompt = text(file, lineNo, n, "prompt");
             JsonNode cs = n.get("completions");
             if (cs == null || !cs.isArray()) {
@@ -116,7 +104,7 @@ public final class SeedImporter {
             } catch (IllegalArgumentException e) {
                 throw bad(file, lineNo, e.getMessage());
             }
-        }
+        });
         return pending;
     }
 
@@ -215,6 +203,23 @@ public final class SeedImporter {
             return Double.parseDouble(r.get(col));
         } catch (NumberFormatException e) {
             throw new IOException(file + ": line " + r.getRecordNumber() + ": '" + col + "' is not a number");
+        }
+    }
+
+    /** What to do with one JSON object line of a JSONL file (numbered from 1). */
+    @FunctionalInterface
+    private interface JsonLine {
+        void accept(int lineNo, JsonNode n);
+    }
+
+    /** Every non-blank line of a JSONL file as a JSON object, or an error naming the file and line. */
+    private static void jsonLines(Path file, JsonLine each) throws IOException {
+        int lineNo = 0;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            lineNo++;
+            if (!line.isBlank()) {
+                each.accept(lineNo, parse(file, lineNo, line));
+            }
         }
     }
 
