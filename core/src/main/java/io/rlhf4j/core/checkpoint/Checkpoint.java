@@ -77,4 +77,14 @@ public final class Checkpoint {
             throw new CheckpointFormatException(dir + ": not a checkpoint directory (missing or not a directory)");
         }
     }
+
+    /** Whether two checkpoints tokenize alike: a policy and the reward model that scores it must. */
+    public static boolean sameTokenizer(Path a, Path b) throws IOException {
+        Path ta = a.resolve("tokenizer.json");
+        Path tb = b.resolve("tokenizer.json");
+        if (Files.exists(ta) && Files.exists(tb)) {
+            return java.util.Arrays.equals(Files.readAllBytes(ta), Files.readAllBytes(tb));
+        }
+        return readTokenizer(a).vocabSize() == readTokenizer(b).vocabSize();
+    }
 }

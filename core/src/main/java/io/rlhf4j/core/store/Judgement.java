@@ -12,6 +12,26 @@ public final class Judgement {
     private Judgement() {
     }
 
+    /** The InstructGPT labeler interface's metadata flags. */
+    public static final List<String> FLAGS = List.of("fails_to_follow_instruction", "hallucination",
+            "inappropriate_for_customer_assistant", "sexual_or_violent", "denigrates_protected_class",
+            "harmful_advice");
+
+    /** What a labeler said of one ranked completion besides its place: a 1-7 overall score and flags. */
+    public record Label(int completion, Integer score, List<String> flags) {
+        public Label {
+            flags = List.copyOf(flags);
+            if (score != null && (score < 1 || score > 7)) {
+                throw new IllegalArgumentException("a score is 1..7, got " + score);
+            }
+            for (String f : flags) {
+                if (!FLAGS.contains(f)) {
+                    throw new IllegalArgumentException("unknown flag '" + f + "' (known: " + String.join(", ", FLAGS) + ")");
+                }
+            }
+        }
+    }
+
     /** A demonstration: the answer a labeler wrote for the prompt. */
     public record Demonstration(String id, String promptId, String labelerId, String text, String source,
             long createdAt) {

@@ -98,8 +98,9 @@ public final class Store implements AutoCloseable {
                             + "model_version, text, tokens, logprobs, finish_reason, created_at) "
                             + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                 for (PromptLog p : logs) {
+                    // A user's standing consent starts as given; only an opt-out (setConsent) changes it.
                     user.setString(1, p.userId());
-                    user.setBoolean(2, p.consent());
+                    user.setBoolean(2, true);
                     user.setLong(3, p.createdAt());
                     user.addBatch();
                     prompt.setString(1, p.id());
@@ -127,6 +128,18 @@ public final class Store implements AutoCloseable {
                 user.executeBatch();
                 prompt.executeBatch();
                 completion.executeBatch();
+                // A user who opted out stays out, whatever a single request says.
+                try (PreparedStatement optedOut = c.prepareStatement("UPDATE prompts SET consent_to_training = ? "
+                        + "WHERE id = ? AND EXISTS (SELECT 1 FROM users u WHERE u.id = ? AND u.consent_to_training = ?)")) {
+                    for (PromptLog p : logs) {
+                        optedOut.setBoolean(1, false);
+                        optedOut.setString(2, p.id());
+                        optedOut.setString(3, p.userId());
+                        optedOut.setBoolean(4, false);
+                        optedOut.addBatch();
+                    }
+                    optedOut.executeBatch();
+                }
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
@@ -321,6 +334,17 @@ public final class Store implements AutoCloseable {
 
     /** Stores a ranking; every completion it names must be one of the prompt's. */
     public void addRanking(Judgement.Ranking r) {
+        addRanking(r, List.of());
+    }
+
+    /** Stores a ranking with the labeler's per-completion scores and flags, in one transaction. */
+    public void addRanking(Judgement.Ranking r, List<Judgement.Label> labels) {
+        for (Judgement.Label l : labels) {
+            if (!r.completions().contains(l.completion())) {
+                throw new IllegalArgumentException("a label names completion " + l.completion()
+                        + ", which the ranking does not order");
+            }
+        }
         inTransaction(c -> {
             requirePrompt(c, r.promptId());
             try (PreparedStatement k = c.prepareStatement("SELECT COUNT(*) FROM completions WHERE id = ?");
@@ -352,7 +376,319 @@ public final class Store implements AutoCloseable {
                 }
                 e.executeBatch();
             }
+            try (PreparedStatement l = c.prepareStatement(
+                    "INSERT INTO ranking_labels (ranking_id, completion_id, score, flags) VALUES (?, ?, ?, ?)")) {
+                for (Judgement.Label label : labels) {
+                    l.setString(1, r.id());
+                    l.setString(2, r.promptId() + "-" + label.completion());
+                    l.setObject(3, label.score());
+                    l.setString(4, JSON.writeValueAsString(label.flags()));
+                    l.addBatch();
+                }
+                l.executeBatch();
+            } catch (com.fasterxml.jackson.core.JsonProcessingException x) {
+                throw new IllegalStateException(x);
+            }
             return null;
+        });
+    }
+
+    /** The labels stored with a ranking, by completion index. */
+    public List<Judgement.Label> labels(String rankingId) {
+        return inTransaction(c -> {
+            List<Judgement.Label> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT c.idx, l.score, l.flags FROM ranking_labels l "
+                    + "JOIN completions c ON c.id = l.completion_id WHERE l.ranking_id = ? ORDER BY c.idx")) {
+                s.setString(1, rankingId);
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        int index = r.getInt(1);
+                        int score = r.getInt(2);
+                        out.add(new Judgement.Label(index, r.wasNull() ? null : score,
+                                List.of(JSON.readValue(r.getString(3), String[].class))));
+                    }
+                }
+            } catch (IOException e) {
+                throw new SQLException("ranking " + rankingId + ": bad flags JSON", e);
+            }
+            return out;
+        });
+    }
+
+    /** Records that a labeler skipped a prompt (again is a no-op). */
+    public void addSkip(String promptId, String labelerId, String reason, long at) {
+        inTransaction(c -> {
+            requirePrompt(c, promptId);
+            try (PreparedStatement s = c.prepareStatement(sqlite
+                    ? "INSERT OR IGNORE INTO labeling_skips (prompt_id, labeler_id, reason, created_at) VALUES (?, ?, ?, ?)"
+                    : "INSERT INTO labeling_skips (prompt_id, labeler_id, reason, created_at) VALUES (?, ?, ?, ?) "
+                            + "ON CONFLICT (prompt_id, labeler_id) DO NOTHING")) {
+                s.setString(1, promptId);
+                s.setString(2, labelerId);
+                s.setString(3, reason);
+                s.setLong(4, at);
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Prompts a labeler may judge next, oldest first: the user consents to training, nobody has ranked
+     * or demonstrated the prompt, and this labeler has not skipped it. The caller filters by split.
+     */
+    public List<PromptLog> labelingCandidates(String labelerId, int limit) {
+        return inTransaction(c -> {
+            List<PromptLog> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT p.id, p.user_id, p.consent_to_training, p.source, "
+                    + "p.text, p.model_version, p.params, p.created_at FROM prompts p WHERE p.consent_to_training "
+                    + "AND NOT EXISTS (SELECT 1 FROM rankings r WHERE r.prompt_id = p.id) "
+                    + "AND NOT EXISTS (SELECT 1 FROM demonstrations d WHERE d.prompt_id = p.id) "
+                    + "AND NOT EXISTS (SELECT 1 FROM labeling_skips k WHERE k.prompt_id = p.id AND k.labeler_id = ?) "
+                    + "ORDER BY p.created_at, p.id LIMIT ?")) {
+                s.setString(1, labelerId);
+                s.setInt(2, limit);
+                try (ResultSet r = s.executeQuery()) {
+                    while (r.next()) {
+                        out.add(new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4),
+                                r.getString(5), r.getString(6), r.getString(7), r.getLong(8), List.of()));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /** One prompt with its completions. */
+    public Optional<PromptLog> prompt(String id) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT id, user_id, consent_to_training, source, text, "
+                    + "model_version, params, created_at FROM prompts WHERE id = ?")) {
+                s.setString(1, id);
+                try (ResultSet r = s.executeQuery()) {
+                    if (!r.next()) {
+                        return Optional.empty();
+                    }
+                    return Optional.of(new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4),
+                            r.getString(5), r.getString(6), r.getString(7), r.getLong(8), completions(c, id)));
+                }
+            }
+        });
+    }
+
+    /**
+     * Appends completions to a logged prompt (the labeling queue samples fresh ones); their indexes
+     * continue after the prompt's existing ones. Returns the stored completions with their indexes.
+     */
+    public List<PromptLog.Completion> addCompletions(String promptId, String modelVersion,
+            List<PromptLog.Completion> fresh, long at) {
+        return inTransaction(c -> {
+            requirePrompt(c, promptId);
+            int next;
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM completions WHERE prompt_id = ?")) {
+                s.setString(1, promptId);
+                try (ResultSet r = s.executeQuery()) {
+                    r.next();
+                    next = r.getInt(1);
+                }
+            }
+            List<PromptLog.Completion> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO completions (id, prompt_id, idx, "
+                    + "model_version, text, tokens, logprobs, finish_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                for (PromptLog.Completion k : fresh) {
+                    int idx = next++;
+                    s.setString(1, promptId + "-" + idx);
+                    s.setString(2, promptId);
+                    s.setInt(3, idx);
+                    s.setString(4, modelVersion);
+                    s.setString(5, text(k.text()));
+                    s.setInt(6, k.tokens());
+                    s.setString(7, null);
+                    s.setString(8, k.finishReason());
+                    s.setLong(9, at);
+                    s.addBatch();
+                    out.add(new PromptLog.Completion(idx, k.text(), k.tokens(), null, k.finishReason()));
+                }
+                s.executeBatch();
+            }
+            return out;
+        });
+    }
+
+    // ---------------------------------------------------------------- consent and deletion
+
+    /** A user's standing consent; users never seen consent by default. */
+    public boolean consent(String userId) {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("SELECT consent_to_training FROM users WHERE id = ?")) {
+                s.setString(1, userId);
+                try (ResultSet r = s.executeQuery()) {
+                    return !r.next() || r.getBoolean(1);
+                }
+            }
+        });
+    }
+
+    /**
+     * Sets a user's consent to training. It applies to the prompts already stored as well, so an
+     * opt-out keeps their past prompts out of every later snapshot. Returns how many prompts changed.
+     */
+    public int setConsent(String userId, boolean consent, long at) {
+        return inTransaction(c -> {
+            try (PreparedStatement u = c.prepareStatement("UPDATE users SET consent_to_training = ? WHERE id = ?")) {
+                u.setBoolean(1, consent);
+                u.setString(2, userId);
+                if (u.executeUpdate() == 0) {
+                    try (PreparedStatement i = c.prepareStatement(
+                            "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?)")) {
+                        i.setString(1, userId);
+                        i.setBoolean(2, consent);
+                        i.setLong(3, at);
+                        i.executeUpdate();
+                    }
+                }
+            }
+            try (PreparedStatement p = c.prepareStatement(
+                    "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? AND consent_to_training <> ?")) {
+                p.setBoolean(1, consent);
+                p.setString(2, userId);
+                p.setBoolean(3, consent);
+                return p.executeUpdate();
+            }
+        });
+    }
+
+    /** What deleting a user removed. */
+    public record Deletion(String userId, int prompts, int completions, int rankings, int demonstrations) {
+    }
+
+    /** Deletes everything a user sent and every judgement of it, in one transaction. */
+    public Deletion deleteUser(String userId) {
+        return inTransaction(c -> {
+            String mine = "SELECT id FROM prompts WHERE user_id = ?";
+            String myRankings = "SELECT id FROM rankings WHERE prompt_id IN (" + mine + ")";
+            update(c, "DELETE FROM ranking_labels WHERE ranking_id IN (" + myRankings + ")", userId);
+            update(c, "DELETE FROM ranking_entries WHERE ranking_id IN (" + myRankings + ")", userId);
+            int rankings = update(c, "DELETE FROM rankings WHERE prompt_id IN (" + mine + ")", userId);
+            int demos = update(c, "DELETE FROM demonstrations WHERE prompt_id IN (" + mine + ")", userId);
+            update(c, "DELETE FROM labeling_skips WHERE prompt_id IN (" + mine + ")", userId);
+            int completions = update(c, "DELETE FROM completions WHERE prompt_id IN (" + mine + ")", userId);
+            int prompts = update(c, "DELETE FROM prompts WHERE user_id = ?", userId);
+            update(c, "DELETE FROM users WHERE id = ?", userId);
+            return new Deletion(userId, prompts, completions, rankings, demos);
+        });
+    }
+
+    private static int update(Connection c, String sql, String arg) throws SQLException {
+        try (PreparedStatement s = c.prepareStatement(sql)) {
+            s.setString(1, arg);
+            return s.executeUpdate();
+        }
+    }
+
+    /** Appends to the audit log: admin actions that bypass a safeguard or destroy data. */
+    public void audit(String action, String detail, long at) {
+        inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO audit_log (id, at, action, detail) VALUES (?, ?, ?, ?)")) {
+                s.setString(1, java.util.UUID.randomUUID().toString());
+                s.setLong(2, at);
+                s.setString(3, action);
+                s.setString(4, detail);
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /** The audit log, oldest first, as {@code at action detail} lines. */
+    public List<String> auditLog() {
+        return inTransaction(c -> {
+            List<String> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT at, action, detail FROM audit_log ORDER BY at, id");
+                    ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(r.getLong(1) + " " + r.getString(2) + " " + r.getString(3));
+                }
+            }
+            return out;
+        });
+    }
+
+    // ---------------------------------------------------------------- training runs
+
+    public void saveRun(TrainingRun t) {
+        inTransaction(c -> {
+            try (PreparedStatement u = c.prepareStatement("UPDATE training_runs SET state = ?, stage = ?, progress = ?, "
+                    + "snapshot = ?, candidate = ?, gate = ?, promoted = ?, error = ?, updated_at = ? WHERE id = ?")) {
+                u.setString(1, t.state());
+                u.setString(2, t.stage());
+                u.setDouble(3, t.progress());
+                u.setString(4, t.snapshot());
+                u.setString(5, t.candidate());
+                u.setString(6, t.gateJson());
+                u.setBoolean(7, t.promoted());
+                u.setString(8, t.error());
+                u.setLong(9, t.updatedAt());
+                u.setString(10, t.id());
+                if (u.executeUpdate() == 1) {
+                    return null;
+                }
+            }
+            try (PreparedStatement s = c.prepareStatement("INSERT INTO training_runs (id, state, trigger_kind, stage, "
+                    + "progress, snapshot, candidate, gate, promoted, error, dir, config, created_at, updated_at) "
+                    + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                s.setString(1, t.id());
+                s.setString(2, t.state());
+                s.setString(3, t.trigger());
+                s.setString(4, t.stage());
+                s.setDouble(5, t.progress());
+                s.setString(6, t.snapshot());
+                s.setString(7, t.candidate());
+                s.setString(8, t.gateJson());
+                s.setBoolean(9, t.promoted());
+                s.setString(10, t.error());
+                s.setString(11, t.dir());
+                s.setString(12, t.configJson());
+                s.setLong(13, t.createdAt());
+                s.setLong(14, t.updatedAt());
+                s.executeUpdate();
+            }
+            return null;
+        });
+    }
+
+    /** Training runs, newest first. */
+    public List<TrainingRun> runs() {
+        return inTransaction(c -> {
+            List<TrainingRun> out = new ArrayList<>();
+            try (PreparedStatement s = c.prepareStatement("SELECT id, state, trigger_kind, stage, progress, snapshot, "
+                    + "candidate, gate, promoted, error, dir, config, created_at, updated_at FROM training_runs "
+                    + "ORDER BY created_at DESC, id DESC");
+                    ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(new TrainingRun(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                            r.getDouble(5), r.getString(6), r.getString(7), r.getString(8), r.getBoolean(9),
+                            r.getString(10), r.getString(11), r.getString(12), r.getLong(13), r.getLong(14)));
+                }
+            }
+            return out;
+        });
+    }
+
+    public Optional<TrainingRun> run(String id) {
+        return runs().stream().filter(t -> t.id().equals(id)).findFirst();
+    }
+
+    /** How many rankings and demonstrations exist: what the loop's schedule counts. */
+    public long countJudgements() {
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement(
+                    "SELECT (SELECT COUNT(*) FROM rankings) + (SELECT COUNT(*) FROM demonstrations)");
+                    ResultSet r = s.executeQuery()) {
+                r.next();
+                return r.getLong(1);
+            }
         });
     }
 

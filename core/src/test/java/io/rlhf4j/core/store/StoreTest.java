@@ -169,4 +169,78 @@ class StoreTest {
         assertThatThrownBy(() -> Store.open("jdbc:mysql://x/y", null, null))
                 .hasMessageContaining("unsupported database URL");
     }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void labelingCompletionsLabelsSkipsAndTheQueue(String kind) {
+        try (Store store = open(kind)) {
+            store.log(List.of(log("p1", "alice", 1), log("p2", "bob", 0)));
+            List<PromptLog.Completion> fresh = store.addCompletions("p1", "2", List.of(
+                    new PromptLog.Completion(0, "a", 1, null, "stop"), new PromptLog.Completion(0, "b", 1, null, "length")),
+                    2000);
+            assertThat(fresh).extracting(PromptLog.Completion::index).containsExactly(1, 2);
+            assertThat(store.prompt("p1").orElseThrow().completions()).hasSize(3);
+            assertThat(store.labelingCandidates("lee", 10)).extracting(PromptLog::id).containsExactly("p1", "p2");
+
+            store.addRanking(new Judgement.Ranking("r1", "p1", "lee", List.of(0, 1, 2), new int[] {1, 0, 1}, "labeling",
+                    3000), List.of(new Judgement.Label(1, 7, List.of()), new Judgement.Label(2, null,
+                    List.of("hallucination", "harmful_advice"))));
+            assertThat(store.labels("r1")).containsExactly(new Judgement.Label(1, 7, List.of()),
+                    new Judgement.Label(2, null, List.of("hallucination", "harmful_advice")));
+            store.addSkip("p2", "lee", "unclear", 3000);
+            store.addSkip("p2", "lee", "again", 3001);
+            assertThat(store.labelingCandidates("lee", 10)).isEmpty();
+            assertThat(store.labelingCandidates("kim", 10)).extracting(PromptLog::id).containsExactly("p2");
+            assertThat(store.countJudgements()).isEqualTo(1);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void anOptOutCoversPastAndFuturePromptsAndDeletionTakesEverythingOfTheUser(String kind) {
+        try (Store store = open(kind)) {
+            store.log(List.of(log("p1", "alice", 2), log("p2", "bob", 2)));
+            assertThat(store.consent("alice")).isTrue();
+            assertThat(store.setConsent("alice", false, 2000)).isEqualTo(1);
+            store.log(List.of(log("p3", "alice", 0)));
+            assertThat(store.prompts(10)).filteredOn(p -> p.userId().equals("alice")).extracting(PromptLog::consent)
+                    .containsOnly(false);
+            assertThat(store.labelingCandidates("lee", 10)).extracting(PromptLog::id).containsExactly("p2");
+            assertThat(store.setConsent("alice", true, 3000)).isEqualTo(2);
+
+            store.addRanking(new Judgement.Ranking("r1", "p1", "lee", List.of(0, 1), new int[] {0, 1}, "labeling", 1),
+                    List.of(new Judgement.Label(0, 5, List.of())));
+            store.addDemonstration(new Judgement.Demonstration("d1", "p3", "lee", "an answer", "labeling", 1));
+            store.addRanking(new Judgement.Ranking("r2", "p2", "lee", List.of(0, 1), new int[] {1, 0}, "labeling", 1));
+            Store.Deletion d = store.deleteUser("alice");
+            assertThat(d).isEqualTo(new Store.Deletion("alice", 2, 2, 1, 1));
+            assertThat(store.prompts(10)).extracting(PromptLog::userId).containsExactly("bob");
+            assertThat(store.rankings()).extracting(Judgement.Ranking::id).containsExactly("r2");
+            assertThat(store.demonstrations()).isEmpty();
+            store.audit("user_deleted", "alice", 4000);
+            assertThat(store.auditLog()).singleElement().asString().contains("user_deleted alice");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void trainingRunsAreUpsertedAndListedNewestFirst(String kind) {
+        try (Store store = open(kind)) {
+            TrainingRun a = new TrainingRun("run-1", TrainingRun.QUEUED, "manual", "snapshot", 0, null, null, null,
+                    false, null, "/runs/run-1", "{}", 1000, 1000);
+            store.saveRun(a);
+            store.saveRun(a.withProgress("ppo", 0.5, 2000).withSnapshot("snap-1", 2000));
+            store.saveRun(new TrainingRun("run-2", TrainingRun.QUEUED, "schedule", null, 0, null, null, null, false, null,
+                    "/runs/run-2", "{}", 3000, 3000));
+            assertThat(store.runs()).extracting(TrainingRun::id).containsExactly("run-2", "run-1");
+            TrainingRun read = store.run("run-1").orElseThrow();
+            assertThat(read.state()).isEqualTo(TrainingRun.RUNNING);
+            assertThat(read.stage()).isEqualTo("ppo");
+            assertThat(read.progress()).isEqualTo(0.5);
+            assertThat(read.snapshot()).isEqualTo("snap-1");
+            store.saveRun(read.succeeded("3", "{\"passed\":true}", true, 4000));
+            assertThat(store.run("run-1").orElseThrow().finished()).isTrue();
+            assertThat(store.run("run-1").orElseThrow().promoted()).isTrue();
+        }
+    }
 }
