@@ -136,6 +136,15 @@ public final class Exporter {
             source.put("checkpoint", o.model().toAbsolutePath().normalize().toString());
             source.put("weights_sha256", meta.get("rlhf4j.source_sha256"));
             source.put("config_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
+            // Lineage and the evaluation gate travel with the version into the registry.
+            Path training = o.model().resolve("training_manifest.json");
+            if (Files.exists(training)) {
+                manifest.set("training", ExportManifest.JSON.readTree(training.toFile()));
+            }
+            Path gate = o.model().resolve("gate.json");
+            if (Files.exists(gate)) {
+                manifest.set("gate", ExportManifest.JSON.readTree(gate.toFile()));
+            }
             manifest.put("family", config.family().modelType());
             manifest.put("opset", DecoderGraph.OPSET);
             manifest.put("onnxruntime", io.rlhf4j.exporter.ort.Ort.env().getVersion());

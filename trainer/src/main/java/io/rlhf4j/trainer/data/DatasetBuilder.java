@@ -9,6 +9,7 @@ import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.UserSplit;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -36,8 +37,10 @@ import java.util.TreeMap;
 public final class DatasetBuilder {
 
     /** Knobs, with InstructGPT-like defaults. */
-    public record Options(int prefixChars, int maxPerUser, int validationPercent, int testPercent) {
+    public record Options(int prefixChars, int maxPerUser, int validationPercent, int testPercent,
+            String heldOutLabelers) {
         public Options {
+            heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
             if (prefixChars < 1 || maxPerUser < 1 || validationPercent < 0 || testPercent < 0
                     || validationPercent + testPercent >= 100) {
                 throw new IllegalArgumentException("invalid dataset options " + this);
@@ -45,7 +48,15 @@ public final class DatasetBuilder {
         }
 
         public static Options defaults() {
-            return new Options(40, 200, 10, 10);
+            return new Options(40, 200, 10, 10, "");
+        }
+
+        /**
+         * Rankings by labelers whose id starts with {@code prefix} go to {@code rm.heldout.jsonl} instead
+         * of the RM's splits, so the reward model can be evaluated on labelers it never trained on.
+         */
+        public Options withHeldOutLabelers(String prefix) {
+            return new Options(prefixChars, maxPerUser, validationPercent, testPercent, prefix);
         }
     }
 
@@ -69,6 +80,7 @@ public final class DatasetBuilder {
         int noConsent = 0;
         int duplicate = 0;
         int overCap = 0;
+        List<String> heldOut = new ArrayList<>();
         Set<String> prefixes = new HashSet<>();
         Map<String, Integer> perUser = new HashMap<>();
         // rows[set][split] -> JSONL lines
@@ -104,8 +116,11 @@ public final class DatasetBuilder {
                 ArrayNode cs = row.putArray("completions");
                 p.completions().forEach(c -> cs.add(c.text()));
                 ArrayNode rs = row.putArray("rankings");
+                ObjectNode held = row.deepCopy();
+                ArrayNode hs = held.putArray("rankings");
                 for (Judgement.Ranking r : ranks.get(p.id())) {
-                    ObjectNode rn = rs.addObject();
+                    boolean out = !o.heldOutLabelers().isEmpty() && r.labelerId().startsWith(o.heldOutLabelers());
+                    ObjectNode rn = out ? hs.addObject() : rs.addObject();
                     rn.put("labeler", r.labelerId());
                     ArrayNode idx = rn.putArray("completions");
                     r.completions().forEach(idx::add);
@@ -113,6 +128,13 @@ public final class DatasetBuilder {
                     for (int x : r.ranks()) {
                         rk.add(x);
                     }
+                }
+                if (!hs.isEmpty()) {
+                    heldOut.add(JSONL.writeValueAsString(held));
+                }
+                if (rs.isEmpty()) {
+                    bySource.merge(p.source(), 1, Integer::sum);
+                    continue; // judged by held-out labelers only
                 }
             } else if (demos.containsKey(p.id())) {
                 set = "sft";
@@ -138,6 +160,8 @@ public final class DatasetBuilder {
             ObjectNode c = counts.putObject(set);
             SPLITS.forEach(s -> c.put(s, rows.get(set).get(s).size()));
         }
+        counts.with("rm").put("heldout", heldOut.size());
+        manifest.put("held_out_labelers", o.heldOutLabelers());
         ObjectNode src = manifest.putObject("by_source");
         bySource.forEach(src::put);
         ObjectNode dropped = manifest.putObject("dropped");
@@ -158,6 +182,13 @@ public final class DatasetBuilder {
                     }
                 }
             }
+            try (Writer w = Files.newBufferedWriter(dir.resolve("rm.heldout.jsonl"), StandardCharsets.UTF_8)) {
+                for (String line : heldOut) {
+                    w.write(line);
+                    w.write('\n');
+                    all.append(line).append('\n');
+                }
+            }
             manifest.put("content_sha256", ApiKey.hash(all.toString()));
             JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
         });
@@ -170,13 +201,8 @@ public final class DatasetBuilder {
         return norm.length() <= chars ? norm : norm.substring(0, chars);
     }
 
-    /** A user's split, from a hash of the user id: stable, and the same for all of a user's prompts. */
     static String split(String userId, Options o) {
-        int bucket = Integer.parseInt(ApiKey.hash(userId).substring(0, 6), 16) % 100;
-        if (bucket < o.testPercent()) {
-            return "test";
-        }
-        return bucket < o.testPercent() + o.validationPercent() ? "validation" : "train";
+        return UserSplit.of(userId, o.validationPercent(), o.testPercent());
     }
 
     private static String nextId(Path snapshotsDir) throws IOException {

@@ -41,4 +41,10 @@ public record PpoConfig(
     public static PpoConfig defaults() {
         return new PpoConfig(20, 16, 24, 2, 8, 1e-5, 1e-5, 0.02, 0.0, 0.0, 8, 1.0, 0.95, 0.2, 0.2, 1.0, 1234);
     }
+
+    /** The same run with pretraining mix {@code g} (0 is plain PPO). */
+    public PpoConfig withGamma(double g) {
+        return new PpoConfig(iterations, rolloutsPerIteration, maxNewTokens, ppoEpochs, minibatchSize, lr, valueLr, beta,
+                klTarget, g, ptxBatchSize, discount, lambda, clipRange, valueClipRange, gradClip, seed);
+    }
 }

@@ -99,7 +99,7 @@ public final class PpoTrainer {
      */
     public Outcome run(Path snapshot, Path sft, Path rewardModel, Path out, TokenStream ptx) throws IOException {
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
-        if (!sameTokenizer(sft, rewardModel)) {
+        if (!Checkpoint.sameTokenizer(sft, rewardModel)) {
             throw new IllegalArgumentException(rewardModel + ": its tokenizer differs from the policy's (" + sft
                     + "); train the reward model from this SFT checkpoint");
         }
@@ -224,7 +224,7 @@ public final class PpoTrainer {
         List<int[]> seqs = new ArrayList<>();
         List<Integer> keep = new ArrayList<>();
         for (int i = 0; i < gens.size(); i++) {
-            int[] all = completed(batchPrompts.get(i), gens.get(i), tokenizer);
+            int[] all = gens.get(i).sequence(batchPrompts.get(i), tokenizer.eosId());
             generated += all.length - batchPrompts.get(i).length;
             // Only rows that fit the window once more (the update feeds the whole sequence) take part.
             if (all.length > batchPrompts.get(i).length && all.length <= policy.config().maxPositions()) {
@@ -374,7 +374,7 @@ public final class PpoTrainer {
             List<Generation> gens = new Generator(model, tokenizer).generate(part, sampling);
             List<int[]> seqs = new ArrayList<>();
             for (int i = 0; i < gens.size(); i++) {
-                seqs.add(completed(part.get(i), gens.get(i), tokenizer));
+                seqs.add(gens.get(i).sequence(part.get(i), tokenizer.eosId()));
             }
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
@@ -385,21 +385,6 @@ public final class PpoTrainer {
             }
         }
         return sum / prompts.size();
-    }
-
-    /**
-     * Prompt then completion, with the EOS the policy chose when it stopped: the reward model was
-     * trained on EOS-terminated sequences, and stopping is an action PPO must be able to credit.
-     */
-    private static int[] completed(int[] prompt, Generation g, Tokenizer tokenizer) {
-        int[] c = g.tokens();
-        boolean eos = g.finishReason() == io.rlhf4j.core.sampling.FinishReason.STOP;
-        int[] all = Arrays.copyOf(prompt, prompt.length + c.length + (eos ? 1 : 0));
-        System.arraycopy(c, 0, all, prompt.length, c.length);
-        if (eos) {
-            all[all.length - 1] = tokenizer.eosId();
-        }
-        return all;
     }
 
     private static void whiten(List<Rollout> rollouts) {
@@ -441,14 +426,5 @@ public final class PpoTrainer {
             }
         }
         return out;
-    }
-
-    private static boolean sameTokenizer(Path a, Path b) throws IOException {
-        Path ta = a.resolve("tokenizer.json");
-        Path tb = b.resolve("tokenizer.json");
-        if (Files.exists(ta) && Files.exists(tb)) {
-            return Arrays.equals(Files.readAllBytes(ta), Files.readAllBytes(tb));
-        }
-        return Checkpoint.readTokenizer(a).vocabSize() == Checkpoint.readTokenizer(b).vocabSize();
     }
 }

@@ -185,7 +185,7 @@ public final class RewardTrainer {
     }
 
     /** Validation loss and the share of ranked pairs the model orders as the labeler did. */
-    static Evaluation evaluate(RewardModel rm, List<RankedExample> examples) {
+    public static Evaluation evaluate(RewardModel rm, List<RankedExample> examples) {
         double loss = 0;
         Map<String, int[]> byLabeler = new TreeMap<>();
         int right = 0;

@@ -13,6 +13,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.reward.RewardModel;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
@@ -50,12 +51,23 @@ public final class SftTrainer {
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
 
+    private Path selectionRm;
+
     public SftTrainer(SftConfig config, PrintStream log) {
         this.config = config;
         this.log = log;
     }
 
     /** Stops (after checkpointing) once this step is reached: how tests simulate an interruption. */
+    /**
+     * Selects the final checkpoint by this reward model's mean score of greedy completions of the
+     * validation prompts instead of by validation loss, as InstructGPT selected its SFT models.
+     */
+    public SftTrainer selectByReward(Path rewardModel) {
+        this.selectionRm = rewardModel;
+        return this;
+    }
+
     public SftTrainer stopAfter(int step) {
         this.stopAfter = step;
         return this;
@@ -83,7 +95,9 @@ public final class SftTrainer {
 
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
+                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay());
+                RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
+            List<int[]> selectionPrompts = validation.stream().map(SftExample::prompt).distinct().limit(32).toList();
             List<String> metrics = new ArrayList<>();
             double best = Double.POSITIVE_INFINITY;
             int bestStep = 0;
@@ -97,10 +111,10 @@ public final class SftTrainer {
                 metrics.addAll(run.restore(model, optimizer, start));
                 for (String line : metrics) {
                     JsonNode row = JSONL.readTree(line);
-                    if (row.has("val_loss")) {
-                        first = Double.isNaN(first) ? row.get("val_loss").asDouble() : first;
-                        if (row.get("val_loss").asDouble() < best) {
-                            best = row.get("val_loss").asDouble();
+                    if (row.has("selection")) {
+                        first = Double.isNaN(first) ? row.get("selection").asDouble() : first;
+                        if (row.get("selection").asDouble() < best) {
+                            best = row.get("selection").asDouble();
                             bestStep = row.get("step").asInt();
                         }
                     }
@@ -111,9 +125,9 @@ public final class SftTrainer {
                 log.printf("resuming %s at step %d of %d%n", out, start, steps);
             }
             if (start == 0) {
-                first = validationLoss(model, validation);
+                ObjectNode row = JSONL.createObjectNode().put("step", 0);
+                first = selection(model, validation, selector, selectionPrompts, tokenizer, row);
                 best = first;
-                ObjectNode row = JSONL.createObjectNode().put("step", 0).put("val_loss", first);
                 metrics.add(JSONL.writeValueAsString(row));
             }
             CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
@@ -137,8 +151,7 @@ public final class SftTrainer {
                     bar.setExtraMessage(String.format(" loss %.3f  %,.0f tok/s", r.loss(), tps));
                     boolean evalNow = step % config.evalEvery() == 0 || step == steps || step % perEpoch == 0;
                     if (evalNow) {
-                        double val = validationLoss(model, validation);
-                        row.put("val_loss", val);
+                        double val = selection(model, validation, selector, selectionPrompts, tokenizer, row);
                         if (val < best) {
                             best = val;
                             bestStep = step;
@@ -165,15 +178,21 @@ public final class SftTrainer {
             manifest.put("data_snapshot", snapshot.toAbsolutePath().normalize().toString());
             manifest.set("hyper_parameters", JSON.valueToTree(config));
             ObjectNode m = manifest.putObject("metrics");
-            m.put("validation_loss_before", first);
-            m.put("validation_loss_best", best);
+            m.put("selected_by", selector == null ? "validation_loss" : "reward_model");
+            if (selector != null) {
+                manifest.put("selection_reward_model", selectionRm.toAbsolutePath().normalize().toString());
+            }
+            m.put(selector == null ? "validation_loss_before" : "validation_reward_before", selector == null ? first : -first);
+            m.put(selector == null ? "validation_loss_best" : "validation_reward_best", selector == null ? best : -best);
             m.put("best_step", bestStep);
             m.put("steps", steps);
             m.put("train_examples", train.size());
             m.put("validation_examples", validation.size());
             run.save(model, null, tokenizer, KIND, steps, steps, configJson, metrics,
                     dir -> JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest));
-            log.printf("SFT done: validation loss %.4f -> %.4f (best at step %d); checkpoint in %s%n", first, best,
+            log.printf("SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
+                    selector == null ? "validation loss" : "validation reward", selector == null ? first : -first,
+                    selector == null ? best : -best,
                     bestStep, out);
             return new Outcome(steps, best, bestStep, first);
         }
@@ -185,6 +204,40 @@ public final class SftTrainer {
             out.add(train.get(i));
         }
         return out;
+    }
+
+    /**
+     * The criterion the best checkpoint minimises, recorded in {@code row}: validation loss, or minus the
+     * selection reward model's mean score of greedy completions of the validation prompts.
+     */
+    private double selection(Decoder model, List<SftExample> validation, RewardModel selector,
+            List<int[]> prompts, Tokenizer tokenizer, ObjectNode row) {
+        double loss = validationLoss(model, validation);
+        row.put("val_loss", loss);
+        if (selector == null) {
+            row.put("selection", loss);
+            return loss;
+        }
+        List<io.rlhf4j.trainer.generate.Generation> gens = new io.rlhf4j.trainer.generate.Generator(model, tokenizer)
+                .generate(prompts, io.rlhf4j.core.sampling.SamplingParams.greedy(32));
+        List<int[]> seqs = new ArrayList<>();
+        int window = selector.trunk().config().maxPositions();
+        for (int i = 0; i < gens.size(); i++) {
+            int[] seq = gens.get(i).sequence(prompts.get(i), tokenizer.eosId());
+            seqs.add(seq.length > window ? java.util.Arrays.copyOf(seq, window) : seq);
+        }
+        double sum = 0;
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            var b = io.rlhf4j.trainer.data.PaddedBatch.of(seqs, selector.trunk().manager());
+            for (float r : selector.rewards(b.ids(), b.positions(), b.mask()).toFloatArray()) {
+                sum += r;
+            }
+        }
+        double reward = sum / seqs.size();
+        row.put("val_reward", reward);
+        row.put("selection", -reward);
+        return -reward;
     }
 
     /** Token-weighted mean loss over all validation demonstrations. */

@@ -60,7 +60,7 @@ class DatasetBuilderTest {
             // A prompt with both: it goes to one set only (RM).
             store.addDemonstration(new Judgement.Demonstration("both", "u0p1", "lab", "demo", "labeling", 1));
 
-            ObjectNode m = DatasetBuilder.build(store, tmp.resolve("snapshots"), new DatasetBuilder.Options(40, 3, 10, 10));
+            ObjectNode m = DatasetBuilder.build(store, tmp.resolve("snapshots"), new DatasetBuilder.Options(40, 3, 10, 10, ""));
             assertThat(m.get("id").asText()).isEqualTo("snap-1");
             assertThat(m.get("dropped").get("no_consent").asInt()).isEqualTo(6);
             assertThat(m.get("dropped").get("shared_prefix").asInt()).isEqualTo(1);

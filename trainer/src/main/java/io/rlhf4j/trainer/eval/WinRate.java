@@ -1,0 +1,96 @@
+package io.rlhf4j.trainer.eval;
+
+import ai.djl.ndarray.NDManager;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.trainer.generate.Generation;
+import io.rlhf4j.trainer.generate.Generator;
+import io.rlhf4j.trainer.model.Decoder;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How often model A's completion beats model B's on the same prompts, as InstructGPT reports its
+ * human evaluations: a tie counts half. Both models sample with the same seed and settings.
+ */
+public final class WinRate {
+
+    /** Sampling for the comparison. */
+    public record Options(int maxNewTokens, double temperature, long seed, int batch) {
+        public static Options defaults() {
+            return new Options(48, 0.7, 1234, 16);
+        }
+    }
+
+    public record Result(String judge, int n, double winRate, int wins, int ties, int losses, double meanA,
+            double meanB) {
+    }
+
+    private WinRate() {
+    }
+
+    public static Result evaluate(Path a, Path b, List<String> prompts, Judge judge, Options o) throws IOException {
+        if (!Checkpoint.sameTokenizer(a, b)) {
+            throw new IllegalArgumentException(a + " and " + b + " tokenize differently; compare models of one lineage");
+        }
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("no prompts to evaluate on (the snapshot's test split is empty)");
+        }
+        Tokenizer tokenizer = Checkpoint.readTokenizer(a);
+        int window = Math.min(Checkpoint.readConfig(a).maxPositions(), Checkpoint.readConfig(b).maxPositions());
+        List<String> kept = new ArrayList<>();
+        List<int[]> ids = new ArrayList<>();
+        for (String p : prompts) {
+            int[] t = tokenizer.encode(p, true);
+            if (t.length > 0 && t.length + 2 < window) {
+                kept.add(p);
+                ids.add(t);
+            }
+        }
+        if (kept.isEmpty()) {
+            throw new IllegalArgumentException("every prompt is too long for the models' context window");
+        }
+        double[] sa = scores(a, kept, ids, judge, o, tokenizer.eosId());
+        double[] sb = scores(b, kept, ids, judge, o, tokenizer.eosId());
+        int wins = 0;
+        int ties = 0;
+        double sumA = 0;
+        double sumB = 0;
+        for (int i = 0; i < sa.length; i++) {
+            if (Math.abs(sa[i] - sb[i]) < 1e-9) {
+                ties++;
+            } else if (sa[i] > sb[i]) {
+                wins++;
+            }
+            sumA += sa[i];
+            sumB += sb[i];
+        }
+        int n = sa.length;
+        return new Result(judge.name(), n, (wins + 0.5 * ties) / n, wins, ties, n - wins - ties, sumA / n, sumB / n);
+    }
+
+    /** The judge's scores of one model's completions, generated in batches. */
+    public static double[] scores(Path model, List<String> prompts, List<int[]> ids, Judge judge, Options o, int eosId)
+            throws IOException {
+        double[] out = new double[prompts.size()];
+        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+                Decoder decoder = Decoder.load(model, manager)) {
+            Generator generator = new Generator(decoder, Checkpoint.readTokenizer(model));
+            int window = decoder.config().maxPositions();
+            for (int from = 0; from < prompts.size(); from += o.batch()) {
+                int to = Math.min(prompts.size(), from + o.batch());
+                List<int[]> part = ids.subList(from, to);
+                int longest = part.stream().mapToInt(p -> p.length).max().orElseThrow();
+                int budget = Math.max(1, Math.min(o.maxNewTokens(), window - longest - 1));
+                List<Generation> gens = generator.generate(part,
+                        new SamplingParams(budget, o.temperature(), 1.0, 0, List.of(), o.seed() + from));
+                double[] s = judge.score(prompts.subList(from, to), part, gens, eosId);
+                System.arraycopy(s, 0, out, from, s.length);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,104 @@
+package io.rlhf4j.trainer.pipeline;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.rlhf4j.trainer.ppo.PpoConfig;
+import io.rlhf4j.trainer.rm.RmConfig;
+import io.rlhf4j.trainer.sft.SftConfig;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Iterator;
+
+/**
+ * The whole pipeline's settings: one section per stage plus the evaluation gate. A file or an API
+ * request overrides any subset; a key the pipeline does not have is an error naming it.
+ */
+public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eval) {
+
+    /**
+     * The gate a candidate must pass before it may be promoted: its win rate against the active
+     * version on held-out test prompts, judged by {@code judge} ({@code gold} in the demo world, else
+     * {@code rm}: the new reward model), and how much its pretraining loss may rise (the alignment tax).
+     */
+    public record Eval(String judge, int testPrompts, double minWinRate, double maxPretrainingLossIncrease,
+            int maxNewTokens, double temperature, long seed) {
+        public Eval {
+            if (!judge.equals("gold") && !judge.equals("rm")) {
+                throw new IllegalArgumentException("eval.judge must be gold or rm, got '" + judge + "'");
+            }
+            if (testPrompts < 1) {
+                throw new IllegalArgumentException("eval.test_prompts must be at least 1");
+            }
+        }
+    }
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    /** Sized for the demo world on two cores: a loop turn in a few minutes. */
+    public static PipelineConfig defaults() {
+        SftConfig s = SftConfig.defaults();
+        RmConfig r = RmConfig.defaults();
+        PpoConfig p = PpoConfig.defaults();
+        return new PipelineConfig(
+                new SftConfig(3, s.batchSize(), s.lr(), s.minLr(), s.warmupSteps(), s.weightDecay(), s.gradClip(),
+                        s.dropout(), s.evalEvery(), s.seed()),
+                new RmConfig(2, r.rankingsPerStep(), r.lr(), r.minLr(), r.warmupSteps(), r.weightDecay(),
+                        r.gradClip(), r.evalEvery(), r.seed()),
+                p,
+                new Eval("rm", 64, 0.5, 0.5, 32, 0.7, 1234));
+    }
+
+    /** {@code overrides} (a mapping, possibly partial) laid over these settings. */
+    public PipelineConfig with(JsonNode overrides, String source) {
+        if (overrides == null || overrides.isNull() || overrides.isMissingNode()) {
+            return this;
+        }
+        if (!overrides.isObject()) {
+            throw new IllegalArgumentException(source + ": expected a mapping of settings");
+        }
+        ObjectNode tree = YAML.valueToTree(this);
+        merge(tree, (ObjectNode) overrides, source, "");
+        try {
+            return YAML.treeToValue(tree, PipelineConfig.class);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new IllegalArgumentException(source + ": " + cause.getMessage());
+        }
+    }
+
+    public static PipelineConfig read(Path file) throws IOException {
+        JsonNode read;
+        try {
+            read = YAML.readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid YAML or JSON (" + e.getOriginalMessage() + ")");
+        }
+        return defaults().with(read, file.toString());
+    }
+
+    public ObjectNode toJson() {
+        return YAML.valueToTree(this);
+    }
+
+    private static void merge(ObjectNode into, ObjectNode from, String source, String path) {
+        for (Iterator<String> it = from.fieldNames(); it.hasNext(); ) {
+            String key = it.next();
+            if (!into.has(key)) {
+                throw new IllegalArgumentException(source + ": unknown key '" + path + key + "' (known: "
+                        + String.join(", ", (Iterable<String>) into::fieldNames) + ")");
+            }
+            if (into.get(key).isObject() && from.get(key).isObject()) {
+                merge((ObjectNode) into.get(key), (ObjectNode) from.get(key), source, path + key + ".");
+            } else if (into.get(key).isObject()) {
+                throw new IllegalArgumentException(source + ": '" + path + key + "' is a section of settings");
+            } else {
+                into.set(key, from.get(key));
+            }
+        }
+    }
+}
