@@ -6,6 +6,7 @@ import io.rlhf4j.core.store.Store;
 import io.rlhf4j.serving.api.ApiServer;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
@@ -22,7 +23,7 @@ public final class ServingApp implements AutoCloseable {
 
     /** Where and how to serve. {@code dbUrl} null means SQLite under the data directory. */
     public record Config(Path dataDir, String dbUrl, String dbUser, String dbPassword, String host, int port,
-            EngineOptions engine, int maxRows, int queueCapacity, String adminToken) {
+            EngineOptions engine, int maxRows, int queueCapacity, String adminToken, TrainingLoop.Options loop) {
         public Config {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
@@ -33,19 +34,24 @@ public final class ServingApp implements AutoCloseable {
         }
 
         public static Config defaults(Path dataDir) {
-            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, EngineOptions.cpu(0), 32, 256, null);
+            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, EngineOptions.cpu(0), 32, 256, null,
+                    TrainingLoop.Options.disabled());
         }
 
         public Config withPort(int p) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken, loop);
         }
 
         public Config withAdminToken(String t) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, t);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, t, loop);
         }
 
         public Config withLimits(int rows, int queue) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, rows, queue, adminToken);
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, rows, queue, adminToken, loop);
+        }
+
+        public Config withLoop(TrainingLoop.Options l) {
+            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, adminToken, l);
         }
     }
 
@@ -56,10 +62,12 @@ public final class ServingApp implements AutoCloseable {
     private final ServingMetrics metrics;
     private final Vertx vertx;
     private final ApiServer api;
+    private final TrainingLoop loop;
     private final int port;
 
     private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, ServingMetrics metrics,
-            Vertx vertx, ApiServer api, int port) {
+            Vertx vertx, ApiServer api, TrainingLoop loop, int port) {
+        this.loop = loop;
         this.store = store;
         this.registry = registry;
         this.logs = logs;
@@ -90,20 +98,41 @@ public final class ServingApp implements AutoCloseable {
         if (activeReward.isPresent()) {
             router.activateReward(store.version(activeReward.get()).orElseThrow());
         }
+        java.util.Map<String, String> storeEnv = new java.util.HashMap<>();
+        if (c.dbUrl() != null) {
+            storeEnv.put("RLHF4J_DB_URL", c.dbUrl());
+            if (c.dbUser() != null) {
+                storeEnv.put("RLHF4J_DB_USER", c.dbUser());
+            }
+            if (c.dbPassword() != null) {
+                storeEnv.put("RLHF4J_DB_PASSWORD", c.dbPassword());
+            }
+        }
+        TrainingLoop loop = new TrainingLoop(c.loop(), store, registry, c.dataDir(), storeEnv, v -> {
+            try {
+                router.activateAny(v);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            if (ModelVersion.POLICY.equals(v.kind())) {
+                metrics.activated(v.version());
+            }
+        });
         Vertx vertx = Vertx.vertx();
-        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken());
+        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop);
         int port;
         try {
             port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();
         } catch (RuntimeException e) {
             vertx.close();
+            loop.close();
             router.close();
             logs.close();
             store.close();
             throw new IOException("cannot listen on " + c.host() + ":" + c.port() + ": "
                     + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
         }
-        return new ServingApp(store, registry, logs, router, metrics, vertx, api, port);
+        return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, port);
     }
 
     public int port() {
@@ -116,6 +145,10 @@ public final class ServingApp implements AutoCloseable {
 
     public Registry registry() {
         return registry;
+    }
+
+    public TrainingLoop loop() {
+        return loop;
     }
 
     public ModelRouter router() {
@@ -136,6 +169,7 @@ public final class ServingApp implements AutoCloseable {
     @Override
     public void close() {
         api.close().toCompletionStage().toCompletableFuture().join();
+        loop.close();
         router.close();
         logs.close();
         vertx.close().toCompletionStage().toCompletableFuture().join();

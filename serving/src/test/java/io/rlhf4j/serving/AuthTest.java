@@ -103,7 +103,7 @@ class AuthTest {
 
     @Test
     void openModeRefusesToListenBeyondLoopback() {
-        ServingApp.Config c = new ServingApp.Config(tmp.resolve("other"), null, null, null, "0.0.0.0", 0, io.rlhf4j.serving.engine.EngineOptions.cpu(0), 4, 4, null);
+        ServingApp.Config c = new ServingApp.Config(tmp.resolve("other"), null, null, null, "0.0.0.0", 0, io.rlhf4j.serving.engine.EngineOptions.cpu(0), 4, 4, null, io.rlhf4j.serving.loop.TrainingLoop.Options.disabled());
         assertThatThrownBy(() -> ServingApp.start(c)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("open mode");
     }

@@ -1,5 +1,9 @@
 package io.rlhf4j.serving.api;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.rlhf4j.core.store.Store;
+import io.rlhf4j.serving.loop.TrainingLoop;
+import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.ModelVersion;
@@ -30,10 +34,12 @@ final class AdminHandler {
     private final ServingMetrics metrics;
     private final byte[] token;
     private final Auth auth;
+    private final TrainingLoop loop;
 
     AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken,
-            Auth auth) {
+            Auth auth, TrainingLoop loop) {
         this.auth = auth;
+        this.loop = loop;
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
@@ -45,10 +51,16 @@ final class AdminHandler {
         r.route("/admin/*").handler(this::authorize);
         r.get("/admin/versions").handler(ctx -> blocking(ctx, this::versions));
         r.post("/admin/versions").handler(ctx -> blocking(ctx, () -> register(ctx)));
-        r.post("/admin/models/:version/promote").handler(ctx -> blocking(ctx, () -> promote(ctx.pathParam("version"))));
+        r.post("/admin/models/:version/promote").handler(ctx -> blocking(ctx, () -> promote(ctx.pathParam("version"),
+                "true".equals(ctx.request().getParam("force")))));
         r.post("/admin/rollback").handler(ctx -> blocking(ctx, this::rollback));
         r.delete("/admin/models/:version").handler(ctx -> blocking(ctx, () -> unregister(ctx.pathParam("version"))));
         r.post("/admin/keys").handler(ctx -> blocking(ctx, () -> createKey(ctx)));
+        r.delete("/admin/users/:user").handler(ctx -> blocking(ctx, () -> deleteUser(ctx.pathParam("user"))));
+        r.post("/admin/training-runs").handler(ctx -> blocking(ctx, () -> startRun(ctx)));
+        r.get("/admin/training-runs").handler(ctx -> blocking(ctx, this::runs));
+        r.get("/admin/training-runs/:id").handler(ctx -> blocking(ctx, () -> TrainingLoop.json(run(ctx.pathParam("id")))));
+        r.get("/admin/training-runs/:id/metrics").handler(ctx -> blocking(ctx, () -> metrics(ctx.pathParam("id"))));
         r.delete("/admin/keys/:prefix").handler(ctx -> blocking(ctx, () -> revokeKey(ctx.pathParam("prefix"))));
     }
 
@@ -120,11 +132,23 @@ final class AdminHandler {
         return o;
     }
 
-    private ObjectNode promote(String version) throws Exception {
+    private ObjectNode promote(String version, boolean force) throws Exception {
         ModelVersion v = registry.store().version(version)
                 .orElseThrow(() -> ApiError.notFound("version", "version_not_found", "no version " + version));
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
+        }
+        JsonNode gate = ApiError.JSON.readTree(v.manifestJson()).path("gate");
+        if (gate.path("passed").isBoolean() && !gate.get("passed").asBoolean()) {
+            if (!force) {
+                throw new ApiError(409, "invalid_request_error", "version", "gate_failed", "version " + version
+                        + " failed its evaluation gate (" + gate.path("reason").asText("see its manifest")
+                        + "); promote with ?force=true to override, which is logged");
+            }
+            registry.store().audit("forced_promotion", "version " + version + " promoted despite its failed gate: "
+                    + gate, System.currentTimeMillis());
+            LoggerFactory.getLogger(AdminHandler.class).warn("forced promotion of version {} despite its failed gate {}",
+                    version, gate);
         }
         boolean reward = ModelVersion.REWARD.equals(v.kind());
         String previous = reward ? (router.currentReward() == null ? null : router.currentReward().version())
@@ -153,7 +177,7 @@ final class AdminHandler {
         String current = history.get(history.size() - 1);
         for (int i = history.size() - 2; i >= 0; i--) {
             if (!history.get(i).equals(current)) {
-                return promote(history.get(i));
+                return promote(history.get(i), true); // it served before: its gate is history
             }
         }
         throw new IllegalStateException("nothing to roll back to: version " + current + " is the only one ever active");
@@ -189,6 +213,62 @@ final class AdminHandler {
         auth.invalidate();
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("revoked", n);
+        return o;
+    }
+
+    /**
+     * Deletes a user's data and names the model versions trained on snapshots that held it: those
+     * snapshots are immutable lineage, so retraining without the user is the admin's decision.
+     */
+    private ObjectNode deleteUser(String user) throws Exception {
+        Store.Deletion d = registry.store().deleteUser(user);
+        registry.store().audit("user_deleted", user + ": " + d, System.currentTimeMillis());
+        List<String> snapshots = loop.snapshotsHolding(user);
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        o.put("user", user);
+        ObjectNode n = o.putObject("deleted");
+        n.put("prompts", d.prompts());
+        n.put("completions", d.completions());
+        n.put("rankings", d.rankings());
+        n.put("demonstrations", d.demonstrations());
+        ArrayNode vs = o.putArray("model_versions");
+        for (ModelVersion v : registry.versions()) {
+            String snap = ApiError.JSON.readTree(v.manifestJson()).path("training").path("data_snapshot").asText(null);
+            if (snap != null && snapshots.contains(Path.of(snap).getFileName().toString())) {
+                vs.add(v.version());
+            }
+        }
+        ArrayNode ss = o.putArray("snapshots");
+        snapshots.forEach(ss::add);
+        return o;
+    }
+
+    private ObjectNode startRun(RoutingContext ctx) throws Exception {
+        JsonNode body = ctx.body().buffer() == null || ctx.body().buffer().length() == 0
+                ? ApiError.JSON.createObjectNode() : ApiError.JSON.readTree(ctx.body().buffer().getBytes());
+        JsonNode config = body.path("config");
+        if (!config.isMissingNode() && !config.isObject()) {
+            throw ApiError.invalid("config", "config must be an object of pipeline settings");
+        }
+        ctx.response().setStatusCode(202);
+        return TrainingLoop.json(loop.start("manual", config.isObject() ? (ObjectNode) config : null));
+    }
+
+    private ObjectNode runs() {
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        ArrayNode list = o.putArray("runs");
+        registry.store().runs().forEach(r -> list.add(TrainingLoop.json(r)));
+        return o;
+    }
+
+    private io.rlhf4j.core.store.TrainingRun run(String id) {
+        return registry.store().run(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
+    }
+
+    private ObjectNode metrics(String id) throws java.io.IOException {
+        ObjectNode o = ApiError.JSON.createObjectNode();
+        ArrayNode list = o.putArray("metrics");
+        loop.metrics(run(id)).forEach(list::add);
         return o;
     }
 

@@ -44,6 +44,20 @@ public final class ApiError extends RuntimeException {
         return new ApiError(500, "server_error", null, null, message);
     }
 
+    /** The request body as a JSON object, or the 400 that says why it is not one. */
+    static com.fasterxml.jackson.databind.JsonNode jsonObject(io.vertx.ext.web.RoutingContext ctx) {
+        com.fasterxml.jackson.databind.JsonNode b;
+        try {
+            b = JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+        } catch (java.io.IOException e) {
+            throw invalid(null, "the request body is not valid JSON");
+        }
+        if (b == null || !b.isObject()) {
+            throw invalid(null, "the request body must be a JSON object");
+        }
+        return b;
+    }
+
     String body() {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode e = root.putObject("error");

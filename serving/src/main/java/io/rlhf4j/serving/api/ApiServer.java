@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
@@ -15,6 +16,7 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -25,6 +27,8 @@ import io.vertx.ext.web.handler.BodyHandler;
 public final class ApiServer {
 
     public static final long MAX_BODY_BYTES = 1 << 20;
+    /** New tokens per completion the labeling queue samples. */
+    static final int LABELING_MAX_TOKENS = 64;
 
     private final Vertx vertx;
     private final ModelRouter router;
@@ -32,10 +36,12 @@ public final class ApiServer {
     private final LogWriter logs;
     private final ServingMetrics metrics;
     private final String adminToken;
+    private final TrainingLoop loop;
     private HttpServer server;
 
     public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs, ServingMetrics metrics,
-            String adminToken) {
+            String adminToken, TrainingLoop loop) {
+        this.loop = loop;
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
@@ -46,16 +52,20 @@ public final class ApiServer {
 
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
-        r.post().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
+        r.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
         Auth auth = new Auth(registry.store(), isLoopback(host));
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, metrics, adminToken, auth).mount(r);
+        new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop).mount(r);
+        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, 10, 10).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);
+        // The web client (playground, labeling, admin console) and its WebJars, from the classpath.
+        r.get("/webjars/*").handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true));
+        r.get("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html"));
         r.route().last().handler(ctx -> ApiError.notFound(null, "not_found", "no route for "
                 + ctx.request().method() + " " + ctx.request().path()).send(ctx.response()));
         r.route().failureHandler(this::failure);

@@ -34,15 +34,7 @@ final class RewardsHandler implements Handler<RoutingContext> {
     public void handle(RoutingContext ctx) {
         String authorization = ctx.request().getHeader("authorization");
         vertx.executeBlocking(() -> {
-            JsonNode b;
-            try {
-                b = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
-            } catch (java.io.IOException e) {
-                throw ApiError.invalid(null, "the request body is not valid JSON");
-            }
-            if (b == null || !b.isObject()) {
-                throw ApiError.invalid(null, "the request body must be a JSON object");
-            }
+            JsonNode b = ApiError.jsonObject(ctx);
             auth.authenticate(authorization, null);
             OrtRewardEngine rm = router.currentReward();
             if (rm == null) {

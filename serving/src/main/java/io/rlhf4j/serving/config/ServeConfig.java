@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.engine.EngineOptions;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -24,29 +25,33 @@ import java.util.Set;
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
  * scheduler: {max_batch: 32, queue: 256}
+ * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model}
  * </pre>
  */
 public final class ServeConfig {
 
     /** Each environment variable and the YAML path it sets. */
-    public static final Map<String, String> ENV = Map.of(
-            "RLHF4J_HOST", "server.host",
-            "RLHF4J_PORT", "server.port",
-            "RLHF4J_DATA_DIR", "data_dir",
-            "RLHF4J_DB_URL", "database.url",
-            "RLHF4J_DB_USER", "database.user",
-            "RLHF4J_DB_PASSWORD", "database.password",
-            "RLHF4J_ENGINE", "engine.kind",
-            "RLHF4J_THREADS", "engine.threads",
-            "RLHF4J_MAX_BATCH", "scheduler.max_batch",
-            "RLHF4J_QUEUE", "scheduler.queue");
+    public static final Map<String, String> ENV = Map.ofEntries(
+            Map.entry("RLHF4J_HOST", "server.host"),
+            Map.entry("RLHF4J_PORT", "server.port"),
+            Map.entry("RLHF4J_DATA_DIR", "data_dir"),
+            Map.entry("RLHF4J_DB_URL", "database.url"),
+            Map.entry("RLHF4J_DB_USER", "database.user"),
+            Map.entry("RLHF4J_DB_PASSWORD", "database.password"),
+            Map.entry("RLHF4J_ENGINE", "engine.kind"),
+            Map.entry("RLHF4J_THREADS", "engine.threads"),
+            Map.entry("RLHF4J_MAX_BATCH", "scheduler.max_batch"),
+            Map.entry("RLHF4J_QUEUE", "scheduler.queue"),
+            Map.entry("RLHF4J_TRAIN_EVERY", "loop.every_judgements"),
+            Map.entry("RLHF4J_AUTO_PROMOTE", "loop.auto_promote"));
 
     private static final Map<String, Set<String>> KEYS = Map.of(
             "server", Set.of("host", "port"),
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device"),
-            "scheduler", Set.of("max_batch", "queue"));
+            "scheduler", Set.of("max_batch", "queue"),
+            "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model"));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -91,7 +96,13 @@ public final class ServeConfig {
                     new EngineOptions(text(tree, "engine.kind", EngineOptions.CPU), integer(tree, "engine.threads", 0),
                             integer(tree, "engine.device", 0)),
                     integer(tree, "scheduler.max_batch", 32), integer(tree, "scheduler.queue", 256),
-                    adminToken);
+                    adminToken,
+                    // The pipeline command is the launcher's to fill in: it knows its own class path.
+                    new TrainingLoop.Options(java.util.List.of(),
+                            text(tree, "loop.base_model", null) == null ? null : Path.of(text(tree, "loop.base_model", null)),
+                            integer(tree, "loop.every_judgements", 200),
+                            Boolean.parseBoolean(text(tree, "loop.auto_promote", "false")),
+                            integer(tree, "loop.training_threads", 1), 2));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException((file == null ? "configuration" : file.toString()) + ": "
                     + e.getMessage());

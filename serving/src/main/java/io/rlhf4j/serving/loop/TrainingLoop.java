@@ -1,0 +1,363 @@
+package io.rlhf4j.serving.loop;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.TrainingRun;
+import io.rlhf4j.serving.registry.Registry;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The serving side of "steps 2 and 3 can be iterated continuously": starts a training run on demand or
+ * every N new judgements, runs the pipeline (snapshot, SFT, RM, PPO-ptx, evaluation against the active
+ * version, export) in a child process, registers its candidate and promotes it when the gate passes
+ * and auto-promotion is on.
+ *
+ * <p>Why a child process: serving must not load the training engine (DJL's PyTorch), the training
+ * threads are bounded and run at lower priority ({@code nice}) so they never starve the scheduler,
+ * and a crash of either side leaves the other whole. The run's row in the store is its durable state:
+ * at start-up a run left running by a crash is resumed (every stage resumes from its checkpoints) or,
+ * past {@link Options#maxAttempts}, marked failed. A candidate is registered only from a finished
+ * export directory, atomically, so nothing is ever half-registered.
+ */
+public final class TrainingLoop implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * @param command the pipeline's command line up to its arguments (e.g. {@code java -cp ... Rlhf4j train
+     *     pipeline}); empty disables training on this server
+     * @param baseModel the checkpoint each run's SFT starts from
+     * @param everyJudgements start a run after this many new rankings and demonstrations; 0 only on demand
+     * @param autoPromote promote a candidate that passes its gate
+     * @param trainingThreads threads the child may use
+     */
+    public record Options(List<String> command, Path baseModel, int everyJudgements, boolean autoPromote,
+            int trainingThreads, int maxAttempts) {
+        public Options {
+            command = List.copyOf(command);
+        }
+
+        public static Options disabled() {
+            return new Options(List.of(), null, 0, false, 1, 2);
+        }
+
+        public boolean enabled() {
+            return !command.isEmpty();
+        }
+    }
+
+    private final Options options;
+    private final Store store;
+    private final Registry registry;
+    private final Path runsDir;
+    private final Path dataDir;
+    private final Consumer<ModelVersion> promote;
+    private final java.util.Map<String, String> storeEnv;
+    private final ScheduledExecutorService timer;
+    private volatile Process child;
+    private volatile String running;
+    private volatile boolean closing;
+    private long judgementsAtLastRun;
+
+    /**
+     * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
+     * @param promote makes a registered version active (the same path as an admin's promotion)
+     */
+    public TrainingLoop(Options options, Store store, Registry registry, Path dataDir,
+            java.util.Map<String, String> storeEnv, Consumer<ModelVersion> promote) {
+        this.options = options;
+        this.storeEnv = java.util.Map.copyOf(storeEnv);
+        this.store = store;
+        this.registry = registry;
+        this.dataDir = dataDir;
+        this.runsDir = dataDir.resolve("runs");
+        this.promote = promote;
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "rlhf4j-training-loop");
+            t.setDaemon(true);
+            t.setPriority(Thread.MIN_PRIORITY);
+            return t;
+        });
+        this.judgementsAtLastRun = store.countJudgements();
+        if (options.enabled()) {
+            recover();
+            if (options.everyJudgements() > 0) {
+                timer.scheduleWithFixedDelay(this::onSchedule, 5, 5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Starts a run now; refused while one runs or when this server has no pipeline configured. */
+    public synchronized TrainingRun start(String trigger, ObjectNode config) throws IOException {
+        if (!options.enabled()) {
+            throw new IllegalStateException("training is not enabled on this server (rlhf4j serve runs the loop; "
+                    + "an embedded server needs TrainingLoop.Options with a pipeline command)");
+        }
+        if (running != null) {
+            throw new IllegalStateException("training run " + running + " is still running");
+        }
+        long now = System.currentTimeMillis();
+        String id = "run-" + (store.runs().size() + 1);
+        Path dir = runsDir.resolve(id);
+        Files.createDirectories(dir);
+        String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
+        Files.writeString(dir.resolve("config.json"), configJson);
+        TrainingRun run = new TrainingRun(id, TrainingRun.QUEUED, trigger, "snapshot", 0, null, null, null, false, null,
+                dir.toString(), configJson, now, now);
+        store.saveRun(run);
+        judgementsAtLastRun = store.countJudgements();
+        launch(run, 1);
+        return run;
+    }
+
+    private void onSchedule() {
+        try {
+            if (running == null && store.countJudgements() - judgementsAtLastRun >= options.everyJudgements()) {
+                start("schedule", null);
+            }
+        } catch (Exception e) {
+            LOG.warn("scheduled training run did not start: {}", e.getMessage());
+        }
+    }
+
+    /** Resumes runs a crash left unfinished, or fails those that already had their attempts. */
+    private void recover() {
+        for (TrainingRun r : store.runs()) {
+            if (r.finished()) {
+                continue;
+            }
+            int attempts = attempts(r) + 1;
+            if (attempts > options.maxAttempts() || running != null) {
+                store.saveRun(r.failed("interrupted by a server restart " + (attempts - 1) + " times",
+                        System.currentTimeMillis()));
+            } else {
+                LOG.info("resuming training run {} interrupted by a restart (attempt {})", r.id(), attempts);
+                launch(r, attempts);
+            }
+        }
+    }
+
+    private static int attempts(TrainingRun r) {
+        try {
+            return Integer.parseInt(Files.readString(Path.of(r.dir(), "attempts")).strip());
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private void launch(TrainingRun run, int attempt) {
+        running = run.id();
+        Path dir = Path.of(run.dir());
+        try {
+            Files.writeString(dir.resolve("attempts"), Integer.toString(attempt));
+            List<String> cmd = new ArrayList<>();
+            if (Files.isExecutable(Path.of("/usr/bin/nice"))) {
+                cmd.addAll(List.of("/usr/bin/nice", "-n", "10"));
+            }
+            cmd.addAll(options.command());
+            cmd.addAll(List.of("--data-dir", dataDir.toString(), "--model", options.baseModel().toString(),
+                    "--out", dir.resolve("pipeline").toString(), "--config", dir.resolve("config.json").toString(),
+                    "--export", dir.resolve("export").toString(), "--progress", dir.resolve("progress.json").toString()));
+            store.active(ModelVersion.POLICY).flatMap(store::version)
+                    .ifPresent(v -> cmd.addAll(List.of("--against", v.path())));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("pipeline.log").toFile()));
+            String threads = Integer.toString(options.trainingThreads());
+            pb.environment().put("OMP_NUM_THREADS", threads);
+            pb.environment().put("MKL_NUM_THREADS", threads);
+            pb.environment().put("MKL_CBWR", "COMPATIBLE");
+            pb.environment().putAll(storeEnv);
+            child = pb.start();
+            store.saveRun(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
+            timer.execute(() -> watch(run.id(), child));
+        } catch (IOException e) {
+            running = null;
+            store.saveRun(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
+        }
+    }
+
+    /** Follows the child's progress file until it exits, then registers its candidate. */
+    private void watch(String id, Process process) {
+        try {
+            while (!process.waitFor(1, TimeUnit.SECONDS)) {
+                progress(id);
+            }
+            progress(id);
+            if (closing) {
+                return; // stopped by a shutdown: the run stays "running" and resumes at the next start
+            }
+            TrainingRun run = store.run(id).orElseThrow();
+            Path dir = Path.of(run.dir());
+            if (process.exitValue() != 0) {
+                store.saveRun(run.failed("the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
+                        System.currentTimeMillis()));
+                return;
+            }
+            finish(run, dir);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.error("training run {} failed", id, e);
+            store.run(id).ifPresent(r -> store.saveRun(r.failed(e.getMessage(), System.currentTimeMillis())));
+        } finally {
+            running = null;
+            child = null;
+        }
+    }
+
+    private void finish(TrainingRun run, Path dir) throws IOException {
+        Path export = dir.resolve("export");
+        JsonNode manifest = JSON.readTree(export.resolve("manifest.json").toFile());
+        String parent = store.active(ModelVersion.POLICY).orElse(null);
+        ModelVersion v = registry.register(export, parent);
+        JsonNode gate = manifest.path("gate");
+        boolean passed = gate.path("passed").asBoolean(false);
+        boolean promoted = false;
+        if (passed && options.autoPromote()) {
+            promote.accept(v);
+            promoted = true;
+        }
+        String snapshotPath = manifest.path("training").path("data_snapshot").asText(null);
+        store.saveRun(run.withSnapshot(snapshotPath == null ? run.snapshot() : Path.of(snapshotPath).getFileName().toString(),
+                System.currentTimeMillis()).succeeded(v.version(), gate.isMissingNode() ? null : gate.toString(),
+                promoted, System.currentTimeMillis()));
+        LOG.info("training run {} registered version {} (gate {}, promoted: {})", run.id(), v.version(),
+                passed ? "passed" : "failed", promoted);
+    }
+
+    private void progress(String id) {
+        TrainingRun run = store.run(id).orElseThrow();
+        Path file = Path.of(run.dir(), "progress.json");
+        if (!Files.exists(file)) {
+            return;
+        }
+        try {
+            JsonNode p = JSON.readTree(file.toFile());
+            TrainingRun updated = run.withProgress(p.path("stage").asText(run.stage()),
+                    p.path("progress").asDouble(run.progress()), System.currentTimeMillis());
+            if (p.hasNonNull("snapshot")) {
+                updated = updated.withSnapshot(p.get("snapshot").asText(), updated.updatedAt());
+            }
+            store.saveRun(updated);
+        } catch (IOException e) {
+            // Written atomically by the child; a partial read means it is being replaced: read it next time.
+        }
+    }
+
+    private static String lastLine(Path dir) {
+        try {
+            List<String> lines = Files.readAllLines(dir.resolve("pipeline.log"), StandardCharsets.UTF_8);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                if (!lines.get(i).isBlank()) {
+                    return lines.get(i).strip();
+                }
+            }
+        } catch (IOException e) {
+            return "(no log)";
+        }
+        return "(empty log)";
+    }
+
+    /** The run's metrics for charts: every stage's {@code metrics.jsonl}, each row tagged with its stage. */
+    public List<JsonNode> metrics(TrainingRun run) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String stage : List.of("sft", "rm", "ppo", "eval")) {
+            Path f = Path.of(run.dir(), "pipeline", stage, "metrics.jsonl");
+            if (!Files.exists(f)) {
+                continue;
+            }
+            for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    ObjectNode row = (ObjectNode) JSON.readTree(line);
+                    row.put("stage", stage);
+                    out.add(row);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Snapshots under the data directory that hold any of the user's prompts. */
+    public List<String> snapshotsHolding(String userId) throws IOException {
+        Path snapshots = dataDir.resolve("snapshots");
+        List<String> out = new ArrayList<>();
+        if (!Files.isDirectory(snapshots)) {
+            return out;
+        }
+        String needle = "\"user_id\":" + JSON.writeValueAsString(userId);
+        try (Stream<Path> dirs = Files.list(snapshots)) {
+            for (Path d : dirs.sorted().toList()) {
+                try (Stream<Path> files = Files.list(d)) {
+                    for (Path f : files.filter(p -> p.toString().endsWith(".jsonl")).toList()) {
+                        if (Files.readString(f).contains(needle)) {
+                            out.add(d.getFileName().toString());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    public Optional<String> running() {
+        return Optional.ofNullable(running);
+    }
+
+    /** A run as the admin API shows it. */
+    public static ObjectNode json(TrainingRun r) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("id", r.id());
+        o.put("state", r.state());
+        o.put("trigger", r.trigger());
+        o.put("stage", r.stage());
+        o.put("progress", r.progress());
+        o.put("snapshot", r.snapshot());
+        o.put("candidate", r.candidate());
+        try {
+            o.set("gate", r.gateJson() == null ? null : JSON.readTree(r.gateJson()));
+        } catch (IOException e) {
+            o.put("gate", r.gateJson());
+        }
+        o.put("promoted", r.promoted());
+        o.put("error", r.error());
+        o.put("created_at", r.createdAt());
+        o.put("updated_at", r.updatedAt());
+        return o;
+    }
+
+    /** Stops the child (its stages resume from checkpoints when the server comes back). */
+    @Override
+    public void close() {
+        closing = true;
+        timer.shutdownNow();
+        Process p = child;
+        if (p != null) {
+            p.destroy();
+            try {
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
