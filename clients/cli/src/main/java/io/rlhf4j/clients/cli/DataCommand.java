@@ -9,7 +9,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Training data in the store.",
-        subcommands = {DataCommand.Import.class, DataCommand.Build.class})
+        subcommands = {DataCommand.Import.class, DataCommand.Build.class, DataCommand.Simulate.class})
 final class DataCommand {
 
     @Command(name = "build", mixinStandardHelpOptions = true,
@@ -33,11 +33,16 @@ final class DataCommand {
         @picocli.CommandLine.Option(names = "--test-percent", defaultValue = "10")
         int test;
 
+        @picocli.CommandLine.Option(names = "--held-out-labelers", defaultValue = "", paramLabel = "PREFIX",
+                description = "rankings by labelers whose id starts with PREFIX go to rm.heldout.jsonl, to evaluate the "
+                        + "reward model on labelers it never saw")
+        String heldOut;
+
         @Override
         public Integer call() throws Exception {
             try (Store s = store.open()) {
                 var manifest = io.rlhf4j.trainer.data.DatasetBuilder.build(s, store.dataDir.resolve("snapshots"),
-                        new io.rlhf4j.trainer.data.DatasetBuilder.Options(prefixChars, maxPerUser, validation, test));
+                        new io.rlhf4j.trainer.data.DatasetBuilder.Options(prefixChars, maxPerUser, validation, test, heldOut));
                 System.out.println(manifest.toPrettyString());
             }
             return 0;
@@ -69,6 +74,42 @@ final class DataCommand {
                         : SeedImporter.rankings(s, file);
                 System.err.printf("imported %d prompts, %d completions, %d demonstrations, %d rankings from %s%n",
                         r.prompts(), r.completions(), r.demonstrations(), r.rankings(), file);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "simulate", mixinStandardHelpOptions = true,
+            description = {"The demo world's data collection, offline: simulated users send WordNet instruction prompts, "
+                    + "demonstration writers answer some, and labelers in 6 groups (noise calibrated to ~73% agreement) "
+                    + "rank K completions the --policy samples for others.", "Everything goes into the store, as a "
+                    + "deployment would log it; then `data build` and `train pipeline`."})
+    static final class Simulate implements Callable<Integer> {
+        private static final io.rlhf4j.trainer.demo.Simulation.Options D = io.rlhf4j.trainer.demo.Simulation.Options.defaults();
+
+        @Mixin
+        KeysCommand.StoreOptions store;
+
+        @picocli.CommandLine.Option(names = "--policy", paramLabel = "DIR", description = "samples the completions to "
+                + "rank (default: the bundled demo model)")
+        Path policy;
+
+        @picocli.CommandLine.Option(names = "--users") int users = D.users();
+        @picocli.CommandLine.Option(names = "--prompts") int prompts = D.prompts();
+        @picocli.CommandLine.Option(names = "--demonstrations") int demonstrations = D.demonstrations();
+        @picocli.CommandLine.Option(names = "--rankings") int rankings = D.rankings();
+        @picocli.CommandLine.Option(names = "--k", description = "completions per ranking (default ${DEFAULT-VALUE})") int k = D.k();
+        @picocli.CommandLine.Option(names = "--max-new-tokens") int maxNew = D.maxNewTokens();
+        @picocli.CommandLine.Option(names = "--seed") long seed = D.seed();
+
+        @Override
+        public Integer call() throws Exception {
+            Path model = policy != null ? policy : DemoModel.locate();
+            try (Store s = store.open()) {
+                var summary = io.rlhf4j.trainer.demo.Simulation.populate(s, io.rlhf4j.trainer.demo.DemoWorld.load(), model,
+                        new io.rlhf4j.trainer.demo.Simulation.Options(users, prompts, demonstrations, rankings, k, maxNew,
+                                seed), System.err);
+                System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(summary));
             }
             return 0;
         }

@@ -1,5 +1,8 @@
 package io.rlhf4j.clients.cli;
 
+import io.rlhf4j.serving.loop.TrainingLoop;
+import java.util.ArrayList;
+import java.util.List;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.store.ModelVersion;
@@ -51,15 +54,36 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--queue", description = "requests waiting at most before 503 (default 256; RLHF4J_QUEUE)")
     Integer queue;
 
+    @Option(names = "--train-every", paramLabel = "N", description = "start a training run after every N new rankings "
+            + "and demonstrations; 0 = only on POST /admin/training-runs (RLHF4J_TRAIN_EVERY)")
+    Integer trainEvery;
+
+    @Option(names = "--auto-promote", description = "promote a training run's candidate when it passes its gate "
+            + "(RLHF4J_AUTO_PROMOTE)")
+    Boolean autoPromote;
+
+    @Option(names = "--no-training", description = "serve only: no background training runs")
+    boolean noTraining;
+
     @Override
     public Integer call() throws Exception {
         ServingApp.Config c = ServeConfig.load(configFile, System.getenv(), System.getenv("RLHF4J_ADMIN_TOKEN"));
         EngineOptions e = new EngineOptions(engine != null ? engine : c.engine().kind(),
                 threads != null ? threads : c.engine().threads(), c.engine().device());
+        String adminToken = c.adminToken();
+        if (adminToken == null && io.rlhf4j.serving.api.ApiServer.isLoopback(host != null ? host : c.host())) {
+            // A console on loopback should work out of the box: a fresh token, shown once, like Jupyter's.
+            adminToken = io.rlhf4j.core.store.ApiKey.generate();
+            System.err.println("admin token for this run (set RLHF4J_ADMIN_TOKEN to choose one): " + adminToken);
+        }
         ServingApp.Config config = new ServingApp.Config(dataDir != null ? dataDir : c.dataDir(),
                 dbUrl != null ? dbUrl : c.dbUrl(), c.dbUser(), c.dbPassword(), host != null ? host : c.host(),
                 port != null ? port : c.port(), e, maxBatch != null ? maxBatch : c.maxRows(),
-                queue != null ? queue : c.queueCapacity(), c.adminToken());
+                queue != null ? queue : c.queueCapacity(), adminToken, noTraining ? TrainingLoop.Options.disabled()
+                        : new TrainingLoop.Options(pipelineCommand(), c.loop().baseModel() != null ? c.loop().baseModel()
+                                : DemoModel.locate(), trainEvery != null ? trainEvery : c.loop().everyJudgements(),
+                                autoPromote != null ? autoPromote : c.loop().autoPromote(), c.loop().trainingThreads(),
+                                c.loop().maxAttempts()));
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive = app.store().active(ModelVersion.POLICY).isPresent();
             Path source = model;
@@ -73,6 +97,10 @@ final class ServeCommand implements Callable<Integer> {
             }
             System.err.printf("rlhf4j serving version %s on http://%s:%d (Ctrl-C to stop)%n",
                     app.router().current().engine().version(), config.host(), app.port());
+            System.err.printf("playground http://%s:%d/ · labeling /label.html · admin console /admin.html%s%n",
+                    config.host(), app.port(), config.loop().enabled() ? String.format("; training runs %s",
+                            config.loop().everyJudgements() > 0 ? "every " + config.loop().everyJudgements()
+                                    + " new judgements and on demand" : "on demand (POST /admin/training-runs)") : "");
             CountDownLatch stop = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
             stop.await();
@@ -81,7 +109,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /** An export directory for {@code dir}: itself if it already is one, else a fresh parity-checked export. */
-    private static Path exported(Path dir) throws Exception {
+    static Path exported(Path dir) throws Exception {
         if (Files.exists(dir.resolve("policy.onnx"))) {
             return dir;
         }
@@ -97,5 +125,17 @@ final class ServeCommand implements Callable<Integer> {
             }
         }));
         return out;
+    }
+
+    /** This JVM's own command line for {@code rlhf4j train pipeline}: the loop runs it as a child process. */
+    static List<String> pipelineCommand() {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "-Dai.djl.offline=true"));
+        String home = System.getProperty("rlhf4j.home");
+        if (home != null) {
+            cmd.add("-Drlhf4j.home=" + home);
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Rlhf4j.class.getName(), "train", "pipeline"));
+        return cmd;
     }
 }

@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, description = "The InstructGPT training stages.",
-        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class, TrainCommand.Ppo.class})
+        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class, TrainCommand.Ppo.class, PipelineCommand.class})
 final class TrainCommand {
 
     @Command(name = "sft", mixinStandardHelpOptions = true,

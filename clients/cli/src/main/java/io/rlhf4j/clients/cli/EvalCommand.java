@@ -1,0 +1,162 @@
+package io.rlhf4j.clients.cli;
+
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.trainer.demo.DemoWorld;
+import io.rlhf4j.trainer.eval.AlignmentTax;
+import io.rlhf4j.trainer.eval.Judge;
+import io.rlhf4j.trainer.eval.WinRate;
+import io.rlhf4j.trainer.pipeline.Pipeline;
+import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RankedExample;
+import io.rlhf4j.trainer.rm.RewardTrainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        description = "Evaluations: win rate, reward-model accuracy per labeler group, the alignment tax. Each prints a "
+                + "table, or one JSON object with --json.",
+        subcommands = {EvalCommand.WinRateCommand.class, EvalCommand.RmCommand.class, EvalCommand.TaxCommand.class})
+final class EvalCommand {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    static void print(ObjectNode result, boolean json) {
+        if (json) {
+            System.out.println(result.toString());
+            return;
+        }
+        result.fields().forEachRemaining(e -> System.out.printf("%-28s %s%n", e.getKey(),
+                e.getValue().isFloatingPointNumber() ? String.format("%.4f", e.getValue().asDouble()) : e.getValue()));
+    }
+
+    @Command(name = "winrate", mixinStandardHelpOptions = true,
+            description = "How often model A's completion beats model B's on a snapshot's held-out test prompts (ties "
+                    + "count half), judged by the demo world's gold labelers or by a reward model.")
+    static final class WinRateCommand implements Callable<Integer> {
+        @Option(names = "--a", required = true, paramLabel = "DIR") Path a;
+        @Option(names = "--b", required = true, paramLabel = "DIR") Path b;
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR", description = "its test split is the prompts")
+        Path snapshot;
+        @Option(names = "--judge", defaultValue = "gold", description = "gold or rm (default ${DEFAULT-VALUE})") String judge;
+        @Option(names = "--rm", paramLabel = "DIR", description = "the reward model for --judge rm") Path rm;
+        @Option(names = "--n", defaultValue = "200", description = "at most this many prompts (default ${DEFAULT-VALUE})") int n;
+        @Option(names = "--max-new-tokens", defaultValue = "32") int maxNew;
+        @Option(names = "--temperature", defaultValue = "0.7") double temperature;
+        @Option(names = "--seed", defaultValue = "1234") long seed;
+        @Option(names = "--json", description = "one JSON object") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            var prompts = Pipeline.testPrompts(snapshot, n);
+            Judge j;
+            if (judge.equals("gold")) {
+                j = Judge.gold(DemoWorld.load());
+            } else if (judge.equals("rm")) {
+                if (rm == null) {
+                    throw new IllegalArgumentException("--judge rm needs --rm DIR");
+                }
+                j = Judge.rewardModel(rm, a);
+            } else {
+                throw new IllegalArgumentException("--judge must be gold or rm, got '" + judge + "'");
+            }
+            try (j) {
+                WinRate.Result r = WinRate.evaluate(a, b, prompts, j, new WinRate.Options(maxNew, temperature, seed, 16));
+                ObjectNode o = JSON.createObjectNode();
+                o.put("win_rate", r.winRate());
+                o.put("n", r.n());
+                o.put("wins", r.wins());
+                o.put("ties", r.ties());
+                o.put("losses", r.losses());
+                o.put("judge", r.judge());
+                o.put("mean_score_a", r.meanA());
+                o.put("mean_score_b", r.meanB());
+                o.put("a", a.toString());
+                o.put("b", b.toString());
+                print(o, json);
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "rm", mixinStandardHelpOptions = true,
+            description = "Reward-model pair accuracy on a snapshot's validation rankings, per labeler group, and on the "
+                    + "held-out labelers' rankings (rm.heldout.jsonl), which it never trained on.")
+    static final class RmCommand implements Callable<Integer> {
+        @Option(names = "--rm", required = true, paramLabel = "DIR") Path rm;
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR") Path snapshot;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode o = JSON.createObjectNode();
+            try (NDManager manager = NDManager.newBaseManager("PyTorch");
+                    RewardModel model = RewardModel.load(rm, manager)) {
+                var tokenizer = Checkpoint.readTokenizer(rm);
+                int window = model.trunk().config().maxPositions();
+                for (String split : new String[] {"train", "validation", "heldout"}) {
+                    if (!Files.exists(snapshot.resolve("rm." + split + ".jsonl"))) {
+                        continue;
+                    }
+                    var examples = RankedExample.load(snapshot, split, tokenizer, window);
+                    if (examples.isEmpty()) {
+                        continue;
+                    }
+                    RewardTrainer.Evaluation e = RewardTrainer.evaluate(model, examples);
+                    o.put("accuracy_" + split, e.accuracy());
+                    o.put("rankings_" + split, examples.size());
+                    if (!split.equals("train")) {
+                        Map<String, double[]> groups = new TreeMap<>();
+                        e.accuracyByLabeler().forEach((labeler, acc) -> {
+                            double[] g = groups.computeIfAbsent(group(labeler), k -> new double[2]);
+                            g[0] += acc;
+                            g[1]++;
+                        });
+                        ObjectNode by = o.putObject("by_group_" + split);
+                        groups.forEach((g, v) -> by.put(g, v[0] / v[1]));
+                    }
+                }
+            }
+            if (o.isEmpty()) {
+                throw new IllegalArgumentException(snapshot + " has no rankings to evaluate on");
+            }
+            print(o, json);
+            return 0;
+        }
+
+        /** A labeler's group: the id without its trailing member number ({@code sim-labeler-group-c-2}). */
+        static String group(String labeler) {
+            return labeler.replaceFirst("-\\d+$", "");
+        }
+    }
+
+    @Command(name = "alignment-tax", mixinStandardHelpOptions = true,
+            description = "Pretraining validation loss (WordNet held-out synsets, nats/token) before and after alignment.")
+    static final class TaxCommand implements Callable<Integer> {
+        @Option(names = "--before", required = true, paramLabel = "DIR") Path before;
+        @Option(names = "--after", required = true, paramLabel = "DIR", arity = "1..*") java.util.List<Path> after;
+        @Option(names = "--batches", defaultValue = "16") int batches;
+        @Option(names = "--json") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode o = JSON.createObjectNode();
+            double b = AlignmentTax.pretrainingLoss(before, batches);
+            o.put("pretraining_loss_before", b);
+            for (Path a : after) {
+                double x = AlignmentTax.pretrainingLoss(a, batches);
+                o.put("pretraining_loss:" + a, x);
+                o.put("alignment_tax:" + a, x - b);
+            }
+            print(o, json);
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.rlhf4j.clients.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.rlhf4j.client.CompletionRequest;
+import io.rlhf4j.client.ModelVersion;
+import io.rlhf4j.client.Rlhf4jClient;
+import io.rlhf4j.client.Rlhf4jException;
+import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.loop.TrainingLoop;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One turn of the loop over real HTTP, as a deployment runs it: the server on the demo model,
+ * simulated users and labelers using only the public API through the Java client, a training run in
+ * the background (the real pipeline, in a child process), its candidate registered with lineage and
+ * gate, promoted by the admin, serving completions, and rolled back.
+ */
+class LoopEndToEndTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aLoopTurnTrainsRegistersPromotesAndRollsBack() throws Exception {
+        System.setProperty("rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
+        List<String> pipeline = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Rlhf4j.class.getName(), "train",
+                "pipeline"));
+        TrainingLoop.Options loop = new TrainingLoop.Options(pipeline, DemoModel.locate(), 0, false, 1, 1);
+        try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
+                .withAdminToken("admin-token").withLoop(loop))) {
+            String first = app.registerAndActivate(ServeCommand.exported(DemoModel.locate())).version();
+            URI base = URI.create("http://127.0.0.1:" + app.port());
+            Rlhf4jClient admin = Rlhf4jClient.builder().baseUrl(base).adminToken("admin-token").build();
+
+            Map<String, Object> tiny = Map.of(
+                    "sft", Map.of("epochs", 1),
+                    "rm", Map.of("epochs", 1),
+                    "ppo", Map.of("iterations", 2, "rollouts_per_iteration", 8, "max_new_tokens", 12),
+                    "eval", Map.of("judge", "gold", "test_prompts", 16, "min_win_rate", 0.0,
+                            "max_pretraining_loss_increase", 10.0));
+            DemoLoop demo = new DemoLoop(base, "admin-token",
+                    new DemoLoop.Options(120, 240, 90, 70, 4, tiny, Duration.ofMinutes(15), 5));
+            List<String> progress = new ArrayList<>();
+            DemoLoop.Turn turn = demo.turn(progress::add);
+
+            assertThat(turn.error()).isNull();
+            assertThat(turn.rankings()).isPositive();
+            assertThat(turn.demonstrations()).isPositive();
+            assertThat(progress).anyMatch(p -> p.contains("ppo"));
+            assertThat(app.store().rankings()).hasSize(turn.rankings());
+            assertThat(app.store().rankings()).allSatisfy(r -> assertThat(r.labelerId()).startsWith("sim-labeler-"));
+
+            // The candidate is registered with its lineage, metrics and gate, and waits for the admin.
+            String candidate = admin.admin().trainingRun(turn.run()).candidate();
+            assertThat(candidate).isNotNull().isNotEqualTo(first);
+            assertThat(turn.version()).isEqualTo(first);
+            ModelVersion v = admin.admin().versions().stream().filter(x -> x.version().equals(candidate)).findFirst()
+                    .orElseThrow();
+            assertThat(v.parent()).isEqualTo(first);
+            assertThat(v.manifest().path("gate").path("win_rate").isNumber()).isTrue();
+            assertThat(v.manifest().path("gate").path("judge").asText()).isEqualTo("gold");
+            assertThat(v.manifest().path("training").path("data_snapshot").asText()).contains("snap-1");
+            assertThat(admin.admin().trainingRunMetrics(turn.run())).anySatisfy(m ->
+                    assertThat(m.get("stage").asText()).isEqualTo("ppo"));
+
+            // Promoted, it answers; rolled back, the first version answers again.
+            admin.admin().promote(candidate);
+            assertThat(admin.complete(CompletionRequest.builder().prompt("Define: dog (noun):").maxTokens(4).build())
+                    .model()).isEqualTo(candidate);
+            admin.admin().rollback();
+            assertThat(admin.complete(CompletionRequest.builder().prompt("Define: dog (noun):").maxTokens(4).build())
+                    .model()).isEqualTo(first);
+
+            // A judgement for a prompt never served is refused, and nothing stored is lost.
+            int before = app.store().rankings().size();
+            Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> Rlhf4jClient.builder().baseUrl(base)
+                    .labeler("sim-labeler-group-a-0").build().labeling()
+                    .rank("no-such-prompt", List.of(List.of("x-1"), List.of("x-2"))));
+            assertThat(e.status()).isEqualTo(404);
+            assertThat(app.store().rankings()).hasSize(before);
+        }
+    }
+}
