@@ -182,7 +182,10 @@ public final class TrainingLoop implements AutoCloseable {
             String threads = Integer.toString(options.trainingThreads());
             pb.environment().put("OMP_NUM_THREADS", threads);
             pb.environment().put("MKL_NUM_THREADS", threads);
+            // Reproducible training: fixed kernels and fixed thread counts (docs/notes.md, Reproducibility).
             pb.environment().put("MKL_CBWR", "COMPATIBLE");
+            pb.environment().put("MKL_DYNAMIC", "FALSE");
+            pb.environment().put("OMP_DYNAMIC", "FALSE");
             pb.environment().putAll(storeEnv);
             child = pb.start();
             store.saveRun(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
