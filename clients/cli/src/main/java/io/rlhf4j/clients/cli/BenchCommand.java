@@ -9,6 +9,7 @@ import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.exporter.bench.ExportBenchmark;
 import io.rlhf4j.trainer.bench.ModelBenchmark;
+import io.rlhf4j.trainer.bench.PipelineBenchmark;
 import io.rlhf4j.trainer.importer.Llama2cImporter;
 import io.rlhf4j.trainer.model.Decoder;
 import java.nio.file.Files;
@@ -23,14 +24,18 @@ import picocli.CommandLine.Option;
         description = {"Print throughput figures for stories260K (from ../shared/data when present) and a "
                 + "GPT-2-small-shaped model (random weights).",
                 "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
+                "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
+                        + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
+                        + "snapshot).",
                 "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
                 "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
                         + "latency (demo model and GPT-2-small shape)."})
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite { trainer, export, serve, all }
+    enum Suite { trainer, pipeline, export, serve, all }
 
-    @Option(names = "--suite", defaultValue = "all", description = "trainer, export, serve or all (default ${DEFAULT-VALUE})")
+    @Option(names = "--suite", defaultValue = "all",
+            description = "trainer, pipeline, export, serve or all (default ${DEFAULT-VALUE})")
     Suite suite;
 
     @Option(names = "--stories", paramLabel = "DIR", description = "directory with stories260K.bin and tok512.bin "
@@ -71,6 +76,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (suite == Suite.trainer || suite == Suite.all) {
                 trainer(storiesCkpt, gpt2Ckpt);
+            }
+            if (suite == Suite.pipeline || suite == Suite.all) {
+                pipeline(storiesCkpt, gpt2Ckpt, work);
             }
             if (suite == Suite.serve || suite == Suite.all) {
                 System.out.println("== serve: rlhf4j serve over loopback, streaming clients, " + newTokens
@@ -123,6 +131,18 @@ final class BenchCommand implements Callable<Integer> {
                     System.out.printf("  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
                 }
             }
+        }
+    }
+
+    private void pipeline(Path storiesCkpt, Path gpt2Ckpt, Path work) throws Exception {
+        System.out.println("== pipeline: SFT, reward model and PPO through the trainers (DJL), synthetic snapshot");
+        PipelineBenchmark bench = new PipelineBenchmark(System.out);
+        if (storiesCkpt != null) {
+            bench.run("stories260K", storiesCkpt, PipelineBenchmark.Sizes.small(), work.resolve("pipeline-stories"));
+        }
+        if (gpt2Ckpt != null) {
+            bench.run("gpt2-small shape (random weights)", gpt2Ckpt, PipelineBenchmark.Sizes.tiny(),
+                    work.resolve("pipeline-gpt2"));
         }
     }
 
