@@ -18,10 +18,10 @@ import java.util.List;
  */
 public final class WinRate {
 
-    /** Sampling for the comparison. */
+    /** Sampling for the comparison; temperature 0 compares each model's greedy (best) answers. */
     public record Options(int maxNewTokens, double temperature, long seed, int batch) {
         public static Options defaults() {
-            return new Options(48, 0.7, 1234, 16);
+            return new Options(32, 0.0, 1234, 16);
         }
     }
 

@@ -43,7 +43,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--demonstrations", defaultValue = "160", description = "per turn (default ${DEFAULT-VALUE})") int demonstrations;
     @Option(names = "--rankings", defaultValue = "120", description = "per turn (default ${DEFAULT-VALUE})") int rankings;
     @Option(names = "--k", defaultValue = "4", description = "completions per ranking, 4..9") int k;
-    @Option(names = "--ppo-iterations", defaultValue = "10") int ppoIterations;
+    @Option(names = "--ppo-iterations", defaultValue = "20") int ppoIterations;
     @Option(names = "--seed", defaultValue = "7") long seed;
 
     @Override
@@ -82,8 +82,8 @@ final class DemoCommand implements Callable<Integer> {
     /** The demo's pipeline: judged by the gold labelers, sized for a turn of a few minutes on two cores. */
     static Map<String, Object> pipeline(int ppoIterations) {
         Map<String, Object> p = new LinkedHashMap<>();
-        p.put("ppo", Map.of("iterations", ppoIterations, "max_new_tokens", 24, "gamma", 0.5));
-        p.put("eval", Map.of("judge", "gold", "test_prompts", 64));
+        p.put("ppo", Map.of("iterations", ppoIterations));
+        p.put("eval", Map.of("judge", "gold"));
         return p;
     }
 }

@@ -49,7 +49,7 @@ final class EvalCommand {
         @Option(names = "--rm", paramLabel = "DIR", description = "the reward model for --judge rm") Path rm;
         @Option(names = "--n", defaultValue = "200", description = "at most this many prompts (default ${DEFAULT-VALUE})") int n;
         @Option(names = "--max-new-tokens", defaultValue = "32") int maxNew;
-        @Option(names = "--temperature", defaultValue = "0.7") double temperature;
+        @Option(names = "--temperature", defaultValue = "0", description = "0 compares greedy answers (default ${DEFAULT-VALUE})") double temperature;
         @Option(names = "--seed", defaultValue = "1234") long seed;
         @Option(names = "--json", description = "one JSON object") boolean json;
 
