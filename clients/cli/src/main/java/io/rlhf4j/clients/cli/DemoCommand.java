@@ -24,7 +24,8 @@ import picocli.CommandLine.Option;
                         + "runs while it goes."})
 final class DemoCommand implements Callable<Integer> {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
 
     @Option(names = "--turns", defaultValue = "2", description = "loop turns (default ${DEFAULT-VALUE})")
     int turns;

@@ -119,8 +119,14 @@ final class DemoLoop {
 
         progress.accept("turn " + turn + ": training");
         TrainingRun run = admin.admin().startTrainingRun(options.pipeline());
-        run = admin.admin().awaitTrainingRun(run.id(), options.runTimeout(), r -> progress.accept(String.format(
-                "turn %d: %s %s %.0f%%", turn, r.id(), r.stage(), 100 * r.progress())));
+        String[] last = {""};
+        run = admin.admin().awaitTrainingRun(run.id(), options.runTimeout(), r -> {
+            String line = String.format("turn %d: %s %s %.0f%%", turn, r.id(), r.stage(), 100 * r.progress());
+            if (!line.equals(last[0])) {
+                last[0] = line;
+                progress.accept(line);
+            }
+        });
         JsonNode gate = run.gate();
         Double winRate = gate == null || !gate.has("win_rate") ? null : gate.get("win_rate").asDouble();
         return new Turn(turn, active(admin), previous, winRate, gate != null && gate.path("passed").asBoolean(),

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "rlhf4j", mixinStandardHelpOptions = true, version = "rlhf4j 0.1.0",
         description = "Align and serve language models with your users' feedback (InstructGPT on the JVM).",
-        subcommands = {ServeCommand.class, KeysCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class, PretrainCommand.class, EvalCommand.class, DemoCommand.class,
+        subcommands = {ServeCommand.class, KeysCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class, PretrainCommand.class, EvalCommand.class, DemoCommand.class, AdminCommand.class,
                 ExportCommand.class, TrainCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class})

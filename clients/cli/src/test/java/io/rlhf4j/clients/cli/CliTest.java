@@ -164,4 +164,35 @@ class CliTest {
         String manifest = Files.readString(out.resolve("training_manifest.json"));
         assertThat(manifest).contains("\"epochs\" : 1").contains("\"batch_size\" : 2");
     }
+
+    @Test
+    void adminCommandsPromoteAndRollBackOnARunningServerAndFailWithOneLine() throws Exception {
+        Path export = tmp.resolve("export");
+        assertThat(run("export", "--model", model.toString(), "--out", export.toString()).code()).isZero();
+        try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(io.rlhf4j.serving.ServingApp.Config
+                .defaults(tmp.resolve("data")).withPort(0).withAdminToken("secret"))) {
+            String first = app.registerAndActivate(export).version();
+            String second = app.registry().register(export, first).version();
+            String url = "http://127.0.0.1:" + app.port();
+
+            Run versions = run("admin", "versions", "--server", url, "--admin-token", "secret");
+            assertThat(versions.code()).as(versions.err()).isZero();
+            assertThat(versions.out()).contains(first).contains(second).contains("active");
+            Run promote = run("admin", "promote", second, "--server", url, "--admin-token", "secret");
+            assertThat(promote.code()).as(promote.err()).isZero();
+            assertThat(app.router().current().engine().version()).isEqualTo(second);
+            Run back = run("admin", "rollback", "--server", url, "--admin-token", "secret");
+            assertThat(back.code()).as(back.err()).isZero();
+            assertThat(app.router().current().engine().version()).isEqualTo(first);
+
+            Run missing = run("admin", "promote", "999", "--server", url, "--admin-token", "secret");
+            assertThat(missing.code()).isEqualTo(1);
+            assertThat(missing.err().strip().lines()).singleElement().asString().contains("999");
+            Run wrongToken = run("admin", "versions", "--server", url, "--admin-token", "nope");
+            assertThat(wrongToken.code()).isEqualTo(1);
+            Run noTraining = run("admin", "train", "--no-wait", "--server", url, "--admin-token", "secret");
+            assertThat(noTraining.code()).isEqualTo(1);
+            assertThat(noTraining.err()).contains("not enabled");
+        }
+    }
 }
