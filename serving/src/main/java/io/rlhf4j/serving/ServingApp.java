@@ -64,6 +64,7 @@ public final class ServingApp implements AutoCloseable {
     private final ApiServer api;
     private final TrainingLoop loop;
     private final int port;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, ServingMetrics metrics,
             Vertx vertx, ApiServer api, TrainingLoop loop, int port) {
@@ -168,6 +169,9 @@ public final class ServingApp implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         api.close().toCompletionStage().toCompletableFuture().join();
         loop.close();
         router.close();

@@ -92,8 +92,8 @@ public final class Store implements AutoCloseable {
                             : "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?) "
                                     + "ON CONFLICT (id) DO NOTHING");
                     PreparedStatement prompt = c.prepareStatement("INSERT INTO prompts (id, user_id, "
-                            + "consent_to_training, source, text, model_version, params, created_at) "
-                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                            + "consent_to_training, source, text, model_version, params, created_at, request_consent) "
+                            + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
                     PreparedStatement completion = c.prepareStatement("INSERT INTO completions (id, prompt_id, idx, "
                             + "model_version, text, tokens, logprobs, finish_reason, created_at) "
                             + "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
@@ -111,6 +111,7 @@ public final class Store implements AutoCloseable {
                     prompt.setString(6, p.modelVersion());
                     prompt.setString(7, p.paramsJson());
                     prompt.setLong(8, p.createdAt());
+                    prompt.setBoolean(9, p.consent());
                     prompt.addBatch();
                     for (PromptLog.Completion k : p.completions()) {
                         completion.setString(1, p.id() + "-" + k.index());
@@ -438,6 +439,11 @@ public final class Store implements AutoCloseable {
      * or demonstrated the prompt, and this labeler has not skipped it. The caller filters by split.
      */
     public List<PromptLog> labelingCandidates(String labelerId, int limit) {
+        return labelingCandidates(labelerId, limit, 0);
+    }
+
+    /** As above, from the {@code offset}-th candidate on: callers page past prompts they cannot offer. */
+    public List<PromptLog> labelingCandidates(String labelerId, int limit, int offset) {
         return inTransaction(c -> {
             List<PromptLog> out = new ArrayList<>();
             try (PreparedStatement s = c.prepareStatement("SELECT p.id, p.user_id, p.consent_to_training, p.source, "
@@ -445,9 +451,10 @@ public final class Store implements AutoCloseable {
                     + "AND NOT EXISTS (SELECT 1 FROM rankings r WHERE r.prompt_id = p.id) "
                     + "AND NOT EXISTS (SELECT 1 FROM demonstrations d WHERE d.prompt_id = p.id) "
                     + "AND NOT EXISTS (SELECT 1 FROM labeling_skips k WHERE k.prompt_id = p.id AND k.labeler_id = ?) "
-                    + "ORDER BY p.created_at, p.id LIMIT ?")) {
+                    + "ORDER BY p.created_at, p.id LIMIT ? OFFSET ?")) {
                 s.setString(1, labelerId);
                 s.setInt(2, limit);
+                s.setInt(3, offset);
                 try (ResultSet r = s.executeQuery()) {
                     while (r.next()) {
                         out.add(new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4),
@@ -536,24 +543,24 @@ public final class Store implements AutoCloseable {
      */
     public int setConsent(String userId, boolean consent, long at) {
         return inTransaction(c -> {
-            try (PreparedStatement u = c.prepareStatement("UPDATE users SET consent_to_training = ? WHERE id = ?")) {
-                u.setBoolean(1, consent);
-                u.setString(2, userId);
-                if (u.executeUpdate() == 0) {
-                    try (PreparedStatement i = c.prepareStatement(
-                            "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?)")) {
-                        i.setString(1, userId);
-                        i.setBoolean(2, consent);
-                        i.setLong(3, at);
-                        i.executeUpdate();
-                    }
-                }
+            try (PreparedStatement u = c.prepareStatement("INSERT INTO users (id, consent_to_training, created_at) "
+                    + "VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET consent_to_training = excluded.consent_to_training")) {
+                u.setString(1, userId);
+                u.setBoolean(2, consent);
+                u.setLong(3, at);
+                u.executeUpdate();
             }
-            try (PreparedStatement p = c.prepareStatement(
-                    "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? AND consent_to_training <> ?")) {
+            // Opting back in restores only what the requests themselves allowed.
+            try (PreparedStatement p = c.prepareStatement(consent
+                    ? "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? AND consent_to_training <> ? "
+                            + "AND request_consent = ?"
+                    : "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? AND consent_to_training <> ?")) {
                 p.setBoolean(1, consent);
                 p.setString(2, userId);
                 p.setBoolean(3, consent);
+                if (consent) {
+                    p.setBoolean(4, true);
+                }
                 return p.executeUpdate();
             }
         });

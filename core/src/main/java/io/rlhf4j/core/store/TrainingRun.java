@@ -32,6 +32,12 @@ public record TrainingRun(String id, String state, String trigger, String stage,
                 configJson, createdAt, at);
     }
 
+    /** The same run with a note of what went wrong (null: nothing). */
+    public TrainingRun withError(String message) {
+        return new TrainingRun(id, state, trigger, stage, progress, snapshot, candidate, gateJson, promoted, message,
+                dir, configJson, createdAt, updatedAt);
+    }
+
     public TrainingRun failed(String message, long at) {
         return new TrainingRun(id, FAILED, trigger, stage, progress, snapshot, candidate, gateJson, promoted, message,
                 dir, configJson, createdAt, at);

@@ -243,4 +243,19 @@ class StoreTest {
             assertThat(store.run("run-1").orElseThrow().promoted()).isTrue();
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void optingBackInDoesNotOverrideARequestThatSaidNo(String kind) {
+        try (Store store = open(kind)) {
+            PromptLog said = log("p1", "dana", 0);
+            PromptLog no = new PromptLog("p2", "dana", false, "api", "private", "1", "{}", 1000, List.of());
+            store.log(List.of(said, no));
+            store.setConsent("dana", false, 2000);
+            store.setConsent("dana", true, 3000);
+            assertThat(store.prompts(10)).extracting(PromptLog::id, PromptLog::consent)
+                    .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("p1", true),
+                            org.assertj.core.groups.Tuple.tuple("p2", false));
+        }
+    }
 }

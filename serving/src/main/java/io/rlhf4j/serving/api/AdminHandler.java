@@ -120,7 +120,7 @@ final class AdminHandler {
     }
 
     private ObjectNode register(RoutingContext ctx) throws Exception {
-        var body = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+        var body = ApiError.jsonObject(ctx);
         if (body == null || !body.path("path").isTextual()) {
             throw ApiError.invalid("path", "give the export directory as {\"path\": \"...\"}");
         }
@@ -185,7 +185,7 @@ final class AdminHandler {
 
     /** Creates an API key; the key is in this answer and nowhere else (only its hash is stored). */
     private ObjectNode createKey(RoutingContext ctx) throws Exception {
-        var body = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+        var body = ApiError.jsonObject(ctx);
         if (body == null || !body.path("user").isTextual()) {
             throw ApiError.invalid("user", "give the key's user id as {\"user\": \"...\"}");
         }
@@ -245,7 +245,7 @@ final class AdminHandler {
 
     private ObjectNode startRun(RoutingContext ctx) throws Exception {
         JsonNode body = ctx.body().buffer() == null || ctx.body().buffer().length() == 0
-                ? ApiError.JSON.createObjectNode() : ApiError.JSON.readTree(ctx.body().buffer().getBytes());
+                ? ApiError.JSON.createObjectNode() : ApiError.jsonObject(ctx);
         JsonNode config = body.path("config");
         if (!config.isMissingNode() && !config.isObject()) {
             throw ApiError.invalid("config", "config must be an object of pipeline settings");

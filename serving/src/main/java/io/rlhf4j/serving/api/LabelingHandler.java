@@ -43,6 +43,7 @@ final class LabelingHandler {
 
     static final int MIN_K = 4;
     static final int MAX_K = 9;
+    private static final int PAGE = 500;
     private static final int MAX_DEMONSTRATION_CHARS = 8_000;
 
     private final Vertx vertx;
@@ -101,16 +102,39 @@ final class LabelingHandler {
             if (scheduler == null) {
                 throw ApiError.overloaded("no model version is active yet");
             }
-            int window = scheduler.engine().config().maxPositions();
-            for (PromptLog p : store.labelingCandidates(labeler, 500)) {
+            return findTask(labeler, scheduler, scheduler.engine().config().maxPositions());
+        }, false).compose(task -> task.isEmpty() ? Future.succeededFuture(Optional.<ObjectNode>empty())
+                : task.get().ready() != null ? Future.succeededFuture(Optional.of(task.get().ready()))
+                : sample(task.get(), Integer.parseInt(kParam)).map(Optional::of)).onComplete(ar -> {
+                    if (ar.failed()) {
+                        send(ctx, ar.cause());
+                    } else if (ar.result().isEmpty()) {
+                        ctx.response().setStatusCode(204).end();
+                    } else {
+                        ctx.response().putHeader("content-type", "application/json").end(ar.result().get().toString());
+                    }
+                });
+    }
+
+    /**
+     * The first prompt this labeler may take, paging on: test-split users' prompts (and prompts leased to
+     * others) stay at the head of the oldest-first queue for good, so one page could hold nothing else.
+     */
+    private Optional<Task> findTask(String labeler, Scheduler scheduler, int window) {
+        for (int offset = 0; ; offset += PAGE) {
+            List<PromptLog> page = store.labelingCandidates(labeler, PAGE, offset);
+            if (page.isEmpty()) {
+                return Optional.empty();
+            }
+            for (PromptLog p : page) {
                 if (UserSplit.TEST.equals(UserSplit.of(p.userId(), validationPercent, testPercent))) {
                     continue;
                 }
                 Lease held = leases.asMap().putIfAbsent(p.id(), new Lease(labeler, null, null));
-                if (held != null && !held.labeler().equals(labeler)) {
-                    continue;
+                if (held != null && (!held.labeler().equals(labeler) || held.completions() == null)) {
+                    continue; // another labeler's, or this labeler's still being sampled
                 }
-                if (held != null && held.completions() != null) {
+                if (held != null) {
                     // Asked again before judging: the same task, not K more completions.
                     PromptLog full = store.prompt(p.id()).orElseThrow();
                     List<PromptLog.Completion> mine = full.completions().stream()
@@ -124,18 +148,7 @@ final class LabelingHandler {
                 }
                 return Optional.of(new Task(labeler, p, scheduler, tokens, null));
             }
-            return Optional.<Task>empty();
-        }, false).compose(task -> task.isEmpty() ? Future.succeededFuture(Optional.<ObjectNode>empty())
-                : task.get().ready() != null ? Future.succeededFuture(Optional.of(task.get().ready()))
-                : sample(task.get(), Integer.parseInt(kParam)).map(Optional::of)).onComplete(ar -> {
-                    if (ar.failed()) {
-                        send(ctx, ar.cause());
-                    } else if (ar.result().isEmpty()) {
-                        ctx.response().setStatusCode(204).end();
-                    } else {
-                        ctx.response().putHeader("content-type", "application/json").end(ar.result().get().toString());
-                    }
-                });
+        }
     }
 
     /** Samples K completions of the task's prompt, then stores them with it (on a worker). */

@@ -74,7 +74,7 @@ public final class TrainingLoop implements AutoCloseable {
     private volatile Process child;
     private volatile String running;
     private volatile boolean closing;
-    private long judgementsAtLastRun;
+    private volatile long judgementsAtLastRun;
 
     /**
      * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
@@ -114,9 +114,14 @@ public final class TrainingLoop implements AutoCloseable {
             throw new IllegalStateException("training run " + running + " is still running");
         }
         long now = System.currentTimeMillis();
-        String id = "run-" + (store.runs().size() + 1);
-        Path dir = runsDir.resolve(id);
-        Files.createDirectories(dir);
+        // A fresh id and a directory that did not exist: a run never resumes another run's checkpoints.
+        Files.createDirectories(runsDir);
+        int n = store.runs().size() + 1;
+        while (store.run("run-" + n).isPresent() || Files.exists(runsDir.resolve("run-" + n))) {
+            n++;
+        }
+        String id = "run-" + n;
+        Path dir = Files.createDirectory(runsDir.resolve(id));
         String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
         Files.writeString(dir.resolve("config.json"), configJson);
         TrainingRun run = new TrainingRun(id, TrainingRun.QUEUED, trigger, "snapshot", 0, null, null, null, false, null,
@@ -124,7 +129,7 @@ public final class TrainingLoop implements AutoCloseable {
         store.saveRun(run);
         judgementsAtLastRun = store.countJudgements();
         launch(run, 1);
-        return run;
+        return store.run(id).orElse(run);
     }
 
     private void onSchedule() {
@@ -141,6 +146,11 @@ public final class TrainingLoop implements AutoCloseable {
     private void recover() {
         for (TrainingRun r : store.runs()) {
             if (r.finished()) {
+                continue;
+            }
+            if (r.candidate() != null) {
+                // Registered before the crash: the candidate stands, and waits for an admin.
+                store.saveRun(r.succeeded(r.candidate(), r.gateJson(), false, System.currentTimeMillis()));
                 continue;
             }
             int attempts = attempts(r) + 1;
@@ -162,7 +172,7 @@ public final class TrainingLoop implements AutoCloseable {
         }
     }
 
-    private void launch(TrainingRun run, int attempt) {
+    private synchronized void launch(TrainingRun run, int attempt) {
         running = run.id();
         Path dir = Path.of(run.dir());
         try {
@@ -187,9 +197,10 @@ public final class TrainingLoop implements AutoCloseable {
             pb.environment().put("MKL_DYNAMIC", "FALSE");
             pb.environment().put("OMP_DYNAMIC", "FALSE");
             pb.environment().putAll(storeEnv);
-            child = pb.start();
+            Process process = pb.start();
+            child = process;
             store.saveRun(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
-            timer.execute(() -> watch(run.id(), child));
+            timer.execute(() -> watch(run.id(), process));
         } catch (IOException e) {
             running = null;
             store.saveRun(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
@@ -220,8 +231,14 @@ public final class TrainingLoop implements AutoCloseable {
             LOG.error("training run {} failed", id, e);
             store.run(id).ifPresent(r -> store.saveRun(r.failed(e.getMessage(), System.currentTimeMillis())));
         } finally {
-            running = null;
-            child = null;
+            synchronized (this) {
+                if (child == process) {
+                    child = null;
+                }
+                if (id.equals(running)) {
+                    running = null;
+                }
+            }
         }
     }
 
@@ -231,16 +248,26 @@ public final class TrainingLoop implements AutoCloseable {
         String parent = store.active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(export, parent);
         JsonNode gate = manifest.path("gate");
+        // Recorded at once: a crash from here on must not train and register the candidate again.
+        run = new TrainingRun(run.id(), run.state(), run.trigger(), "register", run.progress(), run.snapshot(),
+                v.version(), gate.isMissingNode() ? null : gate.toString(), false, null, run.dir(), run.configJson(),
+                run.createdAt(), System.currentTimeMillis());
+        store.saveRun(run);
         boolean passed = gate.path("passed").asBoolean(false);
         boolean promoted = false;
+        String error = null;
         if (passed && options.autoPromote()) {
-            promote.accept(v);
-            promoted = true;
+            try {
+                promote.accept(v);
+                promoted = true;
+            } catch (RuntimeException e) {
+                error = "registered as version " + v.version() + " but not promoted: " + e.getMessage();
+            }
         }
         String snapshotPath = manifest.path("training").path("data_snapshot").asText(null);
         store.saveRun(run.withSnapshot(snapshotPath == null ? run.snapshot() : Path.of(snapshotPath).getFileName().toString(),
                 System.currentTimeMillis()).succeeded(v.version(), gate.isMissingNode() ? null : gate.toString(),
-                promoted, System.currentTimeMillis()));
+                promoted, System.currentTimeMillis()).withError(error));
         LOG.info("training run {} registered version {} (gate {}, promoted: {})", run.id(), v.version(),
                 passed ? "passed" : "failed", promoted);
     }
@@ -306,14 +333,21 @@ public final class TrainingLoop implements AutoCloseable {
         }
         String needle = "\"user_id\":" + JSON.writeValueAsString(userId);
         try (Stream<Path> dirs = Files.list(snapshots)) {
-            for (Path d : dirs.sorted().toList()) {
+            for (Path d : dirs.filter(Files::isDirectory).filter(x -> !x.getFileName().toString().startsWith("."))
+                    .sorted().toList()) {
                 try (Stream<Path> files = Files.list(d)) {
                     for (Path f : files.filter(p -> p.toString().endsWith(".jsonl")).toList()) {
-                        if (Files.readString(f).contains(needle)) {
+                        boolean holds;
+                        try (Stream<String> lines = Files.lines(f)) {
+                            holds = lines.anyMatch(l -> l.contains(needle));
+                        }
+                        if (holds) {
                             out.add(d.getFileName().toString());
                             break;
                         }
                     }
+                } catch (IOException | java.io.UncheckedIOException e) {
+                    LOG.warn("cannot scan snapshot {}: {}", d, e.getMessage());
                 }
             }
         }

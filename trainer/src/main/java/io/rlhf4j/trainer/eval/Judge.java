@@ -57,7 +57,13 @@ public interface Judge extends AutoCloseable {
                     + policy + "), so it cannot score the policy's tokens");
         }
         NDManager manager = NDManager.newBaseManager("PyTorch");
-        RewardModel rm = RewardModel.load(dir, manager);
+        RewardModel rm;
+        try {
+            rm = RewardModel.load(dir, manager);
+        } catch (IOException | RuntimeException e) {
+            manager.close();
+            throw e;
+        }
         return new Judge() {
             @Override
             public String name() {

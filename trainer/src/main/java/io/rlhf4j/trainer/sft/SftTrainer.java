@@ -88,6 +88,9 @@ public final class SftTrainer {
         ObjectNode configJson = JSON.valueToTree(config);
         configJson.put("base", base.toAbsolutePath().normalize().toString());
         configJson.put("snapshot", snapshot.toAbsolutePath().normalize().toString());
+        // Part of the run's identity: a resumed run must keep selecting by the same criterion.
+        configJson.put("selection", selectionRm == null ? "validation_loss"
+                : selectionRm.toAbsolutePath().normalize().toString());
         OptionalInt resumeAt = run.resumableStep(configJson, KIND);
         int start = resumeAt.orElse(0);
         log.printf("SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n", train.size(),

@@ -151,8 +151,12 @@ final class DemoLoop {
         return Labelers.calibrated(world, sample, Labelers.DEFAULT_GROUPS, Labelers.DEFAULT_AGREEMENT, options.seed());
     }
 
+    private final Map<String, Rlhf4jClient> clients = new java.util.HashMap<>();
+
+    /** One client (one HTTP connection pool) per simulated person, kept across turns. */
     private Rlhf4jClient as(String labeler) {
-        return Rlhf4jClient.builder().baseUrl(server).labeler(labeler).timeout(Duration.ofMinutes(2)).build();
+        return clients.computeIfAbsent(labeler, l -> Rlhf4jClient.builder().baseUrl(server).labeler(l)
+                .timeout(Duration.ofMinutes(2)).build());
     }
 
     private static List<String> texts(LabelingTask t) {

@@ -113,14 +113,14 @@ final class EvalCommand {
                     o.put("accuracy_" + split, e.accuracy());
                     o.put("rankings_" + split, examples.size());
                     if (!split.equals("train")) {
-                        Map<String, double[]> groups = new TreeMap<>();
-                        e.accuracyByLabeler().forEach((labeler, acc) -> {
-                            double[] g = groups.computeIfAbsent(group(labeler), k -> new double[2]);
-                            g[0] += acc;
-                            g[1]++;
-                        });
+                        // Pair accuracy over each group's own rankings (not a mean of its labelers' rates).
+                        Map<String, java.util.List<RankedExample>> groups = new TreeMap<>();
+                        examples.forEach(x -> groups.computeIfAbsent(group(x.labeler()), k -> new java.util.ArrayList<>())
+                                .add(x));
                         ObjectNode by = o.putObject("by_group_" + split);
-                        groups.forEach((g, v) -> by.put(g, v[0] / v[1]));
+                        for (var g : groups.entrySet()) {
+                            by.put(g.getKey(), RewardTrainer.evaluate(model, g.getValue()).accuracy());
+                        }
                     }
                 }
             }

@@ -102,8 +102,23 @@ final class ServeCommand implements Callable<Integer> {
                             config.loop().everyJudgements() > 0 ? "every " + config.loop().everyJudgements()
                                     + " new judgements and on demand" : "on demand (POST /admin/training-runs)") : "");
             CountDownLatch stop = new CountDownLatch(1);
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
-            stop.await();
+            CountDownLatch closed = new CountDownLatch(1);
+            // The JVM halts when its hooks return: wait for the close below (it stops a training child so
+            // that its run resumes at the next start instead of running on unwatched).
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stop.countDown();
+                try {
+                    closed.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            try {
+                stop.await();
+                app.close();
+            } finally {
+                closed.countDown();
+            }
         }
         return 0;
     }
