@@ -279,4 +279,21 @@ class ServingTest {
             assertThat(JSON.readTree(r.body()).get("error").get("param").asText()).isEqualTo("n");
         }
     }
+
+    @Test
+    void aWriteFromAnotherSitesPageIsRefusedAndNothingIsLogged() throws Exception {
+        long before = app.store().countPrompts();
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .header("content-type", "text/plain").header("origin", "https://evil.example")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(403);
+        assertThat(JSON.readTree(r.body()).get("error").get("code").asText()).isEqualTo("cross_origin");
+        assertThat(app.store().countPrompts()).isEqualTo(before);
+        HttpResponse<String> same = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .header("content-type", "application/json").header("origin", base)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(same.statusCode()).as(same.body()).isEqualTo(200);
+    }
 }

@@ -187,6 +187,10 @@ public final class TrainingLoop implements AutoCloseable {
                     "--export", dir.resolve("export").toString(), "--progress", dir.resolve("progress.json").toString()));
             store.active(ModelVersion.POLICY).flatMap(store::version)
                     .ifPresent(v -> cmd.addAll(List.of("--against", v.path())));
+            // As InstructGPT selected SFT models: by the reward model of the last run that made one.
+            store.runs().stream().filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
+                    .map(r -> Path.of(r.dir(), "pipeline", "rm")).filter(p -> Files.exists(p.resolve("config.json")))
+                    .findFirst().ifPresent(rm -> cmd.addAll(List.of("--select-with-rm", rm.toString())));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("pipeline.log").toFile()));
             String threads = Integer.toString(options.trainingThreads());
