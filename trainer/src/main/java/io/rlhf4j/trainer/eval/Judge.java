@@ -67,7 +67,7 @@ public interface Judge extends AutoCloseable {
         return new Judge() {
             @Override
             public String name() {
-                return "rm:" + dir.getFileName();
+                return "rm:" + dir.toAbsolutePath().normalize();
             }
 
             @Override

@@ -84,7 +84,9 @@ public final class Pipeline {
         PpoTrainer.Outcome ppoOutcome = new PpoTrainer(config.ppo(), log).run(snapshot, sft, rm, ppo, ptx);
 
         progress.accept("evaluate", 0.85);
-        ObjectNode gate = evaluate(snapshot, base, sft, rm, ppo, against, rmOutcome, ppoOutcome);
+        // A reward model judges best when PPO did not optimise against it: an earlier run's, when there is one.
+        Path judgeRm = selectionRm != null && Checkpoint.sameTokenizer(selectionRm, ppo) ? selectionRm : rm;
+        ObjectNode gate = evaluate(snapshot, base, sft, rm, judgeRm, ppo, against, rmOutcome, ppoOutcome);
         JSON.writeValue(ppo.resolve(GATE).toFile(), gate);
         Path evalDir = Files.createDirectories(out.resolve("eval"));
         ObjectNode row = JSONL.createObjectNode().put("step", 1);
@@ -100,14 +102,14 @@ public final class Pipeline {
         return new Result(sft, rm, ppo, gate);
     }
 
-    private ObjectNode evaluate(Path snapshot, Path base, Path sft, Path rm, Path ppo, Path against,
+    private ObjectNode evaluate(Path snapshot, Path base, Path sft, Path rm, Path judgeRm, Path ppo, Path against,
             RewardTrainer.Outcome rmOutcome, PpoTrainer.Outcome ppoOutcome) throws IOException {
         PipelineConfig.Eval e = config.eval();
         List<String> prompts = testPrompts(snapshot, e.testPrompts());
         WinRate.Options sampling = new WinRate.Options(e.maxNewTokens(), e.temperature(), e.seed(), 16);
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
-        try (Judge judge = judge(e.judge(), prompts, rm, ppo)) {
+        try (Judge judge = judge(e.judge(), prompts, judgeRm, ppo)) {
             WinRate.Result vsActive = WinRate.evaluate(ppo, bar, prompts, judge, sampling);
             WinRate.Result vsSft = bar.equals(sft) ? vsActive : WinRate.evaluate(ppo, sft, prompts, judge, sampling);
             gate.put("judge", judge.name());
@@ -135,11 +137,12 @@ public final class Pipeline {
         }
         gate.put("ppo_reward_before", ppoOutcome.rewardBefore());
         gate.put("ppo_reward_after", ppoOutcome.rewardAfter());
-        boolean winOk = gate.get("win_rate").asDouble() >= e.minWinRate();
+        // Strictly above: a candidate that only ties the version it would replace is no reason to swap.
+        boolean winOk = gate.get("win_rate").asDouble() > e.minWinRate();
         boolean taxOk = after - before <= e.maxPretrainingLossIncrease();
         gate.put("passed", winOk && taxOk);
         gate.put("reason", winOk && taxOk ? "passed"
-                : !winOk ? String.format("win rate %.3f is below %.3f", gate.get("win_rate").asDouble(), e.minWinRate())
+                : !winOk ? String.format("win rate %.3f is not above %.3f", gate.get("win_rate").asDouble(), e.minWinRate())
                 : String.format("pretraining loss rose by %.3f, more than %.3f", after - before,
                         e.maxPretrainingLossIncrease()));
         gate.put("min_win_rate", e.minWinRate());
