@@ -665,26 +665,38 @@ public final class Store implements AutoCloseable {
         });
     }
 
+    private static final String RUN_COLUMNS = "SELECT id, state, trigger_kind, stage, progress, snapshot, candidate, "
+            + "gate, promoted, error, dir, config, created_at, updated_at FROM training_runs ";
+
     /** Training runs, newest first. */
     public List<TrainingRun> runs() {
         return inTransaction(c -> {
-            List<TrainingRun> out = new ArrayList<>();
-            try (PreparedStatement s = c.prepareStatement("SELECT id, state, trigger_kind, stage, progress, snapshot, "
-                    + "candidate, gate, promoted, error, dir, config, created_at, updated_at FROM training_runs "
-                    + "ORDER BY created_at DESC, id DESC");
-                    ResultSet r = s.executeQuery()) {
-                while (r.next()) {
-                    out.add(new TrainingRun(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
-                            r.getDouble(5), r.getString(6), r.getString(7), r.getString(8), r.getBoolean(9),
-                            r.getString(10), r.getString(11), r.getString(12), r.getLong(13), r.getLong(14)));
-                }
+            try (PreparedStatement s = c.prepareStatement(RUN_COLUMNS + "ORDER BY created_at DESC, id DESC")) {
+                return trainingRuns(s);
             }
-            return out;
         });
     }
 
+    /** One run: the loop reads it every second while a run trains, so by key, not by listing all. */
     public Optional<TrainingRun> run(String id) {
-        return runs().stream().filter(t -> t.id().equals(id)).findFirst();
+        return inTransaction(c -> {
+            try (PreparedStatement s = c.prepareStatement(RUN_COLUMNS + "WHERE id = ?")) {
+                s.setString(1, id);
+                return trainingRuns(s).stream().findFirst();
+            }
+        });
+    }
+
+    private static List<TrainingRun> trainingRuns(PreparedStatement s) throws SQLException {
+        List<TrainingRun> out = new ArrayList<>();
+        try (ResultSet r = s.executeQuery()) {
+            while (r.next()) {
+                out.add(new TrainingRun(r.getString(1), r.getString(2), r.getString(3), r.getString(4),
+                        r.getDouble(5), r.getString(6), r.getString(7), r.getString(8), r.getBoolean(9),
+                        r.getString(10), r.getString(11), r.getString(12), r.getLong(13), r.getLong(14)));
+            }
+        }
+        return out;
     }
 
     /** How many rankings and demonstrations exist: what the loop's schedule counts. */

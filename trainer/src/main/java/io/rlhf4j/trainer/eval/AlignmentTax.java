@@ -16,8 +16,8 @@ import java.nio.file.Path;
  */
 public final class AlignmentTax {
 
-    private static volatile TokenStream cached;
-    private static volatile Path cachedFor;
+    private static TokenStream cached;
+    private static Path cachedFor;
 
     private AlignmentTax() {
     }
@@ -40,10 +40,9 @@ public final class AlignmentTax {
 
     /** WordNet's held-out synsets in the model's tokens; loaded once per tokenizer (seconds). */
     private static synchronized TokenStream validation(Path model) throws IOException {
-        Path tokenizer = model.resolve("tokenizer.json");
-        if (cached == null || cachedFor == null || !Checkpoint.sameTokenizer(cachedFor, model)) {
+        if (cached == null || !Checkpoint.sameTokenizer(cachedFor, model)) {
             cached = TokenStream.of(WordNetCorpus.load(2).validation(), Checkpoint.readTokenizer(model));
-            cachedFor = tokenizer.getParent();
+            cachedFor = model;
         }
         return cached;
     }

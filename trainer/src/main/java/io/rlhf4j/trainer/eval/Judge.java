@@ -1,9 +1,7 @@
 package io.rlhf4j.trainer.eval;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.demo.DemoWorld;
 import io.rlhf4j.trainer.demo.Task;
 import io.rlhf4j.trainer.generate.Generation;
@@ -72,22 +70,16 @@ public interface Judge extends AutoCloseable {
 
             @Override
             public double[] score(List<String> prompts, List<int[]> promptIds, List<Generation> completions, int eosId) {
-                int window = rm.trunk().config().maxPositions();
                 List<int[]> seqs = new ArrayList<>();
                 for (int i = 0; i < prompts.size(); i++) {
-                    int[] s = completions.get(i).sequence(promptIds.get(i), eosId);
-                    seqs.add(s.length > window ? java.util.Arrays.copyOf(s, window) : s);
+                    seqs.add(completions.get(i).sequence(promptIds.get(i), eosId));
                 }
-                try (NDScope scope = new NDScope()) {
-                    scope.suppressNotUsedWarning();
-                    PaddedBatch b = PaddedBatch.of(seqs, rm.trunk().manager());
-                    float[] r = rm.rewards(b.ids(), b.positions(), b.mask()).toFloatArray();
-                    double[] out = new double[r.length];
-                    for (int i = 0; i < r.length; i++) {
-                        out[i] = r[i];
-                    }
-                    return out;
+                float[] r = rm.scores(seqs);
+                double[] out = new double[r.length];
+                for (int i = 0; i < r.length; i++) {
+                    out[i] = r[i];
                 }
+                return out;
             }
 
             @Override

@@ -376,12 +376,8 @@ public final class PpoTrainer {
             for (int i = 0; i < gens.size(); i++) {
                 seqs.add(gens.get(i).sequence(part.get(i), tokenizer.eosId()));
             }
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                PaddedBatch b = PaddedBatch.of(seqs, model.manager());
-                for (float x : reward.rewards(b.ids(), b.positions(), b.mask()).toFloatArray()) {
-                    sum += x;
-                }
+            for (float x : reward.scores(seqs)) {
+                sum += x;
             }
         }
         return sum / prompts.size();

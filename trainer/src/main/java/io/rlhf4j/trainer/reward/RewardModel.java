@@ -132,6 +132,21 @@ public final class RewardModel implements AutoCloseable {
     }
 
     /**
+     * The rewards of whole sequences (prompt, completion, EOS), each cut to the context window, in one
+     * right-padded forward without keeping anything: what evaluation, selection and judging need.
+     */
+    public float[] scores(java.util.List<int[]> sequences) {
+        int window = trunk.config().maxPositions();
+        java.util.List<int[]> cut = sequences.stream()
+                .map(s -> s.length > window ? java.util.Arrays.copyOf(s, window) : s).toList();
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            io.rlhf4j.trainer.data.PaddedBatch b = io.rlhf4j.trainer.data.PaddedBatch.of(cut, trunk.manager());
+            return rewards(b.ids(), b.positions(), b.mask()).toFloatArray();
+        }
+    }
+
+    /**
      * The head at every position: [B, T]. As PPO's value function (initialised from the reward model),
      * position t's value estimates the return from the state after token t.
      */

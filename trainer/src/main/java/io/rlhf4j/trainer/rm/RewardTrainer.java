@@ -191,11 +191,7 @@ public final class RewardTrainer {
         int right = 0;
         int total = 0;
         for (RankedExample e : examples) {
-            float[] r;
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                r = rewards(rm, e.sequences()).toFloatArray();
-            }
+            float[] r = rm.scores(e.sequences());
             loss += RankingLoss.value(r, e.ranks());
             int[] counts = byLabeler.computeIfAbsent(e.labeler(), k -> new int[2]);
             for (int[] p : RankingLoss.pairs(e.ranks())) {
@@ -224,11 +220,8 @@ public final class RewardTrainer {
         double sum = 0;
         for (int i = 0; i < demos.size(); i += 16) {
             List<int[]> seqs = demos.subList(i, Math.min(demos.size(), i + 16)).stream().map(SftExample::tokens).toList();
-            try (NDScope scope = new NDScope()) {
-                scope.suppressNotUsedWarning();
-                for (float r : rewards(rm, seqs).toFloatArray()) {
-                    sum += r;
-                }
+            for (float r : rm.scores(seqs)) {
+                sum += r;
             }
         }
         float shift = (float) -(sum / demos.size());

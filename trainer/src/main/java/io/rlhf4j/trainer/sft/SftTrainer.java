@@ -224,18 +224,12 @@ public final class SftTrainer {
         List<io.rlhf4j.trainer.generate.Generation> gens = new io.rlhf4j.trainer.generate.Generator(model, tokenizer)
                 .generate(prompts, io.rlhf4j.core.sampling.SamplingParams.greedy(32));
         List<int[]> seqs = new ArrayList<>();
-        int window = selector.trunk().config().maxPositions();
         for (int i = 0; i < gens.size(); i++) {
-            int[] seq = gens.get(i).sequence(prompts.get(i), tokenizer.eosId());
-            seqs.add(seq.length > window ? java.util.Arrays.copyOf(seq, window) : seq);
+            seqs.add(gens.get(i).sequence(prompts.get(i), tokenizer.eosId()));
         }
         double sum = 0;
-        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
-            scope.suppressNotUsedWarning();
-            var b = io.rlhf4j.trainer.data.PaddedBatch.of(seqs, selector.trunk().manager());
-            for (float r : selector.rewards(b.ids(), b.positions(), b.mask()).toFloatArray()) {
-                sum += r;
-            }
+        for (float r : selector.scores(seqs)) {
+            sum += r;
         }
         double reward = sum / seqs.size();
         row.put("val_reward", reward);
