@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.store.PromptLog;
-import io.rlhf4j.exporter.Exporter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -32,12 +31,8 @@ class AuthTest {
 
     @BeforeAll
     static void start() throws Exception {
-        Path export = tmp.resolve("export");
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).export(
-                new Exporter.Options(Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 2, 1L << 30, false));
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(ADMIN));
-        app.registerAndActivate(export);
-        base = "http://127.0.0.1:" + app.port();
+        app = TestServers.startDemo(tmp, ADMIN);
+        base = TestServers.base(app);
     }
 
     @AfterAll

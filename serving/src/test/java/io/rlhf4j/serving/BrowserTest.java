@@ -9,10 +9,7 @@ import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.TrainingRun;
 import io.rlhf4j.core.store.UserSplit;
-import io.rlhf4j.exporter.Exporter;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -79,13 +76,9 @@ class BrowserTest {
     static void start() throws IOException {
         assumeTrue(Files.isExecutable(CHROMIUM), CHROMIUM + " is not installed");
         assumeTrue(Files.isExecutable(CHROMEDRIVER), CHROMEDRIVER + " is not installed");
+        app = TestServers.startDemo(tmp, ADMIN_TOKEN);
+        base = TestServers.base(app);
         export = tmp.resolve("export");
-        new Exporter(new PrintStream(OutputStream.nullOutputStream()))
-                .export(new Exporter.Options(Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 4,
-                        1L << 30, false));
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(ADMIN_TOKEN));
-        app.registerAndActivate(export);
-        base = "http://127.0.0.1:" + app.port();
 
         service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort()
                 .build();

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.rlhf4j.exporter.Exporter;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -140,10 +139,7 @@ class GateTest {
     }
 
     static Path export(Path checkpoint, String name) throws IOException {
-        Path out = tmp.resolve(name);
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new Exporter.Options(checkpoint, out, false, false, 1e-4, 2, 1L << 30, false));
-        return out;
+        return TestServers.export(checkpoint, tmp.resolve(name), false);
     }
 
     static String register(Path export) throws Exception {

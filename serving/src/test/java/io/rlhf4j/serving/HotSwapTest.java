@@ -7,9 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.trainer.model.Decoder;
-import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,7 +34,6 @@ class HotSwapTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newHttpClient();
     static final String TOKEN = "s3cret-admin";
-    static final PrintStream QUIET = new PrintStream(java.io.OutputStream.nullOutputStream());
 
     @TempDir
     static Path tmp;
@@ -49,7 +46,7 @@ class HotSwapTest {
     static void start() throws Exception {
         Path demo = Path.of("..", "demo", "base-model");
         Path v1 = tmp.resolve("v1");
-        new Exporter(QUIET).export(new Exporter.Options(demo, v1, false, false, 1e-4, 2, 1L << 30, false));
+        TestServers.export(demo, v1, false);
         // Version 2: the demo's shape and tokenizer, freshly initialised weights, so its text differs.
         Path ckpt = tmp.resolve("v2-checkpoint");
         ModelConfig config = Checkpoint.readConfig(demo);
@@ -57,7 +54,7 @@ class HotSwapTest {
             Checkpoint.write(ckpt, config, d.toTensors(), Checkpoint.readTokenizer(demo), null);
         }
         v2 = tmp.resolve("v2");
-        new Exporter(QUIET).export(new Exporter.Options(ckpt, v2, false, false, 1e-4, 2, 1L << 30, false));
+        TestServers.export(ckpt, v2, false);
         app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(TOKEN));
         app.registerAndActivate(v1);
         base = "http://127.0.0.1:" + app.port();

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.UserSplit;
-import io.rlhf4j.exporter.Exporter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -52,12 +51,9 @@ class LabelingApiTest {
 
     @BeforeAll
     static void start() throws Exception {
+        app = TestServers.startDemo(tmp, ADMIN);
+        base = TestServers.base(app);
         export = tmp.resolve("export");
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).export(
-                new Exporter.Options(Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 2, 1L << 30, false));
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(ADMIN));
-        app.registerAndActivate(export);
-        base = "http://127.0.0.1:" + app.port();
 
         judged = logPrompt(base, null, "dog (noun):", user(UserSplit.TRAIN, "judged"));
         String other = logPrompt(base, null, "cat (noun):", user(UserSplit.TRAIN, "other"));

@@ -12,7 +12,6 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.tokenizer.Tokenizer;
-import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.reward.RewardModel;
 import java.net.URI;
@@ -57,12 +56,8 @@ class RewardsTest {
             tensors.add(new Tensor(RewardModel.HEAD_BIAS, new long[] {1}, new float[] {0.5f}));
             Checkpoint.write(rewardCheckpoint, config, tensors, Checkpoint.readTokenizer(demo), null);
         }
-        Path export = tmp.resolve("rm-export");
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).export(
-                new Exporter.Options(rewardCheckpoint, export, true, false, 1e-4, 2, 1L << 30, false));
-        Path policy = tmp.resolve("policy-export");
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream())).export(
-                new Exporter.Options(demo, policy, false, false, 1e-4, 2, 1L << 30, false));
+        TestServers.export(rewardCheckpoint, tmp.resolve("rm-export"), true);
+        Path policy = TestServers.export(demo, tmp.resolve("policy-export"), false);
         app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0));
         app.registerAndActivate(policy);
         base = "http://127.0.0.1:" + app.port();

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.store.PromptLog;
-import io.rlhf4j.exporter.Exporter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -41,14 +40,8 @@ class ServingTest {
 
     @BeforeAll
     static void start() throws IOException {
-        Path demo = Path.of("..", "demo", "base-model");
-        Path export = tmp.resolve("export");
-        new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new Exporter.Options(demo, export, false, false, 1e-4, 4, 1L << 30, false));
-        ServingApp.Config c = ServingApp.Config.defaults(tmp.resolve("data")).withPort(0);
-        app = ServingApp.start(c);
-        app.registerAndActivate(export);
-        base = "http://127.0.0.1:" + app.port();
+        app = TestServers.startDemo(tmp, null);
+        base = TestServers.base(app);
     }
 
     @AfterAll

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -356,10 +355,6 @@ public final class TrainingLoop implements AutoCloseable {
             }
         }
         return out;
-    }
-
-    public Optional<String> running() {
-        return Optional.ofNullable(running);
     }
 
     /** A run as the admin API shows it. */

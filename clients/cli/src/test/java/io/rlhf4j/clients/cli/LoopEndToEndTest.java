@@ -32,10 +32,8 @@ class LoopEndToEndTest {
     @Test
     void aLoopTurnTrainsRegistersPromotesAndRollsBack() throws Exception {
         System.setProperty("rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
-        List<String> pipeline = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Rlhf4j.class.getName(), "train",
-                "pipeline"));
-        TrainingLoop.Options loop = new TrainingLoop.Options(pipeline, DemoModel.locate(), 0, false, 1, 1);
+        TrainingLoop.Options loop = new TrainingLoop.Options(ServeCommand.pipelineCommand(), DemoModel.locate(), 0,
+                false, 1, 1);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
                 .withAdminToken("admin-token").withLoop(loop))) {
             String first = app.registerAndActivate(ServeCommand.exported(DemoModel.locate())).version();

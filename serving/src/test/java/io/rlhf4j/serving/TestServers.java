@@ -1,0 +1,39 @@
+package io.rlhf4j.serving;
+
+import io.rlhf4j.exporter.Exporter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+
+/** What the serving tests share: quiet exports of real checkpoints, and a server on the demo model. */
+final class TestServers {
+
+    static final Path DEMO = Path.of("..", "demo", "base-model");
+
+    private TestServers() {
+    }
+
+    /** Exports {@code checkpoint} (a reward model too when {@code reward}) to {@code out}, unoptimised. */
+    static Path export(Path checkpoint, Path out, boolean reward) throws IOException {
+        new Exporter(new PrintStream(OutputStream.nullOutputStream()))
+                .export(new Exporter.Options(checkpoint, out, reward, false, 1e-4, 2, 1L << 30, false));
+        return out;
+    }
+
+    /**
+     * A server on loopback (any free port) with its store under {@code tmp/data}, serving the demo model
+     * exported to {@code tmp/export} as version 1.
+     */
+    static ServingApp startDemo(Path tmp, String adminToken) throws IOException {
+        Path export = export(DEMO, tmp.resolve("export"), false);
+        ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
+                .withAdminToken(adminToken));
+        app.registerAndActivate(export);
+        return app;
+    }
+
+    static String base(ServingApp app) {
+        return "http://127.0.0.1:" + app.port();
+    }
+}
