@@ -33,14 +33,28 @@ public final class WinRate {
     }
 
     public static Result evaluate(Path a, Path b, List<String> prompts, Judge judge, Options o) throws IOException {
-        if (!Checkpoint.sameTokenizer(a, b)) {
-            throw new IllegalArgumentException(a + " and " + b + " tokenize differently; compare models of one lineage");
+        return evaluate(a, List.of(b), prompts, judge, o).get(0);
+    }
+
+    /**
+     * Model A against each of {@code others} on the same prompts: A's answers are generated and judged
+     * once, whatever the number of baselines (the gate compares a candidate with the active version and
+     * with its SFT model).
+     */
+    public static List<Result> evaluate(Path a, List<Path> others, List<String> prompts, Judge judge, Options o)
+            throws IOException {
+        int window = Checkpoint.readConfig(a).maxPositions();
+        for (Path b : others) {
+            if (!Checkpoint.sameTokenizer(a, b)) {
+                throw new IllegalArgumentException(a + " and " + b + " tokenize differently; compare models of one "
+                        + "lineage");
+            }
+            window = Math.min(window, Checkpoint.readConfig(b).maxPositions());
         }
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("no prompts to evaluate on (the snapshot's test split is empty)");
         }
         Tokenizer tokenizer = Checkpoint.readTokenizer(a);
-        int window = Math.min(Checkpoint.readConfig(a).maxPositions(), Checkpoint.readConfig(b).maxPositions());
         List<String> kept = new ArrayList<>();
         List<int[]> ids = new ArrayList<>();
         for (String p : prompts) {
@@ -54,7 +68,14 @@ public final class WinRate {
             throw new IllegalArgumentException("every prompt is too long for the models' context window");
         }
         double[] sa = scores(a, kept, ids, judge, o, tokenizer.eosId());
-        double[] sb = scores(b, kept, ids, judge, o, tokenizer.eosId());
+        List<Result> out = new ArrayList<>();
+        for (Path b : others) {
+            out.add(compare(judge.name(), sa, scores(b, kept, ids, judge, o, tokenizer.eosId())));
+        }
+        return out;
+    }
+
+    private static Result compare(String judge, double[] sa, double[] sb) {
         int wins = 0;
         int ties = 0;
         double sumA = 0;
@@ -69,7 +90,7 @@ public final class WinRate {
             sumB += sb[i];
         }
         int n = sa.length;
-        return new Result(judge.name(), n, (wins + 0.5 * ties) / n, wins, ties, n - wins - ties, sumA / n, sumB / n);
+        return new Result(judge, n, (wins + 0.5 * ties) / n, wins, ties, n - wins - ties, sumA / n, sumB / n);
     }
 
     /** The judge's scores of one model's completions, generated in batches. */

@@ -1,5 +1,6 @@
 package io.rlhf4j.trainer.pipeline;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,7 +37,7 @@ import java.util.function.BiConsumer;
  */
 public final class Pipeline {
 
-    public static final String GATE = "gate.json";
+    public static final String GATE = Layout.GATE;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 
@@ -110,8 +111,10 @@ public final class Pipeline {
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
         try (Judge judge = judge(e.judge(), prompts, judgeRm, ppo)) {
-            WinRate.Result vsActive = WinRate.evaluate(ppo, bar, prompts, judge, sampling);
-            WinRate.Result vsSft = bar.equals(sft) ? vsActive : WinRate.evaluate(ppo, sft, prompts, judge, sampling);
+            List<WinRate.Result> results = WinRate.evaluate(ppo, bar.equals(sft) ? List.of(bar) : List.of(bar, sft),
+                    prompts, judge, sampling);
+            WinRate.Result vsActive = results.get(0);
+            WinRate.Result vsSft = results.get(results.size() - 1);
             gate.put("judge", judge.name());
             gate.put("against", against != null ? against.toString() : "sft");
             gate.put("n", vsActive.n());
