@@ -1,5 +1,6 @@
 package io.rlhf4j.exporter;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -10,7 +11,7 @@ import java.nio.file.Path;
 /** {@code manifest.json}: what was exported from what, with which signature, and how well it matched. */
 public final class ExportManifest {
 
-    public static final String FILE = "manifest.json";
+    public static final String FILE = Layout.EXPORT_MANIFEST;
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ExportManifest() {

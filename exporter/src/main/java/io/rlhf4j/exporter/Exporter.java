@@ -1,5 +1,6 @@
 package io.rlhf4j.exporter;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.ndarray.NDManager;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -35,10 +36,10 @@ import java.util.Map;
  */
 public final class Exporter {
 
-    public static final String POLICY = "policy.onnx";
-    public static final String POLICY_OPTIMIZED = "policy.opt.onnx";
-    public static final String REWARD = "reward.onnx";
-    public static final String REWARD_OPTIMIZED = "reward.opt.onnx";
+    public static final String POLICY = Layout.POLICY;
+    public static final String POLICY_OPTIMIZED = Layout.POLICY_OPTIMIZED;
+    public static final String REWARD = Layout.REWARD;
+    public static final String REWARD_OPTIMIZED = Layout.REWARD_OPTIMIZED;
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
     private static final List<String> CHECKPOINT_FILES = List.of(ModelConfig.FILE_NAME, Checkpoint.WEIGHTS,
             "tokenizer.json", "tokenizer_config.json", "tokenizer.bin", Checkpoint.GENERATION_CONFIG);
@@ -137,11 +138,11 @@ public final class Exporter {
             source.put("weights_sha256", meta.get("rlhf4j.source_sha256"));
             source.put("config_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
             // Lineage and the evaluation gate travel with the version into the registry.
-            Path training = o.model().resolve("training_manifest.json");
+            Path training = o.model().resolve(Layout.TRAINING_MANIFEST);
             if (Files.exists(training)) {
                 manifest.set("training", ExportManifest.JSON.readTree(training.toFile()));
             }
-            Path gate = o.model().resolve("gate.json");
+            Path gate = o.model().resolve(Layout.GATE);
             if (Files.exists(gate)) {
                 manifest.set("gate", ExportManifest.JSON.readTree(gate.toFile()));
             }

@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.engine;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -29,7 +30,7 @@ import java.util.Map;
  */
 public final class OrtEngine implements PolicyEngine {
 
-    public static final String POLICY = "policy.onnx";
+    public static final String POLICY = Layout.POLICY;
 
     private final OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
     private final String version;

@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.engine;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -22,7 +23,7 @@ import java.util.Map;
  */
 public final class OrtRewardEngine implements AutoCloseable {
 
-    public static final String REWARD = "reward.onnx";
+    public static final String REWARD = Layout.REWARD;
 
     private final OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
     private final String version;

@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.loop;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -247,7 +248,7 @@ public final class TrainingLoop implements AutoCloseable {
 
     private void finish(TrainingRun run, Path dir) throws IOException {
         Path export = dir.resolve("export");
-        JsonNode manifest = JSON.readTree(export.resolve("manifest.json").toFile());
+        JsonNode manifest = JSON.readTree(export.resolve(Layout.EXPORT_MANIFEST).toFile());
         String parent = store.active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(export, parent);
         JsonNode gate = manifest.path("gate");

@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.registry;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.store.ModelVersion;
@@ -42,7 +43,7 @@ public final class Registry {
      * version; returns it. The source is copied, so later changes to it do not touch the registry.
      */
     public synchronized ModelVersion register(Path exportDir, String parent) throws IOException {
-        if (!Files.exists(exportDir.resolve("policy.onnx")) || !Files.exists(exportDir.resolve("manifest.json"))) {
+        if (!Files.exists(exportDir.resolve(Layout.POLICY)) || !Files.exists(exportDir.resolve(Layout.EXPORT_MANIFEST))) {
             throw new IllegalArgumentException(exportDir + " is not an export directory (policy.onnx and "
                     + "manifest.json are required; run rlhf4j export)");
         }

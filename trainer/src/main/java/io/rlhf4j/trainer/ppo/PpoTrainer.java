@@ -1,5 +1,6 @@
 package io.rlhf4j.trainer.ppo;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -55,7 +56,7 @@ public final class PpoTrainer {
     public static final String KIND = "ppo";
     public static final String VALUE = "value.safetensors";
     public static final String VALUE_OPTIMIZER = "value_optimizer.safetensors";
-    public static final String MANIFEST = "training_manifest.json";
+    public static final String MANIFEST = Layout.TRAINING_MANIFEST;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper()
             .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);

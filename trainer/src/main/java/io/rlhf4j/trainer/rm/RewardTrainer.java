@@ -1,5 +1,6 @@
 package io.rlhf4j.trainer.rm;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -41,7 +42,7 @@ import me.tongfei.progressbar.ProgressBar;
 public final class RewardTrainer {
 
     public static final String KIND = "rm";
-    public static final String MANIFEST = "training_manifest.json";
+    public static final String MANIFEST = Layout.TRAINING_MANIFEST;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 

@@ -1,5 +1,6 @@
 package io.rlhf4j.trainer.sft;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -39,7 +40,7 @@ public final class SftTrainer {
 
     public static final String KIND = "sft";
     public static final String BEST = "best.safetensors";
-    public static final String MANIFEST = "training_manifest.json";
+    public static final String MANIFEST = Layout.TRAINING_MANIFEST;
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 

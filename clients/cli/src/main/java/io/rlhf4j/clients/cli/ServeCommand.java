@@ -1,5 +1,6 @@
 package io.rlhf4j.clients.cli;
 
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import java.util.ArrayList;
 import java.util.List;
@@ -125,7 +126,7 @@ final class ServeCommand implements Callable<Integer> {
 
     /** An export directory for {@code dir}: itself if it already is one, else a fresh parity-checked export. */
     static Path exported(Path dir) throws Exception {
-        if (Files.exists(dir.resolve("policy.onnx"))) {
+        if (Files.exists(dir.resolve(Layout.POLICY))) {
             return dir;
         }
         ModelConfig.read(dir);
