@@ -78,6 +78,29 @@ public final class Exporter {
         this.log = log;
     }
 
+    /**
+     * An export directory for {@code dir}: itself if it already is one, else a fresh parity-checked
+     * export in a temporary directory that is removed when the JVM exits (serving copies what it
+     * registers into its registry).
+     */
+    public Path exportedForServing(Path dir) throws IOException {
+        if (Files.exists(dir.resolve(Layout.POLICY))) {
+            return dir;
+        }
+        ModelConfig.read(dir);
+        Path tmp = Files.createTempDirectory("rlhf4j-export");
+        Path out = tmp.resolve("export");
+        export(Options.defaults(dir, out));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                AtomicDirectory.deleteRecursively(tmp);
+            } catch (IOException ignored) {
+                // a temporary directory; the OS cleans up what is left
+            }
+        }));
+        return out;
+    }
+
     /** Exports and returns the manifest written. */
     public ObjectNode export(Options o) throws IOException {
         long started = System.nanoTime();

@@ -3,6 +3,7 @@ package io.rlhf4j.serving;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.StoreSettings;
 import io.rlhf4j.serving.api.ApiServer;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
@@ -80,7 +81,8 @@ public final class ServingApp implements AutoCloseable {
     }
 
     public static ServingApp start(Config c) throws IOException {
-        Store store = c.dbUrl() == null ? Store.openSqlite(c.dataDir()) : Store.open(c.dbUrl(), c.dbUser(), c.dbPassword());
+        StoreSettings settings = new StoreSettings(c.dataDir(), c.dbUrl(), c.dbUser(), c.dbPassword());
+        Store store = settings.open();
         if (store.countActiveKeys() == 0 && !ApiServer.isLoopback(c.host())) {
             store.close();
             throw new IllegalStateException("no API keys are configured, so the server runs in open mode, which "
@@ -99,17 +101,7 @@ public final class ServingApp implements AutoCloseable {
         if (activeReward.isPresent()) {
             router.activateReward(store.version(activeReward.get()).orElseThrow());
         }
-        java.util.Map<String, String> storeEnv = new java.util.HashMap<>();
-        if (c.dbUrl() != null) {
-            storeEnv.put("RLHF4J_DB_URL", c.dbUrl());
-            if (c.dbUser() != null) {
-                storeEnv.put("RLHF4J_DB_USER", c.dbUser());
-            }
-            if (c.dbPassword() != null) {
-                storeEnv.put("RLHF4J_DB_PASSWORD", c.dbPassword());
-            }
-        }
-        TrainingLoop loop = new TrainingLoop(c.loop(), store, registry, c.dataDir(), storeEnv, v -> {
+        TrainingLoop loop = new TrainingLoop(c.loop(), store, registry, c.dataDir(), settings.environment(), v -> {
             try {
                 router.activateAny(v);
             } catch (IOException e) {

@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.TrainingRun;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -203,7 +203,7 @@ class BrowserTest {
     void aLabelerRanksWithKeyboardAndButtonsThenDemonstratesAndSkips() throws Exception {
         // A prompt from a user whose prompts may be labeled (the queue leaves test-split users out).
         String user = IntStream.range(0, 1000).mapToObj(i -> "browser-user-" + i)
-                .filter(u -> !UserSplit.TEST.equals(UserSplit.of(u, 10, 10))).findFirst().orElseThrow();
+                .filter(u -> !SplitPolicy.TEST.equals(SplitPolicy.DEFAULT.splitOf(u))).findFirst().orElseThrow();
         for (String prompt : List.of("cat (noun):", "dog (noun):", "run (verb):")) {
             HttpResponse<String> logged = post("/v1/completions",
                     "{\"prompt\":\"" + prompt + "\",\"max_tokens\":8,\"user\":\"" + user + "\"}");

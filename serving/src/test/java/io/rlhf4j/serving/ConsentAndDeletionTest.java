@@ -14,7 +14,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -60,8 +60,8 @@ class ConsentAndDeletionTest {
 
     @Test
     void anOptOutCoversPastAndLaterPromptsAndTheQueueUntilTheUserOptsBackIn() throws Exception {
-        String carol = user(UserSplit.TRAIN, "carol");
-        String dave = user(UserSplit.TRAIN, "dave");
+        String carol = user(SplitPolicy.TRAIN, "carol");
+        String dave = user(SplitPolicy.TRAIN, "dave");
         String c1 = logPrompt(base, null, "dog (noun):", carol);
         String c2 = logPrompt(base, null, "cat (noun):", carol);
         String d1 = logPrompt(base, null, "run (verb):", dave);
@@ -121,8 +121,8 @@ class ConsentAndDeletionTest {
 
     @Test
     void deletingAUserRemovesTheirPromptsCompletionsAndJudgementsOnlyAndIsAudited() throws Exception {
-        String erin = user(UserSplit.TRAIN, "erin");
-        String frank = user(UserSplit.TRAIN, "frank");
+        String erin = user(SplitPolicy.TRAIN, "erin");
+        String frank = user(SplitPolicy.TRAIN, "frank");
         String e1 = logPrompt(base, null, "dog (noun):", erin);
         HttpResponse<String> two = post(base, null, "/v1/completions",
                 "{\"prompt\":\"cat (noun):\",\"max_tokens\":3,\"n\":2,\"user\":\"" + erin + "\"}");

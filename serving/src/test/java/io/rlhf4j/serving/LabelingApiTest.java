@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -55,8 +55,8 @@ class LabelingApiTest {
         base = TestServers.base(app);
         export = tmp.resolve("export");
 
-        judged = logPrompt(base, null, "dog (noun):", user(UserSplit.TRAIN, "judged"));
-        String other = logPrompt(base, null, "cat (noun):", user(UserSplit.TRAIN, "other"));
+        judged = logPrompt(base, null, "dog (noun):", user(SplitPolicy.TRAIN, "judged"));
+        String other = logPrompt(base, null, "cat (noun):", user(SplitPolicy.TRAIN, "other"));
         foreignCompletion = other + "-0";
         JsonNode task = offer(base, null, "ann", judged);
         judgedIds = new ArrayList<>();
@@ -74,7 +74,7 @@ class LabelingApiTest {
 
     @Test
     void nextOffersATrainingUsersPromptWithKFreshStoredCompletions() throws Exception {
-        String user = user(UserSplit.TRAIN, "happy");
+        String user = user(SplitPolicy.TRAIN, "happy");
         String prompt = logPrompt(base, null, "run (verb):", user);
         // The logged request's own completion is index 0, so the fresh ones continue at 1.
         assertThat(app.store().prompt(prompt).orElseThrow().completions()).hasSize(1);
@@ -107,7 +107,7 @@ class LabelingApiTest {
 
     @Test
     void aGoodRankingWithTiesScoresAndFlagsIsStoredUnderTheLabeler() throws Exception {
-        String prompt = logPrompt(base, null, "happy (adjective):", user(UserSplit.TRAIN, "good"));
+        String prompt = logPrompt(base, null, "happy (adjective):", user(SplitPolicy.TRAIN, "good"));
         JsonNode task = offer(base, null, "bea", prompt);
         List<String> c = new ArrayList<>();
         task.get("completions").forEach(x -> c.add(x.get("id").asText()));
@@ -213,7 +213,7 @@ class LabelingApiTest {
     void aValidRankingOfTheBadCasesPromptStillWorksAfterAllTheRejections() throws Exception {
         // The rejected requests neither consumed nor broke the task: a valid ranking is still accepted.
         // (The bad cases may run before or after this; each checks nothing was stored by itself.)
-        String prompt = logPrompt(base, null, "tree (noun):", user(UserSplit.TRAIN, "retry"));
+        String prompt = logPrompt(base, null, "tree (noun):", user(SplitPolicy.TRAIN, "retry"));
         JsonNode task = offer(base, null, "cal", prompt);
         List<String> c = new ArrayList<>();
         task.get("completions").forEach(x -> c.add(x.get("id").asText()));
@@ -229,7 +229,7 @@ class LabelingApiTest {
 
     @Test
     void aRankingOfMoreThanTwelveCompletionsIsRefused() throws Exception {
-        String prompt = logPrompt(base, null, "eat (verb):", user(UserSplit.TRAIN, "many"));
+        String prompt = logPrompt(base, null, "eat (verb):", user(SplitPolicy.TRAIN, "many"));
         JsonNode first = offer(base, null, "max", prompt);
         // Asking again before judging hands back the same task, not K more completions.
         JsonNode again = JSON.readTree(expect(200, get(base, null, "/v1/labeling/next?k=4&labeler=max")).body());
@@ -259,8 +259,8 @@ class LabelingApiTest {
 
     @Test
     void aTestSplitUsersPromptIsNeverOffered() throws Exception {
-        String held = logPrompt(base, null, "eat (verb):", user(UserSplit.TEST, "held-out"));
-        String offered = logPrompt(base, null, "red (adjective):", user(UserSplit.TRAIN, "offered"));
+        String held = logPrompt(base, null, "eat (verb):", user(SplitPolicy.TEST, "held-out"));
+        String offered = logPrompt(base, null, "red (adjective):", user(SplitPolicy.TRAIN, "offered"));
         List<String> seen = sweep(base, null, "sweeper");
         assertThat(seen).contains(offered).doesNotContain(held);
         // It was never sampled for labeling either: only the request's own completion is stored.
@@ -269,7 +269,7 @@ class LabelingApiTest {
 
     @Test
     void aSkipStopsThePromptBeingOfferedToThatLabelerOnly() throws Exception {
-        String prompt = logPrompt(base, null, "a small", user(UserSplit.TRAIN, "skipped"));
+        String prompt = logPrompt(base, null, "a small", user(SplitPolicy.TRAIN, "skipped"));
         offer(base, null, "sam", prompt);
         HttpResponse<String> skip = post(base, null, "/v1/labeling/skips",
                 "{\"prompt_id\":\"" + prompt + "\",\"labeler\":\"sam\",\"reason\":\"unclear\"}");
@@ -285,7 +285,7 @@ class LabelingApiTest {
 
     @Test
     void aDemonstrationIsStoredAndTakesThePromptOutOfTheQueue() throws Exception {
-        String prompt = logPrompt(base, null, "tree (noun):", user(UserSplit.TRAIN, "demo"));
+        String prompt = logPrompt(base, null, "tree (noun):", user(SplitPolicy.TRAIN, "demo"));
         offer(base, null, "dee", prompt);
         HttpResponse<String> r = post(base, null, "/v1/labeling/demonstrations",
                 "{\"prompt_id\":\"" + prompt + "\",\"labeler\":\"dee\",\"text\":\" a tall woody plant\"}");
@@ -319,7 +319,7 @@ class LabelingApiTest {
             keyed.registerAndActivate(export);
             String kb = "http://127.0.0.1:" + keyed.port();
             // Logged in open mode, before the first key.
-            String author = user(UserSplit.TRAIN, "keyed");
+            String author = user(SplitPolicy.TRAIN, "keyed");
             String p1 = logPrompt(kb, null, "dog (noun):", author);
             String p2 = logPrompt(kb, null, "cat (noun):", author);
             String p3 = logPrompt(kb, null, "run (verb):", author);
@@ -383,7 +383,7 @@ class LabelingApiTest {
     static String user(String split, String prefix) {
         for (int i = 0; ; i++) {
             String u = prefix + "-" + i;
-            if (UserSplit.of(u, 10, 10).equals(split)) {
+            if (SplitPolicy.DEFAULT.splitOf(u).equals(split)) {
                 return u;
             }
         }

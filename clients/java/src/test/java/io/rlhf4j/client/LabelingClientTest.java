@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.serving.ServingApp;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -75,7 +75,7 @@ class LabelingClientTest {
     static String trainUser(String name) {
         for (int i = 0; ; i++) {
             String id = name + "-" + i;
-            if (UserSplit.TRAIN.equals(UserSplit.of(id, 25, 25))) {
+            if (SplitPolicy.TRAIN.equals(new SplitPolicy(25, 25).splitOf(id))) {
                 return id;
             }
         }

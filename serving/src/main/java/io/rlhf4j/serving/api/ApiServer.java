@@ -60,7 +60,7 @@ public final class ApiServer {
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop).mount(r);
-        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, 10, 10).mount(r);
+        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split()).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

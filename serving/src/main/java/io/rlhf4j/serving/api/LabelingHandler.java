@@ -10,7 +10,7 @@ import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.scheduler.GenerationRequest;
 import io.rlhf4j.serving.scheduler.Scheduler;
@@ -51,23 +51,21 @@ final class LabelingHandler {
     private final Store store;
     private final Auth auth;
     private final int maxNewTokens;
-    private final int validationPercent;
-    private final int testPercent;
+    private final SplitPolicy split;
     /** A prompt handed to a labeler: the completions sampled for them, once sampled. */
     private record Lease(String labeler, List<Integer> completions, String version) {
     }
 
     private final Cache<String, Lease> leases = Caffeine.newBuilder().expireAfterWrite(Duration.ofMinutes(10)).build();
 
-    LabelingHandler(Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens, int validationPercent,
-            int testPercent) {
+    LabelingHandler(Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens,
+            SplitPolicy split) {
         this.vertx = vertx;
         this.router = router;
         this.store = store;
         this.auth = auth;
         this.maxNewTokens = maxNewTokens;
-        this.validationPercent = validationPercent;
-        this.testPercent = testPercent;
+        this.split = split;
     }
 
     void mount(Router r) {
@@ -127,7 +125,7 @@ final class LabelingHandler {
                 return Optional.empty();
             }
             for (PromptLog p : page) {
-                if (UserSplit.TEST.equals(UserSplit.of(p.userId(), validationPercent, testPercent))) {
+                if (SplitPolicy.TEST.equals(split.splitOf(p.userId()))) {
                     continue;
                 }
                 Lease held = leases.asMap().putIfAbsent(p.id(), new Lease(labeler, null, null));

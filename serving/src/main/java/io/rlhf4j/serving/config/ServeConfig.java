@@ -25,7 +25,8 @@ import java.util.Set;
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
  * scheduler: {max_batch: 32, queue: 256}
- * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model}
+ * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model,
+ *             held_out_labelers: ""}
  * </pre>
  */
 public final class ServeConfig {
@@ -51,7 +52,8 @@ public final class ServeConfig {
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device"),
             "scheduler", Set.of("max_batch", "queue"),
-            "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model"));
+            "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model",
+                    "held_out_labelers"));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -97,12 +99,14 @@ public final class ServeConfig {
                             integer(tree, "engine.device", 0)),
                     integer(tree, "scheduler.max_batch", 32), integer(tree, "scheduler.queue", 256),
                     adminToken,
-                    // The pipeline command is the launcher's to fill in: it knows its own class path.
-                    new TrainingLoop.Options(java.util.List.of(),
-                            text(tree, "loop.base_model", null) == null ? null : Path.of(text(tree, "loop.base_model", null)),
-                            integer(tree, "loop.every_judgements", 200),
-                            Boolean.parseBoolean(text(tree, "loop.auto_promote", "false")),
-                            integer(tree, "loop.training_threads", 1), 2));
+                    // The pipeline launcher is the command line's to supply: it knows its own class path.
+                    TrainingLoop.Options.disabled()
+                            .withBaseModel(text(tree, "loop.base_model", null) == null ? null
+                                    : Path.of(text(tree, "loop.base_model", null)))
+                            .withEveryJudgements(integer(tree, "loop.every_judgements", 200))
+                            .withAutoPromote(Boolean.parseBoolean(text(tree, "loop.auto_promote", "false")))
+                            .withTrainingThreads(integer(tree, "loop.training_threads", 1))
+                            .withHeldOutLabelers(text(tree, "loop.held_out_labelers", "")));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException((file == null ? "configuration" : file.toString()) + ": "
                     + e.getMessage());

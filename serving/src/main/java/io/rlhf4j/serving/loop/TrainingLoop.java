@@ -4,6 +4,11 @@ import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.loop.PipelineLauncher;
+import io.rlhf4j.core.loop.PipelineProgress;
+import io.rlhf4j.core.loop.PipelineRequest;
+import io.rlhf4j.core.loop.SnapshotIndex;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.core.store.TrainingRun;
@@ -14,11 +19,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,27 +44,76 @@ public final class TrainingLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** In a run's directory: what it was asked to do, and how far it has come. */
+    private static final String REQUEST = "request.json";
+    private static final String PROGRESS = "progress.json";
 
     /**
-     * @param command the pipeline's command line up to its arguments (e.g. {@code java -cp ... Rlhf4j train
-     *     pipeline}); empty disables training on this server
+     * How this server trains; built by name ({@link #enabled}, then {@code with...}).
+     *
+     * @param launcher starts the pipeline's process; null disables training on this server
      * @param baseModel the checkpoint each run's SFT starts from
      * @param everyJudgements start a run after this many new rankings and demonstrations; 0 only on demand
      * @param autoPromote promote a candidate that passes its gate
      * @param trainingThreads threads the child may use
+     * @param maxAttempts how often a run interrupted by restarts is resumed before it is marked failed
+     * @param split how users are split: the labeling queue and every run's snapshot use the same
+     * @param heldOutLabelers rankings by labelers whose id starts with this are held out of RM training
      */
-    public record Options(List<String> command, Path baseModel, int everyJudgements, boolean autoPromote,
-            int trainingThreads, int maxAttempts) {
+    public record Options(PipelineLauncher launcher, Path baseModel, int everyJudgements, boolean autoPromote,
+            int trainingThreads, int maxAttempts, SplitPolicy split, String heldOutLabelers) {
         public Options {
-            command = List.copyOf(command);
+            split = split == null ? SplitPolicy.DEFAULT : split;
+            heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
+            if (launcher != null && baseModel == null) {
+                throw new IllegalArgumentException("a training loop needs a base model");
+            }
         }
 
         public static Options disabled() {
-            return new Options(List.of(), null, 0, false, 1, 2);
+            return new Options(null, null, 0, false, 1, 2, SplitPolicy.DEFAULT, "");
+        }
+
+        /** Training on demand, one thread, no auto-promotion, two attempts per run. */
+        public static Options enabled(PipelineLauncher launcher, Path baseModel) {
+            return new Options(launcher, baseModel, 0, false, 1, 2, SplitPolicy.DEFAULT, "");
+        }
+
+        public Options withEveryJudgements(int n) {
+            return new Options(launcher, baseModel, n, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
+        }
+
+        public Options withAutoPromote(boolean on) {
+            return new Options(launcher, baseModel, everyJudgements, on, trainingThreads, maxAttempts, split,
+                    heldOutLabelers);
+        }
+
+        public Options withTrainingThreads(int n) {
+            return new Options(launcher, baseModel, everyJudgements, autoPromote, n, maxAttempts, split, heldOutLabelers);
+        }
+
+        public Options withMaxAttempts(int n) {
+            return new Options(launcher, baseModel, everyJudgements, autoPromote, trainingThreads, n, split,
+                    heldOutLabelers);
+        }
+
+        public Options withBaseModel(Path dir) {
+            return new Options(launcher, dir, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
+                    heldOutLabelers);
+        }
+
+        public Options withLauncher(PipelineLauncher l) {
+            return new Options(l, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
+                    heldOutLabelers);
+        }
+
+        public Options withHeldOutLabelers(String prefix) {
+            return new Options(launcher, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
+                    prefix);
         }
 
         public boolean enabled() {
-            return !command.isEmpty();
+            return launcher != null;
         }
     }
 
@@ -108,7 +162,7 @@ public final class TrainingLoop implements AutoCloseable {
     public synchronized TrainingRun start(String trigger, ObjectNode config) throws IOException {
         if (!options.enabled()) {
             throw new IllegalStateException("training is not enabled on this server (rlhf4j serve runs the loop; "
-                    + "an embedded server needs TrainingLoop.Options with a pipeline command)");
+                    + "an embedded server needs TrainingLoop.Options with a pipeline launcher)");
         }
         if (running != null) {
             throw new IllegalStateException("training run " + running + " is still running");
@@ -123,7 +177,6 @@ public final class TrainingLoop implements AutoCloseable {
         String id = "run-" + n;
         Path dir = Files.createDirectory(runsDir.resolve(id));
         String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
-        Files.writeString(dir.resolve("config.json"), configJson);
         TrainingRun run = new TrainingRun(id, TrainingRun.QUEUED, trigger, "snapshot", 0, null, null, null, false, null,
                 dir.toString(), configJson, now, now);
         store.saveRun(run);
@@ -177,20 +230,23 @@ public final class TrainingLoop implements AutoCloseable {
         Path dir = Path.of(run.dir());
         try {
             Files.writeString(dir.resolve("attempts"), Integer.toString(attempt));
+            Path against = store.active(ModelVersion.POLICY).flatMap(store::version).map(v -> Path.of(v.path()))
+                    .orElse(null);
+            // As InstructGPT selected SFT models: by the reward model of the last run that made one.
+            Path selectWithRm = store.runs().stream()
+                    .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
+                    .map(r -> Path.of(r.dir(), "pipeline", "rm")).filter(p -> Files.exists(p.resolve("config.json")))
+                    .findFirst().orElse(null);
+            PipelineRequest request = new PipelineRequest(dataDir, null, options.split(), options.heldOutLabelers(),
+                    options.baseModel(), dir.resolve("pipeline"), JSON.readTree(run.configJson()), against,
+                    selectWithRm, dir.resolve("export"), dir.resolve(PROGRESS));
+            Path requestFile = dir.resolve(REQUEST);
+            request.write(requestFile);
             List<String> cmd = new ArrayList<>();
             if (Files.isExecutable(Path.of("/usr/bin/nice"))) {
                 cmd.addAll(List.of("/usr/bin/nice", "-n", "10"));
             }
-            cmd.addAll(options.command());
-            cmd.addAll(List.of("--data-dir", dataDir.toString(), "--model", options.baseModel().toString(),
-                    "--out", dir.resolve("pipeline").toString(), "--config", dir.resolve("config.json").toString(),
-                    "--export", dir.resolve("export").toString(), "--progress", dir.resolve("progress.json").toString()));
-            store.active(ModelVersion.POLICY).flatMap(store::version)
-                    .ifPresent(v -> cmd.addAll(List.of("--against", v.path())));
-            // As InstructGPT selected SFT models: by the reward model of the last run that made one.
-            store.runs().stream().filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
-                    .map(r -> Path.of(r.dir(), "pipeline", "rm")).filter(p -> Files.exists(p.resolve("config.json")))
-                    .findFirst().ifPresent(rm -> cmd.addAll(List.of("--select-with-rm", rm.toString())));
+            cmd.addAll(options.launcher().command(requestFile));
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("pipeline.log").toFile()));
             String threads = Integer.toString(options.trainingThreads());
@@ -278,20 +334,18 @@ public final class TrainingLoop implements AutoCloseable {
 
     private void progress(String id) {
         TrainingRun run = store.run(id).orElseThrow();
-        Path file = Path.of(run.dir(), "progress.json");
-        if (!Files.exists(file)) {
-            return;
-        }
+        Optional<PipelineProgress> p;
         try {
-            JsonNode p = JSON.readTree(file.toFile());
-            TrainingRun updated = run.withProgress(p.path("stage").asText(run.stage()),
-                    p.path("progress").asDouble(run.progress()), System.currentTimeMillis());
-            if (p.hasNonNull("snapshot")) {
-                updated = updated.withSnapshot(p.get("snapshot").asText(), updated.updatedAt());
+            p = PipelineProgress.read(Path.of(run.dir(), PROGRESS));
+        } catch (IOException e) {
+            return; // replaced atomically by the child: an unreadable report is read again next time
+        }
+        if (p.isPresent()) {
+            TrainingRun updated = run.withProgress(p.get().stage(), p.get().progress(), System.currentTimeMillis());
+            if (p.get().snapshot() != null) {
+                updated = updated.withSnapshot(p.get().snapshot(), updated.updatedAt());
             }
             store.saveRun(updated);
-        } catch (IOException e) {
-            // Written atomically by the child; a partial read means it is being replaced: read it next time.
         }
     }
 
@@ -330,32 +384,12 @@ public final class TrainingLoop implements AutoCloseable {
 
     /** Snapshots under the data directory that hold any of the user's prompts. */
     public List<String> snapshotsHolding(String userId) throws IOException {
-        Path snapshots = dataDir.resolve("snapshots");
-        List<String> out = new ArrayList<>();
-        if (!Files.isDirectory(snapshots)) {
-            return out;
-        }
-        String needle = "\"user_id\":" + JSON.writeValueAsString(userId);
-        try (Stream<Path> dirs = Files.list(snapshots)) {
-            for (Path d : dirs.filter(Files::isDirectory).filter(x -> !x.getFileName().toString().startsWith("."))
-                    .sorted().toList()) {
-                try (Stream<Path> files = Files.list(d)) {
-                    for (Path f : files.filter(p -> p.toString().endsWith(".jsonl")).toList()) {
-                        boolean holds;
-                        try (Stream<String> lines = Files.lines(f)) {
-                            holds = lines.anyMatch(l -> l.contains(needle));
-                        }
-                        if (holds) {
-                            out.add(d.getFileName().toString());
-                            break;
-                        }
-                    }
-                } catch (IOException | java.io.UncheckedIOException e) {
-                    LOG.warn("cannot scan snapshot {}: {}", d, e.getMessage());
-                }
-            }
-        }
-        return out;
+        return SnapshotIndex.holding(dataDir.resolve("snapshots"), userId);
+    }
+
+    /** How this server splits users; its labeling queue must keep the test split out. */
+    public SplitPolicy split() {
+        return options.split();
     }
 
     /** A run as the admin API shows it. */

@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.core.loop.SnapshotIndex;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
-import io.rlhf4j.core.store.UserSplit;
+import io.rlhf4j.core.loop.SplitPolicy;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -25,6 +27,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * Turns the store into an immutable training snapshot, as InstructGPT built its datasets: only
@@ -37,18 +40,16 @@ import java.util.TreeMap;
 public final class DatasetBuilder {
 
     /** Knobs, with InstructGPT-like defaults. */
-    public record Options(int prefixChars, int maxPerUser, int validationPercent, int testPercent,
-            String heldOutLabelers) {
+    public record Options(int prefixChars, int maxPerUser, SplitPolicy split, String heldOutLabelers) {
         public Options {
             heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
-            if (prefixChars < 1 || maxPerUser < 1 || validationPercent < 0 || testPercent < 0
-                    || validationPercent + testPercent >= 100) {
+            if (prefixChars < 1 || maxPerUser < 1 || split == null) {
                 throw new IllegalArgumentException("invalid dataset options " + this);
             }
         }
 
         public static Options defaults() {
-            return new Options(40, 200, 10, 10, "");
+            return new Options(40, 200, SplitPolicy.DEFAULT, "");
         }
 
         /**
@@ -56,7 +57,11 @@ public final class DatasetBuilder {
          * of the RM's splits, so the reward model can be evaluated on labelers it never trained on.
          */
         public Options withHeldOutLabelers(String prefix) {
-            return new Options(prefixChars, maxPerUser, validationPercent, testPercent, prefix);
+            return new Options(prefixChars, maxPerUser, split, prefix);
+        }
+
+        public Options withSplit(SplitPolicy policy) {
+            return new Options(prefixChars, maxPerUser, policy, heldOutLabelers);
         }
     }
 
@@ -83,6 +88,7 @@ public final class DatasetBuilder {
         List<String> heldOut = new ArrayList<>();
         Set<String> prefixes = new HashSet<>();
         Map<String, Integer> perUser = new HashMap<>();
+        java.util.SortedSet<String> users = new TreeSet<>();
         // rows[set][split] -> JSONL lines
         Map<String, Map<String, List<String>>> rows = new LinkedHashMap<>();
         Map<String, Integer> bySource = new TreeMap<>();
@@ -105,6 +111,7 @@ public final class DatasetBuilder {
                 continue;
             }
             String split = split(p.userId(), o);
+            users.add(p.userId());
             ObjectNode row = JSONL.createObjectNode();
             row.put("prompt_id", p.id());
             row.put("user_id", p.userId());
@@ -191,6 +198,7 @@ public final class DatasetBuilder {
             }
             manifest.put("content_sha256", ApiKey.hash(all.toString()));
             JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
+            new SnapshotIndex(id, users).writeInto(dir);
         });
         return manifest;
     }
@@ -202,7 +210,7 @@ public final class DatasetBuilder {
     }
 
     static String split(String userId, Options o) {
-        return UserSplit.of(userId, o.validationPercent(), o.testPercent());
+        return o.split().splitOf(userId);
     }
 
     private static String nextId(Path snapshotsDir) throws IOException {

@@ -2,18 +2,17 @@ package io.rlhf4j.trainer.eval;
 
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.demo.DemoWorld;
-import io.rlhf4j.trainer.demo.Task;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.reward.RewardModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceLoader;
 
 /**
- * Scores completions of prompts, higher is better: the gold labelers of the demo world (correctness
- * against WordNet plus style, without the labelers' noise), or a reward model.
+ * Scores completions of prompts, higher is better: a reward model, or a judge another module provides
+ * by name (the demo world's gold labelers).
  */
 public interface Judge extends AutoCloseable {
 
@@ -26,26 +25,25 @@ public interface Judge extends AutoCloseable {
     default void close() {
     }
 
-    /** The demo world's gold preference; every prompt must be one of its tasks. */
-    static Judge gold(DemoWorld world) {
-        return new Judge() {
-            @Override
-            public String name() {
-                return "gold";
+    /**
+     * The judge called {@code name}: {@code rm} is the reward model in {@code rm} scoring {@code policy}'s
+     * tokens; any other name is a {@link JudgeProvider} on the class path.
+     */
+    static Judge named(String name, List<String> prompts, Path rm, Path policy) throws IOException {
+        if (name.equals("rm")) {
+            if (rm == null) {
+                throw new IllegalArgumentException("judge rm needs a reward model");
             }
-
-            @Override
-            public double[] score(List<String> prompts, List<int[]> promptIds, List<Generation> completions, int eosId) {
-                double[] out = new double[prompts.size()];
-                for (int i = 0; i < out.length; i++) {
-                    String p = prompts.get(i);
-                    Task t = world.parse(p).orElseThrow(() -> new IllegalArgumentException("prompt '" + p
-                            + "' is not a demo-world task, so the gold judge cannot score it; use --judge rm"));
-                    out[i] = world.gold(t, completions.get(i).text());
-                }
-                return out;
+            return rewardModel(rm, policy);
+        }
+        List<String> known = new ArrayList<>(List.of("rm"));
+        for (JudgeProvider p : ServiceLoader.load(JudgeProvider.class)) {
+            if (p.name().equals(name)) {
+                return p.open(prompts);
             }
-        };
+            known.add(p.name());
+        }
+        throw new IllegalArgumentException("no judge called '" + name + "' (known: " + String.join(", ", known) + ")");
     }
 
     /** A reward model's score of prompt + completion (+ EOS when the policy stopped). */

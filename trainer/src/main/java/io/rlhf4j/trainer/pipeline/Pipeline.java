@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
-import io.rlhf4j.trainer.demo.DemoWorld;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
@@ -110,7 +109,7 @@ public final class Pipeline {
         WinRate.Options sampling = new WinRate.Options(e.maxNewTokens(), e.temperature(), e.seed(), 16);
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
-        try (Judge judge = judge(e.judge(), prompts, judgeRm, ppo)) {
+        try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, ppo)) {
             List<WinRate.Result> results = WinRate.evaluate(ppo, bar.equals(sft) ? List.of(bar) : List.of(bar, sft),
                     prompts, judge, sampling);
             WinRate.Result vsActive = results.get(0);
@@ -150,18 +149,6 @@ public final class Pipeline {
                         e.maxPretrainingLossIncrease()));
         gate.put("min_win_rate", e.minWinRate());
         return gate;
-    }
-
-    private static Judge judge(String kind, List<String> prompts, Path rm, Path policy) throws IOException {
-        if (kind.equals("gold")) {
-            DemoWorld world = DemoWorld.load();
-            if (prompts.stream().allMatch(p -> world.parse(p).isPresent())) {
-                return Judge.gold(world);
-            }
-            throw new IllegalArgumentException("eval.judge is gold but the test prompts are not all demo-world tasks; "
-                    + "use judge rm");
-        }
-        return Judge.rewardModel(rm, policy);
     }
 
     /** Pair accuracy of the reward model on the held-out labelers' rankings, NaN when there are none. */

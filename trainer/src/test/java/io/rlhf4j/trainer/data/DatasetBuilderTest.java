@@ -60,7 +60,7 @@ class DatasetBuilderTest {
             // A prompt with both: it goes to one set only (RM).
             store.addDemonstration(new Judgement.Demonstration("both", "u0p1", "lab", "demo", "labeling", 1));
 
-            ObjectNode m = DatasetBuilder.build(store, tmp.resolve("snapshots"), new DatasetBuilder.Options(40, 3, 10, 10, ""));
+            ObjectNode m = DatasetBuilder.build(store, tmp.resolve("snapshots"), new DatasetBuilder.Options(40, 3, io.rlhf4j.core.loop.SplitPolicy.DEFAULT, ""));
             assertThat(m.get("id").asText()).isEqualTo("snap-1");
             assertThat(m.get("dropped").get("no_consent").asInt()).isEqualTo(6);
             assertThat(m.get("dropped").get("shared_prefix").asInt()).isEqualTo(1);
@@ -83,6 +83,12 @@ class DatasetBuilderTest {
                 }
             }
             assertThat(total).isEqualTo(39 * 3 + 3);
+            // The index answers lineage questions without reading the rows.
+            assertThat(io.rlhf4j.core.loop.SnapshotIndex.read(dir).users()).containsExactlyElementsOf(
+                    new java.util.TreeSet<>(userSplit.keySet()));
+            String someone = userSplit.keySet().iterator().next();
+            assertThat(io.rlhf4j.core.loop.SnapshotIndex.holding(tmp.resolve("snapshots"), someone)).containsExactly("snap-1");
+            assertThat(io.rlhf4j.core.loop.SnapshotIndex.holding(tmp.resolve("snapshots"), "nobody")).isEmpty();
             assertThat(m.get("counts").get("rm").get("train").asInt() + m.get("counts").get("rm").get("validation").asInt()
                     + m.get("counts").get("rm").get("test").asInt()).isEqualTo(20);
             assertThat(new HashSet<>(userSplit.values())).containsExactlyInAnyOrder("train", "validation", "test");

@@ -18,7 +18,7 @@ final class DataCommand {
                     + "disjoint SFT / RM / PPO prompt sets.", "Writes <data-dir>/snapshots/snap-N and prints its manifest."})
     static final class Build implements Callable<Integer> {
         @Mixin
-        KeysCommand.StoreOptions store;
+        StoreOptions store;
 
         @picocli.CommandLine.Option(names = "--prefix-chars", defaultValue = "40",
                 description = "prompts sharing this many leading characters are duplicates (default ${DEFAULT-VALUE})")
@@ -42,7 +42,8 @@ final class DataCommand {
         public Integer call() throws Exception {
             try (Store s = store.open()) {
                 var manifest = io.rlhf4j.trainer.data.DatasetBuilder.build(s, store.dataDir.resolve("snapshots"),
-                        new io.rlhf4j.trainer.data.DatasetBuilder.Options(prefixChars, maxPerUser, validation, test, heldOut));
+                        new io.rlhf4j.trainer.data.DatasetBuilder.Options(prefixChars, maxPerUser,
+                                new io.rlhf4j.core.loop.SplitPolicy(validation, test), heldOut));
                 System.out.println(manifest.toPrettyString());
             }
             return 0;
@@ -59,7 +60,7 @@ final class DataCommand {
         enum Kind { demonstrations, rankings }
 
         @Mixin
-        KeysCommand.StoreOptions store;
+        StoreOptions store;
 
         @Parameters(index = "0", description = "demonstrations or rankings")
         Kind kind;
@@ -81,14 +82,14 @@ final class DataCommand {
 
     @Command(name = "simulate", mixinStandardHelpOptions = true,
             description = {"The demo world's data collection, offline: simulated users send WordNet instruction prompts, "
-                    + "demonstration writers answer some, and labelers in 6 groups (noise calibrated to ~73% agreement) "
+                    + "demonstration writers answer some, and labelers in 6 groups (noise calibrated to ~73%% agreement) "
                     + "rank K completions the --policy samples for others.", "Everything goes into the store, as a "
                     + "deployment would log it; then `data build` and `train pipeline`."})
     static final class Simulate implements Callable<Integer> {
-        private static final io.rlhf4j.trainer.demo.Simulation.Options D = io.rlhf4j.trainer.demo.Simulation.Options.defaults();
+        private static final io.rlhf4j.demo.Simulation.Options D = io.rlhf4j.demo.Simulation.Options.defaults();
 
         @Mixin
-        KeysCommand.StoreOptions store;
+        StoreOptions store;
 
         @picocli.CommandLine.Option(names = "--policy", paramLabel = "DIR", description = "samples the completions to "
                 + "rank (default: the bundled demo model)")
@@ -106,8 +107,8 @@ final class DataCommand {
         public Integer call() throws Exception {
             Path model = policy != null ? policy : DemoModel.locate();
             try (Store s = store.open()) {
-                var summary = io.rlhf4j.trainer.demo.Simulation.populate(s, io.rlhf4j.trainer.demo.DemoWorld.load(), model,
-                        new io.rlhf4j.trainer.demo.Simulation.Options(users, prompts, demonstrations, rankings, k, maxNew,
+                var summary = io.rlhf4j.demo.Simulation.populate(s, io.rlhf4j.demo.DemoWorld.load(), model,
+                        new io.rlhf4j.demo.Simulation.Options(users, prompts, demonstrations, rankings, k, maxNew,
                                 seed), System.err);
                 System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(summary));
             }

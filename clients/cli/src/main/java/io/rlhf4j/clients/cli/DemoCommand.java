@@ -3,6 +3,7 @@ package io.rlhf4j.clients.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.loop.TrainingLoop;
@@ -51,8 +52,8 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path data = dataDir != null ? dataDir : Files.createTempDirectory("rlhf4j-demo");
         String token = ApiKey.generate();
-        TrainingLoop.Options loop = new TrainingLoop.Options(ServeCommand.pipelineCommand(), DemoModel.locate(), 0,
-                true, 1, 2);
+        TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
+                .withAutoPromote(true).withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(data).withPort(port).withAdminToken(token)
                 .withLoop(loop))) {
             if (app.store().active(ModelVersion.POLICY).isEmpty()) {

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.demo.DemoWorld;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
@@ -56,18 +55,10 @@ final class EvalCommand {
         @Override
         public Integer call() throws Exception {
             var prompts = Pipeline.testPrompts(snapshot, n);
-            Judge j;
-            if (judge.equals("gold")) {
-                j = Judge.gold(DemoWorld.load());
-            } else if (judge.equals("rm")) {
-                if (rm == null) {
-                    throw new IllegalArgumentException("--judge rm needs --rm DIR");
-                }
-                j = Judge.rewardModel(rm, a);
-            } else {
-                throw new IllegalArgumentException("--judge must be gold or rm, got '" + judge + "'");
+            if (judge.equals("rm") && rm == null) {
+                throw new IllegalArgumentException("--judge rm needs --rm DIR");
             }
-            try (j) {
+            try (Judge j = Judge.named(judge, prompts, rm, a)) {
                 WinRate.Result r = WinRate.evaluate(a, b, prompts, j, new WinRate.Options(maxNew, temperature, seed, 16));
                 ObjectNode o = JSON.createObjectNode();
                 o.put("win_rate", r.winRate());

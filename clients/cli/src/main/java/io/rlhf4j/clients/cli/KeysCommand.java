@@ -12,25 +12,6 @@ import picocli.CommandLine.Option;
         subcommands = {KeysCommand.Create.class, KeysCommand.Revoke.class})
 final class KeysCommand {
 
-    /** Which store: the data directory's SQLite file, or a PostgreSQL URL. */
-    static final class StoreOptions {
-        @Option(names = "--data-dir", defaultValue = "${env:RLHF4J_DATA_DIR:-data}", description = "default ${DEFAULT-VALUE}")
-        Path dataDir;
-
-        @Option(names = "--db-url", defaultValue = "${env:RLHF4J_DB_URL}")
-        String dbUrl;
-
-        @Option(names = "--db-user", defaultValue = "${env:RLHF4J_DB_USER}")
-        String dbUser;
-
-        @Option(names = "--db-password", defaultValue = "${env:RLHF4J_DB_PASSWORD}")
-        String dbPassword;
-
-        Store open() {
-            return dbUrl == null ? Store.openSqlite(dataDir) : Store.open(dbUrl, dbUser, dbPassword);
-        }
-    }
-
     @Command(name = "create", mixinStandardHelpOptions = true,
             description = "Create a key for a user; prints the key once (only its hash is kept).")
     static final class Create implements Callable<Integer> {

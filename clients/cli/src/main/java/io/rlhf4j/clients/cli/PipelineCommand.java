@@ -1,17 +1,18 @@
 package io.rlhf4j.clients.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.rlhf4j.core.io.Json;
+import io.rlhf4j.core.loop.PipelineProgress;
+import io.rlhf4j.core.loop.PipelineRequest;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
 import io.rlhf4j.trainer.data.DatasetBuilder;
 import io.rlhf4j.trainer.pipeline.Pipeline;
 import io.rlhf4j.trainer.pipeline.PipelineConfig;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,21 +22,25 @@ import picocli.CommandLine.Option;
         description = {"SFT, reward model and PPO(-ptx) on one snapshot, then the evaluation gate (win rate against "
                 + "--against on held-out test prompts, and the alignment tax), and optionally the export.",
                 "With --data-dir and no --snapshot it first builds a snapshot from the store. Running again on the same "
-                        + "--out resumes an interrupted run on the same snapshot."})
+                        + "--out resumes an interrupted run on the same snapshot.",
+                "--request FILE runs a pipeline request (JSON) as a server's training loop writes it, instead of "
+                        + "the flags."})
 final class PipelineCommand implements Callable<Integer> {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @Mixin
-    KeysCommand.StoreOptions store;
+    StoreOptions store;
+
+    @Option(names = "--request", paramLabel = "FILE", description = "a pipeline request (JSON); the other flags, "
+            + "except the store's, are then not used")
+    Path requestFile;
 
     @Option(names = "--snapshot", paramLabel = "DIR", description = "a built snapshot; default: build one from the store")
     Path snapshot;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "the base checkpoint SFT starts from")
+    @Option(names = "--model", paramLabel = "DIR", description = "the base checkpoint SFT starts from")
     Path model;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "run directory: sft/, rm/, ppo/, eval/")
+    @Option(names = "--out", paramLabel = "DIR", description = "run directory: sft/, rm/, ppo/, eval/")
     Path out;
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON: sections sft, rm, ppo, eval")
@@ -49,8 +54,8 @@ final class PipelineCommand implements Callable<Integer> {
             + "checkpoint by; default: validation loss")
     Path selectionRm;
 
-    @Option(names = "--held-out-labelers", defaultValue = "sim-labeler-group-f", paramLabel = "PREFIX",
-            description = "labelers held out of RM training when building a snapshot (default ${DEFAULT-VALUE})")
+    @Option(names = "--held-out-labelers", defaultValue = "", paramLabel = "PREFIX",
+            description = "labelers held out of RM training when building a snapshot (default: none)")
     String heldOut;
 
     @Option(names = "--export", paramLabel = "DIR", description = "export the candidate (ONNX, parity, manifest with "
@@ -62,57 +67,68 @@ final class PipelineCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PipelineConfig config = configFile == null ? PipelineConfig.defaults() : PipelineConfig.read(configFile);
-        Files.createDirectories(out);
-        Path snap = snapshot != null ? snapshot : snapshotFor(out);
+        PipelineRequest request = requestFile != null ? PipelineRequest.read(requestFile) : fromFlags();
+        PipelineConfig config = PipelineConfig.defaults().with(request.config(),
+                requestFile != null ? requestFile.toString() : "--config");
+        Path run = request.out();
+        Files.createDirectories(run);
+        Path snap = request.snapshot() != null ? request.snapshot() : snapshotFor(request);
         String snapshotId = snap.getFileName().toString();
-        JSON.writerWithDefaultPrettyPrinter().writeValue(out.resolve("pipeline_config.json").toFile(), config.toJson());
-        Pipeline.Result r = new Pipeline(config, System.err, (stage, fraction) -> progress(stage, fraction, snapshotId))
-                .run(snap, model, out, against, selectionRm);
-        if (export != null) {
-            progress("export", 0.92, snapshotId);
-            new Exporter(System.err).export(new Exporter.Options(r.candidate(), export, false, true, 1e-4, 8,
+        Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(run.resolve("pipeline_config.json").toFile(),
+                config.toJson());
+        Pipeline.Result r = new Pipeline(config, System.err,
+                (stage, fraction) -> progress(request, new PipelineProgress(stage, fraction, snapshotId)))
+                .run(snap, request.baseModel(), run, request.against(), request.selectWithRm());
+        if (request.export() != null) {
+            progress(request, new PipelineProgress("export", 0.92, snapshotId));
+            new Exporter(System.err).export(new Exporter.Options(r.candidate(), request.export(), false, true, 1e-4, 8,
                     OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false));
         }
-        progress("done", 1.0, snapshotId);
+        progress(request, new PipelineProgress("done", 1.0, snapshotId));
         System.out.println(r.gate().toPrettyString());
         return 0;
     }
 
+    private PipelineRequest fromFlags() throws Exception {
+        if (model == null || out == null) {
+            throw new IllegalArgumentException("--model and --out are required (or --request FILE)");
+        }
+        JsonNode config = configFile == null ? null : PipelineConfig.read(configFile).toJson();
+        return new PipelineRequest(store.dataDir, snapshot, SplitPolicy.DEFAULT, heldOut, model, out, config, against,
+                selectionRm, export, progressFile);
+    }
+
     /** The snapshot this run trains on: built once, then the same one on every resume. */
-    private Path snapshotFor(Path run) throws Exception {
-        Path pinned = run.resolve("snapshot.txt");
+    private Path snapshotFor(PipelineRequest request) throws Exception {
+        Path pinned = request.out().resolve("snapshot.json");
         if (Files.exists(pinned)) {
-            return Path.of(Files.readString(pinned, StandardCharsets.UTF_8).strip());
+            return Path.of(Json.MAPPER.readTree(pinned.toFile()).get("path").asText());
         }
-        progress("snapshot", 0.0, null);
-        ObjectNode manifest;
-        try (Store s = store.open()) {
-            manifest = DatasetBuilder.build(s, store.dataDir.resolve("snapshots"),
-                    DatasetBuilder.Options.defaults().withHeldOutLabelers(heldOut));
+        Path legacy = request.out().resolve("snapshot.txt"); // pinned by runs started before snapshot.json
+        if (Files.exists(legacy)) {
+            return Path.of(Files.readString(legacy).strip());
         }
-        Path built = store.dataDir.resolve("snapshots").resolve(manifest.get("id").asText()).toAbsolutePath();
+        progress(request, new PipelineProgress("snapshot", 0.0, null));
+        Path snapshots = request.dataDir().resolve("snapshots");
+        JsonNode manifest;
+        try (Store s = store.open(request.dataDir())) {
+            manifest = DatasetBuilder.build(s, snapshots, DatasetBuilder.Options.defaults().withSplit(request.split())
+                    .withHeldOutLabelers(request.heldOutLabelers()));
+        }
+        Path built = snapshots.resolve(manifest.get("id").asText()).toAbsolutePath();
         System.err.println("built snapshot " + built + ": " + manifest.get("counts"));
-        Path tmp = run.resolve("snapshot.txt.tmp");
-        Files.writeString(tmp, built.toString(), StandardCharsets.UTF_8);
-        Files.move(tmp, pinned, StandardCopyOption.ATOMIC_MOVE);
+        Json.writeAtomically(pinned, Json.MAPPER.createObjectNode().put("path", built.toString()));
         return built;
     }
 
-    private void progress(String stage, double fraction, String snapshotId) {
-        if (progressFile == null) {
+    private static void progress(PipelineRequest request, PipelineProgress p) {
+        if (request.progress() == null) {
             return;
         }
         try {
-            ObjectNode p = JSON.createObjectNode().put("stage", stage).put("progress", fraction);
-            if (snapshotId != null) {
-                p.put("snapshot", snapshotId);
-            }
-            Path tmp = progressFile.resolveSibling(progressFile.getFileName() + ".tmp");
-            JSON.writeValue(tmp.toFile(), p);
-            Files.move(tmp, progressFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            p.write(request.progress());
         } catch (java.io.IOException e) {
-            System.err.println("warning: cannot write progress to " + progressFile + ": " + e.getMessage());
+            System.err.println("warning: cannot write progress to " + request.progress() + ": " + e.getMessage());
         }
     }
 }

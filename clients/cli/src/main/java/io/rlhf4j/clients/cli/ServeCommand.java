@@ -1,17 +1,11 @@
 package io.rlhf4j.clients.cli;
 
-import io.rlhf4j.core.checkpoint.Layout;
-import io.rlhf4j.serving.loop.TrainingLoop;
-import java.util.ArrayList;
-import java.util.List;
-import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.config.ServeConfig;
 import io.rlhf4j.serving.engine.EngineOptions;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -81,10 +75,10 @@ final class ServeCommand implements Callable<Integer> {
                 dbUrl != null ? dbUrl : c.dbUrl(), c.dbUser(), c.dbPassword(), host != null ? host : c.host(),
                 port != null ? port : c.port(), e, maxBatch != null ? maxBatch : c.maxRows(),
                 queue != null ? queue : c.queueCapacity(), adminToken, noTraining ? TrainingLoop.Options.disabled()
-                        : new TrainingLoop.Options(pipelineCommand(), c.loop().baseModel() != null ? c.loop().baseModel()
-                                : DemoModel.locate(), trainEvery != null ? trainEvery : c.loop().everyJudgements(),
-                                autoPromote != null ? autoPromote : c.loop().autoPromote(), c.loop().trainingThreads(),
-                                c.loop().maxAttempts()));
+                        : c.loop().withLauncher(new SelfLauncher())
+                                .withBaseModel(c.loop().baseModel() != null ? c.loop().baseModel() : DemoModel.locate())
+                                .withEveryJudgements(trainEvery != null ? trainEvery : c.loop().everyJudgements())
+                                .withAutoPromote(autoPromote != null ? autoPromote : c.loop().autoPromote()));
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive = app.store().active(ModelVersion.POLICY).isPresent();
             Path source = model;
@@ -125,33 +119,7 @@ final class ServeCommand implements Callable<Integer> {
     }
 
     /** An export directory for {@code dir}: itself if it already is one, else a fresh parity-checked export. */
-    static Path exported(Path dir) throws Exception {
-        if (Files.exists(dir.resolve(Layout.POLICY))) {
-            return dir;
-        }
-        ModelConfig.read(dir);
-        Path tmp = Files.createTempDirectory("rlhf4j-export");
-        Path out = tmp.resolve("export");
-        new Exporter(System.err).export(Exporter.Options.defaults(dir, out));
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                AtomicDirectory.deleteRecursively(tmp);
-            } catch (java.io.IOException ignored) {
-                // a temporary directory; the OS cleans up what is left
-            }
-        }));
-        return out;
-    }
-
-    /** This JVM's own command line for {@code rlhf4j train pipeline}: the loop runs it as a child process. */
-    static List<String> pipelineCommand() {
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "-Dai.djl.offline=true"));
-        String home = System.getProperty("rlhf4j.home");
-        if (home != null) {
-            cmd.add("-Drlhf4j.home=" + home);
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Rlhf4j.class.getName(), "train", "pipeline"));
-        return cmd;
+    static Path exported(Path dir) throws java.io.IOException {
+        return new Exporter(System.err).exportedForServing(dir);
     }
 }

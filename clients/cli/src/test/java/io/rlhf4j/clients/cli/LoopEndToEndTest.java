@@ -7,6 +7,7 @@ import io.rlhf4j.client.CompletionRequest;
 import io.rlhf4j.client.ModelVersion;
 import io.rlhf4j.client.Rlhf4jClient;
 import io.rlhf4j.client.Rlhf4jException;
+import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import java.net.URI;
@@ -32,8 +33,8 @@ class LoopEndToEndTest {
     @Test
     void aLoopTurnTrainsRegistersPromotesAndRollsBack() throws Exception {
         System.setProperty("rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
-        TrainingLoop.Options loop = new TrainingLoop.Options(ServeCommand.pipelineCommand(), DemoModel.locate(), 0,
-                false, 1, 1);
+        TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
+                .withMaxAttempts(1).withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
                 .withAdminToken("admin-token").withLoop(loop))) {
             String first = app.registerAndActivate(ServeCommand.exported(DemoModel.locate())).version();

@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -23,6 +23,8 @@ public final class Labelers {
     /** Bound of a group's taste weights: small next to gold's spread of about 1 between good and bad. */
     private static final double TASTE = 0.1;
     private static final String PREFIX = "sim-labeler-";
+    /** The labelers of the last of the default groups: what the demo holds out of RM training. */
+    public static final String HELD_OUT_PREFIX = PREFIX + "group-" + (char) ('a' + DEFAULT_GROUPS - 1);
 
     /** A prompt with the completions to rank, for calibration and agreement. */
     public record Sample(Task task, List<String> completions) {

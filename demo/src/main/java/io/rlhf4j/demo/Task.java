@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 import java.util.List;
 

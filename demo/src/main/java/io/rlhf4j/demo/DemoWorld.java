@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;

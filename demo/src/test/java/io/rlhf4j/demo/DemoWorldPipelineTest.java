@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.pipeline;
+package io.rlhf4j.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,12 +7,11 @@ import io.rlhf4j.core.store.Store;
 import io.rlhf4j.trainer.data.DatasetBuilder;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
-import io.rlhf4j.trainer.demo.DemoWorld;
-import io.rlhf4j.trainer.demo.Labelers;
-import io.rlhf4j.trainer.demo.Simulation;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
+import io.rlhf4j.trainer.pipeline.Pipeline;
+import io.rlhf4j.trainer.pipeline.PipelineConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.ppo.PpoTrainer;
 import io.rlhf4j.trainer.rm.RewardTrainer;
@@ -55,8 +54,7 @@ class DemoWorldPipelineTest {
         try (Store store = Store.openSqlite(tmp.resolve("data"))) {
             Simulation.populate(store, world, BASE, new Simulation.Options(150, 900, 350, 400, 4, 24, 11), QUIET);
             ObjectNode manifest = DatasetBuilder.build(store, tmp.resolve("snapshots"),
-                    DatasetBuilder.Options.defaults().withHeldOutLabelers("sim-labeler-" + new Labelers(world,
-                            Labelers.DEFAULT_GROUPS, 0, 0).heldOutGroup()));
+                    DatasetBuilder.Options.defaults().withHeldOutLabelers(Labelers.HELD_OUT_PREFIX));
             snapshot = tmp.resolve("snapshots").resolve(manifest.get("id").asText());
         }
         PipelineConfig c = PipelineConfig.defaults();
@@ -86,7 +84,7 @@ class DemoWorldPipelineTest {
     void ppoRaisesTheRewardAndBeatsSftByTheGoldLabelers() throws Exception {
         assertThat(PipelineConfig.defaults().ppo().gamma()).as("the recipe is PPO-ptx").isPositive();
         assertThat(ppoOutcome.rewardAfter()).isGreaterThan(ppoOutcome.rewardBefore());
-        try (Judge gold = Judge.gold(DemoWorld.load())) {
+        try (Judge gold = Judge.named(GoldJudge.NAME, Pipeline.testPrompts(snapshot, 200), null, ppo)) {
             WinRate.Result r = WinRate.evaluate(ppo, sft, Pipeline.testPrompts(snapshot, 200), gold,
                     WinRate.Options.defaults());
             System.out.printf("PPO: mean RM score %.3f -> %.3f; gold %s%n", ppoOutcome.rewardBefore(),

@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 /**
  * The kinds of instruction a simulated user asks about one WordNet lemma. Each prompt is a short

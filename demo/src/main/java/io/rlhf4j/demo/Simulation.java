@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.demo;
+package io.rlhf4j.demo;
 
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.checkpoint.Checkpoint;
