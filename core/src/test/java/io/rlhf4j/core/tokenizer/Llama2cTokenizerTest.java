@@ -19,7 +19,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class Llama2cTokenizerTest {
+public class Llama2cTokenizerTest {
 
     static final String STORY = "Once upon a time, there was a little girl named Lily.";
     static final String MULTIBYTE = "naïve café 😀";
@@ -30,7 +30,7 @@ class Llama2cTokenizerTest {
     // ---- run.c's rules on a vocabulary small enough to reason about ----
 
     /** Specials, the 256 byte pieces, then {@code extra} (piece -> score) from id 259 on. */
-    static Path writeBin(Path file, Map<String, Float> extra) throws IOException {
+    public static Path writeBin(Path file, Map<String, Float> extra) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         List<String> pieces = new ArrayList<>(List.of("<unk>", "\n<s>\n", "\n</s>\n"));
         List<Float> scores = new ArrayList<>(List.of(0f, 0f, 0f));

@@ -21,14 +21,15 @@ import java.util.concurrent.Future;
 /**
  * A closed-loop load generator for {@code /v1/completions}: {@code concurrency} clients each send
  * streamed requests back to back until {@code requests} have been sent, measuring time to first token
- * (first chunk carrying a token), whole-request latency, and aggregate generated tokens per second.
+ * (first chunk carrying a token), whole-request latency, aggregate generated tokens per second, and
+ * the decode time per token after the first (first to last token chunk, over the tokens between).
  * Loopback only: it targets the server this process started.
  */
 public final class LoadGenerator {
 
     /** One level's figures. */
     public record Result(int concurrency, int requests, int failures, long tokens, double seconds, double ttftP50,
-            double ttftP99, double latencyP50, double latencyP99) {
+            double ttftP99, double latencyP50, double latencyP99, double decodeMsPerToken) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -45,6 +46,7 @@ public final class LoadGenerator {
     public Result run(int concurrency, int requests, List<String> prompts, int maxTokens) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         long[] ttft = new long[requests];
+        long[] lastToken = new long[requests];
         long[] latency = new long[requests];
         long[] tokens = new long[requests];
         boolean[] failed = new boolean[requests];
@@ -75,8 +77,9 @@ public final class LoadGenerator {
                                 JsonNode chunk = JSON.readTree(line.substring(6));
                                 // With logprobs on, every generated token arrives as a chunk that lists it.
                                 int n = chunk.path("choices").path(0).path("logprobs").path("tokens").size();
-                                if (n > 0 && ttft[i] == 0) {
-                                    ttft[i] = System.nanoTime() - t0;
+                                if (n > 0) {
+                                    lastToken[i] = System.nanoTime() - t0;
+                                    ttft[i] = ttft[i] == 0 ? lastToken[i] : ttft[i];
                                 }
                                 tokens[i] += n;
                             }
@@ -95,11 +98,18 @@ public final class LoadGenerator {
         double seconds = (System.nanoTime() - start) / 1e9;
         pool.shutdown();
         int failures = 0;
-        for (boolean f : failed) {
-            failures += f ? 1 : 0;
+        double decodeNanos = 0;
+        long decodeTokens = 0;
+        for (int i = 0; i < requests; i++) {
+            failures += failed[i] ? 1 : 0;
+            if (!failed[i] && tokens[i] > 1) {
+                decodeNanos += lastToken[i] - ttft[i];
+                decodeTokens += tokens[i] - 1;
+            }
         }
         return new Result(concurrency, requests, failures, Arrays.stream(tokens).sum(), seconds,
-                percentile(ttft, 0.5), percentile(ttft, 0.99), percentile(latency, 0.5), percentile(latency, 0.99));
+                percentile(ttft, 0.5), percentile(ttft, 0.99), percentile(latency, 0.5), percentile(latency, 0.99),
+                decodeTokens == 0 ? Double.NaN : decodeNanos / decodeTokens / 1e6);
     }
 
     /** In milliseconds, over the requests that completed. */

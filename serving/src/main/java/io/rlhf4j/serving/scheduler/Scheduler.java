@@ -1,13 +1,10 @@
 package io.rlhf4j.serving.scheduler;
 
-import io.rlhf4j.core.sampling.Continuation;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.sampling.Sampler;
 import io.rlhf4j.core.sampling.SamplingParams;
-import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.serving.engine.PolicyEngine;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * iteration either admits waiting requests (one prefill for all of them, the {@code n} completions of a
  * prompt sharing it) or advances every running sequence by one decode step. Finished and cancelled
  * sequences leave the batch at once. The wait queue is bounded: {@link #submit} refuses when it is full.
+ * The scheduler decides (admit, prefill, decode, retire) and samples each row's next token; the engine
+ * executes the forward passes, and each choice's {@link OutputProcessor} turns its tokens into output.
  */
 public final class Scheduler implements AutoCloseable {
 
@@ -111,42 +110,28 @@ public final class Scheduler implements AutoCloseable {
     /** One sequence being generated: a choice of a request. */
     private final class Sequence {
         final Pending owner;
-        final int choice;
         final SplittableRandom rng;
         final int budget;
-        final List<Integer> tokens = new ArrayList<>();
-        final String promptText;
-        int emitted;
+        final OutputProcessor output;
+        int generated;
         int last;
         int prefillRow;
         int idleSteps;
-
-        /** The position the next decode step would feed this row at. */
-        int nextPosition() {
-            return owner.request().prompt().length + tokens.size() + idleSteps;
-        }
         boolean done;
 
         Sequence(Pending owner, int choice) {
             this.owner = owner;
-            this.choice = choice;
-            SamplingParams p = owner.request().params();
+            GenerationRequest req = owner.request();
+            SamplingParams p = req.params();
             long seed = p.seed() != null ? p.seed() : owner.arrivedNanos() * 31 + System.identityHashCode(owner);
             this.rng = new SplittableRandom(seed + choice);
-            this.budget = Math.min(p.maxTokens(), engine.config().maxPositions() - owner.request().prompt().length);
-            this.promptText = engine.tokenizer().decode(owner.request().prompt());
+            this.budget = Math.min(p.maxTokens(), engine.config().maxPositions() - req.prompt().length);
+            this.output = new OutputProcessor(engine.tokenizer(), req, owner.sink(), choice);
         }
 
-        /** The text so far as it continues the prompt (the prompt's own text decoded once). */
-        String text() {
-            int[] prompt = owner.request().prompt();
-            int[] all = Arrays.copyOf(prompt, prompt.length + tokens.size());
-            for (int i = 0; i < tokens.size(); i++) {
-                all[prompt.length + i] = tokens.get(i);
-            }
-            String whole = engine.tokenizer().decode(all);
-            return whole.startsWith(promptText) ? whole.substring(promptText.length())
-                    : Continuation.text(engine.tokenizer(), prompt, tokens.stream().mapToInt(Integer::intValue).toArray());
+        /** The position the next decode step would feed this row at. */
+        int nextPosition() {
+            return owner.request().prompt().length + generated + idleSteps;
         }
     }
 
@@ -329,66 +314,24 @@ public final class Scheduler implements AutoCloseable {
 
     /** Samples the next token of {@code s} and reports it; marks {@code s} done when it ends. */
     private void accept(Sequence s, float[] logits) {
-        GenerationRequest req = s.owner.request();
-        SamplingParams p = req.params();
-        Tokenizer tok = engine.tokenizer();
+        SamplingParams p = s.owner.request().params();
         int token = Sampler.sample(logits, p, s.rng);
         if (token == engine.config().eosTokenId() && !p.ignoreEos()) {
             finish(s, FinishReason.STOP);
             return;
         }
-        s.tokens.add(token);
+        s.generated++;
         s.last = token;
-        String text = s.text();
-        int stopAt = -1;
-        for (String stop : p.stop()) {
-            int at = text.indexOf(stop);
-            if (at >= 0 && (stopAt < 0 || at < stopAt)) {
-                stopAt = at;
-            }
-        }
-        String visible = stopAt >= 0 ? text.substring(0, stopAt) : text.substring(0, safeLength(text, p));
-        String delta = visible.length() > s.emitted ? visible.substring(s.emitted) : "";
-        s.emitted = Math.max(s.emitted, visible.length());
-        Map<String, Float> top = req.topLogprobs() > 0 ? topLogprobs(logits, req.topLogprobs(), tok) : null;
-        s.owner.sink().onToken(s.choice, new Sink.Token(token, tok.decode(new int[] {token}), delta,
-                Sampler.logprob(logits, token), top));
-        if (stopAt >= 0) {
-            finish(s, FinishReason.STOP, text.substring(0, stopAt));
-        } else if (s.tokens.size() >= s.budget) {
+        if (s.output.token(token, logits)) {
+            finish(s, FinishReason.STOP);
+        } else if (s.generated >= s.budget) {
             finish(s, FinishReason.LENGTH);
         }
     }
 
-    /** How much of {@code text} can be shown: not a trailing partial character, nor a possible stop's start. */
-    private static int safeLength(String text, SamplingParams p) {
-        int n = text.length();
-        while (n > 0 && text.charAt(n - 1) == '\uFFFD') {
-            n--;
-        }
-        int hold = 0;
-        for (String stop : p.stop()) {
-            for (int k = Math.min(stop.length() - 1, n); k > hold; k--) {
-                if (text.regionMatches(n - k, stop, 0, k)) {
-                    hold = k;
-                    break;
-                }
-            }
-        }
-        return n - hold;
-    }
-
     private void finish(Sequence s, FinishReason reason) {
-        finish(s, reason, s.text());
-    }
-
-    private void finish(Sequence s, FinishReason reason, String text) {
         s.done = true;
-        if (text.length() > s.emitted) {
-            s.owner.sink().onToken(s.choice, new Sink.Token(-1, "", text.substring(s.emitted), 0f, null));
-            s.emitted = text.length();
-        }
-        s.owner.sink().onFinish(s.choice, text, reason, s.tokens.size());
+        s.output.finish(reason, s.generated);
         choiceEnded(s.owner);
     }
 
@@ -411,19 +354,6 @@ public final class Scheduler implements AutoCloseable {
             p.sink().onError(e);
             finishRequest(p);
         }
-    }
-
-    private static Map<String, Float> topLogprobs(float[] logits, int k, Tokenizer tok) {
-        Integer[] idx = new Integer[logits.length];
-        for (int i = 0; i < idx.length; i++) {
-            idx[i] = i;
-        }
-        Arrays.sort(idx, (a, b) -> Float.compare(logits[b], logits[a]));
-        Map<String, Float> out = new LinkedHashMap<>();
-        for (int i = 0; i < Math.min(k, idx.length); i++) {
-            out.putIfAbsent(tok.decode(new int[] {idx[i]}), Sampler.logprob(logits, idx[i]));
-        }
-        return out;
     }
 
     /**

@@ -2,7 +2,7 @@ package io.rlhf4j.trainer.generate;
 
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.sampling.FinishReason;
-import io.rlhf4j.core.sampling.Continuation;
+import io.rlhf4j.core.sampling.OutputText;
 import io.rlhf4j.core.sampling.Sampler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -84,7 +84,8 @@ public final class Generator {
         int maxLen = 0;
         for (int i = 0; i < batch; i++) {
             int budget = Math.min(params.maxTokens(), window - prompts.get(i).length);
-            rows[i] = new Row(prompts.get(i), budget, new SplittableRandom(seed + i));
+            rows[i] = new Row(prompts.get(i), budget, new SplittableRandom(seed + i),
+                    tokenizer == null ? null : new OutputText(tokenizer, prompts.get(i), params.stop()));
             maxLen = Math.max(maxLen, prompts.get(i).length);
         }
         List<Row> active = new ArrayList<>();
@@ -114,7 +115,7 @@ public final class Generator {
             while (!active.isEmpty()) {
                 List<Integer> keep = new ArrayList<>();
                 for (int r = 0; r < active.size(); r++) {
-                    if (!active.get(r).accept(next[r], params, tokenizer, model.config().eosTokenId())) {
+                    if (!active.get(r).accept(next[r], params, model.config().eosTokenId())) {
                         keep.add(r);
                     }
                 }
@@ -150,7 +151,7 @@ public final class Generator {
         }
         List<Generation> out = new ArrayList<>(batch);
         for (Row r : rows) {
-            out.add(r.result(tokenizer));
+            out.add(r.result());
         }
         return out;
     }
@@ -184,15 +185,17 @@ public final class Generator {
         final int[] prompt;
         final int budget;
         final SplittableRandom rng;
+        /** Its text, cut before a stop sequence; null without a tokenizer. */
+        final OutputText text;
         final List<Integer> tokens = new ArrayList<>();
         final List<Float> logprobs = new ArrayList<>();
         FinishReason finish;
-        String stoppedText;
 
-        Row(int[] prompt, int budget, SplittableRandom rng) {
+        Row(int[] prompt, int budget, SplittableRandom rng, OutputText text) {
             this.prompt = prompt;
             this.budget = budget;
             this.rng = rng;
+            this.text = text;
         }
 
         void finish(FinishReason reason) {
@@ -200,7 +203,7 @@ public final class Generator {
         }
 
         /** Takes the next token; true when the row is finished. */
-        boolean accept(float[] logits, SamplingParams p, Tokenizer tok, int eos) {
+        boolean accept(float[] logits, SamplingParams p, int eos) {
             int token = Sampler.sample(logits, p, rng);
             if (token == eos && !p.ignoreEos()) {
                 finish = FinishReason.STOP;
@@ -208,17 +211,9 @@ public final class Generator {
             }
             tokens.add(token);
             logprobs.add(Sampler.logprob(logits, token));
-            if (!p.stop().isEmpty() && tok != null) {
-                String text = continuation(tok);
-                int cut = -1;
-                for (String s : p.stop()) {
-                    int at = text.indexOf(s);
-                    if (at >= 0 && (cut < 0 || at < cut)) {
-                        cut = at;
-                    }
-                }
-                if (cut >= 0) {
-                    stoppedText = text.substring(0, cut);
+            if (text != null) {
+                text.add(token);
+                if (text.stopped()) {
                     finish = FinishReason.STOP;
                     return true;
                 }
@@ -230,21 +225,20 @@ public final class Generator {
             return false;
         }
 
-        String continuation(Tokenizer tok) {
-            return tok == null ? "" : Continuation.text(tok, prompt, ids());
-        }
-
-        int[] ids() {
-            return tokens.stream().mapToInt(Integer::intValue).toArray();
-        }
-
-        Generation result(Tokenizer tok) {
+        Generation result() {
             float[] lp = new float[logprobs.size()];
             for (int i = 0; i < lp.length; i++) {
                 lp[i] = logprobs.get(i);
             }
-            String text = stoppedText != null ? stoppedText : continuation(tok);
-            return new Generation(ids(), lp, text, finish == null ? FinishReason.LENGTH : finish);
+            String whole = "";
+            if (text != null) {
+                text.finish();
+                // Held-back text can still complete a stop sequence when it is released.
+                finish = text.stopped() ? FinishReason.STOP : finish;
+                whole = text.text();
+            }
+            return new Generation(tokens.stream().mapToInt(Integer::intValue).toArray(), lp, whole,
+                    finish == null ? FinishReason.LENGTH : finish);
         }
     }
 }

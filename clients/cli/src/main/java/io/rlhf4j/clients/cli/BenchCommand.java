@@ -29,10 +29,16 @@ import picocli.CommandLine.Option;
                         + "snapshot).",
                 "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
                 "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
-                        + "latency (demo model and GPT-2-small shape)."})
+                        + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
+                        + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
+                        + BenchCommand.LONG_PROMPT + "-token prompt."})
 final class BenchCommand implements Callable<Integer> {
 
     enum Suite { trainer, pipeline, export, serve, all }
+
+    /** Prompt lengths, in tokens with BOS, of the serve suite's decode-cost-by-prompt-length row. */
+    static final int SHORT_PROMPT = 64;
+    static final int LONG_PROMPT = 900;
 
     @Option(names = "--suite", defaultValue = "all",
             description = "trainer, pipeline, export, serve or all (default ${DEFAULT-VALUE})")
@@ -131,7 +137,37 @@ final class BenchCommand implements Callable<Integer> {
                     System.out.printf("  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
                 }
             }
+            decodeByPromptLength(checkpoint, load);
         }
+    }
+
+    /** Decode time per token after the first, one stream, a short and a long prompt, same server. */
+    private void decodeByPromptLength(Path checkpoint, io.rlhf4j.serving.bench.LoadGenerator load) throws Exception {
+        int window = ModelConfig.read(checkpoint).maxPositions();
+        if (window <= LONG_PROMPT + newTokens) {
+            System.out.printf("  decode ms/token by prompt length: skipped (context %d tokens; it needs more than %d + %d)%n", window,
+                    LONG_PROMPT, newTokens);
+            return;
+        }
+        Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
+        String shortPrompt = promptOf(tok, SHORT_PROMPT);
+        String longPrompt = promptOf(tok, LONG_PROMPT);
+        io.rlhf4j.serving.bench.LoadGenerator.Result s = load.run(1, 4, List.of(shortPrompt), newTokens);
+        io.rlhf4j.serving.bench.LoadGenerator.Result l = load.run(1, 4, List.of(longPrompt), newTokens);
+        System.out.printf("  decode ms/token after the first, 1 stream, 4 requests each: %d-token prompt %.2f, "
+                + "%d-token prompt %.2f (%.2fx); TTFT p50 %.0f vs %.0f ms%n", tok.encode(shortPrompt, true).length,
+                s.decodeMsPerToken(), tok.encode(longPrompt, true).length, l.decodeMsPerToken(),
+                l.decodeMsPerToken() / s.decodeMsPerToken(), s.ttftP50(), l.ttftP50());
+    }
+
+    /** English-like text that the tokenizer makes {@code tokens} long with BOS (or just past it). */
+    private static String promptOf(Tokenizer tok, int tokens) {
+        String words = "the cat sat on the mat and the dog ran to the park. ";
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; tok.encode(text.toString(), true).length < tokens; i++) {
+            text.append(words.charAt(i % words.length()));
+        }
+        return text.toString();
     }
 
     private void pipeline(Path storiesCkpt, Path gpt2Ckpt, Path work) throws Exception {
