@@ -61,7 +61,7 @@ class SchedulerTest {
         Recorded r = new Recorded();
         int[] prompt = {ByteLevelBpeTrainer.BOS_ID, 3 + 'x'};
         try (Scheduler s = new Scheduler(new ScriptedEngine(script), new Scheduler.Limits(4, 8))) {
-            s.submit(new GenerationRequest(prompt, params, 1, topLogprobs), new Sink() {
+            var unused = s.submit(new GenerationRequest(prompt, params, 1, topLogprobs), new Sink() {
                 @Override
                 public void onToken(int choice, Token token) {
                     r.tokens.add(token);
