@@ -2,7 +2,7 @@ package io.rlhf4j.core.loop;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
-import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.core.io.Checksums;
 
 /**
  * Which split a user's prompts belong to: train, validation or test, from a hash of the user id, so it
@@ -28,7 +28,7 @@ public record SplitPolicy(int validationPercent, int testPercent) {
     }
 
     public String splitOf(String userId) {
-        int bucket = Integer.parseInt(ApiKey.hash(userId).substring(0, 6), 16) % 100;
+        int bucket = Integer.parseInt(Checksums.sha256(userId).substring(0, 6), 16) % 100;
         if (bucket < testPercent) {
             return TEST;
         }

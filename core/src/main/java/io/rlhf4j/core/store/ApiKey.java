@@ -1,11 +1,8 @@
 package io.rlhf4j.core.store;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
+import io.rlhf4j.core.io.Checksums;
 import java.security.SecureRandom;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.Set;
 
 /**
@@ -41,13 +38,9 @@ public record ApiKey(String hash, String prefix, String userId, String role, boo
         return "rk-" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
+    /** What the store keeps of a key (for keys only; other digests use {@link Checksums#sha256(String)}). */
     public static String hash(String key) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(key.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Checksums.sha256(key);
     }
 
     public static String prefixOf(String key) {

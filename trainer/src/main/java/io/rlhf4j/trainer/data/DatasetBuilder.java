@@ -5,9 +5,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.loop.SnapshotIndex;
 import io.rlhf4j.core.loop.SplitPolicy;
-import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
@@ -196,7 +196,7 @@ public final class DatasetBuilder {
                     all.append(line).append('\n');
                 }
             }
-            manifest.put("content_sha256", ApiKey.hash(all.toString()));
+            manifest.put("content_sha256", Checksums.sha256(all.toString()));
             JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
             new SnapshotIndex(id, users).writeInto(dir);
         });

@@ -2,7 +2,7 @@ package io.rlhf4j.trainer.data;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
@@ -190,12 +190,12 @@ public final class SeedImporter {
         for (int i = 0; i < completions.size(); i++) {
             cs.add(new PromptLog.Completion(i, completions.get(i), 0, null, "stop"));
         }
-        return new PromptLog(id, "import:" + ApiKey.hash(prompt).substring(0, 12), true, "import", prompt, "import", "{}",
+        return new PromptLog(id, "import:" + Checksums.sha256(prompt).substring(0, 12), true, "import", prompt, "import", "{}",
                 System.currentTimeMillis(), cs);
     }
 
     private static String promptId(Path file, String key) {
-        return "import-" + ApiKey.hash(file.getFileName() + ":" + key).substring(0, 16);
+        return "import-" + Checksums.sha256(file.getFileName() + ":" + key).substring(0, 16);
     }
 
     private static double parseScore(Path file, CSVRecord r, String col) throws IOException {
