@@ -5,7 +5,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.demo.DemoWorld;
 import io.rlhf4j.trainer.demo.Task;
 import io.rlhf4j.trainer.generate.Generation;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
