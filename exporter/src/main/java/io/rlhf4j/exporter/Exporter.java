@@ -17,7 +17,7 @@ import io.rlhf4j.exporter.onnx.OnnxFiles;
 import io.rlhf4j.exporter.onnx.proto.Onnx.ModelProto;
 import io.rlhf4j.exporter.tensorrt.EngineBuilder;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

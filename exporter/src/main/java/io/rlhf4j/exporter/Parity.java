@@ -9,7 +9,7 @@ import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.exporter.ort.OrtReward;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.KvCache;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 

@@ -20,7 +20,7 @@ import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.importer.Llama2cImporter;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;

@@ -13,7 +13,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -6,7 +6,7 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;

@@ -3,7 +3,7 @@ package io.rlhf4j.trainer.eval;
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.generate.Generation;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

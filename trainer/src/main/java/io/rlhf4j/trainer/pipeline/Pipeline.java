@@ -13,7 +13,7 @@ import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
 import io.rlhf4j.trainer.ppo.PpoTrainer;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RankedExample;
 import io.rlhf4j.trainer.rm.RewardTrainer;
 import io.rlhf4j.trainer.sft.SftTrainer;

@@ -27,7 +27,7 @@ import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.LanguageModelLoss;
 import io.rlhf4j.trainer.optim.AdamW;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.run.RunDirectory;
 import java.io.IOException;
 import java.io.PrintStream;

@@ -19,7 +19,6 @@ import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.LearningRate;
-import io.rlhf4j.trainer.reward.RewardModel;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.IOException;

@@ -14,7 +14,7 @@ import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.reward.RewardModel;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;

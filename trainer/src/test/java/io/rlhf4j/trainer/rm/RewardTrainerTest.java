@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.core.tokenizer.Tokenizer;
-import io.rlhf4j.trainer.reward.RewardModel;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.PrintStream;
 import java.nio.file.Files;

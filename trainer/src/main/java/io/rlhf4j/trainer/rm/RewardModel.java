@@ -1,4 +1,4 @@
-package io.rlhf4j.trainer.reward;
+package io.rlhf4j.trainer.rm;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
