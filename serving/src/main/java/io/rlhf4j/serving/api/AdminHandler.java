@@ -1,6 +1,7 @@
 package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import org.slf4j.LoggerFactory;
@@ -103,7 +104,7 @@ final class AdminHandler {
 
     private ObjectNode versions() throws Exception {
         Scheduler s = router.current();
-        ObjectNode root = ApiError.JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         ArrayNode list = root.putArray("versions");
         for (ModelVersion v : registry.versions()) {
             ObjectNode o = list.addObject();
@@ -114,7 +115,7 @@ final class AdminHandler {
             o.put("created_at", v.createdAt());
             o.put("active", s != null && s.engine().version().equals(v.version())
                     || router.currentReward() != null && router.currentReward().version().equals(v.version()));
-            o.set("manifest", ApiError.JSON.readTree(v.manifestJson()));
+            o.set("manifest", Json.MAPPER.readTree(v.manifestJson()));
         }
         return root;
     }
@@ -126,7 +127,7 @@ final class AdminHandler {
         }
         ModelVersion v = registry.register(Path.of(body.get("path").asText()),
                 router.current() == null ? null : router.current().engine().version());
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("version", v.version());
         o.put("state", v.state());
         return o;
@@ -138,7 +139,7 @@ final class AdminHandler {
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
         }
-        JsonNode gate = ApiError.JSON.readTree(v.manifestJson()).path("gate");
+        JsonNode gate = Json.MAPPER.readTree(v.manifestJson()).path("gate");
         if (gate.path("passed").isBoolean() && !gate.get("passed").asBoolean()) {
             if (!force) {
                 throw new ApiError(409, "invalid_request_error", "version", "gate_failed", "version " + version
@@ -162,7 +163,7 @@ final class AdminHandler {
         if (!reward) {
             metrics.activated(version);
         }
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("kind", v.kind());
         o.put("active", version);
         o.put("previous", previous);
@@ -196,7 +197,7 @@ final class AdminHandler {
                 System.currentTimeMillis(), null);
         registry.store().createKey(k);
         auth.invalidate();
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("key", key);
         o.put("prefix", k.prefix());
         o.put("user", k.userId());
@@ -211,7 +212,7 @@ final class AdminHandler {
             throw ApiError.notFound("prefix", "key_not_found", "no active key starts with " + prefix);
         }
         auth.invalidate();
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("revoked", n);
         return o;
     }
@@ -224,7 +225,7 @@ final class AdminHandler {
         Store.Deletion d = registry.store().deleteUser(user);
         registry.store().audit("user_deleted", user + ": " + d, System.currentTimeMillis());
         List<String> snapshots = loop.snapshotsHolding(user);
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("user", user);
         ObjectNode n = o.putObject("deleted");
         n.put("prompts", d.prompts());
@@ -233,7 +234,7 @@ final class AdminHandler {
         n.put("demonstrations", d.demonstrations());
         ArrayNode vs = o.putArray("model_versions");
         for (ModelVersion v : registry.versions()) {
-            String snap = ApiError.JSON.readTree(v.manifestJson()).path("training").path("data_snapshot").asText(null);
+            String snap = Json.MAPPER.readTree(v.manifestJson()).path("training").path("data_snapshot").asText(null);
             if (snap != null && snapshots.contains(Path.of(snap).getFileName().toString())) {
                 vs.add(v.version());
             }
@@ -245,7 +246,7 @@ final class AdminHandler {
 
     private ObjectNode startRun(RoutingContext ctx) throws Exception {
         JsonNode body = ctx.body().buffer() == null || ctx.body().buffer().length() == 0
-                ? ApiError.JSON.createObjectNode() : ApiError.jsonObject(ctx);
+                ? Json.MAPPER.createObjectNode() : ApiError.jsonObject(ctx);
         JsonNode config = body.path("config");
         if (!config.isMissingNode() && !config.isObject()) {
             throw ApiError.invalid("config", "config must be an object of pipeline settings");
@@ -255,7 +256,7 @@ final class AdminHandler {
     }
 
     private ObjectNode runs() {
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         ArrayNode list = o.putArray("runs");
         registry.store().runs().forEach(r -> list.add(TrainingLoop.json(r)));
         return o;
@@ -266,7 +267,7 @@ final class AdminHandler {
     }
 
     private ObjectNode metrics(String id) throws java.io.IOException {
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         ArrayNode list = o.putArray("metrics");
         loop.metrics(run(id)).forEach(list::add);
         return o;
@@ -274,7 +275,7 @@ final class AdminHandler {
 
     private ObjectNode unregister(String version) {
         registry.store().unregister(version);
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("version", version);
         o.put("state", ModelVersion.UNREGISTERED);
         return o;

@@ -1,13 +1,11 @@
 package io.rlhf4j.serving.api;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
 import io.vertx.core.http.HttpServerResponse;
 
 /** An error the client caused or must wait out, sent as OpenAI's error body with its HTTP status. */
 public final class ApiError extends RuntimeException {
-
-    static final ObjectMapper JSON = new ObjectMapper();
 
     final int status;
     final String type;
@@ -48,7 +46,7 @@ public final class ApiError extends RuntimeException {
     static com.fasterxml.jackson.databind.JsonNode jsonObject(io.vertx.ext.web.RoutingContext ctx) {
         com.fasterxml.jackson.databind.JsonNode b;
         try {
-            b = JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+            b = Json.MAPPER.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
         } catch (java.io.IOException e) {
             throw invalid(null, "the request body is not valid JSON");
         }
@@ -59,7 +57,7 @@ public final class ApiError extends RuntimeException {
     }
 
     String body() {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = Json.MAPPER.createObjectNode();
         ObjectNode e = root.putObject("error");
         e.put("message", getMessage());
         e.put("type", type);

@@ -2,6 +2,7 @@ package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.engine.ModelRouter;
@@ -94,7 +95,7 @@ public final class ApiServer {
         Scheduler s = router.current();
         String active = s == null ? null : s.engine().version();
         vertx.executeBlocking(registry::versions, false).onSuccess(versions -> {
-            ObjectNode root = ApiError.JSON.createObjectNode();
+            ObjectNode root = Json.MAPPER.createObjectNode();
             root.put("object", "list");
             ArrayNode data = root.putArray("data");
             for (ModelVersion v : versions) {

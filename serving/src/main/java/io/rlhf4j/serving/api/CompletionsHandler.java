@@ -3,6 +3,7 @@ package io.rlhf4j.serving.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.PromptLog;
@@ -57,7 +58,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         try {
             JsonNode body;
             try {
-                body = ApiError.JSON.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+                body = Json.MAPPER.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
             } catch (java.io.IOException e) {
                 throw ApiError.invalid(null, "the request body is not valid JSON");
             }
@@ -314,14 +315,14 @@ final class CompletionsHandler implements Handler<RoutingContext> {
                 cs.add(new PromptLog.Completion(c, ch.text.toString(), ch.completionTokens, lp,
                         ch.finish.openAiName()));
             }
-            ObjectNode sampling = ApiError.JSON.valueToTree(params.sampling());
+            ObjectNode sampling = Json.MAPPER.valueToTree(params.sampling());
             sampling.put("n", params.n());
             return new PromptLog(id + "-" + p, who.userId(), params.consent(),
                     "api", params.prompts().get(p), version, sampling.toString(), System.currentTimeMillis(), cs);
         }
 
         ObjectNode body() {
-            ObjectNode root = ApiError.JSON.createObjectNode();
+            ObjectNode root = Json.MAPPER.createObjectNode();
             root.put("id", id).put("object", "text_completion").put("created", created).put("model", version);
             ArrayNode list = root.putArray("choices");
             int completionTokens = 0;
@@ -348,7 +349,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         }
 
         void writeChunk(int index, String text, JsonNode logprobs, String finish) {
-            ObjectNode root = ApiError.JSON.createObjectNode();
+            ObjectNode root = Json.MAPPER.createObjectNode();
             root.put("id", id).put("object", "text_completion").put("created", created).put("model", version);
             ObjectNode o = root.putArray("choices").addObject();
             o.put("text", text);
@@ -363,7 +364,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         }
 
         JsonNode logprobs(List<String> tokens, List<Float> lps, List<Map<String, Float>> top, List<Integer> offsets) {
-            ObjectNode l = ApiError.JSON.createObjectNode();
+            ObjectNode l = Json.MAPPER.createObjectNode();
             ArrayNode t = l.putArray("tokens");
             tokens.forEach(t::add);
             ArrayNode lp = l.putArray("token_logprobs");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.store.Judgement;
@@ -191,7 +192,7 @@ final class LabelingHandler {
     }
 
     private static ObjectNode task(PromptLog prompt, String version, List<PromptLog.Completion> completions) {
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("prompt_id", prompt.id());
         o.put("prompt", prompt.text());
         o.put("model", version);
@@ -221,7 +222,7 @@ final class LabelingHandler {
         Set<String> seen = new HashSet<>();
         int place = 0;
         for (JsonNode group : ranking) {
-            JsonNode members = group.isArray() ? group : ApiError.JSON.createArrayNode().add(group);
+            JsonNode members = group.isArray() ? group : Json.MAPPER.createArrayNode().add(group);
             if (members.isEmpty()) {
                 throw ApiError.invalid("ranking", "a group of the ranking is empty");
             }
@@ -249,7 +250,7 @@ final class LabelingHandler {
         }
         store.addRanking(r, labels);
         leases.invalidate(prompt.id());
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", r.id());
         o.put("prompt_id", prompt.id());
         o.put("k", completions.size());
@@ -311,7 +312,7 @@ final class LabelingHandler {
                 System.currentTimeMillis());
         store.addDemonstration(d);
         leases.invalidate(prompt.id());
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", d.id());
         o.put("prompt_id", prompt.id());
         return o;
@@ -323,7 +324,7 @@ final class LabelingHandler {
         PromptLog prompt = prompt(text(b, "prompt_id", true));
         store.addSkip(prompt.id(), labeler, text(b, "reason", false), System.currentTimeMillis());
         leases.invalidate(prompt.id());
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("prompt_id", prompt.id());
         return o;
     }
@@ -336,7 +337,7 @@ final class LabelingHandler {
         Auth.Principal who = auth.authenticate(ctx.request().getHeader("authorization"), text(b, "user", false));
         boolean consent = b.get("training_consent").asBoolean();
         int updated = store.setConsent(who.userId(), consent, System.currentTimeMillis());
-        ObjectNode o = ApiError.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("user", who.userId());
         o.put("training_consent", consent);
         o.put("prompts_updated", updated);

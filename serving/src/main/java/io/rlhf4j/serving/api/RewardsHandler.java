@@ -3,6 +3,7 @@ package io.rlhf4j.serving.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.engine.OrtRewardEngine;
 import io.vertx.core.Handler;
@@ -68,7 +69,7 @@ final class RewardsHandler implements Handler<RoutingContext> {
                 sequences.add(ids);
             }
             float[] rewards = rm.score(sequences);
-            ObjectNode root = ApiError.JSON.createObjectNode();
+            ObjectNode root = Json.MAPPER.createObjectNode();
             root.put("object", "list");
             root.put("model", rm.version());
             ArrayNode data = root.putArray("data");
