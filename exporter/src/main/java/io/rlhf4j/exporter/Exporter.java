@@ -1,5 +1,6 @@
 package io.rlhf4j.exporter;
 
+import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.ndarray.NDManager;
 import ai.onnxruntime.OrtEnvironment;
@@ -42,7 +43,8 @@ public final class Exporter {
     public static final String REWARD_OPTIMIZED = Layout.REWARD_OPTIMIZED;
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
     private static final List<String> CHECKPOINT_FILES = List.of(ModelConfig.FILE_NAME, Checkpoint.WEIGHTS,
-            "tokenizer.json", "tokenizer_config.json", "tokenizer.bin", Checkpoint.GENERATION_CONFIG);
+            "tokenizer.json", "tokenizer_config.json", ChatTemplate.TEMPLATE_FILE, "tokenizer.bin",
+            Checkpoint.GENERATION_CONFIG);
 
     /** What to export and how strictly to check it. */
     public record Options(Path model, Path out, boolean reward, boolean optimize, double tolerance, int decodeSteps,

@@ -57,6 +57,7 @@ public final class ApiServer {
         r.route().handler(ApiServer::sameOriginWrites);
         Auth auth = new Auth(registry.store(), isLoopback(host));
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
+        r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth));
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));

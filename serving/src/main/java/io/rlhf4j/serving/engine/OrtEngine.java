@@ -7,6 +7,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -36,15 +37,18 @@ public final class OrtEngine implements PolicyEngine {
     private final String version;
     private final ModelConfig config;
     private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
     private final OrtSession session;
     private final int layers;
     private final int kvHeads;
     private final int headDim;
 
-    private OrtEngine(String version, ModelConfig config, Tokenizer tokenizer, OrtSession session) {
+    private OrtEngine(String version, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate,
+            OrtSession session) {
         this.version = version;
         this.config = config;
         this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
         this.session = session;
         this.layers = config.numLayers();
         this.kvHeads = config.numKvHeads();
@@ -62,9 +66,10 @@ public final class OrtEngine implements PolicyEngine {
         }
         ModelConfig config = Checkpoint.readConfig(dir);
         Tokenizer tokenizer = Checkpoint.readTokenizer(dir);
+        ChatTemplate chatTemplate = ChatTemplate.load(dir);
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
         try (OrtSession.SessionOptions options = engine.sessionOptions()) {
-            return new OrtEngine(version, config, tokenizer, env.createSession(graph.toString(), options));
+            return new OrtEngine(version, config, tokenizer, chatTemplate, env.createSession(graph.toString(), options));
         } catch (OrtException e) {
             throw new IOException(graph + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
         }
@@ -83,6 +88,11 @@ public final class OrtEngine implements PolicyEngine {
     @Override
     public Tokenizer tokenizer() {
         return tokenizer;
+    }
+
+    @Override
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
     }
 
     /** Right-aligned caches: row r holds {@code real[r]} positions at the end of {@code width}. */

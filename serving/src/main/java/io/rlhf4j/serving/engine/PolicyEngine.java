@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.engine;
 
+import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import java.util.List;
@@ -15,6 +16,11 @@ public interface PolicyEngine extends AutoCloseable {
     ModelConfig config();
 
     Tokenizer tokenizer();
+
+    /** How a conversation becomes this model's prompt; the project's default for a model without one. */
+    default ChatTemplate chatTemplate() {
+        return ChatTemplate.defaultTemplate(null, null);
+    }
 
     /** Runs the prompts through the model; the batch's rows are the prompts in order. */
     Step prefill(List<int[]> prompts);

@@ -1,0 +1,266 @@
+package io.rlhf4j.serving.api;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
+import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.store.LogWriter;
+import io.rlhf4j.core.store.PromptLog;
+import io.rlhf4j.serving.metrics.ServingMetrics;
+import io.rlhf4j.serving.scheduler.GenerationRequest;
+import io.rlhf4j.serving.scheduler.Scheduler;
+import io.rlhf4j.serving.scheduler.Sink;
+import io.vertx.core.Context;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One generation request's life on the event loop, whichever endpoint took it: its prompts go to the
+ * scheduler, each choice's tokens are gathered as they come, and once every choice has finished the
+ * request is logged and answered after the log has committed. The {@link Format} decides what the
+ * client sees (completions' or chat's shape); a client that goes away cancels its generation.
+ */
+final class Exchange {
+
+    /** What the scheduler runs: tokenized prompts and the text each is logged under. */
+    record Work(List<int[]> prompts, List<String> loggedPrompts, SamplingParams sampling, int n, int topLogprobs,
+            boolean stream, boolean includeUsage, boolean consent) {
+    }
+
+    /** How the response looks to the client. Stream methods write chunks; {@link #body} is the whole answer. */
+    interface Format {
+        String idPrefix();
+
+        /** Streaming: what comes before any token. */
+        void opened(Exchange x);
+
+        /** Streaming: one token of choice {@code index}. */
+        void token(Exchange x, int index, Sink.Token token);
+
+        /** Streaming: choice {@code index} ended. */
+        void finished(Exchange x, int index);
+
+        /** Streaming: after every choice and before {@code [DONE]}. */
+        void closing(Exchange x);
+
+        ObjectNode body(Exchange x);
+    }
+
+    /** One choice as it builds up. */
+    static final class Choice {
+        final StringBuilder text = new StringBuilder();
+        final List<String> tokens = new ArrayList<>();
+        final List<Float> logprobs = new ArrayList<>();
+        final List<Map<String, Float>> top = new ArrayList<>();
+        final List<Integer> offsets = new ArrayList<>();
+        FinishReason finish = FinishReason.LENGTH;
+        int completionTokens;
+    }
+
+    final Context context;
+    final HttpServerResponse response;
+    final Work work;
+    final String id;
+    final long created = System.currentTimeMillis() / 1000;
+    final String version;
+    final Choice[] choices;
+    private final Scheduler scheduler;
+    private final Format format;
+    private final LogWriter logs;
+    private final ServingMetrics metrics;
+    private final List<Scheduler.Handle> handles = new ArrayList<>();
+    private final long arrived;
+    private final Auth.Principal who;
+    private int open;
+    private boolean failed;
+    private boolean firstToken;
+
+    Exchange(Context context, HttpServerResponse response, Scheduler scheduler, Work work, Format format,
+            LogWriter logs, ServingMetrics metrics, long arrived, Auth.Principal who) {
+        this.context = context;
+        this.response = response;
+        this.scheduler = scheduler;
+        this.work = work;
+        this.format = format;
+        this.logs = logs;
+        this.metrics = metrics;
+        this.arrived = arrived;
+        this.who = who;
+        this.id = format.idPrefix() + UUID.randomUUID().toString().replace("-", "");
+        this.version = scheduler.engine().version();
+        this.choices = new Choice[work.prompts().size() * work.n()];
+        for (int i = 0; i < choices.length; i++) {
+            choices[i] = new Choice();
+        }
+        this.open = choices.length;
+    }
+
+    /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
+    boolean start() {
+        if (response.closed()) {
+            return true; // the client left while we tokenized: nothing to generate for
+        }
+        for (int p = 0; p < work.prompts().size(); p++) {
+            int offset = p * work.n();
+            GenerationRequest req = new GenerationRequest(work.prompts().get(p), work.sampling(), work.n(),
+                    Math.max(0, work.topLogprobs()));
+            Optional<Scheduler.Handle> h = scheduler.submit(req, sink(offset));
+            if (h.isEmpty()) {
+                handles.forEach(Scheduler.Handle::cancel);
+                failed = true;
+                if (!scheduler.isClosing()) {
+                    ApiError.overloaded("the server is at capacity; retry shortly").send(response);
+                }
+                return false;
+            }
+            handles.add(h.get());
+        }
+        response.closeHandler(v -> handles.forEach(Scheduler.Handle::cancel));
+        response.putHeader("x-rlhf4j-version", version);
+        if (work.stream()) {
+            response.setChunked(true).putHeader("content-type", "text/event-stream")
+                    .putHeader("cache-control", "no-cache");
+            format.opened(this);
+        }
+        return true;
+    }
+
+    /** Writes one server-sent event. */
+    void send(ObjectNode chunk) {
+        if (!response.closed()) {
+            response.write("data: " + chunk + "\n\n");
+        }
+    }
+
+    int promptTokens() {
+        return work.prompts().stream().mapToInt(p -> p.length).sum();
+    }
+
+    int completionTokens() {
+        int total = 0;
+        for (Choice c : choices) {
+            total += c.completionTokens;
+        }
+        return total;
+    }
+
+    ObjectNode usage() {
+        ObjectNode usage = Json.MAPPER.createObjectNode();
+        usage.put("prompt_tokens", promptTokens());
+        usage.put("completion_tokens", completionTokens());
+        usage.put("total_tokens", promptTokens() + completionTokens());
+        return usage;
+    }
+
+    private Sink sink(int offset) {
+        return new Sink() {
+            @Override
+            public void onToken(int choice, Token token) {
+                context.runOnContext(v -> token(offset + choice, token));
+            }
+
+            @Override
+            public void onFinish(int choice, String text, FinishReason reason, int tokens) {
+                context.runOnContext(v -> finish(offset + choice, text, reason, tokens));
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                context.runOnContext(v -> fail(error));
+            }
+        };
+    }
+
+    private void token(int index, Sink.Token t) {
+        if (failed) {
+            return;
+        }
+        Choice c = choices[index];
+        if (t.id() >= 0 && !firstToken) {
+            firstToken = true;
+            metrics.firstToken(System.nanoTime() - arrived);
+        }
+        if (t.id() >= 0) {
+            c.tokens.add(t.text());
+            c.logprobs.add(t.logprob());
+            c.top.add(t.top());
+            c.offsets.add(c.text.length());
+        }
+        c.text.append(t.delta());
+        if (work.stream() && !response.closed()) {
+            format.token(this, index, t);
+        }
+    }
+
+    private void finish(int index, String text, FinishReason reason, int tokens) {
+        if (failed) {
+            return;
+        }
+        Choice c = choices[index];
+        c.finish = reason;
+        c.completionTokens = tokens;
+        metrics.tokens(tokens);
+        c.text.setLength(0);
+        c.text.append(text);
+        if (work.stream() && !response.closed()) {
+            format.finished(this, index);
+        }
+        if (--open == 0) {
+            complete();
+        }
+    }
+
+    private void fail(Throwable error) {
+        if (failed) {
+            return;
+        }
+        failed = true;
+        handles.forEach(Scheduler.Handle::cancel);
+        ApiError.internal("generation failed: " + error.getMessage()).send(response);
+    }
+
+    /** Every choice is done: log the request, and answer once the log has committed. */
+    private void complete() {
+        List<CompletableFuture<Void>> acks = new ArrayList<>();
+        for (int p = 0; p < work.prompts().size(); p++) {
+            acks.add(logs.submit(promptLog(p)));
+        }
+        CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenComplete((ok, err) ->
+                context.runOnContext(v -> {
+                    if (err != null) {
+                        fail(err.getCause() != null ? err.getCause() : err);
+                        return;
+                    }
+                    if (response.closed()) {
+                        return;
+                    }
+                    if (work.stream()) {
+                        format.closing(this);
+                        response.end("data: [DONE]\n\n");
+                    } else {
+                        response.putHeader("content-type", "application/json").end(format.body(this).toString());
+                    }
+                }));
+    }
+
+    private PromptLog promptLog(int p) {
+        List<PromptLog.Completion> cs = new ArrayList<>();
+        for (int c = 0; c < work.n(); c++) {
+            Choice ch = choices[p * work.n() + c];
+            float[] lp = new float[ch.logprobs.size()];
+            for (int i = 0; i < lp.length; i++) {
+                lp[i] = ch.logprobs.get(i);
+            }
+            cs.add(new PromptLog.Completion(c, ch.text.toString(), ch.completionTokens, lp, ch.finish.openAiName()));
+        }
+        ObjectNode sampling = Json.MAPPER.valueToTree(work.sampling());
+        sampling.put("n", work.n());
+        return new PromptLog(id + "-" + p, who.userId(), work.consent(), "api", work.loggedPrompts().get(p), version,
+                sampling.toString(), System.currentTimeMillis(), cs);
+    }
+}
