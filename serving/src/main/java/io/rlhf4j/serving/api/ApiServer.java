@@ -2,6 +2,7 @@ package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
@@ -18,6 +19,8 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
+import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -58,6 +61,7 @@ public final class ApiServer {
         Auth auth = new Auth(registry.store(), isLoopback(host));
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
         r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth));
+        new TokenizeHandler(vertx, router, auth).mount(r);
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
@@ -95,11 +99,12 @@ public final class ApiServer {
     private void models(RoutingContext ctx) {
         Scheduler s = router.current();
         String active = s == null ? null : s.engine().version();
-        vertx.executeBlocking(registry::versions, false).onSuccess(versions -> {
+        // Reading each version's config is file work: on a worker, with the listing.
+        vertx.executeBlocking(() -> {
             ObjectNode root = Json.MAPPER.createObjectNode();
             root.put("object", "list");
             ArrayNode data = root.putArray("data");
-            for (ModelVersion v : versions) {
+            for (ModelVersion v : registry.versions()) {
                 ObjectNode m = data.addObject();
                 m.put("id", v.version());
                 m.put("object", "model");
@@ -107,9 +112,15 @@ public final class ApiServer {
                 m.put("owned_by", "rlhf4j");
                 m.put("parent", v.parent());
                 m.put("active", v.version().equals(active));
+                try {
+                    m.put("max_model_len", Checkpoint.readConfig(Path.of(v.path())).maxPositions());
+                } catch (IOException | RuntimeException e) {
+                    m.putNull("max_model_len"); // an unregistered version's files may be gone
+                }
             }
-            ctx.response().putHeader("content-type", "application/json").end(root.toString());
-        }).onFailure(e -> ApiError.internal(e.getMessage()).send(ctx.response()));
+            return root;
+        }, false).onSuccess(root -> ctx.response().putHeader("content-type", "application/json").end(root.toString()))
+                .onFailure(e -> ApiError.internal(e.getMessage()).send(ctx.response()));
     }
 
     private void ready(RoutingContext ctx) {

@@ -59,7 +59,8 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
                 engine.config().maxPositions(), "messages");
         RequestFields.Common c = params.common();
         return new Exchange.Work(List.of(ids), List.of(prompt), c.sampling(), c.n(),
-                params.topLogprobs() == null ? -1 : params.topLogprobs(), c.stream(), c.includeUsage(), c.consent());
+                params.topLogprobs() == null ? -1 : params.topLogprobs(), false, c.stream(), c.includeUsage(),
+                c.consent());
     }
 
     @Override

@@ -43,13 +43,27 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
     Exchange.Work work(Scheduler scheduler, CompletionParams params) {
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
-        List<int[]> out = new ArrayList<>();
-        for (String p : params.prompts()) {
-            out.add(checkedPrompt(engine.tokenizer().encode(p, true), window, "prompt"));
+        int vocab = engine.config().vocabSize();
+        List<int[]> ids = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (CompletionParams.Prompt p : params.prompts()) {
+            if (p.ids() == null) {
+                ids.add(checkedPrompt(engine.tokenizer().encode(p.text(), true), window, "prompt"));
+                texts.add(p.text());
+                continue;
+            }
+            for (int id : p.ids()) {
+                if (id >= vocab) {
+                    throw ApiError.invalid("prompt", "token id " + id + " is outside this model's vocabulary of "
+                            + vocab);
+                }
+            }
+            ids.add(checkedPrompt(p.ids(), window, "prompt"));
+            texts.add(engine.tokenizer().decode(p.ids()));
         }
         RequestFields.Common c = params.common();
-        return new Exchange.Work(out, params.prompts(), c.sampling(), c.n(),
-                params.logprobs() == null ? -1 : params.logprobs(), c.stream(), c.includeUsage(), c.consent());
+        return new Exchange.Work(ids, texts, c.sampling(), c.n(), params.logprobs() == null ? -1 : params.logprobs(),
+                params.echo() && params.logprobs() != null, c.stream(), c.includeUsage(), c.consent());
     }
 
     @Override
@@ -67,12 +81,23 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
 
         @Override
         public void opened(Exchange x) {
-            if (params.echo()) {
-                for (int p = 0; p < params.prompts().size(); p++) {
+            if (params.echo() && !x.work.promptLogprobs()) {
+                for (int p = 0; p < x.work.prompts().size(); p++) {
                     for (int c = 0; c < x.work.n(); c++) {
-                        x.send(chunk(x, p * x.work.n() + c, params.prompts().get(p), null, null));
+                        x.send(chunk(x, p * x.work.n() + c, x.work.loggedPrompts().get(p), null, null));
                     }
                 }
+            }
+        }
+
+        /** The echo of a prompt whose tokens are to be scored waits for the scores, and carries them. */
+        @Override
+        public void prompted(Exchange x, int p) {
+            Exchange.Choice scored = new Exchange.Choice();
+            promptInto(scored, x.promptTokens.get(p));
+            for (int c = 0; c < x.work.n(); c++) {
+                x.send(chunk(x, p * x.work.n() + c, x.work.loggedPrompts().get(p), logprobs(scored.tokens,
+                        scored.logprobs, scored.top, scored.offsets), null));
             }
         }
 
@@ -109,11 +134,20 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             for (int i = 0; i < x.choices.length; i++) {
                 Exchange.Choice c = x.choices[i];
                 ObjectNode o = list.addObject();
-                String prefix = params.echo() ? params.prompts().get(i / x.work.n()) : "";
+                String prefix = params.echo() ? x.work.loggedPrompts().get(i / x.work.n()) : "";
                 o.put("text", prefix + c.text);
                 o.put("index", i);
                 if (params.logprobs() == null) {
                     o.putNull("logprobs");
+                } else if (x.work.promptLogprobs()) {
+                    // Echo: the prompt's tokens first, then the completion's, offsets into the whole text.
+                    Exchange.Choice all = new Exchange.Choice();
+                    promptInto(all, x.promptTokens.get(i / x.work.n()));
+                    all.tokens.addAll(c.tokens);
+                    all.logprobs.addAll(c.logprobs);
+                    all.top.addAll(c.top);
+                    c.offsets.forEach(off -> all.offsets.add(prefix.length() + off));
+                    o.set("logprobs", logprobs(all.tokens, all.logprobs, all.top, all.offsets));
                 } else {
                     o.set("logprobs", logprobs(c.tokens, c.logprobs, c.top, c.offsets));
                 }
@@ -121,6 +155,18 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             }
             root.set("usage", x.usage());
             return root;
+        }
+
+        /** A prompt's scored tokens as a choice's lists; the first has no log-prob (null, as OpenAI). */
+        private static void promptInto(Exchange.Choice into, List<Sink.Token> tokens) {
+            int offset = 0;
+            for (Sink.Token t : tokens) {
+                into.tokens.add(t.text());
+                into.logprobs.add(Float.isNaN(t.logprob()) ? null : t.logprob());
+                into.top.add(t.top());
+                into.offsets.add(offset);
+                offset += t.delta().length();
+            }
         }
 
         private static ObjectNode head(Exchange x) {
@@ -152,7 +198,12 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             lps.forEach(lp::add);
             if (params.logprobs() != null && params.logprobs() > 0) {
                 ArrayNode tl = l.putArray("top_logprobs");
-                for (Map<String, Float> m : top) {
+                for (int i = 0; i < top.size(); i++) {
+                    Map<String, Float> m = top.get(i);
+                    if (m == null && lps.get(i) == null) {
+                        tl.addNull(); // the prompt's first token: nothing predicted it
+                        continue;
+                    }
                     ObjectNode e = tl.addObject();
                     if (m != null) {
                         m.forEach(e::put);

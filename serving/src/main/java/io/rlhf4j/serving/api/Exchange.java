@@ -13,6 +13,7 @@ import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -29,7 +30,7 @@ final class Exchange {
 
     /** What the scheduler runs: tokenized prompts and the text each is logged under. */
     record Work(List<int[]> prompts, List<String> loggedPrompts, SamplingParams sampling, int n, int topLogprobs,
-            boolean stream, boolean includeUsage, boolean consent) {
+            boolean promptLogprobs, boolean stream, boolean includeUsage, boolean consent) {
     }
 
     /** How the response looks to the client. Stream methods write chunks; {@link #body} is the whole answer. */
@@ -38,6 +39,10 @@ final class Exchange {
 
         /** Streaming: what comes before any token. */
         void opened(Exchange x);
+
+        /** Streaming: prompt {@code p}'s tokens were scored (only when the work asked for it). */
+        default void prompted(Exchange x, int p) {
+        }
 
         /** Streaming: one token of choice {@code index}. */
         void token(Exchange x, int index, Sink.Token token);
@@ -69,6 +74,8 @@ final class Exchange {
     final long created = System.currentTimeMillis() / 1000;
     final String version;
     final Choice[] choices;
+    /** Per prompt, its tokens as scored by the prefill; null until then, or when not asked for. */
+    final List<List<Sink.Token>> promptTokens;
     private final Scheduler scheduler;
     private final Format format;
     private final LogWriter logs;
@@ -98,6 +105,7 @@ final class Exchange {
             choices[i] = new Choice();
         }
         this.open = choices.length;
+        this.promptTokens = new ArrayList<>(Collections.nCopies(work.prompts().size(), null));
     }
 
     /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
@@ -108,8 +116,8 @@ final class Exchange {
         for (int p = 0; p < work.prompts().size(); p++) {
             int offset = p * work.n();
             GenerationRequest req = new GenerationRequest(work.prompts().get(p), work.sampling(), work.n(),
-                    Math.max(0, work.topLogprobs()));
-            Optional<Scheduler.Handle> h = scheduler.submit(req, sink(offset));
+                    Math.max(0, work.topLogprobs()), work.promptLogprobs());
+            Optional<Scheduler.Handle> h = scheduler.submit(req, sink(p));
             if (h.isEmpty()) {
                 handles.forEach(Scheduler.Handle::cancel);
                 failed = true;
@@ -157,8 +165,14 @@ final class Exchange {
         return usage;
     }
 
-    private Sink sink(int offset) {
+    private Sink sink(int prompt) {
+        int offset = prompt * work.n();
         return new Sink() {
+            @Override
+            public void onPrompt(List<Token> tokens) {
+                context.runOnContext(v -> prompted(prompt, tokens));
+            }
+
             @Override
             public void onToken(int choice, Token token) {
                 context.runOnContext(v -> token(offset + choice, token));
@@ -174,6 +188,16 @@ final class Exchange {
                 context.runOnContext(v -> fail(error));
             }
         };
+    }
+
+    private void prompted(int p, List<Sink.Token> tokens) {
+        if (failed) {
+            return;
+        }
+        promptTokens.set(p, tokens);
+        if (work.stream() && !response.closed()) {
+            format.prompted(this, p);
+        }
     }
 
     private void token(int index, Sink.Token t) {

@@ -215,7 +215,14 @@ public final class OrtEngine implements PolicyEngine {
                     all.position(((r + 1) * len - 1) * vocab);
                     all.get(logits[r]);
                 }
-                return new Step(new OrtBatch(rows, past.width + len, realAfter, keys, values, result), logits);
+                // The buffer is ONNX Runtime's copy of the logits, ours to keep: a prefill's prompt rows
+                // are right-aligned, so token j of row r sits at column len - real[r] + j.
+                PromptLogits prompt = past.width > 0 ? null : (row, index) -> {
+                    float[] out = new float[vocab];
+                    all.get(((row * len) + len - realAfter[row] + index) * vocab, out);
+                    return out;
+                };
+                return new Step(new OrtBatch(rows, past.width + len, realAfter, keys, values, result), logits, prompt);
             } catch (RuntimeException e) {
                 result.close();
                 throw e;

@@ -50,7 +50,19 @@ public interface PolicyEngine extends AutoCloseable {
         void close();
     }
 
-    /** The batch after a forward, and each row's next-token logits. */
-    record Step(Batch batch, float[][] logits) {
+    /**
+     * The batch after a forward, and each row's next-token logits. After a prefill, {@code prompt} also
+     * gives the logits at every prompt position, from the same forward pass (null after a decode).
+     */
+    record Step(Batch batch, float[][] logits, PromptLogits prompt) {
+        public Step(Batch batch, float[][] logits) {
+            this(batch, logits, null);
+        }
+    }
+
+    /** The logits a prefill computed after each prompt token: what the model predicted next there. */
+    interface PromptLogits {
+        /** The logits after token {@code index} of row {@code row}'s prompt. */
+        float[] at(int row, int index);
     }
 }

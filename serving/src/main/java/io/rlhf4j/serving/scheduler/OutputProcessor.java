@@ -1,10 +1,14 @@
 package io.rlhf4j.serving.scheduler;
 
 import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.IncrementalDetokenizer;
 import io.rlhf4j.core.sampling.OutputText;
 import io.rlhf4j.core.sampling.Sampler;
 import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.serving.engine.PolicyEngine;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -33,10 +37,29 @@ final class OutputProcessor {
     /** Reports {@code token}, sampled from {@code logits}; true when it completed a stop sequence. */
     boolean token(int token, float[] logits) {
         String delta = text.add(token);
-        Map<String, Float> top = topLogprobs > 0 ? top(logits) : null;
+        Map<String, Float> top = topLogprobs > 0 ? top(tokenizer, logits, topLogprobs) : null;
         sink.onToken(choice, new Sink.Token(token, tokenizer.decode(new int[] {token}), delta,
                 Sampler.logprob(logits, token), top));
         return text.stopped();
+    }
+
+    /**
+     * The prompt's tokens as the model scored them in the prefill ({@code logits.at(row, j)} follows
+     * token j): each token's text, the text it adds to the prompt's, its log-prob given what came
+     * before, and the alternatives there. The first token has nothing before it: NaN, no alternatives.
+     */
+    static List<Sink.Token> promptTokens(Tokenizer tokenizer, int[] prompt, PolicyEngine.PromptLogits logits,
+            int row, int topLogprobs) {
+        List<Sink.Token> out = new ArrayList<>(prompt.length);
+        String first = tokenizer.decode(new int[] {prompt[0]});
+        out.add(new Sink.Token(prompt[0], first, first, Float.NaN, null));
+        IncrementalDetokenizer text = new IncrementalDetokenizer(tokenizer, new int[] {prompt[0]});
+        for (int j = 1; j < prompt.length; j++) {
+            float[] before = logits.at(row, j - 1);
+            out.add(new Sink.Token(prompt[j], tokenizer.decode(new int[] {prompt[j]}), text.add(prompt[j]),
+                    Sampler.logprob(before, prompt[j]), topLogprobs > 0 ? top(tokenizer, before, topLogprobs) : null));
+        }
+        return out;
     }
 
     /** The choice ended after {@code generated} tokens: the text held back, then the whole text. */
@@ -53,7 +76,7 @@ final class OutputProcessor {
      * The {@code topLogprobs} likeliest tokens by text, likeliest first (ties to the lower id; ids
      * with the same text count once, at their best), found in one pass without sorting the vocabulary.
      */
-    private Map<String, Float> top(float[] logits) {
+    private static Map<String, Float> top(Tokenizer tokenizer, float[] logits, int topLogprobs) {
         int k = Math.min(topLogprobs, logits.length);
         int[] best = new int[k];
         int n = 0;

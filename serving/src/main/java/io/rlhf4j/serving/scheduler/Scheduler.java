@@ -245,6 +245,11 @@ public final class Scheduler implements AutoCloseable {
         PolicyEngine.Step step = engine.prefill(prompts);
         for (int i = 0; i < admitted.size(); i++) {
             Pending p = admitted.get(i);
+            GenerationRequest req = p.request();
+            if (req.promptLogprobs()) {
+                p.sink().onPrompt(OutputProcessor.promptTokens(engine.tokenizer(), req.prompt(), step.prompt(), i,
+                        req.topLogprobs()));
+            }
             for (int c = 0; c < p.request().n(); c++) {
                 Sequence s = new Sequence(p, c);
                 if (s.budget <= 0) {

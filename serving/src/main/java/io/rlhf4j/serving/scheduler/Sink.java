@@ -1,6 +1,7 @@
 package io.rlhf4j.serving.scheduler;
 
 import io.rlhf4j.core.sampling.FinishReason;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -8,6 +9,13 @@ import java.util.Map;
  * to their own thread (an HTTP server's event loop) and return at once.
  */
 public interface Sink {
+
+    /**
+     * The prompt's tokens scored, before any choice's first token, when the request asked for it: the
+     * first token (nothing predicts it) with a NaN log-prob and no alternatives, then one per token.
+     */
+    default void onPrompt(List<Token> tokens) {
+    }
 
     /** A piece of choice {@code choice}'s text (possibly empty while a stop sequence is undecided). */
     void onToken(int choice, Token token);
