@@ -1,7 +1,7 @@
 package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.ConsentRepository;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -133,7 +133,7 @@ final class AdminHandler {
     }
 
     private ObjectNode promote(String version, boolean force) throws Exception {
-        ModelVersion v = registry.store().version(version)
+        ModelVersion v = registry.store().versions().find(version)
                 .orElseThrow(() -> ApiError.notFound("version", "version_not_found", "no version " + version));
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
@@ -145,7 +145,7 @@ final class AdminHandler {
                         + " failed its evaluation gate (" + gate.path("reason").asText("see its manifest")
                         + "); promote with ?force=true to override, which is logged");
             }
-            registry.store().audit("forced_promotion", "version " + version + " promoted despite its failed gate: "
+            registry.store().audit().append("forced_promotion", "version " + version + " promoted despite its failed gate: "
                     + gate, System.currentTimeMillis());
             LoggerFactory.getLogger(AdminHandler.class).warn("forced promotion of version {} despite its failed gate {}",
                     version, gate);
@@ -170,7 +170,7 @@ final class AdminHandler {
     }
 
     private ObjectNode rollback() throws Exception {
-        List<String> history = registry.store().activationHistory(ModelVersion.POLICY);
+        List<String> history = registry.store().versions().activationHistory(ModelVersion.POLICY);
         if (history.isEmpty()) {
             throw new IllegalStateException("nothing to roll back: no version has been active");
         }
@@ -194,7 +194,7 @@ final class AdminHandler {
                 io.rlhf4j.core.store.ApiKey.prefixOf(key), body.get("user").asText(), body.path("role").asText("user"),
                 body.path("may_set_user").asBoolean(false), body.path("requests_per_minute").asInt(600),
                 System.currentTimeMillis(), null);
-        registry.store().createKey(k);
+        registry.store().keys().create(k);
         auth.invalidate();
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("key", key);
@@ -206,7 +206,7 @@ final class AdminHandler {
     }
 
     private ObjectNode revokeKey(String prefix) {
-        int n = registry.store().revokeKeys(prefix, System.currentTimeMillis());
+        int n = registry.store().keys().revoke(prefix, System.currentTimeMillis());
         if (n == 0) {
             throw ApiError.notFound("prefix", "key_not_found", "no active key starts with " + prefix);
         }
@@ -221,8 +221,8 @@ final class AdminHandler {
      * snapshots are immutable lineage, so retraining without the user is the admin's decision.
      */
     private ObjectNode deleteUser(String user) throws Exception {
-        Store.Deletion d = registry.store().deleteUser(user);
-        registry.store().audit("user_deleted", user + ": " + d, System.currentTimeMillis());
+        ConsentRepository.Deletion d = registry.store().consent().deleteUser(user);
+        registry.store().audit().append("user_deleted", user + ": " + d, System.currentTimeMillis());
         List<String> snapshots = loop.snapshotsHolding(user);
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("user", user);
@@ -257,12 +257,12 @@ final class AdminHandler {
     private ObjectNode runs() {
         ObjectNode o = ApiError.JSON.createObjectNode();
         ArrayNode list = o.putArray("runs");
-        registry.store().runs().forEach(r -> list.add(TrainingLoop.json(r)));
+        registry.store().runs().all().forEach(r -> list.add(TrainingLoop.json(r)));
         return o;
     }
 
     private io.rlhf4j.core.store.TrainingRun run(String id) {
-        return registry.store().run(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
+        return registry.store().runs().find(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
     }
 
     private ObjectNode metrics(String id) throws java.io.IOException {
@@ -273,7 +273,7 @@ final class AdminHandler {
     }
 
     private ObjectNode unregister(String version) {
-        registry.store().unregister(version);
+        registry.store().versions().unregister(version);
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("version", version);
         o.put("state", ModelVersion.UNREGISTERED);

@@ -40,7 +40,7 @@ final class Auth {
     }
 
     boolean openMode() {
-        return loopback && activeKeys.get("count", k -> store.countActiveKeys()) == 0;
+        return loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
     }
 
     /** Forgets cached keys, so a revocation or a new key counts at once. */
@@ -59,7 +59,7 @@ final class Auth {
         }
         String key = authorization.substring(7).trim();
         String hash = ApiKey.hash(key);
-        ApiKey k = keys.get(hash, store::findKey).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
+        ApiKey k = keys.get(hash, store.keys()::find).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
                 "invalid_request_error", null, "invalid_api_key", "incorrect or revoked API key "
                 + ApiKey.prefixOf(key) + "..."));
         Bucket bucket = buckets.get(hash, h -> Bucket.builder().addLimit(Bandwidth.builder()

@@ -120,7 +120,7 @@ final class LabelingHandler {
      */
     private Optional<Task> findTask(String labeler, Scheduler scheduler, int window) {
         for (int offset = 0; ; offset += PAGE) {
-            List<PromptLog> page = store.labelingCandidates(labeler, PAGE, offset);
+            List<PromptLog> page = store.judgements().labelingCandidates(labeler, PAGE, offset);
             if (page.isEmpty()) {
                 return Optional.empty();
             }
@@ -134,7 +134,7 @@ final class LabelingHandler {
                 }
                 if (held != null) {
                     // Asked again before judging: the same task, not K more completions.
-                    PromptLog full = store.prompt(p.id()).orElseThrow();
+                    PromptLog full = store.prompts().find(p.id()).orElseThrow();
                     List<PromptLog.Completion> mine = full.completions().stream()
                             .filter(c -> held.completions().contains(c.index())).toList();
                     return Optional.of(new Task(labeler, p, scheduler, null, task(p, held.version(), mine)));
@@ -182,7 +182,7 @@ final class LabelingHandler {
         }
         String version = task.scheduler().engine().version();
         return done.future().compose(completions -> vertx.executeBlocking(() -> {
-            List<PromptLog.Completion> stored = store.addCompletions(task.prompt().id(), version, completions,
+            List<PromptLog.Completion> stored = store.prompts().addCompletions(task.prompt().id(), version, completions,
                     System.currentTimeMillis());
             leases.put(task.prompt().id(), new Lease(task.labeler(),
                     stored.stream().map(PromptLog.Completion::index).toList(), version));
@@ -247,7 +247,7 @@ final class LabelingHandler {
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("ranking", e.getMessage());
         }
-        store.addRanking(r, labels);
+        store.judgements().addRanking(r, labels);
         leases.invalidate(prompt.id());
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("id", r.id());
@@ -309,7 +309,7 @@ final class LabelingHandler {
         }
         var d = new Judgement.Demonstration("demo-" + UUID.randomUUID(), prompt.id(), labeler, text, "labeling",
                 System.currentTimeMillis());
-        store.addDemonstration(d);
+        store.judgements().addDemonstration(d);
         leases.invalidate(prompt.id());
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("id", d.id());
@@ -321,7 +321,7 @@ final class LabelingHandler {
         JsonNode b = ApiError.jsonObject(ctx);
         String labeler = labeler(ctx.request().getHeader("authorization"), text(b, "labeler", false));
         PromptLog prompt = prompt(text(b, "prompt_id", true));
-        store.addSkip(prompt.id(), labeler, text(b, "reason", false), System.currentTimeMillis());
+        store.judgements().addSkip(prompt.id(), labeler, text(b, "reason", false), System.currentTimeMillis());
         leases.invalidate(prompt.id());
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("prompt_id", prompt.id());
@@ -335,7 +335,7 @@ final class LabelingHandler {
         }
         Auth.Principal who = auth.authenticate(ctx.request().getHeader("authorization"), text(b, "user", false));
         boolean consent = b.get("training_consent").asBoolean();
-        int updated = store.setConsent(who.userId(), consent, System.currentTimeMillis());
+        int updated = store.consent().set(who.userId(), consent, System.currentTimeMillis());
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("user", who.userId());
         o.put("training_consent", consent);
@@ -359,7 +359,7 @@ final class LabelingHandler {
     }
 
     private PromptLog prompt(String id) {
-        return store.prompt(id).orElseThrow(() -> ApiError.notFound("prompt_id", "prompt_not_found",
+        return store.prompts().find(id).orElseThrow(() -> ApiError.notFound("prompt_id", "prompt_not_found",
                 "no prompt " + id + " was ever served"));
     }
 
