@@ -14,6 +14,7 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.Optional;
 
 /**
@@ -81,6 +82,14 @@ public final class ServingApp implements AutoCloseable {
     }
 
     public static ServingApp start(Config c) throws IOException {
+        return start(c, Clock.systemUTC());
+    }
+
+    /**
+     * As {@link #start(Config)}, with the clock the HTTP API runs by: labeling leases, rate limits and
+     * the timestamps of what the API stores. Tests pass one they can move.
+     */
+    public static ServingApp start(Config c, Clock clock) throws IOException {
         StoreSettings settings = new StoreSettings(c.dataDir(), c.dbUrl(), c.dbUser(), c.dbPassword());
         Store store = settings.open();
         if (store.keys().countActive() == 0 && !ApiServer.isLoopback(c.host())) {
@@ -112,7 +121,7 @@ public final class ServingApp implements AutoCloseable {
             }
         });
         Vertx vertx = Vertx.vertx();
-        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop);
+        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop, clock);
         int port;
         try {
             port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();

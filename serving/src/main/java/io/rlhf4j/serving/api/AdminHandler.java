@@ -17,6 +17,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -29,6 +30,7 @@ import java.util.concurrent.Callable;
 final class AdminHandler {
 
     private final Vertx vertx;
+    private final Clock clock;
     private final ModelRouter router;
     private final Registry registry;
     private final ServingMetrics metrics;
@@ -37,7 +39,8 @@ final class AdminHandler {
     private final TrainingLoop loop;
 
     AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken,
-            Auth auth, TrainingLoop loop) {
+            Auth auth, TrainingLoop loop, Clock clock) {
+        this.clock = clock;
         this.auth = auth;
         this.loop = loop;
         this.vertx = vertx;
@@ -146,7 +149,7 @@ final class AdminHandler {
                         + "); promote with ?force=true to override, which is logged");
             }
             registry.store().audit().append("forced_promotion", "version " + version + " promoted despite its failed gate: "
-                    + gate, System.currentTimeMillis());
+                    + gate, clock.millis());
             LoggerFactory.getLogger(AdminHandler.class).warn("forced promotion of version {} despite its failed gate {}",
                     version, gate);
         }
@@ -193,7 +196,7 @@ final class AdminHandler {
         io.rlhf4j.core.store.ApiKey k = new io.rlhf4j.core.store.ApiKey(io.rlhf4j.core.store.ApiKey.hash(key),
                 io.rlhf4j.core.store.ApiKey.prefixOf(key), body.get("user").asText(), body.path("role").asText("user"),
                 body.path("may_set_user").asBoolean(false), body.path("requests_per_minute").asInt(600),
-                System.currentTimeMillis(), null);
+                clock.millis(), null);
         registry.store().keys().create(k);
         auth.invalidate();
         ObjectNode o = ApiError.JSON.createObjectNode();
@@ -206,7 +209,7 @@ final class AdminHandler {
     }
 
     private ObjectNode revokeKey(String prefix) {
-        int n = registry.store().keys().revoke(prefix, System.currentTimeMillis());
+        int n = registry.store().keys().revoke(prefix, clock.millis());
         if (n == 0) {
             throw ApiError.notFound("prefix", "key_not_found", "no active key starts with " + prefix);
         }
@@ -222,7 +225,7 @@ final class AdminHandler {
      */
     private ObjectNode deleteUser(String user) throws Exception {
         ConsentRepository.Deletion d = registry.store().consent().deleteUser(user);
-        registry.store().audit().append("user_deleted", user + ": " + d, System.currentTimeMillis());
+        registry.store().audit().append("user_deleted", user + ": " + d, clock.millis());
         List<String> snapshots = loop.snapshotsHolding(user);
         ObjectNode o = ApiError.JSON.createObjectNode();
         o.put("user", user);

@@ -2,11 +2,14 @@ package io.rlhf4j.serving.api;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.TimeMeter;
 import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Store;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -26,17 +29,25 @@ final class Auth {
 
     private final Store store;
     private final boolean loopback;
-    private final Cache<String, Optional<ApiKey>> keys = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterWrite(Duration.ofSeconds(10)).build();
-    private final Cache<String, Bucket> buckets = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterAccess(Duration.ofMinutes(10)).build();
-    private final Cache<String, Long> activeKeys = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofSeconds(5)).build();
+    private final TimeMeter meter;
+    private final Cache<String, Optional<ApiKey>> keys;
+    private final Cache<String, Bucket> buckets;
+    private final Cache<String, Long> activeKeys;
 
-    /** @param loopback whether the server listens on loopback only: open mode is allowed nowhere else */
-    Auth(Store store, boolean loopback) {
+    /**
+     * @param loopback whether the server listens on loopback only: open mode is allowed nowhere else
+     * @param clock what the token buckets refill by and the cached lookups expire by
+     */
+    Auth(Store store, boolean loopback, Clock clock) {
         this.store = store;
         this.loopback = loopback;
+        this.meter = Clocks.meter(clock);
+        Ticker ticker = Clocks.ticker(clock);
+        this.keys = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
+                .expireAfterWrite(Duration.ofSeconds(10)).build();
+        this.buckets = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
+                .expireAfterAccess(Duration.ofMinutes(10)).build();
+        this.activeKeys = Caffeine.newBuilder().ticker(ticker).expireAfterWrite(Duration.ofSeconds(5)).build();
     }
 
     boolean openMode() {
@@ -62,9 +73,9 @@ final class Auth {
         ApiKey k = keys.get(hash, store.keys()::find).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
                 "invalid_request_error", null, "invalid_api_key", "incorrect or revoked API key "
                 + ApiKey.prefixOf(key) + "..."));
-        Bucket bucket = buckets.get(hash, h -> Bucket.builder().addLimit(Bandwidth.builder()
-                .capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1)).build())
-                .build());
+        Bucket bucket = buckets.get(hash, h -> Bucket.builder().withCustomTimePrecision(meter).addLimit(Bandwidth
+                .builder().capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1))
+                .build()).build());
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
             long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);

@@ -16,6 +16,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -38,8 +39,12 @@ final class CompletionsHandler implements Handler<RoutingContext> {
     private final LogWriter logs;
     private final ServingMetrics metrics;
     private final Auth auth;
+    private final Clock clock;
 
-    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth) {
+    /** @param clock what the prompt log is stamped with (its time orders the labeling queue) */
+    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
+            Clock clock) {
+        this.clock = clock;
         this.vertx = vertx;
         this.router = router;
         this.logs = logs;
@@ -148,7 +153,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
         final CompletionParams params;
         final List<int[]> prompts;
         final String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
-        final long created = System.currentTimeMillis() / 1000;
+        final long created = clock.millis() / 1000;
         final String version;
         final Choice[] choices;
         final List<Scheduler.Handle> handles = new ArrayList<>();
@@ -317,7 +322,7 @@ final class CompletionsHandler implements Handler<RoutingContext> {
             ObjectNode sampling = ApiError.JSON.valueToTree(params.sampling());
             sampling.put("n", params.n());
             return new PromptLog(id + "-" + p, who.userId(), params.consent(),
-                    "api", params.prompts().get(p), version, sampling.toString(), System.currentTimeMillis(), cs);
+                    "api", params.prompts().get(p), version, sampling.toString(), clock.millis(), cs);
         }
 
         ObjectNode body() {
