@@ -65,9 +65,9 @@ public final class Simulation {
             logs.add(new PromptLog(String.format("sim-%d-%06d", o.seed(), i), p.userId(), true, "simulated",
                     p.task().prompt(), null, "{}", t0 + i, List.of()));
         }
-        store.log(logs);
+        store.prompts().log(logs);
         for (int i = 0; i < o.demonstrations(); i++) {
-            store.addDemonstration(new Judgement.Demonstration("sim-demo-" + o.seed() + "-" + i, logs.get(i).id(),
+            store.judgements().addDemonstration(new Judgement.Demonstration("sim-demo-" + o.seed() + "-" + i, logs.get(i).id(),
                     "sim-writer-" + (i % 8), world.demonstration(tasks.get(i), r), "simulated", t0 + i));
         }
         // The policy's completions for the ranking prompts, then labelers calibrated on them.
@@ -109,13 +109,13 @@ public final class Simulation {
             for (String text : completions.get(i)) {
                 fresh.add(new PromptLog.Completion(0, text, 0, null, "stop"));
             }
-            List<PromptLog.Completion> stored = store.addCompletions(p.id(), "simulated-policy", fresh, t0 + from + i);
+            List<PromptLog.Completion> stored = store.prompts().addCompletions(p.id(), "simulated-policy", fresh, t0 + from + i);
             String labeler = everyone.get(r.nextInt(everyone.size()));
             int[] ranks = labelers.rank(labeler, tasks.get(from + i), completions.get(i), r);
             if (java.util.Arrays.stream(ranks).distinct().count() < 2) {
                 continue; // identical completions: nothing to rank
             }
-            store.addRanking(new Judgement.Ranking("sim-rank-" + o.seed() + "-" + i, p.id(), labeler,
+            store.judgements().addRanking(new Judgement.Ranking("sim-rank-" + o.seed() + "-" + i, p.id(), labeler,
                     stored.stream().map(PromptLog.Completion::index).toList(), ranks, "simulated", t0 + from + i));
         }
         log.printf("simulated %d prompts from %d users, %d demonstrations, %d rankings (K = %d) by %d labelers in %d "

@@ -14,6 +14,7 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.Optional;
 
 /**
@@ -81,9 +82,17 @@ public final class ServingApp implements AutoCloseable {
     }
 
     public static ServingApp start(Config c) throws IOException {
+        return start(c, Clock.systemUTC());
+    }
+
+    /**
+     * As {@link #start(Config)}, with the clock the HTTP API runs by: labeling leases, rate limits and
+     * the timestamps of what the API stores. Tests pass one they can move.
+     */
+    public static ServingApp start(Config c, Clock clock) throws IOException {
         StoreSettings settings = new StoreSettings(c.dataDir(), c.dbUrl(), c.dbUser(), c.dbPassword());
         Store store = settings.open();
-        if (store.countActiveKeys() == 0 && !ApiServer.isLoopback(c.host())) {
+        if (store.keys().countActive() == 0 && !ApiServer.isLoopback(c.host())) {
             store.close();
             throw new IllegalStateException("no API keys are configured, so the server runs in open mode, which "
                     + "serves loopback only: bind 127.0.0.1, or create a key first (rlhf4j keys create)");
@@ -92,14 +101,14 @@ public final class ServingApp implements AutoCloseable {
         LogWriter logs = new LogWriter(store, 10_000, 256);
         ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
-        Optional<String> active = store.active(ModelVersion.POLICY);
+        Optional<String> active = store.versions().active(ModelVersion.POLICY);
         if (active.isPresent()) {
-            router.activate(store.version(active.get()).orElseThrow());
+            router.activate(store.versions().find(active.get()).orElseThrow());
             metrics.activated(active.get());
         }
-        Optional<String> activeReward = store.active(ModelVersion.REWARD);
+        Optional<String> activeReward = store.versions().active(ModelVersion.REWARD);
         if (activeReward.isPresent()) {
-            router.activateReward(store.version(activeReward.get()).orElseThrow());
+            router.activateReward(store.versions().find(activeReward.get()).orElseThrow());
         }
         TrainingLoop loop = new TrainingLoop(c.loop(), store, registry, c.dataDir(), settings.environment(), v -> {
             try {
@@ -112,7 +121,7 @@ public final class ServingApp implements AutoCloseable {
             }
         });
         Vertx vertx = Vertx.vertx();
-        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop);
+        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop, clock);
         int port;
         try {
             port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();
@@ -150,7 +159,7 @@ public final class ServingApp implements AutoCloseable {
 
     /** Registers an export directory as a new version (policy or reward model) and makes it active. */
     public ModelVersion registerAndActivate(Path exportDir) throws IOException {
-        String parent = store.active(ModelVersion.POLICY).orElse(null);
+        String parent = store.versions().active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(exportDir, parent);
         router.activateAny(v);
         if (ModelVersion.POLICY.equals(v.kind())) {

@@ -58,7 +58,7 @@ class AuthTest {
     }
 
     static String lastUser() {
-        return app.store().prompts(1).stream().map(PromptLog::userId).findFirst().orElseThrow();
+        return app.store().prompts().recent(1).stream().map(PromptLog::userId).findFirst().orElseThrow();
     }
 
     @Test

@@ -259,7 +259,7 @@ class BrowserTest {
         assertThat(byId("confirmation").getText()).contains(rankingId).contains(promptId);
         assertThat(byId("label-error").getText()).isEmpty();
 
-        List<Judgement.Ranking> mine = app.store().rankings().stream().filter(r -> r.id().equals(rankingId)).toList();
+        List<Judgement.Ranking> mine = app.store().judgements().rankings().stream().filter(r -> r.id().equals(rankingId)).toList();
         assertThat(mine).hasSize(1);
         Judgement.Ranking r = mine.get(0);
         assertThat(r.labelerId()).isEqualTo(LABELER);
@@ -271,7 +271,7 @@ class BrowserTest {
         assertThat(place).containsExactlyInAnyOrderEntriesOf(Map.of(c, 0, a, 1, d, 1, b, 2));
         Map<Integer, Integer> scores = new HashMap<>();
         Map<Integer, List<String>> flags = new HashMap<>();
-        for (Judgement.Label l : app.store().labels(rankingId)) {
+        for (Judgement.Label l : app.store().judgements().labels(rankingId)) {
             scores.put(l.completion(), l.score());
             if (!l.flags().isEmpty()) {
                 flags.put(l.completion(), l.flags());
@@ -309,7 +309,7 @@ class BrowserTest {
         byId("demo-submit").click();
         waiting(30).until(x -> String.valueOf(byId("confirmation").getDomAttribute("data-id")).startsWith("demo-"));
         String demoId = byId("confirmation").getDomAttribute("data-id");
-        assertThat(app.store().demonstrations()).anySatisfy(demo -> {
+        assertThat(app.store().judgements().demonstrations()).anySatisfy(demo -> {
             assertThat(demo.id()).isEqualTo(demoId);
             assertThat(demo.promptId()).isEqualTo(second);
             assertThat(demo.labelerId()).isEqualTo(LABELER);
@@ -321,7 +321,7 @@ class BrowserTest {
         new Select(byId("skip-reason")).selectByValue("unclear");
         byId("skip").click();
         waiting(30).until(x -> byId("confirmation").getText().contains("Skipped prompt " + third));
-        assertThat(app.store().labelingCandidates(LABELER, 500)).noneMatch(p -> p.id().equals(third));
+        assertThat(app.store().judgements().labelingCandidates(LABELER, 500)).noneMatch(p -> p.id().equals(third));
         waiting(120).until(x -> byId("load-next").isEnabled());
     }
 
@@ -377,7 +377,7 @@ class BrowserTest {
         long now = System.currentTimeMillis();
         TrainingRun run = new TrainingRun("run-browser", TrainingRun.RUNNING, "manual", "ppo", 0.5, "snap-1", null,
                 null, false, null, runDir.toString(), "{}", now, now);
-        app.store().saveRun(run);
+        app.store().runs().save(run);
 
         driver.get(base + "/admin.html");
         assertThat(byId("token-missing").isDisplayed()).isTrue();
@@ -401,7 +401,7 @@ class BrowserTest {
         assertThat(byId("chart-win-rate").getDomAttribute("data-points")).isEqualTo("0");
         // ... and polled: the run moves on, then finishes.
         metricsFile(runDir, "eval", "{\"step\":1,\"win_rate\":0.61}");
-        app.store().saveRun(new TrainingRun("run-browser", TrainingRun.SUCCEEDED, "manual", "done", 1.0, "snap-1",
+        app.store().runs().save(new TrainingRun("run-browser", TrainingRun.SUCCEEDED, "manual", "done", 1.0, "snap-1",
                 v, "{\"passed\":true,\"win_rate\":0.61,\"n\":64}", false, null, runDir.toString(), "{}", now,
                 System.currentTimeMillis()));
         waiting(15).until(ExpectedConditions.textToBe(By.id("run-state"), "succeeded"));

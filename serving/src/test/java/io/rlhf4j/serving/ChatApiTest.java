@@ -187,7 +187,7 @@ class ChatApiTest {
         assertThat(choice.at("/message/content").asText()).isEqualTo(greedyCompletion.substring(0,
                 choice.at("/message/content").asText().length()));
 
-        List<PromptLog> logs = app.store().prompts(5);
+        List<PromptLog> logs = app.store().prompts().recent(5);
         PromptLog carol = logs.stream().filter(l -> l.userId().equals("carol")).findFirst().orElseThrow();
         assertThat(carol.text()).isEqualTo(PROMPT);
         assertThat(carol.completions().get(0).text()).isEqualTo(choice.at("/message/content").asText());

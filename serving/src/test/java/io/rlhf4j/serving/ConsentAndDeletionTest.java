@@ -76,7 +76,7 @@ class ConsentAndDeletionTest {
         assertThat(consent(c1)).isFalse();
         assertThat(consent(c2)).isFalse();
         assertThat(consent(d1)).as("another user's prompt").isTrue();
-        assertThat(app.store().consent(carol)).isFalse();
+        assertThat(app.store().consent().given(carol)).isFalse();
 
         // A later request cannot opt an opted-out user back in.
         String c3 = logPrompt(base, null, "happy (adjective):", carol);
@@ -108,7 +108,7 @@ class ConsentAndDeletionTest {
         assertThat(in.get("training_consent").asBoolean()).isTrue();
         assertThat(in.get("prompts_updated").asInt()).isEqualTo(4);
         assertThat(userPrompts(carol)).hasSize(4).allMatch(PromptLog::consent);
-        assertThat(app.store().consent(carol)).isTrue();
+        assertThat(app.store().consent().given(carol)).isTrue();
         assertThat(sweep(base, null, "consent-sweeper-2")).contains(c1, c2, c3, c4);
 
         // A consenting user may still keep one request out.
@@ -137,16 +137,16 @@ class ConsentAndDeletionTest {
         String frankRanking = rankFirstTwo(offer(base, null, "lee", f1), "lee");
         // A skip of erin's prompt by another labeler (a row that points at her prompt too).
         skip(base, null, "kim", e1);
-        int erinCompletions = app.store().prompt(e1).orElseThrow().completions().size()
-                + app.store().prompt(e2).orElseThrow().completions().size();
+        int erinCompletions = app.store().prompts().find(e1).orElseThrow().completions().size()
+                + app.store().prompts().find(e2).orElseThrow().completions().size();
         assertThat(erinCompletions).isEqualTo((1 + 4) + (2 + 4));
 
-        PromptLog frankBefore = app.store().prompt(f1).orElseThrow();
+        PromptLog frankBefore = app.store().prompts().find(f1).orElseThrow();
         Judgement.Ranking frankRankingBefore = ranking(frankRanking);
-        List<Judgement.Label> frankLabelsBefore = app.store().labels(frankRanking);
-        int rankingsBefore = app.store().rankings().size();
-        int demonstrationsBefore = app.store().demonstrations().size();
-        int auditBefore = app.store().auditLog().size();
+        List<Judgement.Label> frankLabelsBefore = app.store().judgements().labels(frankRanking);
+        int rankingsBefore = app.store().judgements().rankings().size();
+        int demonstrationsBefore = app.store().judgements().demonstrations().size();
+        int auditBefore = app.store().audit().entries().size();
 
         // Without the admin token: refused, nothing deleted.
         HttpResponse<String> anonymous = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/users/" + erin))
@@ -166,29 +166,29 @@ class ConsentAndDeletionTest {
         assertThat(answer.get("snapshots").isArray()).isTrue();
 
         // Erin's data is gone...
-        assertThat(app.store().prompt(e1)).isEmpty();
-        assertThat(app.store().prompt(e2)).isEmpty();
+        assertThat(app.store().prompts().find(e1)).isEmpty();
+        assertThat(app.store().prompts().find(e2)).isEmpty();
         assertThat(userPrompts(erin)).isEmpty();
-        assertThat(app.store().rankings()).hasSize(rankingsBefore - 1)
+        assertThat(app.store().judgements().rankings()).hasSize(rankingsBefore - 1)
                 .noneMatch(r -> r.id().equals(erinRanking) || r.promptId().equals(e1) || r.promptId().equals(e2));
-        assertThat(app.store().labels(erinRanking)).isEmpty();
-        assertThat(app.store().demonstrations()).hasSize(demonstrationsBefore - 1)
+        assertThat(app.store().judgements().labels(erinRanking)).isEmpty();
+        assertThat(app.store().judgements().demonstrations()).hasSize(demonstrationsBefore - 1)
                 .noneMatch(d -> d.promptId().equals(e1) || d.promptId().equals(e2));
         assertError(post(base, null, "/v1/labeling/rankings", "{\"prompt_id\":\"" + e1 + "\",\"ranking\":[[\""
                 + e1 + "-1\"],[\"" + e1 + "-2\"]]}"), 404, "prompt_id", "prompt_not_found");
 
         // ...everyone else's is intact...
-        PromptLog frankAfter = app.store().prompt(f1).orElseThrow();
+        PromptLog frankAfter = app.store().prompts().find(f1).orElseThrow();
         assertThat(frankAfter.userId()).isEqualTo(frank);
         assertThat(frankAfter.completions()).extracting(PromptLog.Completion::text)
                 .containsExactlyElementsOf(frankBefore.completions().stream().map(PromptLog.Completion::text).toList());
         Judgement.Ranking frankRankingAfter = ranking(frankRanking);
         assertThat(frankRankingAfter.completions()).isEqualTo(frankRankingBefore.completions());
         assertThat(frankRankingAfter.ranks()).isEqualTo(frankRankingBefore.ranks());
-        assertThat(app.store().labels(frankRanking)).isEqualTo(frankLabelsBefore);
+        assertThat(app.store().judgements().labels(frankRanking)).isEqualTo(frankLabelsBefore);
 
         // ...and the deletion is in the audit log.
-        List<String> audit = app.store().auditLog();
+        List<String> audit = app.store().audit().entries();
         assertThat(audit).hasSize(auditBefore + 1);
         assertThat(audit.get(audit.size() - 1)).contains("user_deleted").contains(erin);
 
@@ -198,7 +198,7 @@ class ConsentAndDeletionTest {
         assertThat(again.get("completions").asInt()).isZero();
         assertThat(again.get("rankings").asInt()).isZero();
         assertThat(again.get("demonstrations").asInt()).isZero();
-        assertThat(app.store().prompt(f1)).isPresent();
+        assertThat(app.store().prompts().find(f1)).isPresent();
     }
 
     // ------------------------------------------------------------------ helpers
@@ -215,15 +215,15 @@ class ConsentAndDeletionTest {
     }
 
     static Judgement.Ranking ranking(String id) {
-        return app.store().rankings().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow();
+        return app.store().judgements().rankings().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow();
     }
 
     static boolean consent(String promptId) {
-        return app.store().prompt(promptId).orElseThrow().consent();
+        return app.store().prompts().find(promptId).orElseThrow().consent();
     }
 
     static List<PromptLog> userPrompts(String user) {
-        return app.store().prompts(10_000).stream().filter(p -> p.userId().equals(user)).toList();
+        return app.store().prompts().recent(10_000).stream().filter(p -> p.userId().equals(user)).toList();
     }
 
     static HttpResponse<String> put(String path, String body) throws Exception {

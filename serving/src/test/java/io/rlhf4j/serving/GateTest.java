@@ -75,7 +75,7 @@ class GateTest {
     void aVersionWhoseGateFailedIsRefusedUnlessForcedAndTheForcedPromotionIsAudited() throws Exception {
         String v = register(failing);
         String active = active();
-        int auditBefore = app.store().auditLog().size();
+        int auditBefore = app.store().audit().entries().size();
 
         for (String query : List.of("", "?force=false", "?force=yes")) {
             HttpResponse<String> refused = promote(v, query);
@@ -85,7 +85,7 @@ class GateTest {
             assertThat(active()).as("still serving after " + query).isEqualTo(active);
             assertThat(version(v).get("active").asBoolean()).isFalse();
         }
-        assertThat(app.store().auditLog()).as("a refusal is not an override").hasSize(auditBefore);
+        assertThat(app.store().audit().entries()).as("a refusal is not an override").hasSize(auditBefore);
         HttpResponse<String> stillOld = complete();
         assertThat(JSON.readTree(stillOld.body()).get("model").asText()).isEqualTo(active);
 
@@ -95,7 +95,7 @@ class GateTest {
         assertThat(active()).isEqualTo(v);
         assertThat(JSON.readTree(complete().body()).get("model").asText()).isEqualTo(v);
 
-        List<String> audit = app.store().auditLog();
+        List<String> audit = app.store().audit().entries();
         assertThat(audit).hasSize(auditBefore + 1);
         assertThat(audit.get(audit.size() - 1)).contains("forced_promotion").contains("version " + v + " ")
                 .contains("win rate 0.31 is below 0.5");
@@ -105,13 +105,13 @@ class GateTest {
     void aVersionWhoseGatePassedPromotesWithoutForceOrAudit() throws Exception {
         String v = register(passing);
         String active = active();
-        int auditBefore = app.store().auditLog().size();
+        int auditBefore = app.store().audit().entries().size();
         JsonNode promoted = JSON.readTree(expect(200, promote(v, "")).body());
         assertThat(promoted.get("active").asText()).isEqualTo(v);
         assertThat(promoted.get("previous").asText()).isEqualTo(active);
         assertThat(active()).isEqualTo(v);
         assertThat(JSON.readTree(complete().body()).get("model").asText()).isEqualTo(v);
-        assertThat(app.store().auditLog()).hasSize(auditBefore);
+        assertThat(app.store().audit().entries()).hasSize(auditBefore);
     }
 
     @Test

@@ -77,14 +77,14 @@ class LabelingApiTest {
         String user = user(SplitPolicy.TRAIN, "happy");
         String prompt = logPrompt(base, null, "run (verb):", user);
         // The logged request's own completion is index 0, so the fresh ones continue at 1.
-        assertThat(app.store().prompt(prompt).orElseThrow().completions()).hasSize(1);
+        assertThat(app.store().prompts().find(prompt).orElseThrow().completions()).hasSize(1);
 
         JsonNode task = offer(base, null, "happy-labeler", prompt);
         assertThat(task.get("prompt").asText()).isEqualTo("run (verb):");
         assertThat(task.get("model").asText()).isEqualTo("1");
         JsonNode cs = task.get("completions");
         assertThat(cs).hasSize(4);
-        PromptLog stored = app.store().prompt(prompt).orElseThrow();
+        PromptLog stored = app.store().prompts().find(prompt).orElseThrow();
         assertThat(stored.completions()).hasSize(5);
         for (int i = 0; i < 4; i++) {
             JsonNode c = cs.get(i);
@@ -111,7 +111,7 @@ class LabelingApiTest {
         JsonNode task = offer(base, null, "bea", prompt);
         List<String> c = new ArrayList<>();
         task.get("completions").forEach(x -> c.add(x.get("id").asText()));
-        int before = app.store().rankings().size();
+        int before = app.store().judgements().rankings().size();
 
         // c2 best, c1 and c3 tied second, c4 worst.
         String body = "{\"prompt_id\":\"" + prompt + "\",\"labeler\":\"bea\","
@@ -126,7 +126,7 @@ class LabelingApiTest {
         assertThat(answer.get("k").asInt()).isEqualTo(4);
         String id = answer.get("id").asText();
 
-        List<Judgement.Ranking> all = app.store().rankings();
+        List<Judgement.Ranking> all = app.store().judgements().rankings();
         assertThat(all).hasSize(before + 1);
         Judgement.Ranking stored = all.stream().filter(x -> x.id().equals(id)).findFirst().orElseThrow();
         assertThat(stored.promptId()).isEqualTo(prompt);
@@ -139,7 +139,7 @@ class LabelingApiTest {
         assertThat(sweep(base, null, "after-bea")).doesNotContain(prompt);
 
         // The scores and flags, by completion index; c3 was flagged but not scored.
-        List<Judgement.Label> labels = app.store().labels(id);
+        List<Judgement.Label> labels = app.store().judgements().labels(id);
         assertThat(labels).extracting(Judgement.Label::completion).containsExactly(1, 2, 3, 4);
         assertThat(labels).extracting(Judgement.Label::score).containsExactly(6, 7, null, 1);
         assertThat(labels.get(0).flags()).isEmpty();
@@ -206,7 +206,7 @@ class LabelingApiTest {
         assertError(r, status, param, code);
         assertThat(rankingIds()).as("rankings after " + what).isEqualTo(before);
         // Nothing half-stored either: the prompt still has exactly its own completions, and no labels.
-        assertThat(app.store().prompt(judged).orElseThrow().completions()).hasSize(5);
+        assertThat(app.store().prompts().find(judged).orElseThrow().completions()).hasSize(5);
     }
 
     @Test
@@ -235,14 +235,14 @@ class LabelingApiTest {
         JsonNode again = JSON.readTree(expect(200, get(base, null, "/v1/labeling/next?k=4&labeler=max")).body());
         assertThat(again.get("prompt_id").asText()).isEqualTo(prompt);
         assertThat(again.get("completions")).isEqualTo(first.get("completions"));
-        assertThat(app.store().prompt(prompt).orElseThrow().completions()).hasSize(5);
+        assertThat(app.store().prompts().find(prompt).orElseThrow().completions()).hasSize(5);
         // More completions than a ranking may order (the store accepts them; the ranking does not).
         List<PromptLog.Completion> more = new java.util.ArrayList<>();
         for (int i = 0; i < 8; i++) {
             more.add(new PromptLog.Completion(0, "more " + i, 2, null, "stop"));
         }
-        app.store().addCompletions(prompt, "1", more, System.currentTimeMillis());
-        List<PromptLog.Completion> all = app.store().prompt(prompt).orElseThrow().completions();
+        app.store().prompts().addCompletions(prompt, "1", more, System.currentTimeMillis());
+        List<PromptLog.Completion> all = app.store().prompts().find(prompt).orElseThrow().completions();
         assertThat(all).hasSize(13);
         StringBuilder ranking = new StringBuilder();
         for (PromptLog.Completion c : all) {
@@ -264,7 +264,7 @@ class LabelingApiTest {
         List<String> seen = sweep(base, null, "sweeper");
         assertThat(seen).contains(offered).doesNotContain(held);
         // It was never sampled for labeling either: only the request's own completion is stored.
-        assertThat(app.store().prompt(held).orElseThrow().completions()).hasSize(1);
+        assertThat(app.store().prompts().find(held).orElseThrow().completions()).hasSize(1);
     }
 
     @Test
@@ -291,7 +291,7 @@ class LabelingApiTest {
                 "{\"prompt_id\":\"" + prompt + "\",\"labeler\":\"dee\",\"text\":\" a tall woody plant\"}");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
         String id = JSON.readTree(r.body()).get("id").asText();
-        Judgement.Demonstration d = app.store().demonstrations().stream().filter(x -> x.id().equals(id)).findFirst()
+        Judgement.Demonstration d = app.store().judgements().demonstrations().stream().filter(x -> x.id().equals(id)).findFirst()
                 .orElseThrow();
         assertThat(d.promptId()).isEqualTo(prompt);
         assertThat(d.labelerId()).isEqualTo("dee");
@@ -299,7 +299,7 @@ class LabelingApiTest {
         assertThat(d.source()).isEqualTo("labeling");
         assertThat(sweep(base, null, "after-dee")).doesNotContain(prompt);
 
-        int count = app.store().demonstrations().size();
+        int count = app.store().judgements().demonstrations().size();
         assertError(post(base, null, "/v1/labeling/demonstrations", "{\"prompt_id\":\"" + prompt + "\",\"text\":\"  \"}"),
                 400, "text", null);
         assertError(post(base, null, "/v1/labeling/demonstrations", "{\"prompt_id\":\"" + prompt + "\"}"),
@@ -307,7 +307,7 @@ class LabelingApiTest {
         assertError(post(base, null, "/v1/labeling/demonstrations",
                 "{\"prompt_id\":\"cmpl-never-served-0\",\"text\":\"x\"}"), 404, "prompt_id", "prompt_not_found");
         assertError(post(base, null, "/v1/labeling/demonstrations", "{\"prompt_id\": "), 400, null, null);
-        assertThat(app.store().demonstrations()).hasSize(count);
+        assertThat(app.store().judgements().demonstrations()).hasSize(count);
     }
 
     // ------------------------------------------------------------------ keys and roles
@@ -340,10 +340,10 @@ class LabelingApiTest {
                     403, null, "not_a_labeler");
             // No key at all is a 401 now that the server is out of open mode.
             assertError(get(kb, null, "/v1/labeling/next?k=4"), 401, null, "invalid_api_key");
-            assertThat(keyed.store().rankings()).isEmpty();
-            assertThat(keyed.store().demonstrations()).isEmpty();
-            assertThat(keyed.store().prompt(p1).orElseThrow().completions()).hasSize(1);
-            assertThat(keyed.store().labelingCandidates("ursula", 100)).extracting(PromptLog::id).contains(p1, p2, p3);
+            assertThat(keyed.store().judgements().rankings()).isEmpty();
+            assertThat(keyed.store().judgements().demonstrations()).isEmpty();
+            assertThat(keyed.store().prompts().find(p1).orElseThrow().completions()).hasSize(1);
+            assertThat(keyed.store().judgements().labelingCandidates("ursula", 100)).extracting(PromptLog::id).contains(p1, p2, p3);
 
             // The labeler key works; a ?labeler= or body labeler cannot impersonate someone else.
             JsonNode t1 = JSON.readTree(expect(200, get(kb, labelerKey, "/v1/labeling/next?k=4&labeler=mallory")).body());
@@ -354,7 +354,7 @@ class LabelingApiTest {
             String rid = JSON.readTree(expect(201, post(kb, labelerKey, "/v1/labeling/rankings", "{\"prompt_id\":\""
                     + p1 + "\",\"labeler\":\"mallory\",\"ranking\":[[\"" + c1 + "\"],[\"" + c2 + "\"]]}")).body())
                     .get("id").asText();
-            assertThat(keyed.store().rankings()).singleElement().satisfies(r -> {
+            assertThat(keyed.store().judgements().rankings()).singleElement().satisfies(r -> {
                 assertThat(r.id()).isEqualTo(rid);
                 assertThat(r.labelerId()).isEqualTo("lena");
             });
@@ -363,7 +363,7 @@ class LabelingApiTest {
             assertThat(t2.get("prompt_id").asText()).isEqualTo(p2);
             expect(201, post(kb, labelerKey, "/v1/labeling/demonstrations",
                     "{\"prompt_id\":\"" + p2 + "\",\"labeler\":\"mallory\",\"text\":\" a small pet\"}"));
-            assertThat(keyed.store().demonstrations()).singleElement()
+            assertThat(keyed.store().judgements().demonstrations()).singleElement()
                     .satisfies(d -> assertThat(d.labelerId()).isEqualTo("lena"));
 
             JsonNode t3 = JSON.readTree(expect(200, get(kb, labelerKey, "/v1/labeling/next?k=4")).body());
@@ -371,8 +371,8 @@ class LabelingApiTest {
             expect(201, post(kb, labelerKey, "/v1/labeling/skips",
                     "{\"prompt_id\":\"" + p3 + "\",\"labeler\":\"mallory\"}"));
             // The skip is lena's: p3 is out of her queue, still in mallory's.
-            assertThat(keyed.store().labelingCandidates("lena", 100)).extracting(PromptLog::id).doesNotContain(p3);
-            assertThat(keyed.store().labelingCandidates("mallory", 100)).extracting(PromptLog::id).contains(p3);
+            assertThat(keyed.store().judgements().labelingCandidates("lena", 100)).extracting(PromptLog::id).doesNotContain(p3);
+            assertThat(keyed.store().judgements().labelingCandidates("mallory", 100)).extracting(PromptLog::id).contains(p3);
             assertThat(get(kb, labelerKey, "/v1/labeling/next?k=4").statusCode()).isEqualTo(204);
         }
     }
@@ -446,7 +446,7 @@ class LabelingApiTest {
     }
 
     static List<String> rankingIds() {
-        return app.store().rankings().stream().map(Judgement.Ranking::id).toList();
+        return app.store().judgements().rankings().stream().map(Judgement.Ranking::id).toList();
     }
 
     static HttpResponse<String> expect(int status, HttpResponse<String> r) {

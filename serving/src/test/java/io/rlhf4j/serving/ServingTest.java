@@ -160,11 +160,11 @@ class ServingTest {
 
     @Test
     void everyRequestIsLoggedWithItsUser() throws Exception {
-        long before = app.store().countPrompts();
+        long before = app.store().prompts().count();
         complete("{\"prompt\":\"tree (noun):\",\"max_tokens\":4,\"user\":\"alice\",\"n\":2}");
         complete("{\"prompt\":[\"a\",\"b\"],\"max_tokens\":3,\"user\":\"bob\",\"training_consent\":false}");
-        assertThat(app.store().countPrompts()).isEqualTo(before + 3);
-        List<PromptLog> logs = app.store().prompts(3);
+        assertThat(app.store().prompts().count()).isEqualTo(before + 3);
+        List<PromptLog> logs = app.store().prompts().recent(3);
         PromptLog alice = logs.stream().filter(l -> l.userId().equals("alice")).findFirst().orElseThrow();
         assertThat(alice.text()).isEqualTo("tree (noun):");
         assertThat(alice.completions()).hasSize(2);
@@ -275,14 +275,14 @@ class ServingTest {
 
     @Test
     void aWriteFromAnotherSitesPageIsRefusedAndNothingIsLogged() throws Exception {
-        long before = app.store().countPrompts();
+        long before = app.store().prompts().count();
         HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
                 .header("content-type", "text/plain").header("origin", "https://evil.example")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(403);
         assertThat(JSON.readTree(r.body()).get("error").get("code").asText()).isEqualTo("cross_origin");
-        assertThat(app.store().countPrompts()).isEqualTo(before);
+        assertThat(app.store().prompts().count()).isEqualTo(before);
         HttpResponse<String> same = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
                 .header("content-type", "application/json").header("origin", base)
                 .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),

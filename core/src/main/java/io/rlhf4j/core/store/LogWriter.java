@@ -58,13 +58,13 @@ public final class LogWriter implements AutoCloseable {
                 batch.add(first);
                 queue.drainTo(batch, maxBatch - 1);
                 try {
-                    store.log(batch.stream().map(Pending::log).toList());
+                    store.prompts().log(batch.stream().map(Pending::log).toList());
                     batch.forEach(p -> p.done().complete(null));
                 } catch (RuntimeException e) {
                     // One bad log must not fail the others it shared a transaction with.
                     for (Pending p : batch) {
                         try {
-                            store.log(List.of(p.log()));
+                            store.prompts().log(List.of(p.log()));
                             p.done().complete(null);
                         } catch (RuntimeException each) {
                             p.done().completeExceptionally(each);

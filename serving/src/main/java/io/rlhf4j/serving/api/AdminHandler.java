@@ -2,7 +2,7 @@ package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.rlhf4j.core.io.Json;
-import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.ConsentRepository;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -18,6 +18,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -30,6 +31,7 @@ import java.util.concurrent.Callable;
 final class AdminHandler {
 
     private final Vertx vertx;
+    private final Clock clock;
     private final ModelRouter router;
     private final Registry registry;
     private final ServingMetrics metrics;
@@ -38,7 +40,8 @@ final class AdminHandler {
     private final TrainingLoop loop;
 
     AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken,
-            Auth auth, TrainingLoop loop) {
+            Auth auth, TrainingLoop loop, Clock clock) {
+        this.clock = clock;
         this.auth = auth;
         this.loop = loop;
         this.vertx = vertx;
@@ -134,7 +137,7 @@ final class AdminHandler {
     }
 
     private ObjectNode promote(String version, boolean force) throws Exception {
-        ModelVersion v = registry.store().version(version)
+        ModelVersion v = registry.store().versions().find(version)
                 .orElseThrow(() -> ApiError.notFound("version", "version_not_found", "no version " + version));
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
@@ -146,8 +149,8 @@ final class AdminHandler {
                         + " failed its evaluation gate (" + gate.path("reason").asText("see its manifest")
                         + "); promote with ?force=true to override, which is logged");
             }
-            registry.store().audit("forced_promotion", "version " + version + " promoted despite its failed gate: "
-                    + gate, System.currentTimeMillis());
+            registry.store().audit().append("forced_promotion", "version " + version + " promoted despite its failed gate: "
+                    + gate, clock.millis());
             LoggerFactory.getLogger(AdminHandler.class).warn("forced promotion of version {} despite its failed gate {}",
                     version, gate);
         }
@@ -171,7 +174,7 @@ final class AdminHandler {
     }
 
     private ObjectNode rollback() throws Exception {
-        List<String> history = registry.store().activationHistory(ModelVersion.POLICY);
+        List<String> history = registry.store().versions().activationHistory(ModelVersion.POLICY);
         if (history.isEmpty()) {
             throw new IllegalStateException("nothing to roll back: no version has been active");
         }
@@ -194,8 +197,8 @@ final class AdminHandler {
         io.rlhf4j.core.store.ApiKey k = new io.rlhf4j.core.store.ApiKey(io.rlhf4j.core.store.ApiKey.hash(key),
                 io.rlhf4j.core.store.ApiKey.prefixOf(key), body.get("user").asText(), body.path("role").asText("user"),
                 body.path("may_set_user").asBoolean(false), body.path("requests_per_minute").asInt(600),
-                System.currentTimeMillis(), null);
-        registry.store().createKey(k);
+                clock.millis(), null);
+        registry.store().keys().create(k);
         auth.invalidate();
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("key", key);
@@ -207,7 +210,7 @@ final class AdminHandler {
     }
 
     private ObjectNode revokeKey(String prefix) {
-        int n = registry.store().revokeKeys(prefix, System.currentTimeMillis());
+        int n = registry.store().keys().revoke(prefix, clock.millis());
         if (n == 0) {
             throw ApiError.notFound("prefix", "key_not_found", "no active key starts with " + prefix);
         }
@@ -222,8 +225,8 @@ final class AdminHandler {
      * snapshots are immutable lineage, so retraining without the user is the admin's decision.
      */
     private ObjectNode deleteUser(String user) throws Exception {
-        Store.Deletion d = registry.store().deleteUser(user);
-        registry.store().audit("user_deleted", user + ": " + d, System.currentTimeMillis());
+        ConsentRepository.Deletion d = registry.store().consent().deleteUser(user);
+        registry.store().audit().append("user_deleted", user + ": " + d, clock.millis());
         List<String> snapshots = loop.snapshotsHolding(user);
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("user", user);
@@ -258,12 +261,12 @@ final class AdminHandler {
     private ObjectNode runs() {
         ObjectNode o = Json.MAPPER.createObjectNode();
         ArrayNode list = o.putArray("runs");
-        registry.store().runs().forEach(r -> list.add(TrainingLoop.json(r)));
+        registry.store().runs().all().forEach(r -> list.add(TrainingLoop.json(r)));
         return o;
     }
 
     private io.rlhf4j.core.store.TrainingRun run(String id) {
-        return registry.store().run(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
+        return registry.store().runs().find(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
     }
 
     private ObjectNode metrics(String id) throws java.io.IOException {
@@ -274,7 +277,7 @@ final class AdminHandler {
     }
 
     private ObjectNode unregister(String version) {
-        registry.store().unregister(version);
+        registry.store().versions().unregister(version);
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("version", version);
         o.put("state", ModelVersion.UNREGISTERED);

@@ -21,6 +21,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.StaticHandler;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Clock;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -41,11 +42,14 @@ public final class ApiServer {
     private final ServingMetrics metrics;
     private final String adminToken;
     private final TrainingLoop loop;
+    private final Clock clock;
     private HttpServer server;
 
+    /** @param clock what leases, rate limits and the handlers' timestamps follow */
     public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs, ServingMetrics metrics,
-            String adminToken, TrainingLoop loop) {
+            String adminToken, TrainingLoop loop, Clock clock) {
         this.loop = loop;
+        this.clock = clock;
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
@@ -58,15 +62,15 @@ public final class ApiServer {
         Router r = Router.router(vertx);
         r.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
         r.route().handler(ApiServer::sameOriginWrites);
-        Auth auth = new Auth(registry.store(), isLoopback(host));
-        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth));
-        r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth));
+        Auth auth = new Auth(registry.store(), isLoopback(host), clock);
+        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth, clock));
+        r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, clock));
         new TokenizeHandler(vertx, router, auth).mount(r);
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop).mount(r);
-        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split()).mount(r);
+        new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop, clock).mount(r);
+        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

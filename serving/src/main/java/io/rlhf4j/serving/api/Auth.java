@@ -2,11 +2,14 @@ package io.rlhf4j.serving.api;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
+import io.github.bucket4j.TimeMeter;
 import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Store;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -26,21 +29,29 @@ final class Auth {
 
     private final Store store;
     private final boolean loopback;
-    private final Cache<String, Optional<ApiKey>> keys = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterWrite(Duration.ofSeconds(10)).build();
-    private final Cache<String, Bucket> buckets = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterAccess(Duration.ofMinutes(10)).build();
-    private final Cache<String, Long> activeKeys = Caffeine.newBuilder()
-            .expireAfterWrite(Duration.ofSeconds(5)).build();
+    private final TimeMeter meter;
+    private final Cache<String, Optional<ApiKey>> keys;
+    private final Cache<String, Bucket> buckets;
+    private final Cache<String, Long> activeKeys;
 
-    /** @param loopback whether the server listens on loopback only: open mode is allowed nowhere else */
-    Auth(Store store, boolean loopback) {
+    /**
+     * @param loopback whether the server listens on loopback only: open mode is allowed nowhere else
+     * @param clock what the token buckets refill by and the cached lookups expire by
+     */
+    Auth(Store store, boolean loopback, Clock clock) {
         this.store = store;
         this.loopback = loopback;
+        this.meter = Clocks.meter(clock);
+        Ticker ticker = Clocks.ticker(clock);
+        this.keys = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
+                .expireAfterWrite(Duration.ofSeconds(10)).build();
+        this.buckets = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
+                .expireAfterAccess(Duration.ofMinutes(10)).build();
+        this.activeKeys = Caffeine.newBuilder().ticker(ticker).expireAfterWrite(Duration.ofSeconds(5)).build();
     }
 
     boolean openMode() {
-        return loopback && activeKeys.get("count", k -> store.countActiveKeys()) == 0;
+        return loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
     }
 
     /** Forgets cached keys, so a revocation or a new key counts at once. */
@@ -59,12 +70,12 @@ final class Auth {
         }
         String key = authorization.substring(7).trim();
         String hash = ApiKey.hash(key);
-        ApiKey k = keys.get(hash, store::findKey).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
+        ApiKey k = keys.get(hash, store.keys()::find).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
                 "invalid_request_error", null, "invalid_api_key", "incorrect or revoked API key "
                 + ApiKey.prefixOf(key) + "..."));
-        Bucket bucket = buckets.get(hash, h -> Bucket.builder().addLimit(Bandwidth.builder()
-                .capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1)).build())
-                .build());
+        Bucket bucket = buckets.get(hash, h -> Bucket.builder().withCustomTimePrecision(meter).addLimit(Bandwidth
+                .builder().capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1))
+                .build()).build());
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
             long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);

@@ -13,6 +13,7 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 
@@ -24,8 +25,9 @@ import java.util.Map;
  */
 final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
 
-    ChatCompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth) {
-        super(vertx, router, logs, metrics, auth);
+    ChatCompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
+            Clock clock) {
+        super(vertx, router, logs, metrics, auth, clock);
     }
 
     @Override

@@ -11,6 +11,7 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 
@@ -20,8 +21,9 @@ import java.util.Map;
  */
 final class CompletionsHandler extends GenerationHandler<CompletionParams> {
 
-    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth) {
-        super(vertx, router, logs, metrics, auth);
+    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
+            Clock clock) {
+        super(vertx, router, logs, metrics, auth, clock);
     }
 
     @Override

@@ -12,6 +12,7 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -71,7 +72,7 @@ final class Exchange {
     final HttpServerResponse response;
     final Work work;
     final String id;
-    final long created = System.currentTimeMillis() / 1000;
+    final long created;
     final String version;
     final Choice[] choices;
     /** Per prompt, its tokens as scored by the prefill; null until then, or when not asked for. */
@@ -80,6 +81,7 @@ final class Exchange {
     private final Format format;
     private final LogWriter logs;
     private final ServingMetrics metrics;
+    private final Clock clock;
     private final List<Scheduler.Handle> handles = new ArrayList<>();
     private final long arrived;
     private final Auth.Principal who;
@@ -88,7 +90,9 @@ final class Exchange {
     private boolean firstToken;
 
     Exchange(Context context, HttpServerResponse response, Scheduler scheduler, Work work, Format format,
-            LogWriter logs, ServingMetrics metrics, long arrived, Auth.Principal who) {
+            LogWriter logs, ServingMetrics metrics, Clock clock, long arrived, Auth.Principal who) {
+        this.clock = clock;
+        this.created = clock.millis() / 1000;
         this.context = context;
         this.response = response;
         this.scheduler = scheduler;
@@ -285,6 +289,6 @@ final class Exchange {
         ObjectNode sampling = Json.MAPPER.valueToTree(work.sampling());
         sampling.put("n", work.n());
         return new PromptLog(id + "-" + p, who.userId(), work.consent(), "api", work.loggedPrompts().get(p), version,
-                sampling.toString(), System.currentTimeMillis(), cs);
+                sampling.toString(), clock.millis(), cs);
     }
 }

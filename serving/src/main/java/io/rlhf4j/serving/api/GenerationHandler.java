@@ -11,6 +11,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Clock;
 
 /**
  * What the generating endpoints share: validate on the event loop, authenticate and tokenize on a
@@ -29,8 +30,12 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     private final LogWriter logs;
     private final ServingMetrics metrics;
     private final Auth auth;
+    private final Clock clock;
 
-    GenerationHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth) {
+    /** @param clock what responses and the prompt log are stamped with (its time orders the labeling queue) */
+    GenerationHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
+            Clock clock) {
+        this.clock = clock;
         this.vertx = vertx;
         this.router = router;
         this.logs = logs;
@@ -107,7 +112,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             }
             Admitted a = ar.result();
             Exchange exchange = new Exchange(context, response, a.scheduler(), a.work(), format(params), logs, metrics,
-                    arrived, a.who());
+                    clock, arrived, a.who());
             if (!exchange.start() && a.scheduler().isClosing()) {
                 if (attempt < 3) {
                     admit(context, response, authorization, params, arrived, attempt + 1);

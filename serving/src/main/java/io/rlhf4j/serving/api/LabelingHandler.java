@@ -21,6 +21,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -46,6 +47,8 @@ final class LabelingHandler {
     static final int MAX_K = 9;
     private static final int PAGE = 500;
     private static final int MAX_DEMONSTRATION_CHARS = 8_000;
+    /** How long a task stays with the labeler it was offered to before the queue offers it again. */
+    static final Duration LEASE = Duration.ofMinutes(10);
 
     private final Vertx vertx;
     private final ModelRouter router;
@@ -53,20 +56,24 @@ final class LabelingHandler {
     private final Auth auth;
     private final int maxNewTokens;
     private final SplitPolicy split;
+    private final Clock clock;
     /** A prompt handed to a labeler: the completions sampled for them, once sampled. */
     private record Lease(String labeler, List<Integer> completions, String version) {
     }
 
-    private final Cache<String, Lease> leases = Caffeine.newBuilder().expireAfterWrite(Duration.ofMinutes(10)).build();
+    private final Cache<String, Lease> leases;
 
+    /** @param clock what leases expire by and judgements are stamped with */
     LabelingHandler(Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens,
-            SplitPolicy split) {
+            SplitPolicy split, Clock clock) {
         this.vertx = vertx;
         this.router = router;
         this.store = store;
         this.auth = auth;
         this.maxNewTokens = maxNewTokens;
         this.split = split;
+        this.clock = clock;
+        this.leases = Caffeine.newBuilder().ticker(Clocks.ticker(clock)).expireAfterWrite(LEASE).build();
     }
 
     void mount(Router r) {
@@ -121,7 +128,7 @@ final class LabelingHandler {
      */
     private Optional<Task> findTask(String labeler, Scheduler scheduler, int window) {
         for (int offset = 0; ; offset += PAGE) {
-            List<PromptLog> page = store.labelingCandidates(labeler, PAGE, offset);
+            List<PromptLog> page = store.judgements().labelingCandidates(labeler, PAGE, offset);
             if (page.isEmpty()) {
                 return Optional.empty();
             }
@@ -135,7 +142,7 @@ final class LabelingHandler {
                 }
                 if (held != null) {
                     // Asked again before judging: the same task, not K more completions.
-                    PromptLog full = store.prompt(p.id()).orElseThrow();
+                    PromptLog full = store.prompts().find(p.id()).orElseThrow();
                     List<PromptLog.Completion> mine = full.completions().stream()
                             .filter(c -> held.completions().contains(c.index())).toList();
                     return Optional.of(new Task(labeler, p, scheduler, null, task(p, held.version(), mine)));
@@ -183,8 +190,8 @@ final class LabelingHandler {
         }
         String version = task.scheduler().engine().version();
         return done.future().compose(completions -> vertx.executeBlocking(() -> {
-            List<PromptLog.Completion> stored = store.addCompletions(task.prompt().id(), version, completions,
-                    System.currentTimeMillis());
+            List<PromptLog.Completion> stored = store.prompts().addCompletions(task.prompt().id(), version, completions,
+                    clock.millis());
             leases.put(task.prompt().id(), new Lease(task.labeler(),
                     stored.stream().map(PromptLog.Completion::index).toList(), version));
             return task(task.prompt(), version, stored);
@@ -244,11 +251,11 @@ final class LabelingHandler {
         Judgement.Ranking r;
         try {
             r = new Judgement.Ranking("rank-" + UUID.randomUUID(), prompt.id(), labeler, completions,
-                    ranks.stream().mapToInt(Integer::intValue).toArray(), "labeling", System.currentTimeMillis());
+                    ranks.stream().mapToInt(Integer::intValue).toArray(), "labeling", clock.millis());
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("ranking", e.getMessage());
         }
-        store.addRanking(r, labels);
+        store.judgements().addRanking(r, labels);
         leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", r.id());
@@ -309,8 +316,8 @@ final class LabelingHandler {
             throw ApiError.invalid("text", "a demonstration is 1.." + MAX_DEMONSTRATION_CHARS + " characters");
         }
         var d = new Judgement.Demonstration("demo-" + UUID.randomUUID(), prompt.id(), labeler, text, "labeling",
-                System.currentTimeMillis());
-        store.addDemonstration(d);
+                clock.millis());
+        store.judgements().addDemonstration(d);
         leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", d.id());
@@ -322,7 +329,7 @@ final class LabelingHandler {
         JsonNode b = ApiError.jsonObject(ctx);
         String labeler = labeler(ctx.request().getHeader("authorization"), text(b, "labeler", false));
         PromptLog prompt = prompt(text(b, "prompt_id", true));
-        store.addSkip(prompt.id(), labeler, text(b, "reason", false), System.currentTimeMillis());
+        store.judgements().addSkip(prompt.id(), labeler, text(b, "reason", false), clock.millis());
         leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("prompt_id", prompt.id());
@@ -336,7 +343,7 @@ final class LabelingHandler {
         }
         Auth.Principal who = auth.authenticate(ctx.request().getHeader("authorization"), text(b, "user", false));
         boolean consent = b.get("training_consent").asBoolean();
-        int updated = store.setConsent(who.userId(), consent, System.currentTimeMillis());
+        int updated = store.consent().set(who.userId(), consent, clock.millis());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("user", who.userId());
         o.put("training_consent", consent);
@@ -360,7 +367,7 @@ final class LabelingHandler {
     }
 
     private PromptLog prompt(String id) {
-        return store.prompt(id).orElseThrow(() -> ApiError.notFound("prompt_id", "prompt_not_found",
+        return store.prompts().find(id).orElseThrow(() -> ApiError.notFound("prompt_id", "prompt_not_found",
                 "no prompt " + id + " was ever served"));
     }
 

@@ -60,7 +60,7 @@ public final class ModelRouter implements AutoCloseable {
             throw new IOException("reward version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
         try {
-            store.activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
+            store.versions().activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
         } catch (RuntimeException e) {
             next.close();
             throw e;
@@ -84,7 +84,7 @@ public final class ModelRouter implements AutoCloseable {
             throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
         try {
-            store.activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
+            store.versions().activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
         } catch (RuntimeException e) {
             loaded.close();
             throw e;

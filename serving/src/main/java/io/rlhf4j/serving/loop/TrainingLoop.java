@@ -149,7 +149,7 @@ public final class TrainingLoop implements AutoCloseable {
             t.setPriority(Thread.MIN_PRIORITY);
             return t;
         });
-        this.judgementsAtLastRun = store.countJudgements();
+        this.judgementsAtLastRun = store.judgements().count();
         if (options.enabled()) {
             recover();
             if (options.everyJudgements() > 0) {
@@ -170,8 +170,8 @@ public final class TrainingLoop implements AutoCloseable {
         long now = System.currentTimeMillis();
         // A fresh id and a directory that did not exist: a run never resumes another run's checkpoints.
         Files.createDirectories(runsDir);
-        int n = store.runs().size() + 1;
-        while (store.run("run-" + n).isPresent() || Files.exists(runsDir.resolve("run-" + n))) {
+        int n = store.runs().all().size() + 1;
+        while (store.runs().find("run-" + n).isPresent() || Files.exists(runsDir.resolve("run-" + n))) {
             n++;
         }
         String id = "run-" + n;
@@ -179,15 +179,15 @@ public final class TrainingLoop implements AutoCloseable {
         String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
         TrainingRun run = new TrainingRun(id, TrainingRun.QUEUED, trigger, "snapshot", 0, null, null, null, false, null,
                 dir.toString(), configJson, now, now);
-        store.saveRun(run);
-        judgementsAtLastRun = store.countJudgements();
+        store.runs().save(run);
+        judgementsAtLastRun = store.judgements().count();
         launch(run, 1);
-        return store.run(id).orElse(run);
+        return store.runs().find(id).orElse(run);
     }
 
     private void onSchedule() {
         try {
-            if (running == null && store.countJudgements() - judgementsAtLastRun >= options.everyJudgements()) {
+            if (running == null && store.judgements().count() - judgementsAtLastRun >= options.everyJudgements()) {
                 start("schedule", null);
             }
         } catch (Exception e) {
@@ -197,18 +197,18 @@ public final class TrainingLoop implements AutoCloseable {
 
     /** Resumes runs a crash left unfinished, or fails those that already had their attempts. */
     private void recover() {
-        for (TrainingRun r : store.runs()) {
+        for (TrainingRun r : store.runs().all()) {
             if (r.finished()) {
                 continue;
             }
             if (r.candidate() != null) {
                 // Registered before the crash: the candidate stands, and waits for an admin.
-                store.saveRun(r.succeeded(r.candidate(), r.gateJson(), false, System.currentTimeMillis()));
+                store.runs().save(r.succeeded(r.candidate(), r.gateJson(), false, System.currentTimeMillis()));
                 continue;
             }
             int attempts = attempts(r) + 1;
             if (attempts > options.maxAttempts() || running != null) {
-                store.saveRun(r.failed("interrupted by a server restart " + (attempts - 1) + " times",
+                store.runs().save(r.failed("interrupted by a server restart " + (attempts - 1) + " times",
                         System.currentTimeMillis()));
             } else {
                 LOG.info("resuming training run {} interrupted by a restart (attempt {})", r.id(), attempts);
@@ -230,10 +230,10 @@ public final class TrainingLoop implements AutoCloseable {
         Path dir = Path.of(run.dir());
         try {
             Files.writeString(dir.resolve("attempts"), Integer.toString(attempt));
-            Path against = store.active(ModelVersion.POLICY).flatMap(store::version).map(v -> Path.of(v.path()))
+            Path against = store.versions().active(ModelVersion.POLICY).flatMap(store.versions()::find).map(v -> Path.of(v.path()))
                     .orElse(null);
             // As InstructGPT selected SFT models: by the reward model of the last run that made one.
-            Path selectWithRm = store.runs().stream()
+            Path selectWithRm = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
                     .map(r -> Path.of(r.dir(), "pipeline", "rm")).filter(p -> Files.exists(p.resolve("config.json")))
                     .findFirst().orElse(null);
@@ -259,11 +259,11 @@ public final class TrainingLoop implements AutoCloseable {
             pb.environment().putAll(storeEnv);
             Process process = pb.start();
             child = process;
-            store.saveRun(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
+            store.runs().save(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
             timer.execute(() -> watch(run.id(), process));
         } catch (IOException e) {
             running = null;
-            store.saveRun(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
+            store.runs().save(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
         }
     }
 
@@ -277,10 +277,10 @@ public final class TrainingLoop implements AutoCloseable {
             if (closing) {
                 return; // stopped by a shutdown: the run stays "running" and resumes at the next start
             }
-            TrainingRun run = store.run(id).orElseThrow();
+            TrainingRun run = store.runs().find(id).orElseThrow();
             Path dir = Path.of(run.dir());
             if (process.exitValue() != 0) {
-                store.saveRun(run.failed("the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
+                store.runs().save(run.failed("the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
                         System.currentTimeMillis()));
                 return;
             }
@@ -289,7 +289,7 @@ public final class TrainingLoop implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             LOG.error("training run {} failed", id, e);
-            store.run(id).ifPresent(r -> store.saveRun(r.failed(e.getMessage(), System.currentTimeMillis())));
+            store.runs().find(id).ifPresent(r -> store.runs().save(r.failed(e.getMessage(), System.currentTimeMillis())));
         } finally {
             synchronized (this) {
                 if (child == process) {
@@ -305,14 +305,14 @@ public final class TrainingLoop implements AutoCloseable {
     private void finish(TrainingRun run, Path dir) throws IOException {
         Path export = dir.resolve("export");
         JsonNode manifest = JSON.readTree(export.resolve(Layout.EXPORT_MANIFEST).toFile());
-        String parent = store.active(ModelVersion.POLICY).orElse(null);
+        String parent = store.versions().active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(export, parent);
         JsonNode gate = manifest.path("gate");
         // Recorded at once: a crash from here on must not train and register the candidate again.
         run = new TrainingRun(run.id(), run.state(), run.trigger(), "register", run.progress(), run.snapshot(),
                 v.version(), gate.isMissingNode() ? null : gate.toString(), false, null, run.dir(), run.configJson(),
                 run.createdAt(), System.currentTimeMillis());
-        store.saveRun(run);
+        store.runs().save(run);
         boolean passed = gate.path("passed").asBoolean(false);
         boolean promoted = false;
         String error = null;
@@ -325,7 +325,7 @@ public final class TrainingLoop implements AutoCloseable {
             }
         }
         String snapshotPath = manifest.path("training").path("data_snapshot").asText(null);
-        store.saveRun(run.withSnapshot(snapshotPath == null ? run.snapshot() : Path.of(snapshotPath).getFileName().toString(),
+        store.runs().save(run.withSnapshot(snapshotPath == null ? run.snapshot() : Path.of(snapshotPath).getFileName().toString(),
                 System.currentTimeMillis()).succeeded(v.version(), gate.isMissingNode() ? null : gate.toString(),
                 promoted, System.currentTimeMillis()).withError(error));
         LOG.info("training run {} registered version {} (gate {}, promoted: {})", run.id(), v.version(),
@@ -333,7 +333,7 @@ public final class TrainingLoop implements AutoCloseable {
     }
 
     private void progress(String id) {
-        TrainingRun run = store.run(id).orElseThrow();
+        TrainingRun run = store.runs().find(id).orElseThrow();
         Optional<PipelineProgress> p;
         try {
             p = PipelineProgress.read(Path.of(run.dir(), PROGRESS));
@@ -345,7 +345,7 @@ public final class TrainingLoop implements AutoCloseable {
             if (p.get().snapshot() != null) {
                 updated = updated.withSnapshot(p.get().snapshot(), updated.updatedAt());
             }
-            store.saveRun(updated);
+            store.runs().save(updated);
         }
     }
 

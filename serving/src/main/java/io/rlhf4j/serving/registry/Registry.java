@@ -61,16 +61,16 @@ public final class Registry {
         String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
         ModelVersion v = new ModelVersion(version, kind, parent, target.toAbsolutePath().toString(),
                 JSON.readTree(manifest).toString(), ModelVersion.REGISTERED, System.currentTimeMillis());
-        store.registerVersion(v);
+        store.versions().register(v);
         return v;
     }
 
     public List<ModelVersion> versions() {
-        return store.versions();
+        return store.versions().all();
     }
 
     private int nextVersion() {
-        return store.versions().stream().mapToInt(v -> {
+        return store.versions().all().stream().mapToInt(v -> {
             try {
                 return Integer.parseInt(v.version());
             } catch (NumberFormatException e) {

@@ -75,12 +75,12 @@ public final class DatasetBuilder {
 
     /** Builds the next snapshot under {@code snapshotsDir}; returns its manifest. */
     public static ObjectNode build(Store store, Path snapshotsDir, Options o) throws IOException {
-        List<PromptLog> prompts = new ArrayList<>(store.prompts(Integer.MAX_VALUE));
+        List<PromptLog> prompts = new ArrayList<>(store.prompts().recent(Integer.MAX_VALUE));
         prompts.sort(Comparator.comparingLong(PromptLog::createdAt).thenComparing(PromptLog::id));
         Map<String, List<Judgement.Demonstration>> demos = new HashMap<>();
-        store.demonstrations().forEach(d -> demos.computeIfAbsent(d.promptId(), k -> new ArrayList<>()).add(d));
+        store.judgements().demonstrations().forEach(d -> demos.computeIfAbsent(d.promptId(), k -> new ArrayList<>()).add(d));
         Map<String, List<Judgement.Ranking>> ranks = new HashMap<>();
-        store.rankings().forEach(r -> ranks.computeIfAbsent(r.promptId(), k -> new ArrayList<>()).add(r));
+        store.judgements().rankings().forEach(r -> ranks.computeIfAbsent(r.promptId(), k -> new ArrayList<>()).add(r));
 
         int noConsent = 0;
         int duplicate = 0;

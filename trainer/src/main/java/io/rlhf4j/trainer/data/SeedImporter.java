@@ -158,7 +158,7 @@ public final class SeedImporter {
             throw new IllegalArgumentException(file + ": nothing to import");
         }
         try {
-            store.log(pending.stream().map(PendingPrompt::log).toList());
+            store.prompts().log(pending.stream().map(PendingPrompt::log).toList());
         } catch (Store.StoreException e) {
             throw new IllegalArgumentException(file + ": cannot import (already imported?): " + e.getMessage());
         }
@@ -168,11 +168,11 @@ public final class SeedImporter {
         for (PendingPrompt p : pending) {
             completions += p.log().completions().size();
             for (Judgement.Demonstration d : p.demonstrations()) {
-                store.addDemonstration(d);
+                store.judgements().addDemonstration(d);
                 demos++;
             }
             for (Judgement.Ranking r : p.rankings()) {
-                store.addRanking(r);
+                store.judgements().addRanking(r);
                 ranks++;
             }
         }

@@ -51,14 +51,14 @@ class DatasetBuilderTest {
             for (int i = 0; i < 5; i++) {
                 logs.add(prompt("chatty" + i, "chatty", true, "Chatty prompt number " + i + " about nothing in particular", t++, 0));
             }
-            store.log(logs);
+            store.prompts().log(logs);
             for (int u = 0; u < 40; u += 2) {
-                store.addDemonstration(new Judgement.Demonstration("d" + u, "u" + u + "p0", "lab", "demo", "labeling", 1));
-                store.addRanking(new Judgement.Ranking("r" + u, "u" + u + "p1", "lab", List.of(0, 1), new int[] {0, 1},
+                store.judgements().addDemonstration(new Judgement.Demonstration("d" + u, "u" + u + "p0", "lab", "demo", "labeling", 1));
+                store.judgements().addRanking(new Judgement.Ranking("r" + u, "u" + u + "p1", "lab", List.of(0, 1), new int[] {0, 1},
                         "labeling", 1));
             }
             // A prompt with both: it goes to one set only (RM).
-            store.addDemonstration(new Judgement.Demonstration("both", "u0p1", "lab", "demo", "labeling", 1));
+            store.judgements().addDemonstration(new Judgement.Demonstration("both", "u0p1", "lab", "demo", "labeling", 1));
 
             ObjectNode m = DatasetBuilder.build(store, tmp.resolve("snapshots"), new DatasetBuilder.Options(40, 3, io.rlhf4j.core.loop.SplitPolicy.DEFAULT, ""));
             assertThat(m.get("id").asText()).isEqualTo("snap-1");

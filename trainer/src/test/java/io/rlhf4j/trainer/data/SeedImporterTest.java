@@ -35,14 +35,14 @@ class SeedImporterTest {
             assertThat(r.completions()).isEqualTo(7);
             SeedImporter.Summary d = SeedImporter.demonstrations(store, demos);
             assertThat(d.demonstrations()).isEqualTo(1);
-            List<Judgement.Ranking> stored = store.rankings();
+            List<Judgement.Ranking> stored = store.judgements().rankings();
             Judgement.Ranking antonym = stored.stream().filter(x -> x.ranks().length == 4).findFirst().orElseThrow();
             assertThat(antonym.ranks()).containsExactly(0, 1, 2, 2);
-            assertThat(store.demonstrations().get(0).text()).isEqualTo("large");
-            assertThat(store.prompts(10)).allMatch(p -> p.source().equals("import"));
+            assertThat(store.judgements().demonstrations().get(0).text()).isEqualTo("large");
+            assertThat(store.prompts().recent(10)).allMatch(p -> p.source().equals("import"));
             // The same file again is refused in one piece, and nothing doubles.
             assertThatThrownBy(() -> SeedImporter.rankings(store, rankings)).hasMessageContaining("already imported");
-            assertThat(store.rankings()).hasSize(2);
+            assertThat(store.judgements().rankings()).hasSize(2);
         }
     }
 
@@ -63,15 +63,15 @@ class SeedImporterTest {
             assertThatThrownBy(() -> SeedImporter.rankings(store, many)).hasMessageContaining("K = 13");
             assertThatThrownBy(() -> SeedImporter.rankings(store, garbage)).hasMessageContaining("line 2")
                     .hasMessageContaining("not valid JSON");
-            assertThat(store.countPrompts()).isZero();
+            assertThat(store.prompts().count()).isZero();
             // A ranking that names a completion the prompt never had is refused by the store.
-            store.log(List.of(new PromptLog("p", "u", true, "api", "q", "1", "{}", 1,
+            store.prompts().log(List.of(new PromptLog("p", "u", true, "api", "q", "1", "{}", 1,
                     List.of(new PromptLog.Completion(0, "a", 1, null, "stop")))));
-            assertThatThrownBy(() -> store.addRanking(new Judgement.Ranking("r", "p", "l", List.of(0, 5),
+            assertThatThrownBy(() -> store.judgements().addRanking(new Judgement.Ranking("r", "p", "l", List.of(0, 5),
                     new int[] {0, 1}, "labeling", 2))).hasMessageContaining("has no completion 5");
-            assertThatThrownBy(() -> store.addRanking(new Judgement.Ranking("r", "nope", "l", List.of(0, 1),
+            assertThatThrownBy(() -> store.judgements().addRanking(new Judgement.Ranking("r", "nope", "l", List.of(0, 1),
                     new int[] {0, 1}, "labeling", 2))).hasMessageContaining("no prompt nope");
-            assertThat(store.rankings()).isEmpty();
+            assertThat(store.judgements().rankings()).isEmpty();
         }
     }
 
@@ -88,7 +88,7 @@ class SeedImporterTest {
             assertThat(r.prompts()).isEqualTo(100);
             assertThat(r.completions()).isEqualTo(3600);
             assertThat(r.rankings()).isBetween(250, 300);
-            assertThat(store.rankings()).allMatch(x -> x.completions().size() == 12);
+            assertThat(store.judgements().rankings()).allMatch(x -> x.completions().size() == 12);
         }
     }
 }

@@ -56,7 +56,7 @@ final class DemoCommand implements Callable<Integer> {
                 .withAutoPromote(true).withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(data).withPort(port).withAdminToken(token)
                 .withLoop(loop))) {
-            if (app.store().active(ModelVersion.POLICY).isEmpty()) {
+            if (app.store().versions().active(ModelVersion.POLICY).isEmpty()) {
                 app.registerAndActivate(ServeCommand.exported(DemoModel.locate()));
             }
             URI base = URI.create("http://127.0.0.1:" + app.port());

@@ -36,7 +36,7 @@ final class KeysCommand {
             ApiKey k = new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), user, role, maySetUser, rpm,
                     System.currentTimeMillis(), null);
             try (Store s = store.open()) {
-                s.createKey(k);
+                s.keys().create(k);
             }
             System.out.println(key);
             return 0;
@@ -54,7 +54,7 @@ final class KeysCommand {
         @Override
         public Integer call() {
             try (Store s = store.open()) {
-                int n = s.revokeKeys(prefix, System.currentTimeMillis());
+                int n = s.keys().revoke(prefix, System.currentTimeMillis());
                 if (n == 0) {
                     throw new IllegalArgumentException("no active key starts with " + prefix);
                 }

@@ -80,7 +80,7 @@ final class ServeCommand implements Callable<Integer> {
                                 .withEveryJudgements(trainEvery != null ? trainEvery : c.loop().everyJudgements())
                                 .withAutoPromote(autoPromote != null ? autoPromote : c.loop().autoPromote()));
         try (ServingApp app = ServingApp.start(config)) {
-            boolean hasActive = app.store().active(ModelVersion.POLICY).isPresent();
+            boolean hasActive = app.store().versions().active(ModelVersion.POLICY).isPresent();
             Path source = model;
             if (source == null && !hasActive) {
                 source = DemoModel.locate();

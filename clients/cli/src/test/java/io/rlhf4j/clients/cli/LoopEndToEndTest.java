@@ -56,8 +56,8 @@ class LoopEndToEndTest {
             assertThat(turn.rankings()).isPositive();
             assertThat(turn.demonstrations()).isPositive();
             assertThat(progress).anyMatch(p -> p.contains("ppo"));
-            assertThat(app.store().rankings()).hasSize(turn.rankings());
-            assertThat(app.store().rankings()).allSatisfy(r -> assertThat(r.labelerId()).startsWith("sim-labeler-"));
+            assertThat(app.store().judgements().rankings()).hasSize(turn.rankings());
+            assertThat(app.store().judgements().rankings()).allSatisfy(r -> assertThat(r.labelerId()).startsWith("sim-labeler-"));
 
             // The candidate is registered with its lineage, metrics and gate, and waits for the admin.
             String candidate = admin.admin().trainingRun(turn.run()).candidate();
@@ -81,12 +81,12 @@ class LoopEndToEndTest {
                     .model()).isEqualTo(first);
 
             // A judgement for a prompt never served is refused, and nothing stored is lost.
-            int before = app.store().rankings().size();
+            int before = app.store().judgements().rankings().size();
             Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> Rlhf4jClient.builder().baseUrl(base)
                     .labeler("sim-labeler-group-a-0").build().labeling()
                     .rank("no-such-prompt", List.of(List.of("x-1"), List.of("x-2"))));
             assertThat(e.status()).isEqualTo(404);
-            assertThat(app.store().rankings()).hasSize(before);
+            assertThat(app.store().judgements().rankings()).hasSize(before);
         }
     }
 }

@@ -1,0 +1,75 @@
+package io.rlhf4j.serving.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.rlhf4j.core.store.ApiKey;
+import io.rlhf4j.core.store.Store;
+import io.rlhf4j.serving.TestClock;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A key's token bucket runs by the server's clock: spent, it refills after its period and not before. */
+class AuthRateLimitTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aSpentBucketRefillsAfterItsPeriodAndNotBefore() {
+        TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
+        try (Store store = Store.openSqlite(tmp)) {
+            String key = ApiKey.generate();
+            store.keys().create(new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 2,
+                    clock.millis(), null));
+            Auth auth = new Auth(store, false, clock);
+            String bearer = "Bearer " + key;
+
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
+            ApiError limited = catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null));
+            assertThat(limited.status).isEqualTo(429);
+            assertThat(limited.code).isEqualTo("rate_limit_exceeded");
+            // Two a minute refill greedily: one token every 30 s.
+            assertThat(limited.retryAfterSeconds).isEqualTo(30);
+
+            clock.advance(Duration.ofSeconds(29));
+            assertThat(catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null)).status)
+                    .isEqualTo(429);
+            clock.advance(Duration.ofSeconds(1));
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
+            assertThat(catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null)).status)
+                    .isEqualTo(429);
+
+            // A whole period idle fills the bucket to its capacity, and no further.
+            clock.advance(Duration.ofMinutes(5));
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
+            assertThat(catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null)).status)
+                    .isEqualTo(429);
+        }
+    }
+
+    @Test
+    void aRevocationCountsOnceTheCachedLookupExpires() {
+        TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
+        try (Store store = Store.openSqlite(tmp)) {
+            String key = ApiKey.generate();
+            store.keys().create(new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), "bob", "user", false, 60,
+                    clock.millis(), null));
+            Auth auth = new Auth(store, false, clock);
+            String bearer = "Bearer " + key;
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");
+            store.keys().revoke(ApiKey.prefixOf(key), clock.millis());
+            // Lookups are cached for 10 s (the admin API invalidates at once; a CLI revocation waits this out).
+            clock.advance(Duration.ofSeconds(9));
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");
+            clock.advance(Duration.ofSeconds(1));
+            assertThat(catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null)).status)
+                    .isEqualTo(401);
+        }
+    }
+}
