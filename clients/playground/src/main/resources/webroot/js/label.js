@@ -71,11 +71,29 @@ async function loadNext() {
   }
 }
 
+// A chat prompt shows as its conversation, turn by turn; a completions prompt as its text.
+function renderPrompt(el, t) {
+  el.replaceChildren();
+  if (!t.messages || t.messages.length === 0) {
+    el.textContent = t.prompt;
+    return;
+  }
+  for (const m of t.messages) {
+    const turn = document.createElement('div');
+    turn.className = `turn turn-${m.role}`;
+    turn.dataset.role = m.role;
+    const who = document.createElement('strong');
+    who.textContent = `${m.role}: `;
+    turn.append(who, document.createTextNode(m.content));
+    el.append(turn);
+  }
+}
+
 function render(t) {
   task = t;
   $('task').hidden = false;
   $('task').dataset.promptId = t.prompt_id;
-  $('task-prompt').textContent = t.prompt;
+  renderPrompt($('task-prompt'), t);
   $('task-meta').textContent = `Prompt ${t.prompt_id}` + (t.model ? ` · outputs sampled from version ${t.model}` : '');
   closeDemonstration();
   $('demo-text').value = '';

@@ -190,6 +190,7 @@ class ChatApiTest {
         List<PromptLog> logs = app.store().prompts().recent(5);
         PromptLog carol = logs.stream().filter(l -> l.userId().equals("carol")).findFirst().orElseThrow();
         assertThat(carol.text()).isEqualTo(PROMPT);
+        assertThat(carol.messages()).containsExactly(io.rlhf4j.core.chat.ChatMessage.user(PROMPT));
         assertThat(carol.completions().get(0).text()).isEqualTo(choice.at("/message/content").asText());
     }
 

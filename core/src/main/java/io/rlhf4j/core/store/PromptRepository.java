@@ -1,5 +1,6 @@
 package io.rlhf4j.core.store;
 
+import io.rlhf4j.core.chat.ChatMessage;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -12,7 +13,7 @@ public final class PromptRepository {
 
     /** The prompt columns {@link #header} reads, in its order; callers may alias the table as {@code p}. */
     static final String COLUMNS = "p.id, p.user_id, p.consent_to_training, p.source, p.text, p.model_version, "
-            + "p.params, p.created_at";
+            + "p.params, p.created_at, p.messages";
     private static final String INSERT_COMPLETION = "INSERT INTO completions (id, prompt_id, idx, model_version, "
             + "text, tokens, logprobs, finish_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -35,7 +36,8 @@ public final class PromptRepository {
             // A user's standing consent starts as given; only an opt-out (setConsent) changes it.
             users.add(new Object[] {p.userId(), true, p.createdAt()});
             prompts.add(new Object[] {p.id(), p.userId(), p.consent(), p.source(), Jdbc.text(p.text()),
-                    p.modelVersion(), p.paramsJson(), p.createdAt(), p.consent()});
+                    p.modelVersion(), p.paramsJson(), p.createdAt(), p.consent(),
+                    p.messages().isEmpty() ? null : Jdbc.json(p.messages())});
             for (PromptLog.Completion k : p.completions()) {
                 completions.add(new Object[] {p.id() + "-" + k.index(), p.id(), k.index(), p.modelVersion(),
                         Jdbc.text(k.text()), k.tokens(), k.logprobs() == null ? null : Jdbc.json(k.logprobs()),
@@ -46,7 +48,7 @@ public final class PromptRepository {
         jdbc.transaction(c -> {
             Jdbc.batch(c, jdbc.insertIgnoringConflict("users", "id, consent_to_training, created_at", "id"), users);
             Jdbc.batch(c, "INSERT INTO prompts (id, user_id, consent_to_training, source, text, model_version, "
-                    + "params, created_at, request_consent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", prompts);
+                    + "params, created_at, request_consent, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", prompts);
             Jdbc.batch(c, INSERT_COMPLETION, completions);
             // A user who opted out stays out, whatever a single request says.
             Jdbc.batch(c, "UPDATE prompts SET consent_to_training = ? WHERE id = ? AND EXISTS "
@@ -104,8 +106,11 @@ public final class PromptRepository {
 
     /** A prompt row of {@link #COLUMNS}, without its completions. */
     static PromptLog header(ResultSet r) throws SQLException {
+        String messages = r.getString(9);
         return new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4), r.getString(5),
-                r.getString(6), r.getString(7), r.getLong(8), List.of());
+                r.getString(6), r.getString(7), r.getLong(8), List.of(), messages == null ? List.of()
+                        : List.of(Jdbc.fromJson(messages, ChatMessage[].class, "prompt " + r.getString(1)
+                                + ": bad messages JSON")));
     }
 
     /** Judgements and new completions must name a prompt that was served or imported. */
@@ -125,6 +130,6 @@ public final class PromptRepository {
                             r.getString(5));
                 }, p.id());
         return new PromptLog(p.id(), p.userId(), p.consent(), p.source(), p.text(), p.modelVersion(), p.paramsJson(),
-                p.createdAt(), completions);
+                p.createdAt(), completions, p.messages());
     }
 }

@@ -4,6 +4,7 @@ import static io.rlhf4j.core.store.Databases.log;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.rlhf4j.core.chat.ChatMessage;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +36,22 @@ class PromptRepositoryTest {
             assertThat(alice.consent()).isTrue();
             assertThat(alice.paramsJson()).isEqualTo("{\"temperature\":0.7}");
             assertThat(prompts.count()).isEqualTo(2);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("io.rlhf4j.core.store.Databases#kinds")
+    void aChatPromptKeepsItsConversationBesideTheRenderedText(String kind) {
+        try (Store store = Databases.open(kind, tmp)) {
+            PromptLog text = log("p1", "alice", 1);
+            List<ChatMessage> turns = List.of(ChatMessage.system("Be brief."), ChatMessage.user("Hi \u00e9\u0000"));
+            PromptLog chat = new PromptLog("p2", "bob", true, "api", "Be brief.\n\nHi", "1", "{}", 2L,
+                    text.completions(), turns);
+            store.prompts().log(List.of(text, chat));
+            assertThat(store.prompts().find("p2").orElseThrow().messages()).isEqualTo(turns);
+            assertThat(store.prompts().find("p1").orElseThrow().messages()).isEmpty();
+            assertThat(store.prompts().recent(10)).filteredOn(p -> p.id().equals("p2"))
+                    .singleElement().extracting(PromptLog::messages).isEqualTo(turns);
         }
     }
 

@@ -60,7 +60,7 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
         int[] ids = checkedPrompt(engine.tokenizer().encode(prompt, template.isDefault()),
                 engine.config().maxPositions(), "messages");
         RequestFields.Common c = params.common();
-        return new Exchange.Work(List.of(ids), List.of(prompt), c.sampling(), c.n(),
+        return new Exchange.Work(List.of(ids), List.of(prompt), params.messages(), c.sampling(), c.n(),
                 params.topLogprobs() == null ? -1 : params.topLogprobs(), false, c.stream(), c.includeUsage(),
                 c.consent());
     }

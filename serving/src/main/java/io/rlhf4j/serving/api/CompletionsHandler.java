@@ -64,7 +64,7 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             texts.add(engine.tokenizer().decode(p.ids()));
         }
         RequestFields.Common c = params.common();
-        return new Exchange.Work(ids, texts, c.sampling(), c.n(), params.logprobs() == null ? -1 : params.logprobs(),
+        return new Exchange.Work(ids, texts, List.of(), c.sampling(), c.n(), params.logprobs() == null ? -1 : params.logprobs(),
                 params.echo() && params.logprobs() != null, c.stream(), c.includeUsage(), c.consent());
     }
 

@@ -1,6 +1,7 @@
 package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.chat.ChatMessage;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.sampling.SamplingParams;
@@ -29,9 +30,12 @@ import java.util.concurrent.CompletableFuture;
  */
 final class Exchange {
 
-    /** What the scheduler runs: tokenized prompts and the text each is logged under. */
-    record Work(List<int[]> prompts, List<String> loggedPrompts, SamplingParams sampling, int n, int topLogprobs,
-            boolean promptLogprobs, boolean stream, boolean includeUsage, boolean consent) {
+    /**
+     * What the scheduler runs: tokenized prompts, the text each is logged under, and for a chat request
+     * the conversation that text was rendered from (logged beside it; empty for completions).
+     */
+    record Work(List<int[]> prompts, List<String> loggedPrompts, List<ChatMessage> messages, SamplingParams sampling,
+            int n, int topLogprobs, boolean promptLogprobs, boolean stream, boolean includeUsage, boolean consent) {
     }
 
     /** How the response looks to the client. Stream methods write chunks; {@link #body} is the whole answer. */
@@ -289,6 +293,6 @@ final class Exchange {
         ObjectNode sampling = Json.MAPPER.valueToTree(work.sampling());
         sampling.put("n", work.n());
         return new PromptLog(id + "-" + p, who.userId(), work.consent(), "api", work.loggedPrompts().get(p), version,
-                sampling.toString(), clock.millis(), cs);
+                sampling.toString(), clock.millis(), cs, work.messages());
     }
 }

@@ -202,6 +202,9 @@ final class LabelingHandler {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("prompt_id", prompt.id());
         o.put("prompt", prompt.text());
+        if (!prompt.messages().isEmpty()) {
+            o.set("messages", Json.MAPPER.valueToTree(prompt.messages()));
+        }
         o.put("model", version);
         ArrayNode cs = o.putArray("completions");
         for (PromptLog.Completion c : completions) {
