@@ -13,7 +13,7 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * A typed client for an rlhf4j server: completions (plain and streamed), models, rewards, consent, and
+ * A typed client for an rlhf4j server: completions and chat (plain and streamed), models, rewards, consent, and
  * the {@link #labeling() labeling} and {@link #admin() admin} APIs.
  *
  * <p>Built on the JDK's {@link HttpClient} and Jackson only, so it adds no HTTP stack to an application.
@@ -80,6 +80,24 @@ public final class Rlhf4jClient {
         Objects.requireNonNull(onChunk, "onChunk");
         transport.stream("v1/completions", request.toJson(true), Transport.Credential.API_KEY, node ->
                 onChunk.accept(Json.read(node, CompletionChunk.class, "POST /v1/completions (stream)")));
+    }
+
+    /** Answers a conversation (rendered by the served model's chat template) and waits for every reply. */
+    public ChatCompletion chat(ChatRequest request) {
+        Objects.requireNonNull(request, "request");
+        return Json.read(transport.call("POST", "v1/chat/completions", request.toJson(false),
+                Transport.Credential.API_KEY), ChatCompletion.class, "POST /v1/chat/completions");
+    }
+
+    /**
+     * Streams the reply to a conversation as {@link #stream} streams completions: each chunk to
+     * {@code onChunk} on the calling thread, the last one carrying the usage.
+     */
+    public void streamChat(ChatRequest request, Consumer<ChatCompletionChunk> onChunk) {
+        Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(onChunk, "onChunk");
+        transport.stream("v1/chat/completions", request.toJson(true), Transport.Credential.API_KEY, node ->
+                onChunk.accept(Json.read(node, ChatCompletionChunk.class, "POST /v1/chat/completions (stream)")));
     }
 
     /** Every registered model version, with the active policy marked. */

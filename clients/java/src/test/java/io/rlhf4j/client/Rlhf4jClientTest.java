@@ -97,6 +97,35 @@ class Rlhf4jClientTest {
     }
 
     @Test
+    void chatPlainAndStreamedAnswerAsTheCompletionOfTheTurnAndTheStreamEndsWithUsage() {
+        // The demo model has no chat template: the default renders one user turn as its text.
+        ChatRequest request = ChatRequest.builder().user("dog (noun):").maxTokens(12).temperature(0).build();
+        ChatCompletion reply = client.chat(request);
+        assertThat(reply.content()).isEqualTo(GREEDY);
+        assertThat(reply.object()).isEqualTo("chat.completion");
+        assertThat(reply.id()).startsWith("chatcmpl-");
+        assertThat(reply.choices().get(0).message().role()).isEqualTo("assistant");
+        assertThat(reply.choices().get(0).finishReason()).isIn("stop", "length");
+
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        client.streamChat(request, chunks::add);
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(ch -> text.append(ch.content()));
+        assertThat(text.toString()).isEqualTo(GREEDY);
+        assertThat(chunks.get(0).choices().get(0).delta().role()).isEqualTo("assistant");
+        ChatCompletionChunk last = chunks.get(chunks.size() - 1);
+        assertThat(last.choices()).isEmpty();
+        assertThat(last.usage()).isEqualTo(reply.usage());
+        assertThat(chunks.get(chunks.size() - 2).choices().get(0).finishReason()).isIn("stop", "length");
+
+        assertThatThrownBy(() -> client.chat(ChatRequest.builder().message(new ChatMessage("tool", "x")).build()))
+                .isInstanceOfSatisfying(Rlhf4jException.class, e -> {
+                    assertThat(e.status()).isEqualTo(400);
+                    assertThat(e.param()).isEqualTo("messages[0].role");
+                });
+    }
+
+    @Test
     void severalChoicesPlainAndStreamed() {
         CompletionRequest r = CompletionRequest.builder().prompt("cat (noun):").maxTokens(6).n(4).temperature(1)
                 .seed(5).build();
