@@ -19,7 +19,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * A closed-loop load generator for {@code /v1/completions}: {@code concurrency} clients each send
+ * A closed-loop load generator for {@code /v1/completions} or {@code /v1/chat/completions}:
+ * {@code concurrency} clients each send
  * streamed requests back to back until {@code requests} have been sent, measuring time to first token
  * (first chunk carrying a token), whole-request latency, aggregate generated tokens per second, and
  * the decode time per token after the first (first to last token chunk, over the tokens between).
@@ -35,15 +36,68 @@ public final class LoadGenerator {
         }
     }
 
+    /** Which API the clients speak. */
+    public enum Endpoint {
+        COMPLETIONS("/v1/completions"), CHAT("/v1/chat/completions");
+
+        final String path;
+
+        Endpoint(String path) {
+            this.path = path;
+        }
+    }
+
+    /** Log-likelihood scoring's figures: prompts scored per second, and per request. */
+    public record Scoring(int prompts, int batch, double seconds, double latencyP50) {
+        public double promptsPerSecond() {
+            return prompts / seconds;
+        }
+    }
+
     private static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private final String url;
+    private final String base;
 
     public LoadGenerator(int port) {
-        this.url = "http://127.0.0.1:" + port + "/v1/completions";
+        this.base = "http://127.0.0.1:" + port;
     }
 
     public Result run(int concurrency, int requests, List<String> prompts, int maxTokens) throws Exception {
+        return run(Endpoint.COMPLETIONS, concurrency, requests, prompts, maxTokens);
+    }
+
+    /**
+     * Scores {@code prompts} as lm-evaluation-harness's {@code local-completions} does: token-id
+     * prompts, {@code batch} to a request, {@code echo} with {@code logprobs: 1} and one new token,
+     * greedy; one client, requests back to back.
+     */
+    public Scoring score(List<int[]> prompts, int batch) throws Exception {
+        long[] latency = new long[(prompts.size() + batch - 1) / batch];
+        long start = System.nanoTime();
+        for (int from = 0, i = 0; from < prompts.size(); from += batch, i++) {
+            List<int[]> group = prompts.subList(from, Math.min(prompts.size(), from + batch));
+            String body = JSON.writeValueAsString(java.util.Map.of("prompt", group, "echo", true, "logprobs", 1,
+                    "max_tokens", 1, "temperature", 0, "seed", 1234));
+            long t0 = System.nanoTime();
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoint.COMPLETIONS.path))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException("scoring request failed: " + r.statusCode() + " " + r.body());
+            }
+            JsonNode choices = JSON.readTree(r.body()).path("choices");
+            for (int c = 0; c < group.size(); c++) {
+                if (choices.path(c).path("logprobs").path("token_logprobs").size() != group.get(c).length + 1) {
+                    throw new IllegalStateException("prompt " + (from + c) + " came back unscored");
+                }
+            }
+            latency[i] = System.nanoTime() - t0;
+        }
+        return new Scoring(prompts.size(), batch, (System.nanoTime() - start) / 1e9, percentile(latency, 0.5));
+    }
+
+    public Result run(Endpoint endpoint, int concurrency, int requests, List<String> prompts, int maxTokens)
+            throws Exception {
+        URI url = URI.create(base + endpoint.path);
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         long[] ttft = new long[requests];
         long[] lastToken = new long[requests];
@@ -56,12 +110,15 @@ public final class LoadGenerator {
         for (int c = 0; c < concurrency; c++) {
             clients.add(pool.submit(() -> {
                 for (int i; (i = next.getAndIncrement()) < requests; ) {
-                    String body = "{\"prompt\":" + JSON.writeValueAsString(prompts.get(i % prompts.size()))
+                    String text = JSON.writeValueAsString(prompts.get(i % prompts.size()));
+                    String body = (endpoint == Endpoint.CHAT
+                            ? "{\"messages\":[{\"role\":\"user\",\"content\":" + text + "}],\"logprobs\":true"
+                            : "{\"prompt\":" + text + ",\"logprobs\":0")
                             + ",\"max_tokens\":" + maxTokens + ",\"temperature\":0.8,\"seed\":" + i
-                            + ",\"stream\":true,\"logprobs\":0,\"user\":\"bench\"}";
+                            + ",\"stream\":true,\"user\":\"bench\"}";
                     long t0 = System.nanoTime();
                     try {
-                        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(URI.create(url))
+                        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(url)
                                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
                                 HttpResponse.BodyHandlers.ofInputStream());
                         if (r.statusCode() != 200) {
@@ -76,7 +133,8 @@ public final class LoadGenerator {
                                 }
                                 JsonNode chunk = JSON.readTree(line.substring(6));
                                 // With logprobs on, every generated token arrives as a chunk that lists it.
-                                int n = chunk.path("choices").path(0).path("logprobs").path("tokens").size();
+                                JsonNode lp = chunk.path("choices").path(0).path("logprobs");
+                                int n = endpoint == Endpoint.CHAT ? lp.path("content").size() : lp.path("tokens").size();
                                 if (n > 0) {
                                     lastToken[i] = System.nanoTime() - t0;
                                     ttft[i] = ttft[i] == 0 ? lastToken[i] : ttft[i];

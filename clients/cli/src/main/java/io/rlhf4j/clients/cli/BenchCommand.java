@@ -138,7 +138,33 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             decodeByPromptLength(checkpoint, load);
+            io.rlhf4j.serving.bench.LoadGenerator.Result chat = load.run(
+                    io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, newTokens);
+            io.rlhf4j.serving.bench.LoadGenerator.Result plain = load.run(8, 16, prompts, newTokens);
+            System.out.printf("  chat vs completions, 8 streams, 16 requests each: %.1f vs %.1f tokens/s (%.2fx); "
+                    + "TTFT p50 %.1f vs %.1f ms; failed %d + %d%n", chat.tokensPerSecond(), plain.tokensPerSecond(),
+                    chat.tokensPerSecond() / plain.tokensPerSecond(), chat.ttftP50(), plain.ttftP50(), chat.failures(),
+                    plain.failures());
+            logLikelihood(checkpoint, load);
         }
+    }
+
+    /** lm-eval's log-likelihood requests: 64-token prompts scored, one at a time and batched as it batches. */
+    private void logLikelihood(Path checkpoint, io.rlhf4j.serving.bench.LoadGenerator load) throws Exception {
+        Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
+        int[] ids = tok.encode(promptOf(tok, SHORT_PROMPT), true);
+        List<int[]> prompts = new java.util.ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            int[] p = ids.clone();
+            p[p.length - 1 - (i % (p.length - 1))] = ids[(i * 7) % ids.length]; // 32 distinct prompts
+            prompts.add(p);
+        }
+        io.rlhf4j.serving.bench.LoadGenerator.Scoring one = load.score(prompts, 1);
+        io.rlhf4j.serving.bench.LoadGenerator.Scoring eight = load.score(prompts, 8);
+        System.out.printf("  log-likelihood (echo, logprobs 1, %d-token prompts, %d prompts): %.1f prompts/s one to "
+                + "a request (p50 %.1f ms), %.1f prompts/s eight to a request (p50 %.1f ms, %.2fx)%n", ids.length,
+                prompts.size(), one.promptsPerSecond(), one.latencyP50(), eight.promptsPerSecond(), eight.latencyP50(),
+                eight.promptsPerSecond() / one.promptsPerSecond());
     }
 
     /** Decode time per token after the first, one stream, a short and a long prompt, same server. */
