@@ -131,8 +131,8 @@ public final class PpoTrainer {
                 Decoder reference = Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 RewardModel reward = RewardModel.load(rewardModel, manager);
                 RewardModel value = RewardModel.load(rewardModel, manager);
-                AdamW policyOptimizer = new AdamW(manager, 0.9, 0.95, 1e-8, 0.0);
-                AdamW valueOptimizer = new AdamW(manager, 0.9, 0.95, 1e-8, 0.0)) {
+                AdamW policyOptimizer = config.policyOptimizer().newAdamW(manager);
+                AdamW valueOptimizer = config.valueOptimizer().newAdamW(manager)) {
             List<String> metrics = new ArrayList<>();
             double beta = config.beta();
             if (resumeAt.isPresent()) {
@@ -357,10 +357,10 @@ public final class PpoTrainer {
                         .div(count).getFloat();
                 out[2] = vLoss.getFloat();
             }
-            AdamW.clipGradients(policy.parameters(), config.gradClip());
-            AdamW.clipGradients(value.parameters(), config.gradClip());
-            policyOptimizer.step(policy.parameters(), config.lr());
-            valueOptimizer.step(value.parameters(), config.valueLr());
+            AdamW.clipGradients(policy.parameters(), config.policyOptimizer().gradClip());
+            AdamW.clipGradients(value.parameters(), config.valueOptimizer().gradClip());
+            policyOptimizer.step(policy.parameters(), config.policyOptimizer().lr());
+            valueOptimizer.step(value.parameters(), config.valueOptimizer().lr());
             return out;
         }
     }

@@ -86,12 +86,12 @@ public final class Pretrainer {
         List<String> metrics = new ArrayList<>();
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.initialise(modelConfig, manager, config.seed());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
+                AdamW optimizer = config.optimizer().newAdamW(manager)) {
             if (resume) {
                 metrics.addAll(run.restore(model, optimizer, startStep));
             }
             log.printf("model: %,d parameters (%s)%n", modelConfig.parameterCount(), modelConfig.family().modelType());
-            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
+            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.optimizer().gradClip());
             int rows = config.batchSize();
             int seq = config.seqLen();
             double lastLoss = Double.NaN;

@@ -18,7 +18,6 @@ import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
-import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.IOException;
@@ -89,7 +88,7 @@ public final class RewardTrainer {
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 RewardModel rm = RewardModel.initialise(Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft),
                         manager, sft.toString()), config.seed());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
+                AdamW optimizer = config.optimizer().newAdamW(manager)) {
             List<String> metrics = new ArrayList<>();
             Evaluation before;
             if (resumeAt.isPresent()) {
@@ -113,7 +112,7 @@ public final class RewardTrainer {
                 int step = start;
                 while (step < steps && step < stopAfter) {
                     List<RankedExample> batch = batch(train, step);
-                    double lr = LearningRate.warmupCosine(step, steps, config.warmupSteps(), config.lr(), config.minLr());
+                    double lr = config.learningRate(step, steps);
                     Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
                     double loss;
                     double norm;
@@ -133,7 +132,7 @@ public final class RewardTrainer {
                             throw new IllegalStateException("reward-model training diverged at step " + step
                                     + ": loss is " + loss + " (lower the learning rate)");
                         }
-                        norm = AdamW.clipGradients(params, config.gradClip());
+                        norm = AdamW.clipGradients(params, config.optimizer().gradClip());
                         optimizer.step(params, lr);
                     }
                     step++;

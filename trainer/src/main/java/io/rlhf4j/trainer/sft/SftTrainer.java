@@ -16,7 +16,6 @@ import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.optim.AdamW;
-import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
 import io.rlhf4j.trainer.run.RunDirectory;
 import java.io.IOException;
@@ -99,7 +98,7 @@ public final class SftTrainer {
 
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay());
+                AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
             List<int[]> selectionPrompts = validation.stream().map(SftExample::prompt).distinct().limit(32).toList();
             List<String> metrics = new ArrayList<>();
@@ -134,7 +133,7 @@ public final class SftTrainer {
                 best = first;
                 metrics.add(JSONL.writeValueAsString(row));
             }
-            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
+            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.optimizer().gradClip());
             long tokens = 0;
             long started = System.nanoTime();
             try (ProgressBar bar = RunDirectory.progressBar("sft", steps, log)) {
@@ -143,7 +142,7 @@ public final class SftTrainer {
                 while (step < steps && step < stopAfter) {
                     List<SftExample> batch = batch(train, step);
                     Padded p = Padded.of(batch);
-                    double lr = LearningRate.warmupCosine(step, steps, config.warmupSteps(), config.lr(), config.minLr());
+                    double lr = config.learningRate(step, steps);
                     Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
                     CausalLmStep.Result r = trainer.step(p.windows, p.weights, p.keyMask, p.rows, p.seqLen, lr);
                     step++;
