@@ -16,7 +16,6 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.PaddedBatch;
@@ -28,6 +27,9 @@ import io.rlhf4j.trainer.model.LanguageModelLoss;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.run.RunDirectory;
+import io.rlhf4j.trainer.run.Stage;
+import io.rlhf4j.trainer.run.StageRunner;
+import io.rlhf4j.trainer.run.StageState;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -36,8 +38,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
-import me.tongfei.progressbar.ProgressBar;
 
 /**
  * PPO-ptx (InstructGPT section 3.5). The policy and a frozen reference start from SFT; the value
@@ -110,13 +110,14 @@ public final class PpoTrainer {
             evalPrompts = prompts;
         }
         ModelConfig policyConfig = Checkpoint.readConfig(sft).withResidDropout(0.0);
-        RunDirectory run = new RunDirectory(out);
         ObjectNode configJson = JSON.valueToTree(config);
-        configJson.put("sft", sft.toAbsolutePath().normalize().toString());
-        configJson.put("reward_model", rewardModel.toAbsolutePath().normalize().toString());
-        configJson.put("snapshot", snapshot.toAbsolutePath().normalize().toString());
-        OptionalInt resumeAt = run.resumableStep(configJson, KIND);
-        int start = resumeAt.orElse(0);
+        configJson.put("sft", StageRunner.absolute(sft));
+        configJson.put("reward_model", StageRunner.absolute(rewardModel));
+        configJson.put("snapshot", StageRunner.absolute(snapshot));
+        StageRunner runner = new StageRunner(out, KIND, configJson, config.iterations(), "iteration", log);
+        if (runner.finished("")) {
+            return new Outcome(List.of(), Double.NaN, Double.NaN);
+        }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder policy = Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 Decoder reference = Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
@@ -124,75 +125,119 @@ public final class PpoTrainer {
                 ValueModel value = ValueModel.fromRewardModel(rewardModel, manager);
                 AdamW policyOptimizer = config.policyOptimizer().newAdamW(manager);
                 AdamW valueOptimizer = config.valueOptimizer().newAdamW(manager)) {
-            List<String> metrics = new ArrayList<>();
-            double beta = config.beta();
-            if (resumeAt.isPresent()) {
-                if (start >= config.iterations()) {
-                    log.printf("%s already holds the finished run; nothing to do%n", out);
-                    return new Outcome(List.of(), Double.NaN, Double.NaN);
-                }
-                metrics.addAll(run.restore(policy, null, start));
-                value.load(SafeTensors.read(out.resolve(VALUE)));
-                // Several optimizer steps per iteration: their counts (for Adam's bias correction) are in the metrics.
-                long policySteps = 0;
-                long valueSteps = 0;
-                for (String line : metrics) {
-                    JsonNode row = JSONL.readTree(line);
-                    beta = row.path("beta_next").asDouble(beta);
-                    policySteps = row.path("policy_optimizer_steps").asLong(policySteps);
-                    valueSteps = row.path("value_optimizer_steps").asLong(valueSteps);
-                }
-                policyOptimizer.restore(SafeTensors.read(out.resolve(RunDirectory.OPTIMIZER)), policySteps);
-                valueOptimizer.restore(SafeTensors.read(out.resolve(VALUE_OPTIMIZER)), valueSteps);
-                log.printf("resuming %s at iteration %d of %d%n", out, start, config.iterations());
-            }
-            KlController kl = KlController.of(config, beta);
-            // The reference holds the SFT weights: the policy as it was before any iteration, resumed or not.
-            double before = meanScore(reference, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
-            policy.requireGradients();
-            value.requireGradients();
-            RolloutMaker maker = new RolloutMaker(config, policy, reference, reward, value, tokenizer);
-            List<Stats> stats = new ArrayList<>();
-            try (ProgressBar bar = RunDirectory.progressBar("ppo", config.iterations(), log)) {
-                bar.stepTo(start);
-                int it = start;
-                while (it < config.iterations() && it < stopAfter) {
-                    Stats s = iteration(it, kl.beta(), maker, policy, value, policyOptimizer, valueOptimizer, prompts,
-                            ptx);
-                    kl = kl.update(s.kl());
-                    it++;
-                    stats.add(s);
-                    ObjectNode row = JSONL.valueToTree(s);
-                    row.put("step", it);
-                    row.put("beta_next", kl.beta());
-                    row.put("policy_optimizer_steps", policyOptimizer.stepCount());
-                    row.put("value_optimizer_steps", valueOptimizer.stepCount());
-                    metrics.add(JSONL.writeValueAsString(row));
-                    bar.stepTo(it);
-                    bar.setExtraMessage(String.format(" reward %.3f  KL %.3f", s.reward(), s.kl()));
-                    run.save(policy, policyOptimizer, tokenizer, KIND, it, config.iterations(), configJson, metrics,
-                            dir -> {
-                                SafeTensors.write(dir.resolve(VALUE), value.toTensors(), Map.of());
-                                SafeTensors.write(dir.resolve(VALUE_OPTIMIZER), valueOptimizer.stateTensors(), Map.of());
-                            });
-                }
-                if (it < config.iterations()) {
-                    return new Outcome(stats, before, Double.NaN);
-                }
+            Training training = new Training(policy, reference, reward, value, policyOptimizer, valueOptimizer,
+                    tokenizer, prompts, evalPrompts, ptx);
+            StageRunner.Progress progress = runner.train("ppo", training, stopAfter);
+            double before = training.before;
+            if (progress.step() < config.iterations()) {
+                return new Outcome(training.stats, before, Double.NaN);
             }
             double after = meanScore(policy, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
-            ObjectNode manifest = JSON.createObjectNode();
-            manifest.put("kind", KIND);
-            manifest.put("parent", sft.toAbsolutePath().normalize().toString());
-            manifest.put("parent_weights_sha256", Checksums.sha256(sft.resolve(Checkpoint.WEIGHTS)));
-            manifest.put("reward_model", rewardModel.toAbsolutePath().normalize().toString());
-            manifest.put("data_snapshot", snapshot.toAbsolutePath().normalize().toString());
-            manifest.set("hyper_parameters", JSON.valueToTree(config));
+            ObjectNode manifest = StageRunner.manifest(KIND, sft,
+                    List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config);
             manifest.putObject("metrics").put("reward_before", before).put("reward_after", after);
-            run.save(policy, null, tokenizer, KIND, config.iterations(), config.iterations(), configJson, metrics,
-                    dir -> JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest));
+            runner.state().saveFinal(policy.config(), policy.toTensors(), tokenizer, progress.metrics(), manifest);
             log.printf("PPO done: mean reward %.3f -> %.3f; policy in %s%n", before, after, out);
-            return new Outcome(stats, before, after);
+            return new Outcome(training.stats, before, after);
+        }
+    }
+
+    /** PPO's iterations as steps: rollouts, minibatch updates, the next {@code beta}; a checkpoint after each. */
+    private final class Training implements Stage {
+        private final Decoder policy;
+        private final Decoder reference;
+        private final RewardModel reward;
+        private final ValueModel value;
+        private final AdamW policyOptimizer;
+        private final AdamW valueOptimizer;
+        private final Tokenizer tokenizer;
+        private final List<int[]> prompts;
+        private final List<int[]> evalPrompts;
+        private final TokenStream ptx;
+        private final RolloutMaker maker;
+        private double beta = config.beta();
+        private KlController kl;
+        final List<Stats> stats = new ArrayList<>();
+        double before;
+
+        Training(Decoder policy, Decoder reference, RewardModel reward, ValueModel value, AdamW policyOptimizer,
+                AdamW valueOptimizer, Tokenizer tokenizer, List<int[]> prompts, List<int[]> evalPrompts,
+                TokenStream ptx) {
+            this.policy = policy;
+            this.reference = reference;
+            this.reward = reward;
+            this.value = value;
+            this.policyOptimizer = policyOptimizer;
+            this.valueOptimizer = valueOptimizer;
+            this.tokenizer = tokenizer;
+            this.prompts = prompts;
+            this.evalPrompts = evalPrompts;
+            this.ptx = ptx;
+            this.maker = new RolloutMaker(config, policy, reference, reward, value, tokenizer);
+        }
+
+        @Override
+        public List<String> resume(RunDirectory run, int step) throws IOException {
+            List<String> metrics = run.restore(policy, null, step);
+            Path out = run.path();
+            value.load(SafeTensors.read(out.resolve(VALUE)));
+            // Several optimizer steps per iteration: their counts (for Adam's bias correction) are in the metrics.
+            long policySteps = 0;
+            long valueSteps = 0;
+            for (String line : metrics) {
+                JsonNode row = JSONL.readTree(line);
+                beta = row.path("beta_next").asDouble(beta);
+                policySteps = row.path("policy_optimizer_steps").asLong(policySteps);
+                valueSteps = row.path("value_optimizer_steps").asLong(valueSteps);
+            }
+            policyOptimizer.restore(SafeTensors.read(out.resolve(RunDirectory.OPTIMIZER)), policySteps);
+            valueOptimizer.restore(SafeTensors.read(out.resolve(VALUE_OPTIMIZER)), valueSteps);
+            return metrics;
+        }
+
+        @Override
+        public List<String> begin() {
+            return List.of();
+        }
+
+        @Override
+        public void beforeFirstStep() {
+            kl = KlController.of(config, beta);
+            // The reference holds the SFT weights: the policy as it was before any iteration, resumed or not.
+            before = meanScore(reference, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
+            policy.requireGradients();
+            value.requireGradients();
+        }
+
+        @Override
+        public ObjectNode step(int it) {
+            Stats s = iteration(it, kl.beta(), maker, policy, value, policyOptimizer, valueOptimizer, prompts, ptx);
+            kl = kl.update(s.kl());
+            stats.add(s);
+            ObjectNode row = JSONL.valueToTree(s);
+            row.put("step", it + 1);
+            row.put("beta_next", kl.beta());
+            row.put("policy_optimizer_steps", policyOptimizer.stepCount());
+            row.put("value_optimizer_steps", valueOptimizer.stepCount());
+            return row;
+        }
+
+        @Override
+        public String progress(ObjectNode row) {
+            return String.format(" reward %.3f  KL %.3f", row.get("reward").asDouble(), row.get("kl").asDouble());
+        }
+
+        @Override
+        public boolean checkpointAt(int done) {
+            return true;
+        }
+
+        @Override
+        public void save(StageState state, int done, List<String> metrics) throws IOException {
+            state.save(policy.config(), policy.toTensors(), policyOptimizer, tokenizer, done, metrics, dir -> {
+                SafeTensors.write(dir.resolve(VALUE), value.toTensors(), Map.of());
+                SafeTensors.write(dir.resolve(VALUE_OPTIMIZER), valueOptimizer.stateTensors(), Map.of());
+            });
         }
     }
 
