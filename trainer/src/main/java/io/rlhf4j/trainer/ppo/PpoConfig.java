@@ -99,6 +99,7 @@ public record PpoConfig(
 
     // PPO has never written weight decay: it is 0 unless set in code, and only then on the wire.
     @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
     private Map<String, Double> jsonOptimizerExtras() {
         Map<String, Double> out = new LinkedHashMap<>(policyOptimizer.nonDefaultAdam());
         if (policyOptimizer.weightDecay() != 0) {

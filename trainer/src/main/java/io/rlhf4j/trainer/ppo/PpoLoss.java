@@ -22,6 +22,8 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
     }
 
     /**
+     * The minibatch's loss terms.
+     *
      * @param newLogprobs the policy's log-probabilities of the taken tokens now, [B, W-1]
      * @param values the critic's values now, [B, W-1]
      * @param ptxLoss the pretraining batch's mean negative log-likelihood, or null for plain PPO

@@ -86,6 +86,8 @@ public final class PpoTrainer {
     }
 
     /**
+     * Trains the policy from {@code sft} against {@code rewardModel} on the snapshot's PPO prompts into {@code out}.
+     *
      * @param ptx pretraining text for the PPO-ptx term, tokenized with the policy's tokenizer; null when
      *     {@code gamma} is 0
      */

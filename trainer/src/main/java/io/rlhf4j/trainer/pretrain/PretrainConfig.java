@@ -122,6 +122,7 @@ public record PretrainConfig(
     }
 
     @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
     private Map<String, Double> jsonAdam() {
         return optimizer.nonDefaultAdam();
     }

@@ -79,6 +79,7 @@ public record RmConfig(
     }
 
     @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
     private Map<String, Double> jsonAdam() {
         return optimizer.nonDefaultAdam();
     }

@@ -84,6 +84,7 @@ public record SftConfig(
     }
 
     @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
     private Map<String, Double> jsonAdam() {
         return optimizer.nonDefaultAdam();
     }
