@@ -64,7 +64,7 @@ class DemoWorldPipelineTest {
         rmOutcome = new RewardTrainer(c.rm(), QUIET).run(snapshot, sft, rm);
         PpoConfig p = c.ppo();
         ppo = tmp.resolve("ppo");
-        ppoOutcome = new PpoTrainer(p.withGamma(0.0), QUIET).run(snapshot, sft, rm, ppo, null);
+        ppoOutcome = new PpoTrainer(p.with(b -> b.gamma(0.0)), QUIET).run(snapshot, sft, rm, ppo, null);
         ppoPtx = tmp.resolve("ppo-ptx");
         TokenStream ptx = TokenStream.of(WordNetCorpus.load(2).train(), io.rlhf4j.core.checkpoint.Checkpoint
                 .readTokenizer(sft));

@@ -7,6 +7,7 @@ import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
+import io.rlhf4j.trainer.optim.OptimizerConfig;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -19,6 +20,9 @@ import java.util.SplittableRandom;
  * {@code bench} command prints them.
  */
 public final class ModelBenchmark {
+
+    // Pretraining's settings at a fixed small learning rate: the figure is speed, not progress.
+    private static final OptimizerConfig TRAINING = OptimizerConfig.adamW(1e-4, 0.1, 1.0);
 
     /** One model's figures. */
     public record Figures(String model, long parameters, double trainTokensPerSecond, double generateBatch1,
@@ -69,17 +73,17 @@ public final class ModelBenchmark {
 
     private static double training(Decoder model, int rows, int seq, int steps) {
         try (NDManager m = model.manager().newSubManager();
-                AdamW optimizer = new AdamW(m, 0.9, 0.95, 1e-8, 0.1)) {
-            CausalLmStep step = new CausalLmStep(model, optimizer, 1.0);
+                AdamW optimizer = TRAINING.newAdamW(m)) {
+            CausalLmStep step = new CausalLmStep(model, optimizer, TRAINING.gradClip());
             SplittableRandom rng = new SplittableRandom(11);
             long[] batch = new long[rows * (seq + 1)];
             for (int i = 0; i < batch.length; i++) {
                 batch[i] = rng.nextInt(model.config().vocabSize());
             }
-            step.step(batch, rows, seq, 1e-4); // warm-up
+            step.step(batch, rows, seq, TRAINING.lr()); // warm-up
             long t0 = System.nanoTime();
             for (int s = 0; s < steps; s++) {
-                step.step(batch, rows, seq, 1e-4);
+                step.step(batch, rows, seq, TRAINING.lr());
             }
             return (double) rows * seq * steps / ((System.nanoTime() - t0) / 1e9);
         }

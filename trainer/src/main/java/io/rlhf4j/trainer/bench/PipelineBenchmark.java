@@ -96,7 +96,8 @@ public final class PipelineBenchmark {
             writeSnapshot(snapshot, Checkpoint.readTokenizer(checkpoint), s);
 
             Path sft = work.resolve("sft");
-            SftConfig sftConfig = new SftConfig(1, s.sftBatch(), 1e-4, 1e-5, 0, 0.0, 1.0, 0.1, Integer.MAX_VALUE, SEED);
+            SftConfig sftConfig = SftConfig.builder().epochs(1).batchSize(s.sftBatch()).lr(1e-4).minLr(1e-5)
+                    .warmupSteps(0).weightDecay(0.0).gradClip(1.0).dropout(0.1).evalEvery(Integer.MAX_VALUE).seed(SEED).build();
             double sftSeconds = seconds(() -> new SftTrainer(sftConfig, QUIET).run(snapshot, checkpoint, sft));
             double sftRate = lastMetric(sft, "tokens_per_s");
             row("sft", s.sftSteps() + " steps x " + s.sftBatch() + " demonstrations", sftRate,
@@ -114,8 +115,10 @@ public final class PipelineBenchmark {
                     + " pairs", rmRate, String.format("comparisons/s         runs of 1 and 2 epochs %.1f s, %.1f s",
                     once, twice));
 
-            PpoConfig ppoConfig = new PpoConfig(s.ppoIterations(), s.ppoRollouts(), s.ppoNewTokens(), s.ppoEpochs(),
-                    s.ppoMinibatch(), 1e-5, 1e-5, 0.02, 0.0, 0.0, 8, 1.0, 0.95, 0.2, 0.2, 1.0, SEED);
+            PpoConfig ppoConfig = PpoConfig.builder().iterations(s.ppoIterations()).rolloutsPerIteration(s.ppoRollouts())
+                    .maxNewTokens(s.ppoNewTokens()).ppoEpochs(s.ppoEpochs()).minibatchSize(s.ppoMinibatch()).lr(1e-5)
+                    .valueLr(1e-5).beta(0.02).klTarget(0.0).gamma(0.0).ptxBatchSize(8).discount(1.0).lambda(0.95)
+                    .clipRange(0.2).valueClipRange(0.2).gradClip(1.0).seed(SEED).build();
             List<PpoTrainer.Stats> ppo = new ArrayList<>();
             double ppoSeconds = seconds(() -> ppo.addAll(new PpoTrainer(ppoConfig, QUIET)
                     .run(snapshot, sft, rm, work.resolve("ppo"), null).iterations()));
@@ -139,7 +142,8 @@ public final class PipelineBenchmark {
     }
 
     private static RmConfig rmConfig(Sizes s, int epochs) {
-        return new RmConfig(epochs, s.rmRankingsPerStep(), 1e-4, 1e-5, 0, 0.0, 1.0, Integer.MAX_VALUE, SEED);
+        return RmConfig.builder().epochs(epochs).rankingsPerStep(s.rmRankingsPerStep()).lr(1e-4).minLr(1e-5)
+                .warmupSteps(0).weightDecay(0.0).gradClip(1.0).evalEvery(Integer.MAX_VALUE).seed(SEED).build();
     }
 
     /**

@@ -45,17 +45,10 @@ public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eva
      * The gate judges greedy answers: at this model size, sampling noise swamps what PPO changes.
      */
     public static PipelineConfig defaults() {
-        SftConfig s = SftConfig.defaults();
-        RmConfig r = RmConfig.defaults();
-        PpoConfig p = PpoConfig.defaults();
         return new PipelineConfig(
-                new SftConfig(2, s.batchSize(), s.lr(), s.minLr(), s.warmupSteps(), s.weightDecay(), s.gradClip(),
-                        s.dropout(), s.evalEvery(), s.seed()),
-                new RmConfig(2, r.rankingsPerStep(), r.lr(), r.minLr(), r.warmupSteps(), r.weightDecay(),
-                        r.gradClip(), r.evalEvery(), r.seed()),
-                new PpoConfig(20, 16, 24, p.ppoEpochs(), p.minibatchSize(), 3e-5, 1e-4, 0.05, p.klTarget(), 0.5,
-                        p.ptxBatchSize(), p.discount(), p.lambda(), p.clipRange(), p.valueClipRange(), p.gradClip(),
-                        p.seed()),
+                SftConfig.defaults().with(b -> b.epochs(2)),
+                RmConfig.defaults().with(b -> b.epochs(2)),
+                PpoConfig.defaults().with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
                 new Eval("rm", 200, 0.5, 0.5, 32, 0.0, 1234));
     }
 

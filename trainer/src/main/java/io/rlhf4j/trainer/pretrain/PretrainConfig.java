@@ -1,12 +1,28 @@
 package io.rlhf4j.trainer.pretrain;
 
+import com.fasterxml.jackson.annotation.JsonAnyGetter;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.config.ModelFamily;
+import io.rlhf4j.trainer.optim.LearningRate;
+import io.rlhf4j.trainer.optim.OptimizerConfig;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Hyper-parameters of a pretraining run. The defaults are the embedded demo model's: a ~1M-parameter
- * Llama trained on WordNet glosses in a few minutes on two cores.
+ * Llama trained on WordNet glosses in a few minutes on two cores. The JSON is flat, as before the
+ * optimizer's settings had a record of their own, so the demo model's {@code trainer_state.json} still
+ * matches (see {@code SftConfig}).
  */
+@JsonDeserialize(builder = PretrainConfig.Builder.class)
+@JsonPropertyOrder({"vocab_size", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "seq_len", "batch_size",
+    "steps", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "dropout", "eval_every", "eval_batches",
+    "checkpoint_every", "validation_percent", "seed"})
 public record PretrainConfig(
         @JsonProperty("vocab_size") int vocabSize,
         @JsonProperty("dim") int dim,
@@ -17,11 +33,9 @@ public record PretrainConfig(
         @JsonProperty("seq_len") int seqLen,
         @JsonProperty("batch_size") int batchSize,
         @JsonProperty("steps") int steps,
-        @JsonProperty("lr") double lr,
+        @JsonIgnore OptimizerConfig optimizer,
         @JsonProperty("min_lr") double minLr,
         @JsonProperty("warmup_steps") int warmupSteps,
-        @JsonProperty("weight_decay") double weightDecay,
-        @JsonProperty("grad_clip") double gradClip,
         @JsonProperty("dropout") double dropout,
         @JsonProperty("eval_every") int evalEvery,
         @JsonProperty("eval_batches") int evalBatches,
@@ -42,6 +56,7 @@ public record PretrainConfig(
         positive("eval_every", evalEvery);
         positive("eval_batches", evalBatches);
         positive("checkpoint_every", checkpointEvery);
+        double lr = optimizer.lr();
         if (!(lr > 0) || !(minLr >= 0) || minLr > lr) {
             throw new IllegalArgumentException("need 0 <= min_lr <= lr and lr > 0, got lr=" + lr + " min_lr=" + minLr);
         }
@@ -58,24 +73,235 @@ public record PretrainConfig(
     }
 
     public static PretrainConfig demo() {
-        return new PretrainConfig(2048, 128, 352, 4, 4, 2, 128, 16, 1500, 3e-3, 3e-4, 100, 0.1, 1.0, 0.0,
-                250, 8, 250, 2, 1234);
+        return new Builder().build();
+    }
+
+    /** A builder holding the demo model's settings. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** These settings with the changes {@code edit} makes by name, e.g. {@code with(b -> b.steps(12))}. */
+    public PretrainConfig with(Consumer<Builder> edit) {
+        Builder b = toBuilder();
+        edit.accept(b);
+        return b.build();
+    }
+
+    public Builder toBuilder() {
+        return new Builder().vocabSize(vocabSize).dim(dim).hiddenDim(hiddenDim).layers(layers).heads(heads)
+                .kvHeads(kvHeads).seqLen(seqLen).batchSize(batchSize).steps(steps).optimizer(optimizer).minLr(minLr)
+                .warmupSteps(warmupSteps).dropout(dropout).evalEvery(evalEvery).evalBatches(evalBatches)
+                .checkpointEvery(checkpointEvery).validationPercent(validationPercent).seed(seed);
     }
 
     /** The model this run trains, given its tokenizer's special tokens. */
     public ModelConfig modelConfig(int bos, int eos) {
-        return new ModelConfig(io.rlhf4j.core.config.ModelFamily.LLAMA, vocabSize, dim, hiddenDim, layers, heads,
-                kvHeads, seqLen, 1e-5, 10000.0, true, dropout, bos, eos);
+        return new ModelConfig(ModelFamily.LLAMA, vocabSize, dim, hiddenDim, layers, heads, kvHeads, seqLen, 1e-5,
+                10000.0, true, dropout, bos, eos);
     }
 
     /** Linear warm-up to {@code lr}, then cosine decay to {@code minLr} at the last step. */
     public double learningRate(int step) {
-        return io.rlhf4j.trainer.optim.LearningRate.warmupCosine(step, steps, warmupSteps, lr, minLr);
+        return LearningRate.warmupCosine(step, steps, warmupSteps, optimizer.lr(), minLr);
+    }
+
+    @JsonProperty("lr")
+    private double jsonLr() {
+        return optimizer.lr();
+    }
+
+    @JsonProperty("weight_decay")
+    private double jsonWeightDecay() {
+        return optimizer.weightDecay();
+    }
+
+    @JsonProperty("grad_clip")
+    private double jsonGradClip() {
+        return optimizer.gradClip();
+    }
+
+    @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
+    private Map<String, Double> jsonAdam() {
+        return optimizer.nonDefaultAdam();
     }
 
     private static void positive(String name, long v) {
         if (v <= 0) {
             throw new IllegalArgumentException(name + " must be positive, got " + v);
+        }
+    }
+
+    /** Settings by name; starts from the demo model's. Jackson reads the flat JSON through it. */
+    @JsonPOJOBuilder(withPrefix = "")
+    public static final class Builder {
+        private int vocabSize = 2048;
+        private int dim = 128;
+        private int hiddenDim = 352;
+        private int layers = 4;
+        private int heads = 4;
+        private int kvHeads = 2;
+        private int seqLen = 128;
+        private int batchSize = 16;
+        private int steps = 1500;
+        private OptimizerConfig optimizer = OptimizerConfig.adamW(3e-3, 0.1, 1.0);
+        private double minLr = 3e-4;
+        private int warmupSteps = 100;
+        private double dropout = 0.0;
+        private int evalEvery = 250;
+        private int evalBatches = 8;
+        private int checkpointEvery = 250;
+        private int validationPercent = 2;
+        private long seed = 1234;
+
+        @JsonProperty("vocab_size")
+        public Builder vocabSize(int v) {
+            vocabSize = v;
+            return this;
+        }
+
+        @JsonProperty("dim")
+        public Builder dim(int v) {
+            dim = v;
+            return this;
+        }
+
+        @JsonProperty("hidden_dim")
+        public Builder hiddenDim(int v) {
+            hiddenDim = v;
+            return this;
+        }
+
+        @JsonProperty("n_layers")
+        public Builder layers(int v) {
+            layers = v;
+            return this;
+        }
+
+        @JsonProperty("n_heads")
+        public Builder heads(int v) {
+            heads = v;
+            return this;
+        }
+
+        @JsonProperty("n_kv_heads")
+        public Builder kvHeads(int v) {
+            kvHeads = v;
+            return this;
+        }
+
+        @JsonProperty("seq_len")
+        public Builder seqLen(int v) {
+            seqLen = v;
+            return this;
+        }
+
+        @JsonProperty("batch_size")
+        public Builder batchSize(int v) {
+            batchSize = v;
+            return this;
+        }
+
+        @JsonProperty("steps")
+        public Builder steps(int v) {
+            steps = v;
+            return this;
+        }
+
+        public Builder optimizer(OptimizerConfig v) {
+            optimizer = v;
+            return this;
+        }
+
+        @JsonProperty("lr")
+        public Builder lr(double v) {
+            optimizer = optimizer.withLr(v);
+            return this;
+        }
+
+        @JsonProperty("weight_decay")
+        public Builder weightDecay(double v) {
+            optimizer = optimizer.withWeightDecay(v);
+            return this;
+        }
+
+        @JsonProperty("grad_clip")
+        public Builder gradClip(double v) {
+            optimizer = optimizer.withGradClip(v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.BETA1_KEY)
+        Builder adamBeta1(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.BETA1_KEY, v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.BETA2_KEY)
+        Builder adamBeta2(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.BETA2_KEY, v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.EPS_KEY)
+        Builder adamEps(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.EPS_KEY, v);
+            return this;
+        }
+
+        @JsonProperty("min_lr")
+        public Builder minLr(double v) {
+            minLr = v;
+            return this;
+        }
+
+        @JsonProperty("warmup_steps")
+        public Builder warmupSteps(int v) {
+            warmupSteps = v;
+            return this;
+        }
+
+        @JsonProperty("dropout")
+        public Builder dropout(double v) {
+            dropout = v;
+            return this;
+        }
+
+        @JsonProperty("eval_every")
+        public Builder evalEvery(int v) {
+            evalEvery = v;
+            return this;
+        }
+
+        @JsonProperty("eval_batches")
+        public Builder evalBatches(int v) {
+            evalBatches = v;
+            return this;
+        }
+
+        @JsonProperty("checkpoint_every")
+        public Builder checkpointEvery(int v) {
+            checkpointEvery = v;
+            return this;
+        }
+
+        @JsonProperty("validation_percent")
+        public Builder validationPercent(int v) {
+            validationPercent = v;
+            return this;
+        }
+
+        @JsonProperty("seed")
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        public PretrainConfig build() {
+            return new PretrainConfig(vocabSize, dim, hiddenDim, layers, heads, kvHeads, seqLen, batchSize, steps,
+                    optimizer, minLr, warmupSteps, dropout, evalEvery, evalBatches, checkpointEvery, validationPercent,
+                    seed);
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.rlhf4j.trainer.pretrain;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -14,14 +14,14 @@ import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.run.RunDirectory;
+import io.rlhf4j.trainer.run.Stage;
+import io.rlhf4j.trainer.run.StageRunner;
+import io.rlhf4j.trainer.run.StageState;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalInt;
-import me.tongfei.progressbar.ProgressBar;
 
 /**
  * Trains a Llama-family model from scratch with its own byte-level BPE tokenizer.
@@ -59,19 +59,14 @@ public final class Pretrainer {
     }
 
     public Outcome run(WordNetCorpus.Split corpus) throws IOException {
-        RunDirectory run = new RunDirectory(out);
-        JsonNode configJson = JSON.valueToTree(config);
-        OptionalInt resumeAt = run.resumableStep(configJson, KIND);
+        StageRunner runner = new StageRunner(out, KIND, JSON.valueToTree(config), config.steps(), "step", log);
+        int startStep = runner.state().start();
+        if (runner.finished(" (" + startStep + " steps)")) {
+            return finished(startStep);
+        }
         Tokenizer tokenizer;
-        int startStep = resumeAt.orElse(0);
-        boolean resume = resumeAt.isPresent();
-        if (resume) {
-            if (startStep >= config.steps()) {
-                log.printf("%s already holds the finished run (%d steps); nothing to do%n", out, startStep);
-                return finished(startStep);
-            }
+        if (runner.state().resumed()) {
             tokenizer = Checkpoint.readTokenizer(out);
-            log.printf("resuming %s at step %d of %d%n", out, startStep, config.steps());
         } else {
             log.printf("training a %d-token byte-level BPE tokenizer on %,d documents%n", config.vocabSize(),
                     corpus.train().size());
@@ -83,56 +78,99 @@ public final class Pretrainer {
         log.printf("corpus: %,d training tokens, %,d validation tokens%n", train.size(), validation.size());
 
         ModelConfig modelConfig = config.modelConfig(tokenizer.bosId(), tokenizer.eosId());
-        List<String> metrics = new ArrayList<>();
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.initialise(modelConfig, manager, config.seed());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
-            if (resume) {
-                metrics.addAll(run.restore(model, optimizer, startStep));
-            }
+                AdamW optimizer = config.optimizer().newAdamW(manager)) {
             log.printf("model: %,d parameters (%s)%n", modelConfig.parameterCount(), modelConfig.family().modelType());
-            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
-            int rows = config.batchSize();
-            int seq = config.seqLen();
-            double lastLoss = Double.NaN;
-            double lastVal = Double.NaN;
-            long tokens = 0;
-            long started = System.nanoTime();
-            try (ProgressBar bar = RunDirectory.progressBar("pretrain", config.steps(), log)) {
-                bar.stepTo(startStep);
-                int step = startStep;
-                while (step < config.steps() && step < stopAfter) {
-                    double lr = config.learningRate(step);
-                    long[] batch = train.randomBatch(config.seed(), step, rows, seq);
-                    // Dropout draws from PyTorch's generator: reseed it per step so a resumed run matches.
-                    ai.djl.engine.Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
-                    CausalLmStep.Result r = trainer.step(batch, rows, seq, lr);
-                    step++;
-                    tokens += (long) rows * seq;
-                    lastLoss = r.loss();
-                    double tps = tokens / ((System.nanoTime() - started) / 1e9);
-                    bar.stepTo(step);
-                    bar.setExtraMessage(String.format(" loss %.3f  %,.0f tok/s", lastLoss, tps));
-                    boolean evalNow = step % config.evalEvery() == 0 || step == config.steps();
-                    ObjectNode row = JSONL.createObjectNode();
-                    row.put("step", step).put("loss", r.loss()).put("lr", lr).put("grad_norm", r.gradNorm())
-                            .put("tokens_per_s", tps);
-                    if (evalNow) {
-                        lastVal = validationLoss(model, validation);
-                        row.put("val_loss", lastVal);
-                        bar.setExtraMessage(String.format(" loss %.3f  val %.3f  %,.0f tok/s", lastLoss, lastVal, tps));
-                    }
-                    metrics.add(JSONL.writeValueAsString(row));
-                    if (step % config.checkpointEvery() == 0 || step == config.steps() || step == stopAfter) {
-                        run.save(model, optimizer, tokenizer, KIND, step, config.steps(), configJson, metrics, null);
-                    }
-                }
-            }
-            double seconds = (System.nanoTime() - started) / 1e9;
+            Training training = new Training(model, optimizer, tokenizer, train, validation);
+            runner.train("pretrain", training, stopAfter);
+            double seconds = (System.nanoTime() - training.started) / 1e9;
+            double lastVal = training.lastVal;
             if (Double.isNaN(lastVal)) {
                 lastVal = validationLoss(model, validation);
             }
-            return new Outcome(Math.min(config.steps(), stopAfter), lastLoss, lastVal, tokens / Math.max(seconds, 1e-9));
+            return new Outcome(Math.min(config.steps(), stopAfter), training.lastLoss, lastVal,
+                    training.tokens / Math.max(seconds, 1e-9));
+        }
+    }
+
+    /** Next-token prediction on random windows of the corpus: batch k depends only on (seed, k). */
+    private final class Training implements Stage {
+        private final Decoder model;
+        private final AdamW optimizer;
+        private final Tokenizer tokenizer;
+        private final TokenStream train;
+        private final TokenStream validation;
+        private CausalLmStep trainer;
+        long started;
+        long tokens;
+        double lastLoss = Double.NaN;
+        double lastVal = Double.NaN;
+
+        Training(Decoder model, AdamW optimizer, Tokenizer tokenizer, TokenStream train, TokenStream validation) {
+            this.model = model;
+            this.optimizer = optimizer;
+            this.tokenizer = tokenizer;
+            this.train = train;
+            this.validation = validation;
+        }
+
+        @Override
+        public List<String> resume(RunDirectory run, int step) throws IOException {
+            return run.restore(model, optimizer, step);
+        }
+
+        @Override
+        public List<String> begin() {
+            return List.of();
+        }
+
+        @Override
+        public void beforeFirstStep() {
+            trainer = new CausalLmStep(model, optimizer, config.optimizer().gradClip());
+            started = System.nanoTime();
+        }
+
+        @Override
+        public ObjectNode step(int step) {
+            int rows = config.batchSize();
+            int seq = config.seqLen();
+            double lr = config.learningRate(step);
+            long[] batch = train.randomBatch(config.seed(), step, rows, seq);
+            // Dropout draws from PyTorch's generator: reseed it per step so a resumed run matches.
+            Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
+            CausalLmStep.Result r = trainer.step(batch, rows, seq, lr);
+            int done = step + 1;
+            tokens += (long) rows * seq;
+            lastLoss = r.loss();
+            double tps = tokens / ((System.nanoTime() - started) / 1e9);
+            ObjectNode row = JSONL.createObjectNode();
+            row.put("step", done).put("loss", r.loss()).put("lr", lr).put("grad_norm", r.gradNorm())
+                    .put("tokens_per_s", tps);
+            if (done % config.evalEvery() == 0 || done == config.steps()) {
+                lastVal = validationLoss(model, validation);
+                row.put("val_loss", lastVal);
+            }
+            return row;
+        }
+
+        @Override
+        public String progress(ObjectNode row) {
+            double loss = row.get("loss").asDouble();
+            double tps = row.get("tokens_per_s").asDouble();
+            return row.has("val_loss")
+                    ? String.format(" loss %.3f  val %.3f  %,.0f tok/s", loss, row.get("val_loss").asDouble(), tps)
+                    : String.format(" loss %.3f  %,.0f tok/s", loss, tps);
+        }
+
+        @Override
+        public boolean checkpointAt(int done) {
+            return done % config.checkpointEvery() == 0 || done == config.steps();
+        }
+
+        @Override
+        public void save(StageState state, int done, List<String> metrics) throws IOException {
+            state.save(model.config(), model.toTensors(), optimizer, tokenizer, done, metrics, null);
         }
     }
 

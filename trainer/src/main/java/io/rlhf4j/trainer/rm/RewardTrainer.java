@@ -12,14 +12,15 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
-import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.run.RunDirectory;
+import io.rlhf4j.trainer.run.Stage;
+import io.rlhf4j.trainer.run.StageRunner;
+import io.rlhf4j.trainer.run.StageState;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -28,9 +29,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.TreeMap;
-import me.tongfei.progressbar.ProgressBar;
 
 /**
  * Trains the reward model from SFT: the SFT trunk (its unembedding unused) plus a scalar head; each
@@ -78,103 +77,134 @@ public final class RewardTrainer {
         }
         int perEpoch = (train.size() + config.rankingsPerStep() - 1) / config.rankingsPerStep();
         int steps = perEpoch * config.epochs();
-        RunDirectory run = new RunDirectory(out);
         ObjectNode configJson = JSON.valueToTree(config);
-        configJson.put("sft", sft.toAbsolutePath().normalize().toString());
-        configJson.put("snapshot", snapshot.toAbsolutePath().normalize().toString());
-        OptionalInt resumeAt = run.resumableStep(configJson, KIND);
-        int start = resumeAt.orElse(0);
+        configJson.put("sft", StageRunner.absolute(sft));
+        configJson.put("snapshot", StageRunner.absolute(snapshot));
+        StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf("reward model: %,d training and %,d validation rankings, %d steps%n", train.size(),
                 validation.size(), steps);
+        if (runner.finished("")) {
+            return new Outcome(steps, null, null, 0);
+        }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 RewardModel rm = RewardModel.initialise(Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft),
                         manager, sft.toString()), config.seed());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay())) {
-            List<String> metrics = new ArrayList<>();
-            Evaluation before;
-            if (resumeAt.isPresent()) {
-                if (start >= steps) {
-                    log.printf("%s already holds the finished run; nothing to do%n", out);
-                    return new Outcome(steps, null, null, 0);
-                }
-                metrics.addAll(run.restore(rm::load, optimizer, start));
-                JsonNode first = JSONL.readTree(metrics.get(0));
-                before = new Evaluation(first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
-                log.printf("resuming %s at step %d of %d%n", out, start, steps);
-            } else {
-                before = evaluate(rm, validation);
-                metrics.add(JSONL.writeValueAsString(JSONL.createObjectNode().put("step", 0)
-                        .put("val_loss", before.loss()).put("val_accuracy", before.accuracy())));
+                AdamW optimizer = config.optimizer().newAdamW(manager)) {
+            Training training = new Training(rm, optimizer, train, validation, steps, modelConfig, tokenizer);
+            StageRunner.Progress progress = runner.train("rm", training, stopAfter);
+            if (progress.step() < steps) {
+                return new Outcome(progress.step(), training.before, null, 0);
             }
-            rm.requireGradients();
-            Map<String, NDArray> params = rm.parameters();
-            try (ProgressBar bar = RunDirectory.progressBar("rm", steps, log)) {
-                bar.stepTo(start);
-                int step = start;
-                while (step < steps && step < stopAfter) {
-                    List<RankedExample> batch = batch(train, step);
-                    double lr = LearningRate.warmupCosine(step, steps, config.warmupSteps(), config.lr(), config.minLr());
-                    Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
-                    double loss;
-                    double norm;
-                    try (NDScope scope = new NDScope()) {
-                        scope.suppressNotUsedWarning();
-                        try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                            NDArray total = null;
-                            for (RankedExample e : batch) {
-                                NDArray l = RankingLoss.loss(rewards(rm, e.sequences()), e.ranks());
-                                total = total == null ? l : total.add(l);
-                            }
-                            NDArray mean = total.div(batch.size());
-                            gc.backward(mean);
-                            loss = mean.getFloat();
-                        }
-                        if (!Double.isFinite(loss)) {
-                            throw new IllegalStateException("reward-model training diverged at step " + step
-                                    + ": loss is " + loss + " (lower the learning rate)");
-                        }
-                        norm = AdamW.clipGradients(params, config.gradClip());
-                        optimizer.step(params, lr);
-                    }
-                    step++;
-                    ObjectNode row = JSONL.createObjectNode().put("step", step).put("loss", loss).put("lr", lr)
-                            .put("grad_norm", norm);
-                    bar.stepTo(step);
-                    bar.setExtraMessage(String.format(" loss %.3f", loss));
-                    boolean evalNow = step % config.evalEvery() == 0 || step == steps;
-                    if (evalNow) {
-                        Evaluation ev = evaluate(rm, validation);
-                        row.put("val_loss", ev.loss()).put("val_accuracy", ev.accuracy());
-                    }
-                    metrics.add(JSONL.writeValueAsString(row));
-                    if (evalNow || step == stopAfter) {
-                        run.save(modelConfig, rm.toTensors(), optimizer, tokenizer, KIND, step, steps, configJson,
-                                metrics, null);
-                    }
-                }
-                if (step < steps) {
-                    return new Outcome(step, before, null, 0);
-                }
-            }
+            Evaluation before = training.before;
             Evaluation after = evaluate(rm, validation);
             double shift = centreOnDemonstrations(rm, snapshot, tokenizer, modelConfig.maxPositions());
-            ObjectNode manifest = JSON.createObjectNode();
-            manifest.put("kind", KIND);
-            manifest.put("parent", sft.toAbsolutePath().normalize().toString());
-            manifest.put("parent_weights_sha256", Checksums.sha256(sft.resolve(Checkpoint.WEIGHTS)));
-            manifest.put("data_snapshot", snapshot.toAbsolutePath().normalize().toString());
-            manifest.set("hyper_parameters", JSON.valueToTree(config));
+            ObjectNode manifest = StageRunner.manifest(KIND, sft, List.of(), snapshot, config);
             ObjectNode m = manifest.putObject("metrics");
             m.put("validation_accuracy_before", before.accuracy());
             m.put("validation_accuracy", after.accuracy());
             m.put("validation_loss", after.loss());
             m.set("validation_accuracy_by_labeler", JSON.valueToTree(after.accuracyByLabeler()));
             m.put("bias_shift", shift);
-            run.save(modelConfig, rm.toTensors(), null, tokenizer, KIND, steps, steps, configJson, metrics,
-                    dir -> JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest));
+            runner.state().saveFinal(modelConfig, rm.toTensors(), tokenizer, progress.metrics(), manifest);
             log.printf("reward model done: validation accuracy %.3f -> %.3f; checkpoint in %s%n", before.accuracy(),
                     after.accuracy(), out);
             return new Outcome(steps, before, after, shift);
+        }
+    }
+
+    /** The reward model's steps: K-way ranking loss on a batch of rankings, clipped gradients, AdamW. */
+    private final class Training implements Stage {
+        private final RewardModel rm;
+        private final AdamW optimizer;
+        private final List<RankedExample> train;
+        private final List<RankedExample> validation;
+        private final int steps;
+        private final ModelConfig modelConfig;
+        private final Tokenizer tokenizer;
+        private Map<String, NDArray> params;
+        Evaluation before;
+
+        Training(RewardModel rm, AdamW optimizer, List<RankedExample> train, List<RankedExample> validation, int steps,
+                ModelConfig modelConfig, Tokenizer tokenizer) {
+            this.rm = rm;
+            this.optimizer = optimizer;
+            this.train = train;
+            this.validation = validation;
+            this.steps = steps;
+            this.modelConfig = modelConfig;
+            this.tokenizer = tokenizer;
+        }
+
+        @Override
+        public List<String> resume(RunDirectory run, int step) throws IOException {
+            List<String> metrics = run.restore(rm::load, optimizer, step);
+            JsonNode first = JSONL.readTree(metrics.get(0));
+            before = new Evaluation(first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
+            return metrics;
+        }
+
+        @Override
+        public List<String> begin() throws IOException {
+            before = evaluate(rm, validation);
+            return List.of(JSONL.writeValueAsString(JSONL.createObjectNode().put("step", 0)
+                    .put("val_loss", before.loss()).put("val_accuracy", before.accuracy())));
+        }
+
+        @Override
+        public void beforeFirstStep() {
+            rm.requireGradients();
+            params = rm.parameters();
+        }
+
+        @Override
+        public ObjectNode step(int step) {
+            List<RankedExample> batch = batch(train, step);
+            double lr = config.learningRate(step, steps);
+            Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
+            double loss;
+            double norm;
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
+                    NDArray total = null;
+                    for (RankedExample e : batch) {
+                        NDArray l = RankingLoss.loss(rewards(rm, e.sequences()), e.ranks());
+                        total = total == null ? l : total.add(l);
+                    }
+                    NDArray mean = total.div(batch.size());
+                    gc.backward(mean);
+                    loss = mean.getFloat();
+                }
+                if (!Double.isFinite(loss)) {
+                    throw new IllegalStateException("reward-model training diverged at step " + step
+                            + ": loss is " + loss + " (lower the learning rate)");
+                }
+                norm = AdamW.clipGradients(params, config.optimizer().gradClip());
+                optimizer.step(params, lr);
+            }
+            ObjectNode row = JSONL.createObjectNode().put("step", step + 1).put("loss", loss).put("lr", lr)
+                    .put("grad_norm", norm);
+            if (checkpointAt(step + 1)) {
+                Evaluation ev = evaluate(rm, validation);
+                row.put("val_loss", ev.loss()).put("val_accuracy", ev.accuracy());
+            }
+            return row;
+        }
+
+        @Override
+        public String progress(ObjectNode row) {
+            return String.format(" loss %.3f", row.get("loss").asDouble());
+        }
+
+        // The run checkpoints where it evaluates.
+        @Override
+        public boolean checkpointAt(int done) {
+            return done % config.evalEvery() == 0 || done == steps;
+        }
+
+        @Override
+        public void save(StageState state, int done, List<String> metrics) throws IOException {
+            state.save(modelConfig, rm.toTensors(), optimizer, tokenizer, done, metrics, null);
         }
     }
 

@@ -1,16 +1,29 @@
 package io.rlhf4j.trainer.rm;
 
+import com.fasterxml.jackson.annotation.JsonAnyGetter;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
+import io.rlhf4j.trainer.optim.LearningRate;
+import io.rlhf4j.trainer.optim.OptimizerConfig;
+import java.util.Map;
+import java.util.function.Consumer;
 
-/** Hyper-parameters of reward-model training (one ranking, all its C(K,2) pairs, per batch element). */
+/**
+ * Hyper-parameters of reward-model training (one ranking, all its C(K,2) pairs, per batch element). The
+ * JSON is flat, as before the optimizer's settings had a record of their own (see {@code SftConfig}).
+ */
+@JsonDeserialize(builder = RmConfig.Builder.class)
+@JsonPropertyOrder({"epochs", "rankings_per_step", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip",
+    "eval_every", "seed"})
 public record RmConfig(
         @JsonProperty("epochs") int epochs,
         @JsonProperty("rankings_per_step") int rankingsPerStep,
-        @JsonProperty("lr") double lr,
+        @JsonIgnore OptimizerConfig optimizer,
         @JsonProperty("min_lr") double minLr,
         @JsonProperty("warmup_steps") int warmupSteps,
-        @JsonProperty("weight_decay") double weightDecay,
-        @JsonProperty("grad_clip") double gradClip,
         @JsonProperty("eval_every") int evalEvery,
         @JsonProperty("seed") long seed) {
 
@@ -18,13 +31,149 @@ public record RmConfig(
         if (epochs < 1 || rankingsPerStep < 1 || evalEvery < 1) {
             throw new IllegalArgumentException("epochs, rankings_per_step and eval_every must be positive");
         }
-        if (!(lr > 0) || !(minLr >= 0) || minLr > lr || warmupSteps < 0 || weightDecay < 0) {
+        double lr = optimizer.lr();
+        if (!(lr > 0) || !(minLr >= 0) || minLr > lr || warmupSteps < 0 || optimizer.weightDecay() < 0) {
             throw new IllegalArgumentException("invalid learning rate, warm-up or weight decay");
         }
     }
 
     /** InstructGPT trained its reward model for a single epoch: more overfits. */
     public static RmConfig defaults() {
-        return new RmConfig(1, 8, 5e-4, 5e-5, 10, 0.0, 1.0, 50, 1234);
+        return new Builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** These settings with the changes {@code edit} makes by name, e.g. {@code with(b -> b.epochs(2))}. */
+    public RmConfig with(Consumer<Builder> edit) {
+        Builder b = toBuilder();
+        edit.accept(b);
+        return b.build();
+    }
+
+    public Builder toBuilder() {
+        return new Builder().epochs(epochs).rankingsPerStep(rankingsPerStep).optimizer(optimizer).minLr(minLr)
+                .warmupSteps(warmupSteps).evalEvery(evalEvery).seed(seed);
+    }
+
+    /** Linear warm-up to the optimizer's {@code lr}, then cosine decay to {@code min_lr} at the last step. */
+    public double learningRate(int step, int steps) {
+        return LearningRate.warmupCosine(step, steps, warmupSteps, optimizer.lr(), minLr);
+    }
+
+    @JsonProperty("lr")
+    private double jsonLr() {
+        return optimizer.lr();
+    }
+
+    @JsonProperty("weight_decay")
+    private double jsonWeightDecay() {
+        return optimizer.weightDecay();
+    }
+
+    @JsonProperty("grad_clip")
+    private double jsonGradClip() {
+        return optimizer.gradClip();
+    }
+
+    @JsonAnyGetter
+    @SuppressWarnings("UnusedMethod") // Jackson calls it
+    private Map<String, Double> jsonAdam() {
+        return optimizer.nonDefaultAdam();
+    }
+
+    /** Settings by name; starts from the defaults. Jackson reads the flat JSON through it. */
+    @JsonPOJOBuilder(withPrefix = "")
+    public static final class Builder {
+        private int epochs = 1;
+        private int rankingsPerStep = 8;
+        private OptimizerConfig optimizer = OptimizerConfig.adamW(5e-4, 0.0, 1.0);
+        private double minLr = 5e-5;
+        private int warmupSteps = 10;
+        private int evalEvery = 50;
+        private long seed = 1234;
+
+        @JsonProperty("epochs")
+        public Builder epochs(int v) {
+            epochs = v;
+            return this;
+        }
+
+        @JsonProperty("rankings_per_step")
+        public Builder rankingsPerStep(int v) {
+            rankingsPerStep = v;
+            return this;
+        }
+
+        public Builder optimizer(OptimizerConfig v) {
+            optimizer = v;
+            return this;
+        }
+
+        @JsonProperty("lr")
+        public Builder lr(double v) {
+            optimizer = optimizer.withLr(v);
+            return this;
+        }
+
+        @JsonProperty("weight_decay")
+        public Builder weightDecay(double v) {
+            optimizer = optimizer.withWeightDecay(v);
+            return this;
+        }
+
+        @JsonProperty("grad_clip")
+        public Builder gradClip(double v) {
+            optimizer = optimizer.withGradClip(v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.BETA1_KEY)
+        Builder adamBeta1(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.BETA1_KEY, v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.BETA2_KEY)
+        Builder adamBeta2(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.BETA2_KEY, v);
+            return this;
+        }
+
+        @JsonProperty(OptimizerConfig.EPS_KEY)
+        Builder adamEps(double v) {
+            optimizer = optimizer.withAdam(OptimizerConfig.EPS_KEY, v);
+            return this;
+        }
+
+        @JsonProperty("min_lr")
+        public Builder minLr(double v) {
+            minLr = v;
+            return this;
+        }
+
+        @JsonProperty("warmup_steps")
+        public Builder warmupSteps(int v) {
+            warmupSteps = v;
+            return this;
+        }
+
+        @JsonProperty("eval_every")
+        public Builder evalEvery(int v) {
+            evalEvery = v;
+            return this;
+        }
+
+        @JsonProperty("seed")
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        public RmConfig build() {
+            return new RmConfig(epochs, rankingsPerStep, optimizer, minLr, warmupSteps, evalEvery, seed);
+        }
     }
 }

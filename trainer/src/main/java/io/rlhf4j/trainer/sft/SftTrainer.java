@@ -16,9 +16,11 @@ import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.optim.AdamW;
-import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
 import io.rlhf4j.trainer.run.RunDirectory;
+import io.rlhf4j.trainer.run.Stage;
+import io.rlhf4j.trainer.run.StageRunner;
+import io.rlhf4j.trainer.run.StageState;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -26,8 +28,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
-import me.tongfei.progressbar.ProgressBar;
 
 /**
  * Supervised fine-tuning on a snapshot's demonstrations: the loss counts completion tokens only;
@@ -59,7 +59,6 @@ public final class SftTrainer {
         this.log = log;
     }
 
-    /** Stops (after checkpointing) once this step is reached: how tests simulate an interruption. */
     /**
      * Selects the final checkpoint by this reward model's mean score of greedy completions of the
      * validation prompts instead of by validation loss, as InstructGPT selected its SFT models.
@@ -69,6 +68,7 @@ public final class SftTrainer {
         return this;
     }
 
+    /** Stops (after checkpointing) once this step is reached: how tests simulate an interruption. */
     public SftTrainer stopAfter(int step) {
         this.stopAfter = step;
         return this;
@@ -85,106 +85,36 @@ public final class SftTrainer {
         }
         int perEpoch = (train.size() + config.batchSize() - 1) / config.batchSize();
         int steps = perEpoch * config.epochs();
-        RunDirectory run = new RunDirectory(out);
         ObjectNode configJson = JSON.valueToTree(config);
-        configJson.put("base", base.toAbsolutePath().normalize().toString());
-        configJson.put("snapshot", snapshot.toAbsolutePath().normalize().toString());
+        configJson.put("base", StageRunner.absolute(base));
+        configJson.put("snapshot", StageRunner.absolute(snapshot));
         // Part of the run's identity: a resumed run must keep selecting by the same criterion.
-        configJson.put("selection", selectionRm == null ? "validation_loss"
-                : selectionRm.toAbsolutePath().normalize().toString());
-        OptionalInt resumeAt = run.resumableStep(configJson, KIND);
-        int start = resumeAt.orElse(0);
+        configJson.put("selection", selectionRm == null ? "validation_loss" : StageRunner.absolute(selectionRm));
+        StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf("SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n", train.size(),
                 validation.size(), config.epochs(), perEpoch);
-
+        if (runner.finished("")) {
+            return new Outcome(steps, Double.NaN, 0, Double.NaN);
+        }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
-                AdamW optimizer = new AdamW(manager, 0.9, 0.95, 1e-8, config.weightDecay());
+                AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
-            List<int[]> selectionPrompts = validation.stream().map(SftExample::prompt).distinct().limit(32).toList();
-            List<String> metrics = new ArrayList<>();
-            double best = Double.POSITIVE_INFINITY;
-            int bestStep = 0;
-            List<Tensor> bestWeights = model.toTensors();
-            double first = Double.NaN;
-            if (resumeAt.isPresent()) {
-                if (start >= steps) {
-                    log.printf("%s already holds the finished run; nothing to do%n", out);
-                    return new Outcome(steps, Double.NaN, 0, Double.NaN);
-                }
-                metrics.addAll(run.restore(model, optimizer, start));
-                for (String line : metrics) {
-                    JsonNode row = JSONL.readTree(line);
-                    if (row.has("selection")) {
-                        first = Double.isNaN(first) ? row.get("selection").asDouble() : first;
-                        if (row.get("selection").asDouble() < best) {
-                            best = row.get("selection").asDouble();
-                            bestStep = row.get("step").asInt();
-                        }
-                    }
-                }
-                if (Files.exists(out.resolve(BEST))) {
-                    bestWeights = List.copyOf(SafeTensors.read(out.resolve(BEST)).values());
-                }
-                log.printf("resuming %s at step %d of %d%n", out, start, steps);
-            }
-            if (start == 0) {
-                ObjectNode row = JSONL.createObjectNode().put("step", 0);
-                first = selection(model, validation, selector, selectionPrompts, tokenizer, row);
-                best = first;
-                metrics.add(JSONL.writeValueAsString(row));
-            }
-            CausalLmStep trainer = new CausalLmStep(model, optimizer, config.gradClip());
-            long tokens = 0;
-            long started = System.nanoTime();
-            try (ProgressBar bar = RunDirectory.progressBar("sft", steps, log)) {
-                bar.stepTo(start);
-                int step = start;
-                while (step < steps && step < stopAfter) {
-                    List<SftExample> batch = batch(train, step);
-                    Padded p = Padded.of(batch);
-                    double lr = LearningRate.warmupCosine(step, steps, config.warmupSteps(), config.lr(), config.minLr());
-                    Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
-                    CausalLmStep.Result r = trainer.step(p.windows, p.weights, p.keyMask, p.rows, p.seqLen, lr);
-                    step++;
-                    tokens += p.targets;
-                    double tps = tokens / ((System.nanoTime() - started) / 1e9);
-                    ObjectNode row = JSONL.createObjectNode().put("step", step).put("loss", r.loss()).put("lr", lr)
-                            .put("grad_norm", r.gradNorm()).put("tokens_per_s", tps);
-                    bar.stepTo(step);
-                    bar.setExtraMessage(String.format(" loss %.3f  %,.0f tok/s", r.loss(), tps));
-                    boolean evalNow = step % config.evalEvery() == 0 || step == steps || step % perEpoch == 0;
-                    if (evalNow) {
-                        double val = selection(model, validation, selector, selectionPrompts, tokenizer, row);
-                        if (val < best) {
-                            best = val;
-                            bestStep = step;
-                            bestWeights = model.toTensors();
-                        }
-                    }
-                    metrics.add(JSONL.writeValueAsString(row));
-                    if (evalNow || step == stopAfter) {
-                        List<Tensor> keep = bestWeights;
-                        run.save(model, optimizer, tokenizer, KIND, step, steps, configJson, metrics,
-                                dir -> SafeTensors.write(dir.resolve(BEST), keep, Map.of()));
-                    }
-                }
-                if (step < steps) {
-                    return new Outcome(step, best, bestStep, first);
-                }
+            Training training = new Training(model, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
+            StageRunner.Progress progress = runner.train("sft", training, stopAfter);
+            double best = training.best;
+            int bestStep = training.bestStep;
+            double first = training.first;
+            if (progress.step() < steps) {
+                return new Outcome(progress.step(), best, bestStep, first);
             }
             // The result is the best checkpoint, with its lineage.
-            model.load(toMap(bestWeights));
-            ObjectNode manifest = JSON.createObjectNode();
-            manifest.put("kind", KIND);
-            manifest.put("parent", base.toAbsolutePath().normalize().toString());
-            manifest.put("parent_weights_sha256", io.rlhf4j.core.io.Checksums.sha256(base.resolve(Checkpoint.WEIGHTS)));
-            manifest.put("data_snapshot", snapshot.toAbsolutePath().normalize().toString());
-            manifest.set("hyper_parameters", JSON.valueToTree(config));
+            model.load(toMap(training.bestWeights));
+            ObjectNode manifest = StageRunner.manifest(KIND, base, List.of(), snapshot, config);
             ObjectNode m = manifest.putObject("metrics");
             m.put("selected_by", selector == null ? "validation_loss" : "reward_model");
             if (selector != null) {
-                manifest.put("selection_reward_model", selectionRm.toAbsolutePath().normalize().toString());
+                manifest.put("selection_reward_model", StageRunner.absolute(selectionRm));
             }
             m.put(selector == null ? "validation_loss_before" : "validation_reward_before", selector == null ? first : -first);
             m.put(selector == null ? "validation_loss_best" : "validation_reward_best", selector == null ? best : -best);
@@ -192,13 +122,123 @@ public final class SftTrainer {
             m.put("steps", steps);
             m.put("train_examples", train.size());
             m.put("validation_examples", validation.size());
-            run.save(model, null, tokenizer, KIND, steps, steps, configJson, metrics,
-                    dir -> JSON.writeValue(dir.resolve(MANIFEST).toFile(), manifest));
+            runner.state().saveFinal(model.config(), model.toTensors(), tokenizer, progress.metrics(), manifest);
             log.printf("SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
                     selector == null ? "validation loss" : "validation reward", selector == null ? first : -first,
                     selector == null ? best : -best,
                     bestStep, out);
             return new Outcome(steps, best, bestStep, first);
+        }
+    }
+
+    /**
+     * SFT's steps: completion-only next-token loss, dropout reseeded per step; evaluates at each
+     * {@code eval_every}, each epoch's end and the last step, keeping the best weights so far.
+     */
+    private final class Training implements Stage {
+        private final Decoder model;
+        private final AdamW optimizer;
+        private final RewardModel selector;
+        private final List<SftExample> train;
+        private final List<SftExample> validation;
+        private final int steps;
+        private final int perEpoch;
+        private final Tokenizer tokenizer;
+        private final List<int[]> selectionPrompts;
+        private CausalLmStep trainer;
+        private long tokens;
+        private long started;
+        double best = Double.POSITIVE_INFINITY;
+        int bestStep;
+        List<Tensor> bestWeights;
+        double first = Double.NaN;
+
+        Training(Decoder model, AdamW optimizer, RewardModel selector, List<SftExample> train,
+                List<SftExample> validation, int steps, int perEpoch, Tokenizer tokenizer) {
+            this.model = model;
+            this.optimizer = optimizer;
+            this.selector = selector;
+            this.train = train;
+            this.validation = validation;
+            this.steps = steps;
+            this.perEpoch = perEpoch;
+            this.tokenizer = tokenizer;
+            this.selectionPrompts = validation.stream().map(SftExample::prompt).distinct().limit(32).toList();
+            this.bestWeights = model.toTensors();
+        }
+
+        @Override
+        public List<String> resume(RunDirectory run, int step) throws IOException {
+            List<String> metrics = run.restore(model, optimizer, step);
+            for (String line : metrics) {
+                JsonNode row = JSONL.readTree(line);
+                if (row.has("selection")) {
+                    first = Double.isNaN(first) ? row.get("selection").asDouble() : first;
+                    if (row.get("selection").asDouble() < best) {
+                        best = row.get("selection").asDouble();
+                        bestStep = row.get("step").asInt();
+                    }
+                }
+            }
+            if (Files.exists(run.path().resolve(BEST))) {
+                bestWeights = List.copyOf(SafeTensors.read(run.path().resolve(BEST)).values());
+            }
+            return metrics;
+        }
+
+        @Override
+        public List<String> begin() throws IOException {
+            ObjectNode row = JSONL.createObjectNode().put("step", 0);
+            first = selection(model, validation, selector, selectionPrompts, tokenizer, row);
+            best = first;
+            return List.of(JSONL.writeValueAsString(row));
+        }
+
+        @Override
+        public void beforeFirstStep() {
+            trainer = new CausalLmStep(model, optimizer, config.optimizer().gradClip());
+            started = System.nanoTime();
+        }
+
+        @Override
+        public ObjectNode step(int step) {
+            Padded p = Padded.of(batch(train, step));
+            double lr = config.learningRate(step, steps);
+            Engine.getEngine("PyTorch").setRandomSeed((int) (config.seed() * 1_000_003L + step));
+            CausalLmStep.Result r = trainer.step(p.windows, p.weights, p.keyMask, p.rows, p.seqLen, lr);
+            int done = step + 1;
+            tokens += p.targets;
+            double tps = tokens / ((System.nanoTime() - started) / 1e9);
+            ObjectNode row = JSONL.createObjectNode().put("step", done).put("loss", r.loss()).put("lr", lr)
+                    .put("grad_norm", r.gradNorm()).put("tokens_per_s", tps);
+            if (checkpointAt(done)) {
+                double val = selection(model, validation, selector, selectionPrompts, tokenizer, row);
+                if (val < best) {
+                    best = val;
+                    bestStep = done;
+                    bestWeights = model.toTensors();
+                }
+            }
+            return row;
+        }
+
+        @Override
+        public String progress(ObjectNode row) {
+            return String.format(" loss %.3f  %,.0f tok/s", row.get("loss").asDouble(),
+                    row.get("tokens_per_s").asDouble());
+        }
+
+        // The run checkpoints where it evaluates.
+        @Override
+        public boolean checkpointAt(int done) {
+            return done % config.evalEvery() == 0 || done == steps || done % perEpoch == 0;
+        }
+
+        @Override
+        public void save(StageState state, int done, List<String> metrics) throws IOException {
+            List<Tensor> keep = bestWeights;
+            state.save(model.config(), model.toTensors(), optimizer, tokenizer, done, metrics,
+                    dir -> SafeTensors.write(dir.resolve(BEST), keep, Map.of()));
         }
     }
 

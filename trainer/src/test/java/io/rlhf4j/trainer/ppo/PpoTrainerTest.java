@@ -64,12 +64,15 @@ class PpoTrainerTest {
         Files.write(snapshot.resolve("ppo.train.jsonl"), ppo);
         Files.write(snapshot.resolve("ppo.validation.jsonl"), ppo);
         PpoTrainerTest.rm = tmp.resolve("rm");
-        new RewardTrainer(new RmConfig(3, 4, 1e-3, 1e-4, 3, 0.0, 1.0, 100, 3), QUIET).run(snapshot, BASE,
+        new RewardTrainer(RmConfig.builder().epochs(3).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(3).weightDecay(0.0)
+                .gradClip(1.0).evalEvery(100).seed(3).build(), QUIET).run(snapshot, BASE,
                 PpoTrainerTest.rm);
     }
 
     static PpoConfig config(int iterations, double gamma) {
-        return new PpoConfig(iterations, 10, 6, 2, 5, 3e-4, 3e-4, 0.02, 0.0, gamma, 4, 1.0, 0.95, 0.2, 0.2, 1.0, 21);
+        return PpoConfig.builder().iterations(iterations).rolloutsPerIteration(10).maxNewTokens(6).ppoEpochs(2)
+                .minibatchSize(5).lr(3e-4).valueLr(3e-4).beta(0.02).klTarget(0.0).gamma(gamma).ptxBatchSize(4)
+                .discount(1.0).lambda(0.95).clipRange(0.2).valueClipRange(0.2).gradClip(1.0).seed(21).build();
     }
 
     @Test

@@ -37,8 +37,9 @@ class PretrainerTest {
     }
 
     static PretrainConfig tiny(int steps, double dropout) {
-        return new PretrainConfig(300, 32, 64, 2, 4, 2, 32, 4, steps, 1e-2, 1e-3, 2, 0.1, 1.0, dropout,
-                6, 2, 4, 2, 7);
+        return PretrainConfig.builder().vocabSize(300).dim(32).hiddenDim(64).layers(2).heads(4).kvHeads(2).seqLen(32)
+                .batchSize(4).steps(steps).lr(1e-2).minLr(1e-3).warmupSteps(2).weightDecay(0.1).gradClip(1.0)
+                .dropout(dropout).evalEvery(6).evalBatches(2).checkpointEvery(4).validationPercent(2).seed(7).build();
     }
 
     @Test

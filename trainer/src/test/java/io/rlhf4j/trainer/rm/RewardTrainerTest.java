@@ -64,7 +64,8 @@ class RewardTrainerTest {
     void learnsThePreferenceBeatsChanceOnHeldOutLabelersAndCentresDemonstrations() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"));
         Path out = tmp.resolve("rm");
-        RewardTrainer.Outcome o = new RewardTrainer(new RmConfig(3, 4, 1e-3, 1e-4, 3, 0.0, 1.0, 10, 3), QUIET)
+        RewardTrainer.Outcome o = new RewardTrainer(RmConfig.builder().epochs(3).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(3).weightDecay(0.0)
+                .gradClip(1.0).evalEvery(10).seed(3).build(), QUIET)
                 .run(snap, BASE, out);
         assertThat(o.after().accuracy()).isGreaterThan(0.85).isGreaterThan(o.before().accuracy());
         assertThat(o.after().accuracyByLabeler().get("held-out-group")).isGreaterThan(0.8);
@@ -86,7 +87,8 @@ class RewardTrainerTest {
     @Test
     void anInterruptedRunResumesAndFinishes() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"));
-        RmConfig config = new RmConfig(1, 4, 1e-3, 1e-4, 2, 0.0, 1.0, 3, 9);
+        RmConfig config = RmConfig.builder().epochs(1).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(2).weightDecay(0.0)
+                .gradClip(1.0).evalEvery(3).seed(9).build();
         Path straight = tmp.resolve("straight");
         new RewardTrainer(config, QUIET).run(snap, BASE, straight);
         Path interrupted = tmp.resolve("interrupted");

@@ -55,7 +55,8 @@ class SftTrainerTest {
         // Validation on the training prompts themselves: selection then keeps the best-learnt checkpoint.
         Path snap = snapshot(tmp.resolve("snap"), TRAIN, TRAIN);
         Path out = tmp.resolve("sft");
-        SftConfig config = new SftConfig(30, 4, 3e-3, 3e-4, 5, 0.0, 1.0, 0.0, 20, 7);
+        SftConfig config = SftConfig.builder().epochs(30).batchSize(4).lr(3e-3).minLr(3e-4).warmupSteps(5)
+                .weightDecay(0.0).gradClip(1.0).dropout(0.0).evalEvery(20).seed(7).build();
         SftTrainer.Outcome o = new SftTrainer(config, QUIET).run(snap, BASE, out);
         assertThat(o.bestValidationLoss()).isLessThan(o.firstValidationLoss());
         try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(out, m)) {
@@ -76,7 +77,8 @@ class SftTrainerTest {
     @Test
     void anInterruptedRunResumesAndFinishes() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"), TRAIN, VALIDATION);
-        SftConfig config = new SftConfig(3, 3, 2e-3, 2e-4, 2, 0.01, 1.0, 0.1, 2, 11);
+        SftConfig config = SftConfig.builder().epochs(3).batchSize(3).lr(2e-3).minLr(2e-4).warmupSteps(2)
+                .weightDecay(0.01).gradClip(1.0).dropout(0.1).evalEvery(2).seed(11).build();
         Path straight = tmp.resolve("straight");
         new SftTrainer(config, QUIET).run(snap, BASE, straight);
         Path interrupted = tmp.resolve("interrupted");

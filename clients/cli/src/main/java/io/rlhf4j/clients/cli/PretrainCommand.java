@@ -28,11 +28,11 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--seq-len") int seqLen = D.seqLen();
     @Option(names = "--batch-size") int batchSize = D.batchSize();
     @Option(names = "--steps") int steps = D.steps();
-    @Option(names = "--lr") double lr = D.lr();
+    @Option(names = "--lr") double lr = D.optimizer().lr();
     @Option(names = "--min-lr") double minLr = D.minLr();
     @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
-    @Option(names = "--weight-decay") double weightDecay = D.weightDecay();
-    @Option(names = "--grad-clip") double gradClip = D.gradClip();
+    @Option(names = "--weight-decay") double weightDecay = D.optimizer().weightDecay();
+    @Option(names = "--grad-clip") double gradClip = D.optimizer().gradClip();
     @Option(names = "--dropout") double dropout = D.dropout();
     @Option(names = "--eval-every") int evalEvery = D.evalEvery();
     @Option(names = "--eval-batches") int evalBatches = D.evalBatches();
@@ -42,9 +42,11 @@ final class PretrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PretrainConfig config = new PretrainConfig(vocabSize, dim, hiddenDim, layers, heads, kvHeads, seqLen, batchSize,
-                steps, lr, minLr, warmup, weightDecay, gradClip, dropout, evalEvery, evalBatches, checkpointEvery,
-                validationPercent, seed);
+        PretrainConfig config = PretrainConfig.builder().vocabSize(vocabSize).dim(dim).hiddenDim(hiddenDim)
+                .layers(layers).heads(heads).kvHeads(kvHeads).seqLen(seqLen).batchSize(batchSize).steps(steps).lr(lr)
+                .minLr(minLr).warmupSteps(warmup).weightDecay(weightDecay).gradClip(gradClip).dropout(dropout)
+                .evalEvery(evalEvery).evalBatches(evalBatches).checkpointEvery(checkpointEvery)
+                .validationPercent(validationPercent).seed(seed).build();
         System.err.println("loading WordNet 3.1 glosses and examples");
         WordNetCorpus.Split corpus = WordNetCorpus.load(config.validationPercent());
         Pretrainer.Outcome o = new Pretrainer(config, out, System.err).run(corpus);

@@ -35,11 +35,11 @@ final class TrainCommand {
 
         @Option(names = "--epochs") int epochs = D.epochs();
         @Option(names = "--batch-size") int batchSize = D.batchSize();
-        @Option(names = "--lr") double lr = D.lr();
+        @Option(names = "--lr") double lr = D.optimizer().lr();
         @Option(names = "--min-lr") double minLr = D.minLr();
         @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
-        @Option(names = "--weight-decay") double weightDecay = D.weightDecay();
-        @Option(names = "--grad-clip") double gradClip = D.gradClip();
+        @Option(names = "--weight-decay") double weightDecay = D.optimizer().weightDecay();
+        @Option(names = "--grad-clip") double gradClip = D.optimizer().gradClip();
         @Option(names = "--dropout", description = "residual dropout (default ${DEFAULT-VALUE})") double dropout = D.dropout();
         @Option(names = "--eval-every") int evalEvery = D.evalEvery();
         @Option(names = "--seed") long seed = D.seed();
@@ -76,11 +76,11 @@ final class TrainCommand {
 
         @Option(names = "--epochs") int epochs = D.epochs();
         @Option(names = "--rankings-per-step") int perStep = D.rankingsPerStep();
-        @Option(names = "--lr") double lr = D.lr();
+        @Option(names = "--lr") double lr = D.optimizer().lr();
         @Option(names = "--min-lr") double minLr = D.minLr();
         @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
-        @Option(names = "--weight-decay") double weightDecay = D.weightDecay();
-        @Option(names = "--grad-clip") double gradClip = D.gradClip();
+        @Option(names = "--weight-decay") double weightDecay = D.optimizer().weightDecay();
+        @Option(names = "--grad-clip") double gradClip = D.optimizer().gradClip();
         @Option(names = "--eval-every") int evalEvery = D.evalEvery();
         @Option(names = "--seed") long seed = D.seed();
 
@@ -127,8 +127,8 @@ final class TrainCommand {
         @Option(names = "--max-new-tokens") int maxNew = D.maxNewTokens();
         @Option(names = "--ppo-epochs") int ppoEpochs = D.ppoEpochs();
         @Option(names = "--minibatch-size") int minibatch = D.minibatchSize();
-        @Option(names = "--lr") double lr = D.lr();
-        @Option(names = "--value-lr") double valueLr = D.valueLr();
+        @Option(names = "--lr") double lr = D.policyOptimizer().lr();
+        @Option(names = "--value-lr") double valueLr = D.valueOptimizer().lr();
         @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})") double beta = D.beta();
         @Option(names = "--kl-target", description = "adapt beta towards this KL; 0 keeps beta fixed") double klTarget = D.klTarget();
         @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain PPO (default ${DEFAULT-VALUE})") double gamma = D.gamma();
@@ -137,7 +137,7 @@ final class TrainCommand {
         @Option(names = "--lambda") double lambda = D.lambda();
         @Option(names = "--clip-range") double clip = D.clipRange();
         @Option(names = "--value-clip-range") double valueClip = D.valueClipRange();
-        @Option(names = "--grad-clip") double gradClip = D.gradClip();
+        @Option(names = "--grad-clip") double gradClip = D.policyOptimizer().gradClip();
         @Option(names = "--seed") long seed = D.seed();
 
         @Override

@@ -1,0 +1,104 @@
+package io.rlhf4j.trainer.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.trainer.optim.OptimizerConfig;
+import io.rlhf4j.trainer.ppo.PpoConfig;
+import io.rlhf4j.trainer.pretrain.PretrainConfig;
+import io.rlhf4j.trainer.rm.RmConfig;
+import io.rlhf4j.trainer.sft.SftConfig;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Stage configs nest their optimizer's settings but keep the flat JSON they always had: manifests,
+ * {@code trainer_state.json} (a resumed run compares it) and config files stay as they were.
+ */
+class StageConfigJsonTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void everyStageConfigRoundTripsThroughJson() throws Exception {
+        roundTrip(SftConfig.defaults().with(b -> b.epochs(2).lr(3e-4).weightDecay(0.01)), SftConfig.class);
+        roundTrip(RmConfig.defaults().with(b -> b.rankingsPerStep(3).gradClip(0.5)), RmConfig.class);
+        roundTrip(PpoConfig.defaults().with(b -> b.lr(3e-5).valueLr(1e-4).gamma(0.5)), PpoConfig.class);
+        roundTrip(PretrainConfig.demo().with(b -> b.steps(120).dropout(0.1)), PretrainConfig.class);
+        roundTrip(PipelineConfig.defaults(), PipelineConfig.class);
+    }
+
+    @Test
+    void adamSettingsAreWrittenOnlyWhenTheyDifferFromTheDefaults() throws Exception {
+        SftConfig plain = SftConfig.defaults();
+        assertThat(JSON.valueToTree(plain).has(OptimizerConfig.BETA2_KEY)).isFalse();
+        SftConfig beta2 = plain.with(b -> b.optimizer(plain.optimizer().withAdam(OptimizerConfig.BETA2_KEY, 0.999)));
+        assertThat(JSON.<JsonNode>valueToTree(beta2).get(OptimizerConfig.BETA2_KEY).asDouble()).isEqualTo(0.999);
+        roundTrip(beta2, SftConfig.class);
+        PpoConfig decayed = PpoConfig.defaults().with(b -> b.optimizer(OptimizerConfig.adamW(2e-5, 0.1, 1.0)
+                .withAdam(OptimizerConfig.EPS_KEY, 1e-6)));
+        assertThat(decayed.valueOptimizer()).isEqualTo(decayed.policyOptimizer().withLr(1e-5));
+        roundTrip(decayed, PpoConfig.class);
+    }
+
+    @Test
+    void theWireFormatIsTheFlatOneOfEarlierRuns() throws Exception {
+        assertThat(keys(SftConfig.defaults())).containsExactly("epochs", "batch_size", "lr", "min_lr", "warmup_steps",
+                "weight_decay", "grad_clip", "dropout", "eval_every", "seed");
+        assertThat(keys(RmConfig.defaults())).containsExactly("epochs", "rankings_per_step", "lr", "min_lr",
+                "warmup_steps", "weight_decay", "grad_clip", "eval_every", "seed");
+        assertThat(keys(PpoConfig.defaults())).containsExactly("iterations", "rollouts_per_iteration",
+                "max_new_tokens", "ppo_epochs", "minibatch_size", "lr", "value_lr", "beta", "kl_target", "gamma",
+                "ptx_batch_size", "discount", "lambda", "clip_range", "value_clip_range", "grad_clip", "seed");
+        // The demo model was trained before the optimizer had a record: its state must still match exactly.
+        JsonNode state = JSON.readTree(Path.of("..", "demo", "base-model", "trainer_state.json").toFile());
+        assertThat(JSON.writeValueAsString(PretrainConfig.demo()))
+                .isEqualTo(JSON.writeValueAsString(state.get("config")));
+    }
+
+    @Test
+    void thePipelineDefaultsAreTheTunedOnes() {
+        PipelineConfig c = PipelineConfig.defaults();
+        assertThat(c.sft().epochs()).isEqualTo(2);
+        assertThat(c.sft().optimizer()).isEqualTo(OptimizerConfig.adamW(1e-3, 0.0, 1.0));
+        assertThat(c.rm().epochs()).isEqualTo(2);
+        assertThat(c.rm().optimizer()).isEqualTo(OptimizerConfig.adamW(5e-4, 0.0, 1.0));
+        PpoConfig p = c.ppo();
+        assertThat(List.of(p.iterations(), p.rolloutsPerIteration(), p.maxNewTokens(), p.ppoEpochs(),
+                p.minibatchSize(), p.ptxBatchSize())).containsExactly(20, 16, 24, 2, 8, 8);
+        assertThat(p.policyOptimizer()).isEqualTo(OptimizerConfig.adamW(3e-5, 0.0, 1.0));
+        assertThat(p.valueOptimizer()).isEqualTo(OptimizerConfig.adamW(1e-4, 0.0, 1.0));
+        assertThat(List.of(p.beta(), p.klTarget(), p.gamma(), p.discount(), p.lambda(), p.clipRange(),
+                p.valueClipRange())).containsExactly(0.05, 0.0, 0.5, 1.0, 0.95, 0.2, 0.2);
+    }
+
+    @Test
+    void overridesByNameStillFailOnUnknownKeys() {
+        ObjectNode overrides = JSON.createObjectNode();
+        overrides.putObject("ppo").put("value_lr", 2e-4).put("grad_clip", 0.5);
+        PipelineConfig c = PipelineConfig.defaults().with(overrides, "test");
+        assertThat(c.ppo().valueOptimizer().lr()).isEqualTo(2e-4);
+        assertThat(c.ppo().valueOptimizer().gradClip()).isEqualTo(0.5);
+        assertThat(c.ppo().policyOptimizer().gradClip()).isEqualTo(0.5);
+        ObjectNode bad = JSON.createObjectNode();
+        bad.putObject("sft").put("lrr", 1e-3);
+        assertThatThrownBy(() -> PipelineConfig.defaults().with(bad, "test")).hasMessageContaining("'sft.lrr'");
+    }
+
+    private static <T> void roundTrip(T config, Class<T> type) throws Exception {
+        String text = JSON.writeValueAsString(config);
+        assertThat(JSON.readValue(text, type)).isEqualTo(config);
+        assertThat(JSON.writeValueAsString(JSON.readValue(text, type))).isEqualTo(text);
+    }
+
+    private static List<String> keys(Object config) {
+        List<String> out = new ArrayList<>();
+        JSON.<JsonNode>valueToTree(config).fieldNames().forEachRemaining(out::add);
+        return out;
+    }
+}
