@@ -3,6 +3,7 @@ package io.rlhf4j.serving.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.chat.ChatMessage;
 import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.chat.ChatTemplateException;
 import io.rlhf4j.core.io.Json;
@@ -14,6 +15,7 @@ import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -23,7 +25,7 @@ import java.util.Map;
  * streamed, as {@code chat.completion.chunk} deltas (the role first, then content, the finish reason
  * last, and the usage when {@code stream_options.include_usage} asks for it).
  */
-final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
+final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHandler.Params> {
 
     ChatCompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
             Clock clock) {
@@ -36,17 +38,17 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
     }
 
     @Override
-    ChatParams parse(JsonNode body, int window) {
-        return ChatParams.parse(body, window);
+    Params parse(JsonNode body, int window) {
+        return Params.parse(body, window);
     }
 
     @Override
-    RequestFields.Common common(ChatParams params) {
+    Fields.Common common(Params params) {
         return params.common();
     }
 
     @Override
-    Exchange.Work work(Scheduler scheduler, ChatParams params) {
+    Exchange.Work work(Scheduler scheduler, Params params) {
         var engine = scheduler.engine();
         ChatTemplate template = engine.chatTemplate();
         String prompt;
@@ -59,19 +61,19 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
         // completions prompt is (with BOS).
         int[] ids = checkedPrompt(engine.tokenizer().encode(prompt, template.isDefault()),
                 engine.config().maxPositions(), "messages");
-        RequestFields.Common c = params.common();
+        Fields.Common c = params.common();
         return new Exchange.Work(List.of(ids), List.of(prompt), params.messages(), c.sampling(), c.n(),
                 params.topLogprobs() == null ? -1 : params.topLogprobs(), false, c.stream(), c.includeUsage(),
                 c.consent());
     }
 
     @Override
-    Exchange.Format format(ChatParams params) {
+    Exchange.Format format(Params params) {
         return new ChatFormat(params);
     }
 
     /** OpenAI's {@code chat.completion} and {@code chat.completion.chunk} objects. */
-    private record ChatFormat(ChatParams params) implements Exchange.Format {
+    private record ChatFormat(Params params) implements Exchange.Format {
 
         @Override
         public String idPrefix() {
@@ -176,6 +178,76 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatParams> {
                 bytes.add(b & 0xff);
             }
             return o;
+        }
+    }
+
+    /**
+     * A validated {@code POST /v1/chat/completions} body (OpenAI's chat fields). {@code topLogprobs} is null
+     * when {@code logprobs} is off, else how many alternatives each token reports.
+     */
+    record Params(Fields.Common common, List<ChatMessage> messages, Integer topLogprobs) {
+
+        static final int MAX_TOP_LOGPROBS = 20;
+
+        static Params parse(JsonNode body, int maxTokensCap) {
+            JsonNode b = Fields.object(body);
+            List<ChatMessage> messages = messages(b.get("messages"));
+            // max_completion_tokens replaced max_tokens in OpenAI's API; either is taken, the new one first.
+            String lengthField = b.hasNonNull("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+            int maxTokens = Fields.integer(b, lengthField, maxTokensCap, 0, maxTokensCap);
+            Integer top = null;
+            if (Fields.bool(b, "logprobs", false)) {
+                top = Fields.integer(b, "top_logprobs", 0, 0, MAX_TOP_LOGPROBS);
+            } else if (b.hasNonNull("top_logprobs")) {
+                throw ApiError.invalid("top_logprobs", "top_logprobs needs logprobs: true");
+            }
+            return new Params(Fields.common(b, maxTokens), messages, top);
+        }
+
+        private static List<ChatMessage> messages(JsonNode list) {
+            if (list == null || !list.isArray() || list.isEmpty()) {
+                throw ApiError.invalid("messages", "messages must be a non-empty list of {role, content} objects");
+            }
+            List<ChatMessage> out = new ArrayList<>();
+            for (int i = 0; i < list.size(); i++) {
+                JsonNode m = list.get(i);
+                String field = "messages[" + i + "]";
+                if (!m.isObject()) {
+                    throw ApiError.invalid(field, field + " must be an object with role and content");
+                }
+                String role = m.path("role").asText("");
+                if (role.equals("developer")) {
+                    role = "system"; // OpenAI's newer name for the system turn
+                }
+                if (!ChatMessage.ROLES.contains(role)) {
+                    throw ApiError.invalid(field + ".role", "unknown role '" + m.path("role").asText()
+                            + "' (supported: system, developer, user, assistant)");
+                }
+                out.add(new ChatMessage(role, content(m.get("content"), field + ".content")));
+            }
+            return out;
+        }
+
+        /** A string, or a list of {@code {"type": "text", "text": ...}} parts, joined. */
+        private static String content(JsonNode c, String field) {
+            if (c == null || c.isNull()) {
+                throw ApiError.invalid(field, field + " is required");
+            }
+            if (c.isTextual()) {
+                return c.asText();
+            }
+            if (!c.isArray()) {
+                throw ApiError.invalid(field, field + " must be a string or a list of text parts");
+            }
+            StringBuilder text = new StringBuilder();
+            for (JsonNode part : c) {
+                if (!"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
+                    throw ApiError.invalid(field, field + " may only hold text parts ({\"type\": \"text\", "
+                            + "\"text\": ...}); this model takes no " + part.path("type").asText("untyped") + " input");
+                }
+                text.append(part.get("text").asText());
+            }
+            return text.toString();
         }
     }
 }

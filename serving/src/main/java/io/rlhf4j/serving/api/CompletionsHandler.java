@@ -10,8 +10,8 @@ import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Vertx;
-import java.util.ArrayList;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -19,7 +19,7 @@ import java.util.Map;
  * {@code POST /v1/completions}, OpenAI's legacy completions, streamed as server-sent events or answered
  * as one {@code text_completion} object.
  */
-final class CompletionsHandler extends GenerationHandler<CompletionParams> {
+final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Params> {
 
     CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
             Clock clock) {
@@ -32,23 +32,23 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
     }
 
     @Override
-    CompletionParams parse(JsonNode body, int window) {
-        return CompletionParams.parse(body, window);
+    Params parse(JsonNode body, int window) {
+        return Params.parse(body, window);
     }
 
     @Override
-    RequestFields.Common common(CompletionParams params) {
+    Fields.Common common(Params params) {
         return params.common();
     }
 
     @Override
-    Exchange.Work work(Scheduler scheduler, CompletionParams params) {
+    Exchange.Work work(Scheduler scheduler, Params params) {
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
         int vocab = engine.config().vocabSize();
         List<int[]> ids = new ArrayList<>();
         List<String> texts = new ArrayList<>();
-        for (CompletionParams.Prompt p : params.prompts()) {
+        for (Params.Prompt p : params.prompts()) {
             if (p.ids() == null) {
                 ids.add(checkedPrompt(engine.tokenizer().encode(p.text(), true), window, "prompt"));
                 texts.add(p.text());
@@ -63,18 +63,18 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             ids.add(checkedPrompt(p.ids(), window, "prompt"));
             texts.add(engine.tokenizer().decode(p.ids()));
         }
-        RequestFields.Common c = params.common();
+        Fields.Common c = params.common();
         return new Exchange.Work(ids, texts, List.of(), c.sampling(), c.n(), params.logprobs() == null ? -1 : params.logprobs(),
                 params.echo() && params.logprobs() != null, c.stream(), c.includeUsage(), c.consent());
     }
 
     @Override
-    Exchange.Format format(CompletionParams params) {
+    Exchange.Format format(Params params) {
         return new TextFormat(params);
     }
 
     /** OpenAI's {@code text_completion} objects. */
-    private record TextFormat(CompletionParams params) implements Exchange.Format {
+    private record TextFormat(Params params) implements Exchange.Format {
 
         @Override
         public String idPrefix() {
@@ -217,6 +217,63 @@ final class CompletionsHandler extends GenerationHandler<CompletionParams> {
             ArrayNode off = l.putArray("text_offset");
             offsets.forEach(off::add);
             return l;
+        }
+    }
+
+    /**
+     * A validated {@code POST /v1/completions} body (OpenAI's legacy completions fields, plus {@code top_k}
+     * as vLLM has it). Every field is checked with a message naming it.
+     */
+    record Params(Fields.Common common, List<Prompt> prompts, Integer logprobs, boolean echo) {
+
+        /** A prompt as text (tokenized with BOS) or as token ids (taken as they are, as evaluation clients send). */
+        record Prompt(String text, int[] ids) {
+        }
+
+        static Params parse(JsonNode body, int maxTokensCap) {
+            JsonNode b = Fields.object(body);
+            int maxTokens = Fields.integer(b, "max_tokens", 16, 0, maxTokensCap);
+            Integer logprobs = b.hasNonNull("logprobs") ? Fields.integer(b, "logprobs", 0, 0, 5) : null;
+            boolean echo = Fields.bool(b, "echo", false);
+            return new Params(Fields.common(b, maxTokens), prompts(b.get("prompt")), logprobs, echo);
+        }
+
+        /** A string, a list of strings, a list of token ids, or a list of such lists. */
+        private static List<Prompt> prompts(JsonNode p) {
+            List<Prompt> prompts = new ArrayList<>();
+            if (p == null || p.isNull()) {
+                prompts.add(new Prompt("", null));
+            } else if (p.isTextual()) {
+                prompts.add(new Prompt(p.asText(), null));
+            } else if (p.isArray() && p.size() > 0 && p.get(0).isNumber()) {
+                prompts.add(new Prompt(null, ids(p)));
+            } else if (p.isArray() && p.size() > 0) {
+                for (JsonNode e : p) {
+                    if (e.isTextual()) {
+                        prompts.add(new Prompt(e.asText(), null));
+                    } else if (e.isArray() && e.size() > 0) {
+                        prompts.add(new Prompt(null, ids(e)));
+                    } else {
+                        throw ApiError.invalid("prompt", "prompt must be a string, a list of strings, a list of token "
+                                + "ids or a list of non-empty lists of token ids");
+                    }
+                }
+            } else {
+                throw ApiError.invalid("prompt", "prompt must be a string or a non-empty list of strings or token ids");
+            }
+            return prompts;
+        }
+
+        private static int[] ids(JsonNode list) {
+            int[] ids = new int[list.size()];
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode id = list.get(i);
+                if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
+                    throw ApiError.invalid("prompt", "token ids must be non-negative integers, got " + id);
+                }
+                ids[i] = id.asInt();
+            }
+            return ids;
         }
     }
 }

@@ -40,8 +40,8 @@ final class TokenizeHandler {
     private ObjectNode tokenize(JsonNode b, PolicyEngine engine) {
         int[] ids;
         if (b.has("messages")) {
-            ChatParams chat = ChatParams.parse(b, engine.config().maxPositions());
-            boolean generationPrompt = RequestFields.bool(b, "add_generation_prompt", true);
+            ChatCompletionsHandler.Params chat = ChatCompletionsHandler.Params.parse(b, engine.config().maxPositions());
+            boolean generationPrompt = GenerationHandler.Fields.bool(b, "add_generation_prompt", true);
             try {
                 String text = engine.chatTemplate().render(chat.messages(), generationPrompt);
                 ids = engine.tokenizer().encode(text, engine.chatTemplate().isDefault());
@@ -49,11 +49,11 @@ final class TokenizeHandler {
                 throw ApiError.invalid("messages", e.getMessage());
             }
         } else {
-            String prompt = RequestFields.optionalText(b, "prompt");
+            String prompt = GenerationHandler.Fields.optionalText(b, "prompt");
             if (prompt == null) {
                 throw ApiError.invalid("prompt", "prompt (a string) or messages is required");
             }
-            ids = engine.tokenizer().encode(prompt, RequestFields.bool(b, "add_special_tokens", true));
+            ids = engine.tokenizer().encode(prompt, GenerationHandler.Fields.bool(b, "add_special_tokens", true));
         }
         ObjectNode root = Json.MAPPER.createObjectNode();
         root.put("count", ids.length);
@@ -94,7 +94,7 @@ final class TokenizeHandler {
             if (s == null) {
                 throw ApiError.overloaded("no model version is active yet");
             }
-            String model = RequestFields.optionalText(b, "model");
+            String model = GenerationHandler.Fields.optionalText(b, "model");
             String version = s.engine().version();
             if (model != null && !model.equals(version) && !model.equals(GenerationHandler.ALIAS)) {
                 throw ApiError.notFound("model", "model_not_found", "model '" + model
