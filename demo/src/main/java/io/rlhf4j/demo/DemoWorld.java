@@ -39,15 +39,41 @@ public final class DemoWorld {
 
     /** Lemmas a small byte-level model can spell and a user would plausibly ask about. */
     private static final Pattern LEMMA = Pattern.compile("[a-z]{3,12}");
+
     private static final Pattern TRAILING_SEPARATORS = Pattern.compile("[;\\s]+$");
     private static final Pattern QUOTED = Pattern.compile("\"([^\"]+)\"");
     private static final Pattern FIRST_ANSWER_END = Pattern.compile("[,.;]");
     /** Function words: they carry no meaning, so they would inflate the F1 of any fluent text. */
-    private static final Set<String> STOP_WORDS = Set.of("a", "an", "the", "of", "to", "in", "on", "at", "by",
-            "for", "with", "from", "as", "and", "or", "is", "are", "be", "that", "this", "it", "its", "which",
-            "who", "something", "someone");
+    private static final Set<String> STOP_WORDS = Set.of(
+            "a",
+            "an",
+            "the",
+            "of",
+            "to",
+            "in",
+            "on",
+            "at",
+            "by",
+            "for",
+            "with",
+            "from",
+            "as",
+            "and",
+            "or",
+            "is",
+            "are",
+            "be",
+            "that",
+            "this",
+            "it",
+            "its",
+            "which",
+            "who",
+            "something",
+            "someone");
     /** A sentence task asks for a sentence: a few words, not a phrase and not a paragraph. */
     private static final int SENTENCE_MIN_WORDS = 4;
+
     private static final int SENTENCE_MAX_WORDS = 20;
 
     private final Map<TaskKind, List<Task>> tasks;
@@ -58,7 +84,8 @@ public final class DemoWorld {
     private DemoWorld(Map<TaskKind, List<Task>> tasks, long[] knownNgrams) {
         this.tasks = tasks;
         this.knownNgrams = knownNgrams;
-        this.byPrompt = tasks.values().stream().flatMap(List::stream)
+        this.byPrompt = tasks.values().stream()
+                .flatMap(List::stream)
                 .collect(Collectors.toUnmodifiableMap(Task::prompt, t -> t));
     }
 
@@ -125,8 +152,9 @@ public final class DemoWorld {
                 yield 0.75 * f1(content(words), content(reference)) + 0.25 * f1(bigrams(words), bigrams(reference));
             }
             case SYNONYM, ANTONYM, HYPERNYM -> wordAnswer(t, completion, words);
-            case SENTENCE -> (words.contains(t.word()) ? 0.6 : 0)
-                    + (words.size() >= SENTENCE_MIN_WORDS && words.size() <= SENTENCE_MAX_WORDS ? 0.4 : 0);
+            case SENTENCE ->
+                (words.contains(t.word()) ? 0.6 : 0)
+                        + (words.size() >= SENTENCE_MIN_WORDS && words.size() <= SENTENCE_MAX_WORDS ? 0.4 : 0);
         };
     }
 
@@ -188,7 +216,9 @@ public final class DemoWorld {
     }
 
     private static List<String> bigrams(List<String> words) {
-        return IntStream.range(1, words.size()).mapToObj(i -> words.get(i - 1) + " " + words.get(i)).toList();
+        return IntStream.range(1, words.size())
+                .mapToObj(i -> words.get(i - 1) + " " + words.get(i))
+                .toList();
     }
 
     /**
@@ -276,17 +306,23 @@ public final class DemoWorld {
 
     private static void addTasks(Map<TaskKind, List<Task>> tasks, String lemma, Synset s, Map<Long, Synset> synsets)
             throws JWNLException {
-        Optional<Word> word = s.getWords().stream().filter(w -> w.getLemma().equals(lemma)).findFirst();
+        Optional<Word> word =
+                s.getWords().stream().filter(w -> w.getLemma().equals(lemma)).findFirst();
         if (word.isEmpty()) {
             return; // the index lowercases names: "aachen" is the synset's "Aachen", not a common word
         }
         String pos = s.getPOS().getLabel().toLowerCase(Locale.ROOT);
         String gloss = s.getGloss();
         int quote = gloss.indexOf('"');
-        String definition = TRAILING_SEPARATORS.matcher(quote < 0 ? gloss : gloss.substring(0, quote))
-                .replaceAll("").trim();
+        String definition = TRAILING_SEPARATORS
+                .matcher(quote < 0 ? gloss : gloss.substring(0, quote))
+                .replaceAll("")
+                .trim();
         Set<String> synonyms = new LinkedHashSet<>();
-        s.getWords().stream().map(Word::getLemma).filter(l -> !l.equalsIgnoreCase(lemma)).forEach(synonyms::add);
+        s.getWords().stream()
+                .map(Word::getLemma)
+                .filter(l -> !l.equalsIgnoreCase(lemma))
+                .forEach(synonyms::add);
         Set<String> antonyms = new LinkedHashSet<>();
         for (Pointer p : word.get().getPointers(PointerType.ANTONYM)) {
             Synset target = synsets.get(key(p.getTargetPOS(), p.getTargetOffset()));
@@ -345,8 +381,8 @@ public final class DemoWorld {
         return Arrays.copyOf(keys, distinct);
     }
 
-    private static void add(Map<TaskKind, List<Task>> tasks, TaskKind kind, String word, String pos,
-            List<String> references) {
+    private static void add(
+            Map<TaskKind, List<Task>> tasks, TaskKind kind, String word, String pos, List<String> references) {
         if (!references.isEmpty()) {
             tasks.get(kind).add(new Task(kind, word, pos, references));
         }

@@ -29,8 +29,9 @@ public final class GoldJudge implements Judge {
         double[] out = new double[prompts.size()];
         for (int i = 0; i < out.length; i++) {
             String p = prompts.get(i);
-            Task t = world.parse(p).orElseThrow(() -> new IllegalArgumentException("prompt '" + p
-                    + "' is not a demo-world task, so the gold judge cannot score it; use judge rm"));
+            Task t = world.parse(p)
+                    .orElseThrow(() -> new IllegalArgumentException("prompt '" + p
+                            + "' is not a demo-world task, so the gold judge cannot score it; use judge rm"));
             out[i] = world.gold(t, completions.get(i).text());
         }
         return out;
@@ -47,8 +48,8 @@ public final class GoldJudge implements Judge {
         public Judge open(List<String> prompts) {
             DemoWorld world = DemoWorld.load();
             if (!prompts.stream().allMatch(p -> world.parse(p).isPresent())) {
-                throw new IllegalArgumentException("judge gold needs demo-world tasks, and not every test prompt is "
-                        + "one; use judge rm");
+                throw new IllegalArgumentException(
+                        "judge gold needs demo-world tasks, and not every test prompt is " + "one; use judge rm");
             }
             return new GoldJudge(world);
         }

@@ -22,6 +22,7 @@ public final class Labelers {
     public static final int LABELERS_PER_GROUP = 4;
     /** Bound of a group's taste weights: small next to gold's spread of about 1 between good and bad. */
     private static final double TASTE = 0.1;
+
     private static final String PREFIX = "sim-labeler-";
     /** The labelers of the last of the default groups: what the demo holds out of RM training. */
     public static final String HELD_OUT_PREFIX = PREFIX + "group-" + (char) ('a' + DEFAULT_GROUPS - 1);
@@ -48,7 +49,9 @@ public final class Labelers {
             throw new IllegalArgumentException("sigma must be >= 0, got " + sigma);
         }
         this.world = world;
-        this.groups = IntStream.range(0, groups).mapToObj(g -> "group-" + (char) ('a' + g)).toList();
+        this.groups = IntStream.range(0, groups)
+                .mapToObj(g -> "group-" + (char) ('a' + g))
+                .toList();
         this.sigma = sigma;
         Random r = new Random(seed);
         this.shortWeight = new double[groups];
@@ -64,8 +67,8 @@ public final class Labelers {
      * {@code targetAgreement}. Every trial sigma sees the same random draws (seeded by {@code seed}), which
      * makes agreement a deterministic, nearly monotone function of sigma.
      */
-    public static Labelers calibrated(DemoWorld world, List<Sample> sample, int groups, double targetAgreement,
-            long seed) {
+    public static Labelers calibrated(
+            DemoWorld world, List<Sample> sample, int groups, double targetAgreement, long seed) {
         double lo = 0;
         if (new Labelers(world, groups, lo, seed).agreement(sample, new Random(seed)) < targetAgreement) {
             throw new IllegalArgumentException("the groups' tastes alone agree less than " + targetAgreement);
@@ -108,7 +111,9 @@ public final class Labelers {
         if (!groups.contains(group)) {
             throw new IllegalArgumentException("unknown group " + group);
         }
-        return IntStream.range(0, LABELERS_PER_GROUP).mapToObj(i -> PREFIX + group + "-" + i).toList();
+        return IntStream.range(0, LABELERS_PER_GROUP)
+                .mapToObj(i -> PREFIX + group + "-" + i)
+                .toList();
     }
 
     public String groupOf(String labelerId) {
@@ -151,7 +156,9 @@ public final class Labelers {
             int g2 = (g1 + 1 + r.nextInt(groups.size() - 1)) % groups.size();
             int[] a = rank(labelers(groups.get(g1)).get(r.nextInt(LABELERS_PER_GROUP)), s.task(), s.completions(), r);
             int[] b = rank(labelers(groups.get(g2)).get(r.nextInt(LABELERS_PER_GROUP)), s.task(), s.completions(), r);
-            double[] gold = s.completions().stream().mapToDouble(c -> world.gold(s.task(), c)).toArray();
+            double[] gold = s.completions().stream()
+                    .mapToDouble(c -> world.gold(s.task(), c))
+                    .toArray();
             for (int i = 0; i < gold.length; i++) {
                 for (int j = i + 1; j < gold.length; j++) {
                     if (gold[i] != gold[j]) {
@@ -172,7 +179,8 @@ public final class Labelers {
     private double utility(int group, Task t, String completion) {
         // Shortness in (0, 1]: about 0.5 at ten words.
         double shortness = 1 / (1 + DemoWorld.words(completion).size() / 10.0);
-        return world.gold(t, completion) + shortWeight[group] * shortness
+        return world.gold(t, completion)
+                + shortWeight[group] * shortness
                 + styleWeight[group] * world.style(t, completion);
     }
 }

@@ -15,8 +15,7 @@ import java.util.stream.IntStream;
 public final class SimulatedUsers {
 
     /** One prompt as the API logged it. */
-    public record Prompt(String userId, Task task) {
-    }
+    public record Prompt(String userId, Task task) {}
 
     private final DemoWorld world;
     private final List<String> ids;
@@ -28,7 +27,9 @@ public final class SimulatedUsers {
             throw new IllegalArgumentException("users must be >= 1, got " + users);
         }
         this.world = world;
-        this.ids = IntStream.range(0, users).mapToObj(i -> String.format("sim-user-%04d", i)).toList();
+        this.ids = IntStream.range(0, users)
+                .mapToObj(i -> String.format("sim-user-%04d", i))
+                .toList();
         this.random = new Random(seed);
         TaskKind[] kinds = TaskKind.values();
         this.mix = new double[users][kinds.length];

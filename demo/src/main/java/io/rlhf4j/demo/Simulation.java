@@ -27,14 +27,16 @@ import me.tongfei.progressbar.ProgressBar;
 public final class Simulation {
 
     /** How much to simulate. */
-    public record Options(int users, int prompts, int demonstrations, int rankings, int k, int maxNewTokens, long seed) {
+    public record Options(
+            int users, int prompts, int demonstrations, int rankings, int k, int maxNewTokens, long seed) {
         public Options {
             if (demonstrations + rankings > prompts) {
                 throw new IllegalArgumentException("demonstrations + rankings (" + (demonstrations + rankings)
                         + ") exceed the prompts (" + prompts + ")");
             }
             if (k < Judgement.MIN_K || k > Judgement.MAX_K) {
-                throw new IllegalArgumentException("k must be " + Judgement.MIN_K + ".." + Judgement.MAX_K + ", got " + k);
+                throw new IllegalArgumentException(
+                        "k must be " + Judgement.MIN_K + ".." + Judgement.MAX_K + ", got " + k);
             }
             if (users < 1) {
                 throw new IllegalArgumentException("users must be at least 1");
@@ -46,11 +48,9 @@ public final class Simulation {
         }
     }
 
-    public record Summary(int prompts, int demonstrations, int rankings, double sigma, double agreement) {
-    }
+    public record Summary(int prompts, int demonstrations, int rankings, double sigma, double agreement) {}
 
-    private Simulation() {
-    }
+    private Simulation() {}
 
     public static Summary populate(Store store, DemoWorld world, Path policy, Options o, PrintStream log)
             throws IOException {
@@ -62,13 +62,27 @@ public final class Simulation {
         for (int i = 0; i < o.prompts(); i++) {
             SimulatedUsers.Prompt p = users.next();
             tasks.add(p.task());
-            logs.add(new PromptLog(String.format("sim-%d-%06d", o.seed(), i), p.userId(), true, "simulated",
-                    p.task().prompt(), null, "{}", t0 + i, List.of()));
+            logs.add(new PromptLog(
+                    String.format("sim-%d-%06d", o.seed(), i),
+                    p.userId(),
+                    true,
+                    "simulated",
+                    p.task().prompt(),
+                    null,
+                    "{}",
+                    t0 + i,
+                    List.of()));
         }
         store.prompts().log(logs);
         for (int i = 0; i < o.demonstrations(); i++) {
-            store.judgements().addDemonstration(new Judgement.Demonstration("sim-demo-" + o.seed() + "-" + i, logs.get(i).id(),
-                    "sim-writer-" + (i % 8), world.demonstration(tasks.get(i), r), "simulated", t0 + i));
+            store.judgements()
+                    .addDemonstration(new Judgement.Demonstration(
+                            "sim-demo-" + o.seed() + "-" + i,
+                            logs.get(i).id(),
+                            "sim-writer-" + (i % 8),
+                            world.demonstration(tasks.get(i), r),
+                            "simulated",
+                            t0 + i));
         }
         // The policy's completions for the ranking prompts, then labelers calibrated on them.
         List<List<String>> completions = new ArrayList<>();
@@ -87,10 +101,13 @@ public final class Simulation {
                         prompts.add(ids);
                     }
                 }
-                List<Generation> gens = generator.generate(prompts,
+                List<Generation> gens = generator.generate(
+                        prompts,
                         new SamplingParams(o.maxNewTokens(), 1.0, 1.0, 0, List.of(), o.seed() * 1_000_003L + i));
                 for (int j = 0; j < gens.size(); j += o.k()) {
-                    completions.add(gens.subList(j, j + o.k()).stream().map(Generation::text).toList());
+                    completions.add(gens.subList(j, j + o.k()).stream()
+                            .map(Generation::text)
+                            .toList());
                 }
                 bar.stepTo(Math.min(o.rankings(), i + batch));
             }
@@ -99,28 +116,46 @@ public final class Simulation {
         for (int i = 0; i < o.rankings(); i++) {
             samples.add(new Labelers.Sample(tasks.get(from + i), completions.get(i)));
         }
-        Labelers labelers = Labelers.calibrated(world, samples, Labelers.DEFAULT_GROUPS, Labelers.DEFAULT_AGREEMENT,
-                o.seed());
+        Labelers labelers =
+                Labelers.calibrated(world, samples, Labelers.DEFAULT_GROUPS, Labelers.DEFAULT_AGREEMENT, o.seed());
         double agreement = labelers.agreement(samples, new Random(o.seed() + 1));
-        List<String> everyone = labelers.groups().stream().flatMap(g -> labelers.labelers(g).stream()).toList();
+        List<String> everyone = labelers.groups().stream()
+                .flatMap(g -> labelers.labelers(g).stream())
+                .toList();
         for (int i = 0; i < o.rankings(); i++) {
             PromptLog p = logs.get(from + i);
             List<PromptLog.Completion> fresh = new ArrayList<>();
             for (String text : completions.get(i)) {
                 fresh.add(new PromptLog.Completion(0, text, 0, null, "stop"));
             }
-            List<PromptLog.Completion> stored = store.prompts().addCompletions(p.id(), "simulated-policy", fresh, t0 + from + i);
+            List<PromptLog.Completion> stored =
+                    store.prompts().addCompletions(p.id(), "simulated-policy", fresh, t0 + from + i);
             String labeler = everyone.get(r.nextInt(everyone.size()));
             int[] ranks = labelers.rank(labeler, tasks.get(from + i), completions.get(i), r);
             if (java.util.Arrays.stream(ranks).distinct().count() < 2) {
                 continue; // identical completions: nothing to rank
             }
-            store.judgements().addRanking(new Judgement.Ranking("sim-rank-" + o.seed() + "-" + i, p.id(), labeler,
-                    stored.stream().map(PromptLog.Completion::index).toList(), ranks, "simulated", t0 + from + i));
+            store.judgements()
+                    .addRanking(new Judgement.Ranking(
+                            "sim-rank-" + o.seed() + "-" + i,
+                            p.id(),
+                            labeler,
+                            stored.stream().map(PromptLog.Completion::index).toList(),
+                            ranks,
+                            "simulated",
+                            t0 + from + i));
         }
-        log.printf("simulated %d prompts from %d users, %d demonstrations, %d rankings (K = %d) by %d labelers in %d "
-                + "groups; noise sigma %.3f gives %.1f%% inter-labeler agreement%n", o.prompts(), o.users(),
-                o.demonstrations(), o.rankings(), o.k(), everyone.size(), labelers.groups().size(), labelers.sigma(),
+        log.printf(
+                "simulated %d prompts from %d users, %d demonstrations, %d rankings (K = %d) by %d labelers in %d "
+                        + "groups; noise sigma %.3f gives %.1f%% inter-labeler agreement%n",
+                o.prompts(),
+                o.users(),
+                o.demonstrations(),
+                o.rankings(),
+                o.k(),
+                everyone.size(),
+                labelers.groups().size(),
+                labelers.sigma(),
                 100 * agreement);
         return new Summary(o.prompts(), o.demonstrations(), o.rankings(), labelers.sigma(), agreement);
     }

@@ -20,8 +20,8 @@ public record Task(TaskKind kind, String word, String pos, String prompt, List<S
             throw new IllegalArgumentException("a task needs at least one reference: " + prompt);
         }
         if (!prompt.equals(kind.prompt(word, pos))) {
-            throw new IllegalArgumentException("prompt '" + prompt + "' is not the " + kind + " prompt for "
-                    + word + " (" + pos + ")");
+            throw new IllegalArgumentException(
+                    "prompt '" + prompt + "' is not the " + kind + " prompt for " + word + " (" + pos + ")");
         }
     }
 

@@ -53,7 +53,9 @@ class DemoWorldPipelineTest {
         DemoWorld world = DemoWorld.load();
         try (Store store = Store.openSqlite(tmp.resolve("data"))) {
             Simulation.populate(store, world, BASE, new Simulation.Options(150, 900, 350, 400, 4, 24, 11), QUIET);
-            ObjectNode manifest = DatasetBuilder.build(store, tmp.resolve("snapshots"),
+            ObjectNode manifest = DatasetBuilder.build(
+                    store,
+                    tmp.resolve("snapshots"),
                     DatasetBuilder.Options.defaults().withHeldOutLabelers(Labelers.HELD_OUT_PREFIX));
             snapshot = tmp.resolve("snapshots").resolve(manifest.get("id").asText());
         }
@@ -66,29 +68,33 @@ class DemoWorldPipelineTest {
         ppo = tmp.resolve("ppo");
         ppoOutcome = new PpoTrainer(p.with(b -> b.gamma(0.0)), QUIET).run(snapshot, sft, rm, ppo, null);
         ppoPtx = tmp.resolve("ppo-ptx");
-        TokenStream ptx = TokenStream.of(WordNetCorpus.load(2).train(), io.rlhf4j.core.checkpoint.Checkpoint
-                .readTokenizer(sft));
+        TokenStream ptx =
+                TokenStream.of(WordNetCorpus.load(2).train(), io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));
         new PpoTrainer(p, QUIET).run(snapshot, sft, rm, ppoPtx, ptx);
     }
 
     @Test
     void theRewardModelBeatsChanceOnALabelerGroupItNeverTrainedOn() throws Exception {
         double heldOut = Pipeline.heldOutAccuracy(snapshot, rm);
-        System.out.printf("reward model: validation accuracy %.3f, held-out group %.3f%n", rmOutcome.after().accuracy(),
-                heldOut);
+        System.out.printf(
+                "reward model: validation accuracy %.3f, held-out group %.3f%n",
+                rmOutcome.after().accuracy(), heldOut);
         assertThat(heldOut).as("pair accuracy on the held-out group's rankings").isGreaterThan(0.58);
         assertThat(rmOutcome.after().accuracy()).as("validation accuracy").isGreaterThan(0.58);
     }
 
     @Test
     void ppoRaisesTheRewardAndBeatsSftByTheGoldLabelers() throws Exception {
-        assertThat(PipelineConfig.defaults().ppo().gamma()).as("the recipe is PPO-ptx").isPositive();
+        assertThat(PipelineConfig.defaults().ppo().gamma())
+                .as("the recipe is PPO-ptx")
+                .isPositive();
         assertThat(ppoOutcome.rewardAfter()).isGreaterThan(ppoOutcome.rewardBefore());
         try (Judge gold = Judge.named(GoldJudge.NAME, Pipeline.testPrompts(snapshot, 200), null, ppo)) {
-            WinRate.Result r = WinRate.evaluate(ppo, sft, Pipeline.testPrompts(snapshot, 200), gold,
-                    WinRate.Options.defaults());
-            System.out.printf("PPO: mean RM score %.3f -> %.3f; gold %s%n", ppoOutcome.rewardBefore(),
-                    ppoOutcome.rewardAfter(), r);
+            WinRate.Result r =
+                    WinRate.evaluate(ppo, sft, Pipeline.testPrompts(snapshot, 200), gold, WinRate.Options.defaults());
+            System.out.printf(
+                    "PPO: mean RM score %.3f -> %.3f; gold %s%n",
+                    ppoOutcome.rewardBefore(), ppoOutcome.rewardAfter(), r);
             assertThat(r.winRate()).as("%s", r).isGreaterThan(0.5);
         }
     }
@@ -99,6 +105,8 @@ class DemoWorldPipelineTest {
         double plain = AlignmentTax.pretrainingLoss(ppo, 16) - sftLoss;
         double mixed = AlignmentTax.pretrainingLoss(ppoPtx, 16) - sftLoss;
         System.out.printf("pretraining loss: SFT %.4f, PPO %+.4f, PPO-ptx %+.4f%n", sftLoss, plain, mixed);
-        assertThat(mixed).as("PPO-ptx regression %.4f vs PPO %.4f", mixed, plain).isLessThan(plain);
+        assertThat(mixed)
+                .as("PPO-ptx regression %.4f vs PPO %.4f", mixed, plain)
+                .isLessThan(plain);
     }
 }

@@ -23,8 +23,11 @@ class DemoWorldTest {
         for (int i = 0; i < n; i++) {
             Task t = WORLD.randomTask(r);
             String demo = WORLD.demonstration(t, r);
-            List<String> completions = new ArrayList<>(List.of(demo, WORLD.demonstration(WORLD.randomTask(r), r),
-                    demo.substring(0, Math.max(2, demo.length() / 2)), (demo + ",").repeat(3)));
+            List<String> completions = new ArrayList<>(List.of(
+                    demo,
+                    WORLD.demonstration(WORLD.randomTask(r), r),
+                    demo.substring(0, Math.max(2, demo.length() / 2)),
+                    (demo + ",").repeat(3)));
             Collections.shuffle(completions, r);
             out.add(new Labelers.Sample(t, completions));
         }
@@ -38,13 +41,20 @@ class DemoWorldTest {
             assertThat(WORLD.tasks(k)).as(k.name()).hasSizeGreaterThan(1000);
         }
         Task dog = WORLD.parse("Define: dog (noun):").orElseThrow();
-        assertThat(dog.references()).containsExactly("a member of the genus Canis (probably descended from the common"
-                + " wolf) that has been domesticated by man since prehistoric times; occurs in many breeds");
-        assertThat(WORLD.demonstration(dog, new Random(1))).startsWith(" a member").doesNotStartWith("  ");
+        assertThat(dog.references())
+                .containsExactly("a member of the genus Canis (probably descended from the common"
+                        + " wolf) that has been domesticated by man since prehistoric times; occurs in many breeds");
+        assertThat(WORLD.demonstration(dog, new Random(1)))
+                .startsWith(" a member")
+                .doesNotStartWith("  ");
         assertThat(WORLD.parse("Synonym of: dog (noun):").orElseThrow().references())
                 .contains("domestic dog", "Canis familiaris");
-        assertThat(WORLD.parse("Antonym of: happy (adjective):").orElseThrow().references()).containsExactly("unhappy");
-        assertThat(WORLD.parse("More general word for: dog (noun):").orElseThrow().references()).contains("canine");
+        assertThat(WORLD.parse("Antonym of: happy (adjective):").orElseThrow().references())
+                .containsExactly("unhappy");
+        assertThat(WORLD.parse("More general word for: dog (noun):")
+                        .orElseThrow()
+                        .references())
+                .contains("canine");
         assertThat(WORLD.parse("Use in a sentence: dog (noun):").orElseThrow().references())
                 .containsExactly("the dog barked all night");
     }
@@ -57,8 +67,16 @@ class DemoWorldTest {
             Task t = WORLD.randomTask(r);
             assertThat(WORLD.parse(t.prompt())).contains(t);
         }
-        for (String other : List.of("", "hello", "Define: dog (noun)", "Define: dog (noun): ", "define: dog (noun):",
-                "Define: Dog (noun):", "Define: xyzzyq (noun):", "Antonym of: dog (noun):", "Define: dog (noun): a")) {
+        for (String other : List.of(
+                "",
+                "hello",
+                "Define: dog (noun)",
+                "Define: dog (noun): ",
+                "define: dog (noun):",
+                "Define: Dog (noun):",
+                "Define: xyzzyq (noun):",
+                "Antonym of: dog (noun):",
+                "Define: dog (noun): a")) {
             assertThat(WORLD.parse(other)).as(other).isEmpty();
         }
     }
@@ -67,7 +85,8 @@ class DemoWorldTest {
     @Test
     void kindsAreRoughlyBalanced() {
         Random r = new Random(3);
-        var counts = IntStream.range(0, 5000).mapToObj(i -> WORLD.randomTask(r).kind())
+        var counts = IntStream.range(0, 5000)
+                .mapToObj(i -> WORLD.randomTask(r).kind())
                 .collect(Collectors.groupingBy(k -> k, Collectors.counting()));
         assertThat(counts.values()).allSatisfy(c -> assertThat(c).isBetween(850L, 1150L));
     }
@@ -87,7 +106,8 @@ class DemoWorldTest {
 
                 // Shuffled words; a one-word answer gets its letters shuffled instead.
                 List<String> words = DemoWorld.words(demo);
-                List<String> parts = words.size() > 1 ? words : List.of(words.get(0).split(""));
+                List<String> parts =
+                        words.size() > 1 ? words : List.of(words.get(0).split(""));
                 List<String> shuffled = new ArrayList<>(parts);
                 for (int tries = 0; tries < 10 && shuffled.equals(parts); tries++) {
                     Collections.shuffle(shuffled, r);
@@ -99,11 +119,16 @@ class DemoWorldTest {
                 }
                 Task unrelated = definitions.get(r.nextInt(definitions.size()));
                 if (!unrelated.word().equals(t.word())) {
-                    assertThat(WORLD.gold(t, WORLD.demonstration(unrelated, r))).as(t.prompt() + " unrelated")
+                    assertThat(WORLD.gold(t, WORLD.demonstration(unrelated, r)))
+                            .as(t.prompt() + " unrelated")
                             .isLessThan(best);
                 }
-                assertThat(WORLD.gold(t, (" " + words.get(0)).repeat(12))).as(t.prompt() + " loop").isLessThan(best);
-                assertThat(WORLD.gold(t, (demo + ",").repeat(4))).as(t.prompt() + " repeated").isLessThan(best);
+                assertThat(WORLD.gold(t, (" " + words.get(0)).repeat(12)))
+                        .as(t.prompt() + " loop")
+                        .isLessThan(best);
+                assertThat(WORLD.gold(t, (demo + ",").repeat(4)))
+                        .as(t.prompt() + " repeated")
+                        .isLessThan(best);
                 assertThat(WORLD.gold(t, "")).isZero();
                 assertThat(WORLD.gold(t, " \n ")).isZero();
             }
@@ -115,8 +140,8 @@ class DemoWorldTest {
     @Test
     void calibratedLabelersAgreeLikeInstructGptsAndTheirMajorityBeatsOneLabeler() {
         Random r = new Random(5);
-        Labelers labelers = Labelers.calibrated(WORLD, samples(500, r), Labelers.DEFAULT_GROUPS,
-                Labelers.DEFAULT_AGREEMENT, 42);
+        Labelers labelers =
+                Labelers.calibrated(WORLD, samples(500, r), Labelers.DEFAULT_GROUPS, Labelers.DEFAULT_AGREEMENT, 42);
         List<Labelers.Sample> fresh = samples(500, r);
         double agreement = labelers.agreement(fresh, r);
         assertThat(agreement).isCloseTo(0.73, within(0.03));
@@ -126,8 +151,11 @@ class DemoWorldTest {
         double majority = 0;
         for (Labelers.Sample s : fresh) {
             List<int[]> ranks = labelers.groups().stream()
-                    .map(g -> labelers.rank(labelers.labelers(g).get(0), s.task(), s.completions(), r)).toList();
-            double[] gold = s.completions().stream().mapToDouble(c -> WORLD.gold(s.task(), c)).toArray();
+                    .map(g -> labelers.rank(labelers.labelers(g).get(0), s.task(), s.completions(), r))
+                    .toList();
+            double[] gold = s.completions().stream()
+                    .mapToDouble(c -> WORLD.gold(s.task(), c))
+                    .toArray();
             for (int i = 0; i < gold.length; i++) {
                 for (int j = i + 1; j < gold.length; j++) {
                     if (gold[i] == gold[j]) {
@@ -138,13 +166,15 @@ class DemoWorldTest {
                     single += (ranks.get(0)[i] < ranks.get(0)[j]) == iBetter ? 1 : 0;
                     int i2 = i;
                     int j2 = j;
-                    long votes = ranks.stream().filter(rk -> (rk[i2] < rk[j2]) == iBetter).count();
+                    long votes = ranks.stream()
+                            .filter(rk -> (rk[i2] < rk[j2]) == iBetter)
+                            .count();
                     majority += 2 * votes > ranks.size() ? 1 : 2 * votes == ranks.size() ? 0.5 : 0;
                 }
             }
         }
-        System.out.printf("sigma %.4f, agreement on a fresh sample %.4f, gold accuracy: one labeler %.3f,"
-                + " majority %.3f%n",
+        System.out.printf(
+                "sigma %.4f, agreement on a fresh sample %.4f, gold accuracy: one labeler %.3f," + " majority %.3f%n",
                 labelers.sigma(), agreement, (double) single / pairs, majority / pairs);
         assertThat(majority / pairs).isGreaterThan((double) single / pairs + 0.03);
     }
@@ -162,7 +192,9 @@ class DemoWorldTest {
         assertThat(labelers.groups()).containsExactly("group-a", "group-b", "group-c", "group-d", "group-e", "group-f");
         assertThat(labelers.heldOutGroup()).isEqualTo("group-f");
         assertThat(labelers.groupOf("sim-labeler-group-c-2")).isEqualTo("group-c");
-        assertThat(labelers.labelers("group-c")).contains("sim-labeler-group-c-2").hasSize(Labelers.LABELERS_PER_GROUP);
+        assertThat(labelers.labelers("group-c"))
+                .contains("sim-labeler-group-c-2")
+                .hasSize(Labelers.LABELERS_PER_GROUP);
     }
 
     /** A seed reproduces the whole simulated data collection: users, prompts, calibration and rankings. */
@@ -170,13 +202,20 @@ class DemoWorldTest {
     void sameSeedGivesSameUsersPromptsAndRankings() {
         SimulatedUsers a = new SimulatedUsers(WORLD, 100, 9);
         SimulatedUsers b = new SimulatedUsers(WORLD, 100, 9);
-        List<SimulatedUsers.Prompt> pa = IntStream.range(0, 300).mapToObj(i -> a.next()).toList();
+        List<SimulatedUsers.Prompt> pa =
+                IntStream.range(0, 300).mapToObj(i -> a.next()).toList();
         assertThat(IntStream.range(0, 300).mapToObj(i -> b.next()).toList()).isEqualTo(pa);
         assertThat(pa.get(0).userId()).matches("sim-user-\\d{4}");
         assertThat(a.users()).hasSize(100).contains("sim-user-0042");
         // Users differ: their favourite kinds are not all the same.
-        assertThat(a.users().stream().map(u -> a.mix(u).entrySet().stream()
-                .max(Map.Entry.comparingByValue()).orElseThrow().getKey()).distinct().count()).isEqualTo(5);
+        assertThat(a.users().stream()
+                        .map(u -> a.mix(u).entrySet().stream()
+                                .max(Map.Entry.comparingByValue())
+                                .orElseThrow()
+                                .getKey())
+                        .distinct()
+                        .count())
+                .isEqualTo(5);
         assertThat(new SimulatedUsers(WORLD, 100, 10).next()).isNotEqualTo(new SimulatedUsers(WORLD, 100, 9).next());
 
         List<Labelers.Sample> sample = samples(100, new Random(4));

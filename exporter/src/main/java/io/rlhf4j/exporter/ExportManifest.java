@@ -1,9 +1,9 @@
 package io.rlhf4j.exporter;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Layout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,8 +14,7 @@ public final class ExportManifest {
     public static final String FILE = Layout.EXPORT_MANIFEST;
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private ExportManifest() {
-    }
+    private ExportManifest() {}
 
     static ObjectNode fileEntry(Path file) throws IOException {
         ObjectNode n = JSON.createObjectNode();

@@ -1,14 +1,13 @@
 package io.rlhf4j.exporter;
 
-import io.rlhf4j.core.chat.ChatTemplate;
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.ndarray.NDManager;
-import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
@@ -42,13 +41,25 @@ public final class Exporter {
     public static final String REWARD = Layout.REWARD;
     public static final String REWARD_OPTIMIZED = Layout.REWARD_OPTIMIZED;
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
-    private static final List<String> CHECKPOINT_FILES = List.of(ModelConfig.FILE_NAME, Checkpoint.WEIGHTS,
-            "tokenizer.json", "tokenizer_config.json", ChatTemplate.TEMPLATE_FILE, "tokenizer.bin",
+    private static final List<String> CHECKPOINT_FILES = List.of(
+            ModelConfig.FILE_NAME,
+            Checkpoint.WEIGHTS,
+            "tokenizer.json",
+            "tokenizer_config.json",
+            ChatTemplate.TEMPLATE_FILE,
+            "tokenizer.bin",
             Checkpoint.GENERATION_CONFIG);
 
     /** What to export and how strictly to check it. */
-    public record Options(Path model, Path out, boolean reward, boolean optimize, double tolerance, int decodeSteps,
-            long externalDataThreshold, boolean tensorrt) {
+    public record Options(
+            Path model,
+            Path out,
+            boolean reward,
+            boolean optimize,
+            double tolerance,
+            int decodeSteps,
+            long externalDataThreshold,
+            boolean tensorrt) {
         public Options {
             if (!(tolerance >= 0)) {
                 throw new IllegalArgumentException("tolerance must be >= 0, got " + tolerance);
@@ -108,7 +119,8 @@ public final class Exporter {
         long started = System.nanoTime();
         ModelConfig config = Checkpoint.readConfig(o.model());
         Map<String, Tensor> tensors = Checkpoint.readWeights(o.model());
-        Decoder.checkTensors(config, tensors, o.model().resolve(Checkpoint.WEIGHTS).toString());
+        Decoder.checkTensors(
+                config, tensors, o.model().resolve(Checkpoint.WEIGHTS).toString());
         Tensor scoreWeight = tensors.get(RewardModel.HEAD_WEIGHT);
         if (o.reward() && scoreWeight == null) {
             throw new CheckpointFormatException(o.model() + ": --reward needs a reward-model checkpoint (tensor '"
@@ -116,8 +128,9 @@ public final class Exporter {
         }
         EngineBuilder gpu = null;
         if (o.tensorrt()) {
-            gpu = EngineBuilder.tensorRt().orElseThrow(() -> new IllegalStateException("this build has no TensorRT "
-                    + "support: on a GPU host with CUDA and TensorRT, build with ./mvnw -Ptensorrt install"));
+            gpu = EngineBuilder.tensorRt()
+                    .orElseThrow(() -> new IllegalStateException("this build has no TensorRT "
+                            + "support: on a GPU host with CUDA and TensorRT, build with ./mvnw -Ptensorrt install"));
             gpu.requireDevice(); // fail before an export that could not finish
         }
         EngineBuilder engineBuilder = gpu;
@@ -128,20 +141,27 @@ public final class Exporter {
                     Files.copy(o.model().resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-            Map<String, String> meta = Map.of("rlhf4j.family", config.family().modelType(),
-                    "rlhf4j.source_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
+            Map<String, String> meta = Map.of(
+                    "rlhf4j.family",
+                    config.family().modelType(),
+                    "rlhf4j.source_sha256",
+                    io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
             ObjectNode files = manifest.putObject("files");
             ObjectNode parity = manifest.putObject("parity");
-            log.printf("building %s (%s, %d layers, opset %d)%n", POLICY, config.family().modelType(),
-                    config.numLayers(), DecoderGraph.OPSET);
+            log.printf(
+                    "building %s (%s, %d layers, opset %d)%n",
+                    POLICY, config.family().modelType(), config.numLayers(), DecoderGraph.OPSET);
             write(DecoderGraph.policy(config, tensors, meta), tmp.resolve(POLICY), o, files);
             if (o.optimize()) {
                 optimize(tmp.resolve(POLICY), tmp.resolve(POLICY_OPTIMIZED), files);
             }
             if (o.reward()) {
                 log.printf("building %s%n", REWARD);
-                write(DecoderGraph.reward(config, tensors, scoreWeight, tensors.get(RewardModel.HEAD_BIAS), meta),
-                        tmp.resolve(REWARD), o, files);
+                write(
+                        DecoderGraph.reward(config, tensors, scoreWeight, tensors.get(RewardModel.HEAD_BIAS), meta),
+                        tmp.resolve(REWARD),
+                        o,
+                        files);
                 if (o.optimize()) {
                     optimize(tmp.resolve(REWARD), tmp.resolve(REWARD_OPTIMIZED), files);
                 }
@@ -161,7 +181,9 @@ public final class Exporter {
             ObjectNode source = manifest.putObject("source");
             source.put("checkpoint", o.model().toAbsolutePath().normalize().toString());
             source.put("weights_sha256", meta.get("rlhf4j.source_sha256"));
-            source.put("config_sha256", io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
+            source.put(
+                    "config_sha256",
+                    io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(ModelConfig.FILE_NAME)));
             // Lineage and the evaluation gate travel with the version into the registry.
             Path training = o.model().resolve(Layout.TRAINING_MANIFEST);
             if (Files.exists(training)) {
@@ -175,14 +197,17 @@ public final class Exporter {
             manifest.put("opset", DecoderGraph.OPSET);
             manifest.put("onnxruntime", io.rlhf4j.exporter.ort.Ort.env().getVersion());
             // ORT's level-ALL graphs may carry layout transforms for this CPU: record where it was made.
-            manifest.put("optimized_on", System.getProperty("os.arch") + ", "
-                    + Runtime.getRuntime().availableProcessors() + " cores");
+            manifest.put(
+                    "optimized_on",
+                    System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " cores");
             manifest.set("signature", signature(config, o.reward()));
             manifest.put("tolerance", o.tolerance());
             manifest.put("export_seconds", (System.nanoTime() - started) / 1e9);
             ExportManifest.JSON.writeValue(tmp.resolve(ExportManifest.FILE).toFile(), manifest);
         });
-        log.printf("exported %s in %.1f s%n", o.out(), manifest.get("export_seconds").asDouble());
+        log.printf(
+                "exported %s in %.1f s%n",
+                o.out(), manifest.get("export_seconds").asDouble());
         return manifest;
     }
 
@@ -200,7 +225,9 @@ public final class Exporter {
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             options.setOptimizationLevel(OptLevel.ALL_OPT);
             options.setOptimizedModelFilePath(out.toString());
-            io.rlhf4j.exporter.ort.Ort.env().createSession(in.toString(), options).close();
+            io.rlhf4j.exporter.ort.Ort.env()
+                    .createSession(in.toString(), options)
+                    .close();
         } catch (OrtException e) {
             throw new IOException("ONNX Runtime could not load " + in.getFileName() + ": " + e.getMessage(), e);
         }
@@ -236,8 +263,9 @@ public final class Exporter {
         n.put("prefill_max_abs_diff", r.prefillMaxAbsDiff());
         n.put("decode_max_abs_diff", r.decodeMaxAbsDiff());
         n.put("decode_steps", r.decodeSteps());
-        log.printf("parity %s: prefill max |diff| %.2e, %d decode steps max |diff| %.2e%n", onnx.getFileName(),
-                r.prefillMaxAbsDiff(), r.decodeSteps(), r.decodeMaxAbsDiff());
+        log.printf(
+                "parity %s: prefill max |diff| %.2e, %d decode steps max |diff| %.2e%n",
+                onnx.getFileName(), r.prefillMaxAbsDiff(), r.decodeSteps(), r.decodeMaxAbsDiff());
         if (!(r.max() <= o.tolerance())) {
             throw new ParityException("parity check failed: " + onnx.getFileName() + " differs from the trainer's "
                     + "logits by " + String.format("%.3g", r.max()) + " > tolerance " + o.tolerance()
@@ -263,11 +291,13 @@ public final class Exporter {
         in.put("input_ids", "int64[batch, sequence]");
         in.put("attention_mask", "int64[batch, total_sequence]");
         in.put("position_ids", "int64[batch, sequence]");
-        in.put("past_key_values.{0.." + (c.numLayers() - 1) + "}.key|value",
+        in.put(
+                "past_key_values.{0.." + (c.numLayers() - 1) + "}.key|value",
                 "float32[batch, " + c.numKvHeads() + ", past_sequence, " + c.headDim() + "]");
         ObjectNode out = policy.putObject("outputs");
         out.put("logits", "float32[batch, sequence, " + c.vocabSize() + "]");
-        out.put("present.{0.." + (c.numLayers() - 1) + "}.key|value",
+        out.put(
+                "present.{0.." + (c.numLayers() - 1) + "}.key|value",
                 "float32[batch, " + c.numKvHeads() + ", total_sequence, " + c.headDim() + "]");
         if (reward) {
             ObjectNode r = s.putObject("reward");

@@ -27,11 +27,11 @@ public final class Parity {
         }
     }
 
-    private Parity() {
-    }
+    private Parity() {}
 
-    public static Result policy(Decoder model, Path onnx, OrtSession.SessionOptions.OptLevel level, int decodeSteps,
-            long seed) throws OrtException {
+    public static Result policy(
+            Decoder model, Path onnx, OrtSession.SessionOptions.OptLevel level, int decodeSteps, long seed)
+            throws OrtException {
         int vocab = model.config().vocabSize();
         int[] lengths = {7, 4};
         int batch = lengths.length;
@@ -110,7 +110,8 @@ public final class Parity {
             scope.suppressNotUsedWarning();
             NDManager m = model.trunk().manager();
             Shape s = new Shape(batch, width);
-            expected = model.rewards(m.create(ids, s), m.create(pos, s), m.create(mask, s)).toFloatArray();
+            expected = model.rewards(m.create(ids, s), m.create(pos, s), m.create(mask, s))
+                    .toFloatArray();
         }
         try (OrtReward ort = new OrtReward(onnx, level)) {
             float[] actual = ort.rewards(ids, pos, mask, batch, width);
@@ -118,12 +119,17 @@ public final class Parity {
         }
     }
 
-    private static float[] djlLogits(Decoder model, NDManager m, long[] ids, long[] pos, long[] mask, int batch,
-            int len, KvCache cache) {
+    private static float[] djlLogits(
+            Decoder model, NDManager m, long[] ids, long[] pos, long[] mask, int batch, int len, KvCache cache) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            return model.forward(m.create(ids, new Shape(batch, len)), m.create(pos, new Shape(batch, len)),
-                    m.create(mask, new Shape(batch, mask.length / batch)), cache, false).toFloatArray();
+            return model.forward(
+                            m.create(ids, new Shape(batch, len)),
+                            m.create(pos, new Shape(batch, len)),
+                            m.create(mask, new Shape(batch, mask.length / batch)),
+                            cache,
+                            false)
+                    .toFloatArray();
         }
     }
 

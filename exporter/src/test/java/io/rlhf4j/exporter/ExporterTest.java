@@ -13,11 +13,11 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.SharedData;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.importer.Llama2cImporter;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.rm.RewardModel;
@@ -51,8 +51,10 @@ class ExporterTest {
     /** A random model with a reward head, as a reward-model checkpoint stores it. */
     private Path rewardCheckpoint(ModelConfig config, String name) throws IOException {
         Path dir = tmp.resolve(name);
-        Tokenizer tokenizer = new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + name));
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.initialise(config, m, 5)) {
+        Tokenizer tokenizer =
+                new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + name));
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.initialise(config, m, 5)) {
             List<Tensor> tensors = new ArrayList<>(d.toTensors());
             Random r = new Random(3);
             float[] head = new float[config.hiddenSize()];
@@ -72,10 +74,18 @@ class ExporterTest {
             throws IOException {
         Path model = rewardCheckpoint(config, config.family().modelType());
         Path out = tmp.resolve("export-" + config.family().modelType());
-        ObjectNode manifest = new Exporter(QUIET).export(Exporter.Options.defaults(model, out).withReward(true));
+        ObjectNode manifest =
+                new Exporter(QUIET).export(Exporter.Options.defaults(model, out).withReward(true));
 
-        for (String f : List.of("policy.onnx", "policy.opt.onnx", "reward.onnx", "reward.opt.onnx", "config.json",
-                "model.safetensors", "tokenizer.json", "manifest.json")) {
+        for (String f : List.of(
+                "policy.onnx",
+                "policy.opt.onnx",
+                "reward.onnx",
+                "reward.opt.onnx",
+                "config.json",
+                "model.safetensors",
+                "tokenizer.json",
+                "manifest.json")) {
             assertThat(out.resolve(f)).exists();
         }
         JsonNode parity = manifest.get("parity");
@@ -91,7 +101,12 @@ class ExporterTest {
                 .isEqualTo(io.rlhf4j.core.io.Checksums.sha256(model.resolve("model.safetensors")));
         assertThat(manifest.get("files").get("policy.onnx").get("sha256").asText())
                 .isEqualTo(io.rlhf4j.core.io.Checksums.sha256(out.resolve("policy.onnx")));
-        assertThat(ExportManifest.read(out).get("signature").get("policy").get("outputs").get("logits").asText())
+        assertThat(ExportManifest.read(out)
+                        .get("signature")
+                        .get("policy")
+                        .get("outputs")
+                        .get("logits")
+                        .asText())
                 .isEqualTo("float32[batch, sequence, 300]");
     }
 
@@ -104,7 +119,11 @@ class ExporterTest {
         ObjectNode manifest = new Exporter(QUIET).export(o);
         assertThat(out.resolve("policy.onnx.data")).exists();
         assertThat(Files.size(out.resolve("policy.onnx"))).isLessThan(Files.size(out.resolve("policy.onnx.data")));
-        assertThat(manifest.get("parity").get("policy.onnx").get("decode_max_abs_diff").asDouble()).isLessThan(1e-4);
+        assertThat(manifest.get("parity")
+                        .get("policy.onnx")
+                        .get("decode_max_abs_diff")
+                        .asDouble())
+                .isLessThan(1e-4);
     }
 
     @Test
@@ -112,10 +131,19 @@ class ExporterTest {
         ModelConfig config = families().findFirst().orElseThrow();
         Path model = rewardCheckpoint(config, "strict");
         Path out = tmp.resolve("refused");
-        Exporter.Options o = new Exporter.Options(model, out, false, false, 1e-12, 3,
-                io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false);
-        assertThatThrownBy(() -> new Exporter(QUIET).export(o)).isInstanceOf(Exporter.ParityException.class)
-                .hasMessageContaining("policy.onnx").hasMessageContaining("nothing was exported");
+        Exporter.Options o = new Exporter.Options(
+                model,
+                out,
+                false,
+                false,
+                1e-12,
+                3,
+                io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD,
+                false);
+        assertThatThrownBy(() -> new Exporter(QUIET).export(o))
+                .isInstanceOf(Exporter.ParityException.class)
+                .hasMessageContaining("policy.onnx")
+                .hasMessageContaining("nothing was exported");
         assertThat(out).doesNotExist();
         try (Stream<Path> left = Files.list(tmp)) {
             assertThat(left.map(p -> p.getFileName().toString())).noneMatch(n -> n.startsWith(".refused"));
@@ -131,16 +159,23 @@ class ExporterTest {
         for (String f : List.of("config.json", "tokenizer.json")) {
             Files.copy(model.resolve(f), plain.resolve(f));
         }
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(model, m)) {
-            io.rlhf4j.core.checkpoint.SafeTensors.write(plain.resolve("model.safetensors"), d.toTensors(), java.util.Map.of());
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(model, m)) {
+            io.rlhf4j.core.checkpoint.SafeTensors.write(
+                    plain.resolve("model.safetensors"), d.toTensors(), java.util.Map.of());
         }
-        assertThatThrownBy(() -> new Exporter(QUIET).export(Exporter.Options.defaults(plain, tmp.resolve("o1"))
-                .withReward(true))).isInstanceOf(CheckpointFormatException.class).hasMessageContaining("score.weight");
+        assertThatThrownBy(() -> new Exporter(QUIET)
+                        .export(Exporter.Options.defaults(plain, tmp.resolve("o1"))
+                                .withReward(true)))
+                .isInstanceOf(CheckpointFormatException.class)
+                .hasMessageContaining("score.weight");
 
-        Files.writeString(model.resolve("config.json"),
+        Files.writeString(
+                model.resolve("config.json"),
                 Files.readString(model.resolve("config.json")).replace("\"llama\"", "\"mamba\""));
         assertThatThrownBy(() -> new Exporter(QUIET).export(Exporter.Options.defaults(model, tmp.resolve("o2"))))
-                .isInstanceOf(CheckpointFormatException.class).hasMessageContaining("unsupported model_type 'mamba'");
+                .isInstanceOf(CheckpointFormatException.class)
+                .hasMessageContaining("unsupported model_type 'mamba'");
         assertThat(tmp.resolve("o1")).doesNotExist();
         assertThat(tmp.resolve("o2")).doesNotExist();
     }
@@ -149,19 +184,35 @@ class ExporterTest {
     @Test
     void graphsPassOnnxsChecker() throws Exception {
         Path python = Path.of("/usr/bin/python3");
-        assumeThat(Files.isExecutable(python)).as("/usr/bin/python3 absent: skipped").isTrue();
-        Process probe = new ProcessBuilder(python.toString(), "-c", "import onnx").redirectErrorStream(true).start();
+        assumeThat(Files.isExecutable(python))
+                .as("/usr/bin/python3 absent: skipped")
+                .isTrue();
+        Process probe = new ProcessBuilder(python.toString(), "-c", "import onnx")
+                .redirectErrorStream(true)
+                .start();
         assumeThat(probe.waitFor()).as("python3-onnx not installed: skipped").isZero();
         for (ModelConfig config : families().toList()) {
             Path model = rewardCheckpoint(config, "checked-" + config.family().modelType());
             Path out = tmp.resolve("checked-out-" + config.family().modelType());
-            new Exporter(QUIET).export(new Exporter.Options(model, out, true, false, 1e-4, 2,
-                    io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false));
+            new Exporter(QUIET)
+                    .export(new Exporter.Options(
+                            model,
+                            out,
+                            true,
+                            false,
+                            1e-4,
+                            2,
+                            io.rlhf4j.exporter.onnx.OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD,
+                            false));
             for (String f : List.of("policy.onnx", "reward.onnx")) {
-                Process p = new ProcessBuilder(python.toString(), "-c",
-                        "import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
-                                + "print(m.opset_import[0].version, m.ir_version)",
-                        out.resolve(f).toString()).redirectErrorStream(true).start();
+                Process p = new ProcessBuilder(
+                                python.toString(),
+                                "-c",
+                                "import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
+                                        + "print(m.opset_import[0].version, m.ir_version)",
+                                out.resolve(f).toString())
+                        .redirectErrorStream(true)
+                        .start();
                 String said = new String(p.getInputStream().readAllBytes());
                 assertThat(p.waitFor()).as(f + ": " + said).isZero();
                 assertThat(said.strip()).isEqualTo("17 8");
@@ -174,14 +225,18 @@ class ExporterTest {
         Optional<Path> dir = SharedData.file("models/stories260K");
         assumeThat(dir).as("shared data absent: skipped").isPresent();
         Path model = tmp.resolve("stories");
-        Llama2cImporter.importModel(dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"), model);
+        Llama2cImporter.importModel(
+                dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"), model);
         Path out = tmp.resolve("stories-export");
         new Exporter(QUIET).export(Exporter.Options.defaults(model, out));
         Tokenizer tokenizer = Checkpoint.readTokenizer(out);
         ModelConfig config = Checkpoint.readConfig(out);
         String trainer;
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(model, m)) {
-            trainer = new Generator(d, tokenizer).generate("", SamplingParams.greedy(200)).text();
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(model, m)) {
+            trainer = new Generator(d, tokenizer)
+                    .generate("", SamplingParams.greedy(200))
+                    .text();
         }
         for (String graph : List.of("policy.onnx", "policy.opt.onnx")) {
             List<Integer> ids = new ArrayList<>();
@@ -210,7 +265,9 @@ class ExporterTest {
                 all[i + 1] = ids.get(i);
             }
             String text = tokenizer.decode(all);
-            assertThat(text).as(graph).isEqualTo(trainer)
+            assertThat(text)
+                    .as(graph)
+                    .isEqualTo(trainer)
                     .startsWith("Once upon a time, there was a little girl named Lily.");
         }
     }

@@ -24,8 +24,18 @@ import java.util.Optional;
 public final class ServingApp implements AutoCloseable {
 
     /** Where and how to serve. {@code dbUrl} null means SQLite under the data directory. */
-    public record Config(Path dataDir, String dbUrl, String dbUser, String dbPassword, String host, int port,
-            EngineOptions engine, int maxRows, int queueCapacity, String adminToken, TrainingLoop.Options loop) {
+    public record Config(
+            Path dataDir,
+            String dbUrl,
+            String dbUser,
+            String dbPassword,
+            String host,
+            int port,
+            EngineOptions engine,
+            int maxRows,
+            int queueCapacity,
+            String adminToken,
+            TrainingLoop.Options loop) {
         public Config {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
@@ -36,12 +46,23 @@ public final class ServingApp implements AutoCloseable {
         }
 
         public static Config defaults(Path dataDir) {
-            return new Config(dataDir, null, null, null, "127.0.0.1", 8080, EngineOptions.cpu(0), 32, 256, null,
+            return new Config(
+                    dataDir,
+                    null,
+                    null,
+                    null,
+                    "127.0.0.1",
+                    8080,
+                    EngineOptions.cpu(0),
+                    32,
+                    256,
+                    null,
                     TrainingLoop.Options.disabled());
         }
 
         public Config withPort(int p) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken, loop);
+            return new Config(
+                    dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken, loop);
         }
 
         public Config withAdminToken(String t) {
@@ -53,7 +74,8 @@ public final class ServingApp implements AutoCloseable {
         }
 
         public Config withLoop(TrainingLoop.Options l) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, adminToken, l);
+            return new Config(
+                    dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, adminToken, l);
         }
     }
 
@@ -68,8 +90,16 @@ public final class ServingApp implements AutoCloseable {
     private final int port;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private ServingApp(Store store, Registry registry, LogWriter logs, ModelRouter router, ServingMetrics metrics,
-            Vertx vertx, ApiServer api, TrainingLoop loop, int port) {
+    private ServingApp(
+            Store store,
+            Registry registry,
+            LogWriter logs,
+            ModelRouter router,
+            ServingMetrics metrics,
+            Vertx vertx,
+            ApiServer api,
+            TrainingLoop loop,
+            int port) {
         this.loop = loop;
         this.store = store;
         this.registry = registry;
@@ -124,15 +154,20 @@ public final class ServingApp implements AutoCloseable {
         ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop, clock);
         int port;
         try {
-            port = api.start(c.host(), c.port()).toCompletionStage().toCompletableFuture().join();
+            port = api.start(c.host(), c.port())
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .join();
         } catch (RuntimeException e) {
             vertx.close();
             loop.close();
             router.close();
             logs.close();
             store.close();
-            throw new IOException("cannot listen on " + c.host() + ":" + c.port() + ": "
-                    + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
+            throw new IOException(
+                    "cannot listen on " + c.host() + ":" + c.port() + ": "
+                            + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
+                    e);
         }
         return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, port);
     }

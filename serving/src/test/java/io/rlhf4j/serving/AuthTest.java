@@ -41,8 +41,9 @@ class AuthTest {
     }
 
     static HttpResponse<String> complete(String key, String user) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/completions")).POST(
-                HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog\",\"max_tokens\":2,\"user\":\"" + user + "\"}"));
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\":\"dog\",\"max_tokens\":2,\"user\":\"" + user + "\"}"));
         if (key != null) {
             b.header("authorization", "Bearer " + key);
         }
@@ -50,15 +51,21 @@ class AuthTest {
     }
 
     static JsonNode newKey(String body) throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/keys"))
-                .header("authorization", "Bearer " + ADMIN).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/admin/keys"))
+                        .header("authorization", "Bearer " + ADMIN)
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         return JSON.readTree(r.body());
     }
 
     static String lastUser() {
-        return app.store().prompts().recent(1).stream().map(PromptLog::userId).findFirst().orElseThrow();
+        return app.store().prompts().recent(1).stream()
+                .map(PromptLog::userId)
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
@@ -78,7 +85,8 @@ class AuthTest {
 
         assertThat(complete(alice.get("key").asText(), "mallory").statusCode()).isEqualTo(200);
         assertThat(lastUser()).as("a user key records its own user").isEqualTo("alice");
-        assertThat(complete(service.get("key").asText(), "customer-42").statusCode()).isEqualTo(200);
+        assertThat(complete(service.get("key").asText(), "customer-42").statusCode())
+                .isEqualTo(200);
         assertThat(lastUser()).as("a service key may name its users").isEqualTo("customer-42");
 
         assertThat(complete(alice.get("key").asText(), "a").statusCode()).isEqualTo(200);
@@ -86,11 +94,18 @@ class AuthTest {
         HttpResponse<String> limited = complete(alice.get("key").asText(), "a");
         assertThat(limited.statusCode()).isEqualTo(429);
         assertThat(limited.headers().firstValue("retry-after")).isPresent();
-        assertThat(JSON.readTree(limited.body()).get("error").get("code").asText()).isEqualTo("rate_limit_exceeded");
-        assertThat(complete(service.get("key").asText(), "b").statusCode()).as("limits are per key").isEqualTo(200);
+        assertThat(JSON.readTree(limited.body()).get("error").get("code").asText())
+                .isEqualTo("rate_limit_exceeded");
+        assertThat(complete(service.get("key").asText(), "b").statusCode())
+                .as("limits are per key")
+                .isEqualTo(200);
 
-        HttpResponse<String> revoked = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/keys/"
-                + service.get("prefix").asText())).header("authorization", "Bearer " + ADMIN).DELETE().build(),
+        HttpResponse<String> revoked = HTTP.send(
+                HttpRequest.newBuilder(URI.create(
+                                base + "/admin/keys/" + service.get("prefix").asText()))
+                        .header("authorization", "Bearer " + ADMIN)
+                        .DELETE()
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(revoked.statusCode()).isEqualTo(200);
         assertThat(complete(service.get("key").asText(), "b").statusCode()).isEqualTo(401);
@@ -98,8 +113,20 @@ class AuthTest {
 
     @Test
     void openModeRefusesToListenBeyondLoopback() {
-        ServingApp.Config c = new ServingApp.Config(tmp.resolve("other"), null, null, null, "0.0.0.0", 0, io.rlhf4j.serving.engine.EngineOptions.cpu(0), 4, 4, null, io.rlhf4j.serving.loop.TrainingLoop.Options.disabled());
-        assertThatThrownBy(() -> ServingApp.start(c)).isInstanceOf(IllegalStateException.class)
+        ServingApp.Config c = new ServingApp.Config(
+                tmp.resolve("other"),
+                null,
+                null,
+                null,
+                "0.0.0.0",
+                0,
+                io.rlhf4j.serving.engine.EngineOptions.cpu(0),
+                4,
+                4,
+                null,
+                io.rlhf4j.serving.loop.TrainingLoop.Options.disabled());
+        assertThatThrownBy(() -> ServingApp.start(c))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("open mode");
     }
 }

@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.TrainingRun;
-import io.rlhf4j.core.loop.SplitPolicy;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -59,7 +59,8 @@ class BrowserTest {
     static final String ADMIN_TOKEN = "browser-test-admin-token";
     static final String LABELER = "browser-labeler";
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     /** The demo model's greedy continuation of "dog (noun):" in 12 tokens (ServingTest checks it too). */
     static final String DOG_GREEDY = " a small pale-shaped bone of the bone";
 
@@ -80,7 +81,9 @@ class BrowserTest {
         base = TestServers.base(app);
         export = tmp.resolve("export");
 
-        service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort()
+        service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(CHROMEDRIVER.toFile())
+                .usingAnyFreePort()
                 .build();
         ChromeOptions options = new ChromeOptions();
         options.setBinary(CHROMIUM.toString());
@@ -115,8 +118,7 @@ class BrowserTest {
             Dimension size = driver.manage().window().getSize();
             long height = (Long) js("return document.documentElement.scrollHeight");
             driver.manage().window().setSize(new Dimension(size.width, (int) height + 150));
-            Files.write(Path.of(dir, name + ".png"),
-                    ((TakesScreenshot) driver).getScreenshotAs(OutputType.BYTES));
+            Files.write(Path.of(dir, name + ".png"), ((TakesScreenshot) driver).getScreenshotAs(OutputType.BYTES));
             driver.manage().window().setSize(size);
         }
     }
@@ -161,14 +163,20 @@ class BrowserTest {
     }
 
     static HttpResponse<String> post(String path, String body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(base + path)).header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + path))
+                        .header("content-type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     @Test
     void thePlaygroundStreamsACompletionAndComparesTwoPanes() throws IOException {
         driver.get(base + "/");
-        waiting(10).until(d -> !d.findElements(By.cssSelector("#model option[value='1']")).isEmpty());
+        waiting(10)
+                .until(d -> !d.findElements(By.cssSelector("#model option[value='1']"))
+                        .isEmpty());
         type("prompt", "dog (noun):");
         type("max-tokens", "12");
         type("temperature", "0");
@@ -184,8 +192,9 @@ class BrowserTest {
         assertThat(byId("pane-b").isDisplayed()).isTrue();
         new Select(byId("model-b")).selectByValue("1");
         byId("generate").click();
-        waiting(60).until(d -> "done".equals(byId("pane-a").getDomAttribute("data-state"))
-                && "done".equals(byId("pane-b").getDomAttribute("data-state")));
+        waiting(60)
+                .until(d -> "done".equals(byId("pane-a").getDomAttribute("data-state"))
+                        && "done".equals(byId("pane-b").getDomAttribute("data-state")));
         assertThat(textContent(byId("pane-a-text-0"))).isEqualTo(DOG_GREEDY);
         assertThat(textContent(byId("pane-b-text-0"))).isEqualTo(DOG_GREEDY);
         assertThat(byId("pane-b").getDomAttribute("data-model")).isEqualTo("1");
@@ -202,11 +211,14 @@ class BrowserTest {
     @Test
     void aLabelerRanksWithKeyboardAndButtonsThenDemonstratesAndSkips() throws Exception {
         // A prompt from a user whose prompts may be labeled (the queue leaves test-split users out).
-        String user = IntStream.range(0, 1000).mapToObj(i -> "browser-user-" + i)
-                .filter(u -> !SplitPolicy.TEST.equals(SplitPolicy.DEFAULT.splitOf(u))).findFirst().orElseThrow();
+        String user = IntStream.range(0, 1000)
+                .mapToObj(i -> "browser-user-" + i)
+                .filter(u -> !SplitPolicy.TEST.equals(SplitPolicy.DEFAULT.splitOf(u)))
+                .findFirst()
+                .orElseThrow();
         for (String prompt : List.of("cat (noun):", "dog (noun):", "run (verb):")) {
-            HttpResponse<String> logged = post("/v1/completions",
-                    "{\"prompt\":\"" + prompt + "\",\"max_tokens\":8,\"user\":\"" + user + "\"}");
+            HttpResponse<String> logged = post(
+                    "/v1/completions", "{\"prompt\":\"" + prompt + "\",\"max_tokens\":8,\"user\":\"" + user + "\"}");
             assertThat(logged.statusCode()).as(logged.body()).isEqualTo(200);
         }
 
@@ -231,16 +243,23 @@ class BrowserTest {
         focus(card(c));
         new Actions(driver).sendKeys("u").perform();
         assertThat(order()).containsExactly(card(a), card(c), card(b), card(d));
-        new Actions(driver).keyDown(Keys.ALT).sendKeys(Keys.ARROW_UP).keyUp(Keys.ALT).perform();
+        new Actions(driver)
+                .keyDown(Keys.ALT)
+                .sendKeys(Keys.ARROW_UP)
+                .keyUp(Keys.ALT)
+                .perform();
         assertThat(order()).containsExactly(card(c), card(a), card(b), card(d));
         assertThat(driver.switchTo().activeElement().getDomAttribute("id")).isEqualTo(card(c));
         // B down with its button, then D ties with A above it.
         byTestId(card(b)).findElement(By.cssSelector(".move-down")).click();
         assertThat(order()).containsExactly(card(c), card(a), card(d), card(b));
         byTestId("tie-" + d).click();
-        assertThat(driver.findElements(By.cssSelector("#ranking .card .rank")).stream().map(WebElement::getText))
+        assertThat(driver.findElements(By.cssSelector("#ranking .card .rank")).stream()
+                        .map(WebElement::getText))
                 .containsExactly("1", "2", "=2", "3");
-        assertThat(byTestId("tie-" + c).isEnabled()).as("the first card cannot tie with above").isFalse();
+        assertThat(byTestId("tie-" + c).isEnabled())
+                .as("the first card cannot tie with above")
+                .isFalse();
 
         // Scores: a digit key on a focused card, or the select; a flag.
         new Select(byTestId("score-" + c)).selectByValue("7");
@@ -253,13 +272,16 @@ class BrowserTest {
 
         screenshot("label");
         byId("submit-ranking").click();
-        waiting(30).until(x -> byId("confirmation").getDomAttribute("data-id") != null
-                && byId("confirmation").getDomAttribute("data-id").startsWith("rank-"));
+        waiting(30)
+                .until(x -> byId("confirmation").getDomAttribute("data-id") != null
+                        && byId("confirmation").getDomAttribute("data-id").startsWith("rank-"));
         String rankingId = byId("confirmation").getDomAttribute("data-id");
         assertThat(byId("confirmation").getText()).contains(rankingId).contains(promptId);
         assertThat(byId("label-error").getText()).isEmpty();
 
-        List<Judgement.Ranking> mine = app.store().judgements().rankings().stream().filter(r -> r.id().equals(rankingId)).toList();
+        List<Judgement.Ranking> mine = app.store().judgements().rankings().stream()
+                .filter(r -> r.id().equals(rankingId))
+                .toList();
         assertThat(mine).hasSize(1);
         Judgement.Ranking r = mine.get(0);
         assertThat(r.labelerId()).isEqualTo(LABELER);
@@ -290,24 +312,36 @@ class BrowserTest {
         js("arguments[0].scrollIntoView({block: 'start'})", byId(before.get(0)));
         // Viewport coordinates of the first card's top and the handle (moveToLocation takes viewport ones).
         @SuppressWarnings("unchecked")
-        List<Number> at = (List<Number>) js("const f = arguments[0].getBoundingClientRect();"
-                + " const h = arguments[1].getBoundingClientRect(); return [h.x + h.width / 2, f.y + 8];",
-                byId(before.get(0)), handle);
+        List<Number> at = (List<Number>) js(
+                "const f = arguments[0].getBoundingClientRect();"
+                        + " const h = arguments[1].getBoundingClientRect(); return [h.x + h.width / 2, f.y + 8];",
+                byId(before.get(0)),
+                handle);
         int hx = at.get(0).intValue();
         int top = at.get(1).intValue();
-        new Actions(driver).clickAndHold(handle).moveByOffset(0, -10).pause(Duration.ofMillis(100))
-                .moveToLocation(hx, top + 40).pause(Duration.ofMillis(100)).moveToLocation(hx, top)
-                .pause(Duration.ofMillis(300)).release().perform();
+        new Actions(driver)
+                .clickAndHold(handle)
+                .moveByOffset(0, -10)
+                .pause(Duration.ofMillis(100))
+                .moveToLocation(hx, top + 40)
+                .pause(Duration.ofMillis(100))
+                .moveToLocation(hx, top)
+                .pause(Duration.ofMillis(300))
+                .release()
+                .perform();
         waiting(5).until(x -> order().get(0).equals(before.get(3)));
         assertThat(order()).containsExactly(before.get(3), before.get(0), before.get(1), before.get(2));
-        assertThat(byId(before.get(3)).findElement(By.cssSelector(".rank")).getText()).isEqualTo("1");
+        assertThat(byId(before.get(3)).findElement(By.cssSelector(".rank")).getText())
+                .isEqualTo("1");
         driver.manage().window().setSize(window);
         byId("demo-toggle").click();
         assertThat(byId("demo-panel").isDisplayed()).isTrue();
         assertThat(byId("demo-toggle").getDomAttribute("aria-expanded")).isEqualTo("true");
         byId("demo-text").sendKeys("a small domesticated feline");
         byId("demo-submit").click();
-        waiting(30).until(x -> String.valueOf(byId("confirmation").getDomAttribute("data-id")).startsWith("demo-"));
+        waiting(30)
+                .until(x -> String.valueOf(byId("confirmation").getDomAttribute("data-id"))
+                        .startsWith("demo-"));
         String demoId = byId("confirmation").getDomAttribute("data-id");
         assertThat(app.store().judgements().demonstrations()).anySatisfy(demo -> {
             assertThat(demo.id()).isEqualTo(demoId);
@@ -327,9 +361,10 @@ class BrowserTest {
 
     /** Waits for the task after {@code previous} to be shown; returns its prompt id. */
     static String nextTask(String previous) {
-        waiting(120).until(x -> byId("load-next").isEnabled()
-                && !previous.equals(byId("task").getDomAttribute("data-prompt-id"))
-                && x.findElements(By.cssSelector("#ranking .card")).size() == 4);
+        waiting(120)
+                .until(x -> byId("load-next").isEnabled()
+                        && !previous.equals(byId("task").getDomAttribute("data-prompt-id"))
+                        && x.findElements(By.cssSelector("#ranking .card")).size() == 4);
         return byId("task").getDomAttribute("data-prompt-id");
     }
 
@@ -346,7 +381,8 @@ class BrowserTest {
     }
 
     static List<String> order() {
-        return driver.findElements(By.cssSelector("#ranking .card")).stream().map(e -> e.getDomAttribute("id"))
+        return driver.findElements(By.cssSelector("#ranking .card")).stream()
+                .map(e -> e.getDomAttribute("id"))
                 .toList();
     }
 
@@ -360,8 +396,12 @@ class BrowserTest {
                 Files.copy(f, failed.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        ObjectNode manifest = (ObjectNode) JSON.readTree(failed.resolve("manifest.json").toFile());
-        manifest.putObject("gate").put("passed", false).put("win_rate", 0.31).put("n", 64)
+        ObjectNode manifest =
+                (ObjectNode) JSON.readTree(failed.resolve("manifest.json").toFile());
+        manifest.putObject("gate")
+                .put("passed", false)
+                .put("win_rate", 0.31)
+                .put("n", 64)
                 .put("reason", "win rate 0.31 < 0.5");
         manifest.putObject("metrics").put("reward_before", -0.5).put("reward_after", 0.25);
         JSON.writeValue(failed.resolve("manifest.json").toFile(), manifest);
@@ -369,14 +409,30 @@ class BrowserTest {
         String v = candidate.version();
 
         Path runDir = tmp.resolve("runs").resolve("run-browser");
-        metricsFile(runDir, "sft", "{\"step\":1,\"loss\":3.2}", "{\"step\":2,\"loss\":2.9}",
-                "{\"step\":3,\"loss\":2.7}");
+        metricsFile(
+                runDir, "sft", "{\"step\":1,\"loss\":3.2}", "{\"step\":2,\"loss\":2.9}", "{\"step\":3,\"loss\":2.7}");
         metricsFile(runDir, "rm", "{\"step\":1,\"loss\":0.69}", "{\"step\":2,\"loss\":0.6}");
-        metricsFile(runDir, "ppo", "{\"iteration\":0,\"step\":1,\"reward\":-0.4,\"kl\":0.0,\"value_loss\":1.2}",
+        metricsFile(
+                runDir,
+                "ppo",
+                "{\"iteration\":0,\"step\":1,\"reward\":-0.4,\"kl\":0.0,\"value_loss\":1.2}",
                 "{\"iteration\":1,\"step\":2,\"reward\":-0.1,\"kl\":0.02,\"value_loss\":0.9}");
         long now = System.currentTimeMillis();
-        TrainingRun run = new TrainingRun("run-browser", TrainingRun.RUNNING, "manual", "ppo", 0.5, "snap-1", null,
-                null, false, null, runDir.toString(), "{}", now, now);
+        TrainingRun run = new TrainingRun(
+                "run-browser",
+                TrainingRun.RUNNING,
+                "manual",
+                "ppo",
+                0.5,
+                "snap-1",
+                null,
+                null,
+                false,
+                null,
+                runDir.toString(),
+                "{}",
+                now,
+                now);
         app.store().runs().save(run);
 
         driver.get(base + "/admin.html");
@@ -394,16 +450,32 @@ class BrowserTest {
         waiting(10).until(ExpectedConditions.textToBe(By.id("run-stage"), "ppo"));
         assertThat(byId("run-state").getText()).isEqualTo("running");
         assertThat(byId("run-progress").getDomProperty("value")).isEqualTo("0.5");
-        assertThat(js("return typeof window.Chart")).as("Chart.js from its WebJar").isEqualTo("function");
+        assertThat(js("return typeof window.Chart"))
+                .as("Chart.js from its WebJar")
+                .isEqualTo("function");
         waiting(10).until(ExpectedConditions.attributeToBe(By.id("chart-loss"), "data-points", "7"));
         assertThat(byId("chart-reward").getDomAttribute("data-points")).isEqualTo("2");
         assertThat(byId("chart-kl").getDomAttribute("data-points")).isEqualTo("2");
         assertThat(byId("chart-win-rate").getDomAttribute("data-points")).isEqualTo("0");
         // ... and polled: the run moves on, then finishes.
         metricsFile(runDir, "eval", "{\"step\":1,\"win_rate\":0.61}");
-        app.store().runs().save(new TrainingRun("run-browser", TrainingRun.SUCCEEDED, "manual", "done", 1.0, "snap-1",
-                v, "{\"passed\":true,\"win_rate\":0.61,\"n\":64}", false, null, runDir.toString(), "{}", now,
-                System.currentTimeMillis()));
+        app.store()
+                .runs()
+                .save(new TrainingRun(
+                        "run-browser",
+                        TrainingRun.SUCCEEDED,
+                        "manual",
+                        "done",
+                        1.0,
+                        "snap-1",
+                        v,
+                        "{\"passed\":true,\"win_rate\":0.61,\"n\":64}",
+                        false,
+                        null,
+                        runDir.toString(),
+                        "{}",
+                        now,
+                        System.currentTimeMillis()));
         waiting(15).until(ExpectedConditions.textToBe(By.id("run-state"), "succeeded"));
         assertThat(byId("run-progress").getDomProperty("value")).isEqualTo("1");
         screenshot("admin");
@@ -420,8 +492,8 @@ class BrowserTest {
         waiting(10).until(d -> !d.findElements(By.id("force-" + v)).isEmpty());
         byId("force-" + v).click();
         byId("promote-" + v).click();
-        waiting(60).until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("[data-testid='active-" + v
-                + "']")));
+        waiting(60)
+                .until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("[data-testid='active-" + v + "']")));
         assertThat(byId("version-row-1").getDomAttribute("data-active")).isEqualTo("false");
         byId("rollback").click();
         waiting(60).until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("[data-testid='active-1']")));

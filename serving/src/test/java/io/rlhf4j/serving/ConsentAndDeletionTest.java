@@ -12,9 +12,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
-import io.rlhf4j.core.loop.SplitPolicy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ConsentAndDeletionTest {
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     static final String ADMIN = "t";
 
     @TempDir
@@ -68,8 +69,9 @@ class ConsentAndDeletionTest {
         assertThat(consent(c1)).isTrue();
         assertThat(consent(c2)).isTrue();
 
-        JsonNode out = JSON.readTree(expect(200, put("/v1/consent",
-                "{\"user\":\"" + carol + "\",\"training_consent\":false}")).body());
+        JsonNode out =
+                JSON.readTree(expect(200, put("/v1/consent", "{\"user\":\"" + carol + "\",\"training_consent\":false}"))
+                        .body());
         assertThat(out.get("user").asText()).isEqualTo(carol);
         assertThat(out.get("training_consent").asBoolean()).isFalse();
         assertThat(out.get("prompts_updated").asInt()).isEqualTo(2);
@@ -80,31 +82,43 @@ class ConsentAndDeletionTest {
 
         // A later request cannot opt an opted-out user back in.
         String c3 = logPrompt(base, null, "happy (adjective):", carol);
-        HttpResponse<String> asked = post(base, null, "/v1/completions", "{\"prompt\":\"tree (noun):\",\"max_tokens\":3,"
-                + "\"user\":\"" + carol + "\",\"training_consent\":true}");
+        HttpResponse<String> asked = post(
+                base,
+                null,
+                "/v1/completions",
+                "{\"prompt\":\"tree (noun):\",\"max_tokens\":3," + "\"user\":\"" + carol
+                        + "\",\"training_consent\":true}");
         String c4 = JSON.readTree(expect(200, asked).body()).get("id").asText() + "-0";
         assertThat(consent(c3)).isFalse();
         assertThat(consent(c4)).isFalse();
         assertThat(userPrompts(carol)).hasSize(4).noneMatch(PromptLog::consent);
 
         // Opting out again changes nothing more.
-        assertThat(JSON.readTree(expect(200, put("/v1/consent",
-                "{\"user\":\"" + carol + "\",\"training_consent\":false}")).body()).get("prompts_updated").asInt())
+        assertThat(JSON.readTree(expect(
+                                        200,
+                                        put("/v1/consent", "{\"user\":\"" + carol + "\",\"training_consent\":false}"))
+                                .body())
+                        .get("prompts_updated")
+                        .asInt())
                 .isZero();
 
         // Out of the labeling queue; another user's prompt is still offered.
         assertThat(sweep(base, null, "consent-sweeper-1")).contains(d1).doesNotContain(c1, c2, c3, c4);
 
         // A bad body changes nothing.
-        assertError(put("/v1/consent", "{\"user\":\"" + carol + "\",\"training_consent\":\"yes\"}"),
-                400, "training_consent", null);
+        assertError(
+                put("/v1/consent", "{\"user\":\"" + carol + "\",\"training_consent\":\"yes\"}"),
+                400,
+                "training_consent",
+                null);
         assertError(put("/v1/consent", "{\"user\":\"" + carol + "\"}"), 400, "training_consent", null);
         assertError(put("/v1/consent", "{\"training_consent\": "), 400, null, null);
         assertThat(userPrompts(carol)).noneMatch(PromptLog::consent);
 
         // Opting back in restores every prompt and the queue.
-        JsonNode in = JSON.readTree(expect(200, put("/v1/consent",
-                "{\"user\":\"" + carol + "\",\"training_consent\":true}")).body());
+        JsonNode in =
+                JSON.readTree(expect(200, put("/v1/consent", "{\"user\":\"" + carol + "\",\"training_consent\":true}"))
+                        .body());
         assertThat(in.get("training_consent").asBoolean()).isTrue();
         assertThat(in.get("prompts_updated").asInt()).isEqualTo(4);
         assertThat(userPrompts(carol)).hasSize(4).allMatch(PromptLog::consent);
@@ -112,8 +126,12 @@ class ConsentAndDeletionTest {
         assertThat(sweep(base, null, "consent-sweeper-2")).contains(c1, c2, c3, c4);
 
         // A consenting user may still keep one request out.
-        HttpResponse<String> once = post(base, null, "/v1/completions", "{\"prompt\":\"eat (verb):\",\"max_tokens\":3,"
-                + "\"user\":\"" + carol + "\",\"training_consent\":false}");
+        HttpResponse<String> once = post(
+                base,
+                null,
+                "/v1/completions",
+                "{\"prompt\":\"eat (verb):\",\"max_tokens\":3," + "\"user\":\"" + carol
+                        + "\",\"training_consent\":false}");
         String c5 = JSON.readTree(expect(200, once).body()).get("id").asText() + "-0";
         assertThat(consent(c5)).isFalse();
         assertThat(sweep(base, null, "consent-sweeper-3")).doesNotContain(c5);
@@ -124,20 +142,34 @@ class ConsentAndDeletionTest {
         String erin = user(SplitPolicy.TRAIN, "erin");
         String frank = user(SplitPolicy.TRAIN, "frank");
         String e1 = logPrompt(base, null, "dog (noun):", erin);
-        HttpResponse<String> two = post(base, null, "/v1/completions",
+        HttpResponse<String> two = post(
+                base,
+                null,
+                "/v1/completions",
                 "{\"prompt\":\"cat (noun):\",\"max_tokens\":3,\"n\":2,\"user\":\"" + erin + "\"}");
         String e2 = JSON.readTree(expect(200, two).body()).get("id").asText() + "-0";
         String f1 = logPrompt(base, null, "run (verb):", frank);
 
         // Judgements of both users' prompts: erin's e1 ranked with labels, e2 demonstrated; frank's ranked.
         String erinRanking = rankFirstTwo(offer(base, null, "lee", e1), "lee");
-        expect(201, post(base, null, "/v1/labeling/demonstrations",
-                "{\"prompt_id\":\"" + offer(base, null, "lee", e2).get("prompt_id").asText()
-                        + "\",\"labeler\":\"lee\",\"text\":\" a small pet\"}"));
+        expect(
+                201,
+                post(
+                        base,
+                        null,
+                        "/v1/labeling/demonstrations",
+                        "{\"prompt_id\":\""
+                                + offer(base, null, "lee", e2).get("prompt_id").asText()
+                                + "\",\"labeler\":\"lee\",\"text\":\" a small pet\"}"));
         String frankRanking = rankFirstTwo(offer(base, null, "lee", f1), "lee");
         // A skip of erin's prompt by another labeler (a row that points at her prompt too).
         skip(base, null, "kim", e1);
-        int erinCompletions = app.store().prompts().find(e1).orElseThrow().completions().size()
+        int erinCompletions = app.store()
+                        .prompts()
+                        .find(e1)
+                        .orElseThrow()
+                        .completions()
+                        .size()
                 + app.store().prompts().find(e2).orElseThrow().completions().size();
         assertThat(erinCompletions).isEqualTo((1 + 4) + (2 + 4));
 
@@ -149,8 +181,11 @@ class ConsentAndDeletionTest {
         int auditBefore = app.store().audit().entries().size();
 
         // Without the admin token: refused, nothing deleted.
-        HttpResponse<String> anonymous = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/users/" + erin))
-                .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> anonymous = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/admin/users/" + erin))
+                        .DELETE()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         assertError(anonymous, 401, null, "invalid_admin_token");
         assertThat(userPrompts(erin)).hasSize(2);
 
@@ -169,19 +204,33 @@ class ConsentAndDeletionTest {
         assertThat(app.store().prompts().find(e1)).isEmpty();
         assertThat(app.store().prompts().find(e2)).isEmpty();
         assertThat(userPrompts(erin)).isEmpty();
-        assertThat(app.store().judgements().rankings()).hasSize(rankingsBefore - 1)
-                .noneMatch(r -> r.id().equals(erinRanking) || r.promptId().equals(e1) || r.promptId().equals(e2));
+        assertThat(app.store().judgements().rankings())
+                .hasSize(rankingsBefore - 1)
+                .noneMatch(r -> r.id().equals(erinRanking)
+                        || r.promptId().equals(e1)
+                        || r.promptId().equals(e2));
         assertThat(app.store().judgements().labels(erinRanking)).isEmpty();
-        assertThat(app.store().judgements().demonstrations()).hasSize(demonstrationsBefore - 1)
+        assertThat(app.store().judgements().demonstrations())
+                .hasSize(demonstrationsBefore - 1)
                 .noneMatch(d -> d.promptId().equals(e1) || d.promptId().equals(e2));
-        assertError(post(base, null, "/v1/labeling/rankings", "{\"prompt_id\":\"" + e1 + "\",\"ranking\":[[\""
-                + e1 + "-1\"],[\"" + e1 + "-2\"]]}"), 404, "prompt_id", "prompt_not_found");
+        assertError(
+                post(
+                        base,
+                        null,
+                        "/v1/labeling/rankings",
+                        "{\"prompt_id\":\"" + e1 + "\",\"ranking\":[[\"" + e1 + "-1\"],[\"" + e1 + "-2\"]]}"),
+                404,
+                "prompt_id",
+                "prompt_not_found");
 
         // ...everyone else's is intact...
         PromptLog frankAfter = app.store().prompts().find(f1).orElseThrow();
         assertThat(frankAfter.userId()).isEqualTo(frank);
-        assertThat(frankAfter.completions()).extracting(PromptLog.Completion::text)
-                .containsExactlyElementsOf(frankBefore.completions().stream().map(PromptLog.Completion::text).toList());
+        assertThat(frankAfter.completions())
+                .extracting(PromptLog.Completion::text)
+                .containsExactlyElementsOf(frankBefore.completions().stream()
+                        .map(PromptLog.Completion::text)
+                        .toList());
         Judgement.Ranking frankRankingAfter = ranking(frankRanking);
         assertThat(frankRankingAfter.completions()).isEqualTo(frankRankingBefore.completions());
         assertThat(frankRankingAfter.ranks()).isEqualTo(frankRankingBefore.ranks());
@@ -207,15 +256,22 @@ class ConsentAndDeletionTest {
     static String rankFirstTwo(JsonNode task, String labeler) throws Exception {
         String a = task.get("completions").get(0).get("id").asText();
         String b = task.get("completions").get(1).get("id").asText();
-        HttpResponse<String> r = post(base, null, "/v1/labeling/rankings", "{\"prompt_id\":\""
-                + task.get("prompt_id").asText() + "\",\"labeler\":\"" + labeler + "\",\"ranking\":[[\"" + a
-                + "\"],[\"" + b + "\"]],\"scores\":{\"" + a + "\":5,\"" + b + "\":2},\"flags\":{\"" + b
-                + "\":[\"hallucination\"]}}");
+        HttpResponse<String> r = post(
+                base,
+                null,
+                "/v1/labeling/rankings",
+                "{\"prompt_id\":\""
+                        + task.get("prompt_id").asText() + "\",\"labeler\":\"" + labeler + "\",\"ranking\":[[\"" + a
+                        + "\"],[\"" + b + "\"]],\"scores\":{\"" + a + "\":5,\"" + b + "\":2},\"flags\":{\"" + b
+                        + "\":[\"hallucination\"]}}");
         return JSON.readTree(expect(201, r).body()).get("id").asText();
     }
 
     static Judgement.Ranking ranking(String id) {
-        return app.store().judgements().rankings().stream().filter(r -> r.id().equals(id)).findFirst().orElseThrow();
+        return app.store().judgements().rankings().stream()
+                .filter(r -> r.id().equals(id))
+                .findFirst()
+                .orElseThrow();
     }
 
     static boolean consent(String promptId) {
@@ -223,18 +279,28 @@ class ConsentAndDeletionTest {
     }
 
     static List<PromptLog> userPrompts(String user) {
-        return app.store().prompts().recent(10_000).stream().filter(p -> p.userId().equals(user)).toList();
+        return app.store().prompts().recent(10_000).stream()
+                .filter(p -> p.userId().equals(user))
+                .toList();
     }
 
     static HttpResponse<String> put(String path, String body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(60))
-                .header("content-type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body)).build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + path))
+                        .timeout(Duration.ofSeconds(60))
+                        .header("content-type", "application/json")
+                        .PUT(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 
     static HttpResponse<String> deleteUser(String user) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/users/" + user))
-                .header("authorization", "Bearer " + ADMIN).timeout(Duration.ofSeconds(60)).DELETE().build(),
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/admin/users/" + user))
+                        .header("authorization", "Bearer " + ADMIN)
+                        .timeout(Duration.ofSeconds(60))
+                        .DELETE()
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
     }
 }

@@ -30,10 +30,12 @@ import org.junit.jupiter.api.io.TempDir;
 class GateTest {
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     static final String ADMIN = "t";
     static final String FAILED = "{\"passed\": false, \"reason\": \"win rate 0.31 is below 0.5\", \"win_rate\": 0.31}";
-    static final String PASSED = "{\"passed\": true, \"reason\": \"win rate 0.62 is at least 0.5\", \"win_rate\": 0.62}";
+    static final String PASSED =
+            "{\"passed\": true, \"reason\": \"win rate 0.62 is at least 0.5\", \"win_rate\": 0.62}";
 
     @TempDir
     static Path tmp;
@@ -49,7 +51,8 @@ class GateTest {
         Path plain = export(demo, "export-plain");
         failing = export(withGate(demo, "failing", FAILED), "export-failing");
         passing = export(withGate(demo, "passing", PASSED), "export-passing");
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(ADMIN));
+        app = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(ADMIN));
         app.registerAndActivate(plain);
         base = "http://127.0.0.1:" + app.port();
     }
@@ -63,12 +66,15 @@ class GateTest {
 
     @Test
     void theExporterCarriesGateJsonIntoTheManifestAndTheRegistry() throws Exception {
-        assertThat(JSON.readTree(failing.resolve("manifest.json").toFile()).get("gate")).isEqualTo(JSON.readTree(FAILED));
+        assertThat(JSON.readTree(failing.resolve("manifest.json").toFile()).get("gate"))
+                .isEqualTo(JSON.readTree(FAILED));
         String v = register(failing);
         JsonNode listed = version(v);
         assertThat(listed.get("state").asText()).isEqualTo("registered");
         assertThat(listed.get("manifest").get("gate")).isEqualTo(JSON.readTree(FAILED));
-        assertThat(version("1").get("manifest").has("gate")).as("an export without gate.json has no gate").isFalse();
+        assertThat(version("1").get("manifest").has("gate"))
+                .as("an export without gate.json has no gate")
+                .isFalse();
     }
 
     @Test
@@ -81,11 +87,14 @@ class GateTest {
             HttpResponse<String> refused = promote(v, query);
             assertError(refused, 409, "version", "gate_failed");
             assertThat(JSON.readTree(refused.body()).get("error").get("message").asText())
-                    .contains("win rate 0.31 is below 0.5").contains("force=true");
+                    .contains("win rate 0.31 is below 0.5")
+                    .contains("force=true");
             assertThat(active()).as("still serving after " + query).isEqualTo(active);
             assertThat(version(v).get("active").asBoolean()).isFalse();
         }
-        assertThat(app.store().audit().entries()).as("a refusal is not an override").hasSize(auditBefore);
+        assertThat(app.store().audit().entries())
+                .as("a refusal is not an override")
+                .hasSize(auditBefore);
         HttpResponse<String> stillOld = complete();
         assertThat(JSON.readTree(stillOld.body()).get("model").asText()).isEqualTo(active);
 
@@ -97,7 +106,9 @@ class GateTest {
 
         List<String> audit = app.store().audit().entries();
         assertThat(audit).hasSize(auditBefore + 1);
-        assertThat(audit.get(audit.size() - 1)).contains("forced_promotion").contains("version " + v + " ")
+        assertThat(audit.get(audit.size() - 1))
+                .contains("forced_promotion")
+                .contains("version " + v + " ")
                 .contains("win rate 0.31 is below 0.5");
     }
 
@@ -117,8 +128,10 @@ class GateTest {
     @Test
     void promotionIsForTheAdminOnly() throws Exception {
         String v = register(failing);
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/admin/models/" + v
-                + "/promote?force=true")).POST(HttpRequest.BodyPublishers.noBody()).build(),
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/admin/models/" + v + "/promote?force=true"))
+                        .POST(HttpRequest.BodyPublishers.noBody())
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertError(r, 401, null, "invalid_admin_token");
         assertThat(version(v).get("active").asBoolean()).isFalse();
@@ -143,8 +156,12 @@ class GateTest {
     }
 
     static String register(Path export) throws Exception {
-        HttpResponse<String> r = admin("POST", "/admin/versions",
-                JSON.createObjectNode().put("path", export.toAbsolutePath().toString()).toString());
+        HttpResponse<String> r = admin(
+                "POST",
+                "/admin/versions",
+                JSON.createObjectNode()
+                        .put("path", export.toAbsolutePath().toString())
+                        .toString());
         return JSON.readTree(expect(200, r).body()).get("version").asText();
     }
 
@@ -153,7 +170,9 @@ class GateTest {
     }
 
     static JsonNode version(String v) throws Exception {
-        for (JsonNode o : JSON.readTree(expect(200, admin("GET", "/admin/versions", null)).body()).get("versions")) {
+        for (JsonNode o : JSON.readTree(
+                        expect(200, admin("GET", "/admin/versions", null)).body())
+                .get("versions")) {
             if (o.get("version").asText().equals(v)) {
                 return o;
             }
@@ -166,15 +185,24 @@ class GateTest {
     }
 
     static HttpResponse<String> complete() throws Exception {
-        return expect(200, HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":2}")).build(),
-                HttpResponse.BodyHandlers.ofString()));
+        return expect(
+                200,
+                HTTP.send(
+                        HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                                .POST(HttpRequest.BodyPublishers.ofString(
+                                        "{\"prompt\":\"dog (noun):\",\"max_tokens\":2}"))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString()));
     }
 
     static HttpResponse<String> admin(String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(120))
-                .header("authorization", "Bearer " + ADMIN).header("content-type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
+                .timeout(Duration.ofSeconds(120))
+                .header("authorization", "Bearer " + ADMIN)
+                .header("content-type", "application/json")
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 }

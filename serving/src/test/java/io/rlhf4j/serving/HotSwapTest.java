@@ -14,9 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
@@ -50,12 +48,14 @@ class HotSwapTest {
         // Version 2: the demo's shape and tokenizer, freshly initialised weights, so its text differs.
         Path ckpt = tmp.resolve("v2-checkpoint");
         ModelConfig config = Checkpoint.readConfig(demo);
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.initialise(config, m, 99)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.initialise(config, m, 99)) {
             Checkpoint.write(ckpt, config, d.toTensors(), Checkpoint.readTokenizer(demo), null);
         }
         v2 = tmp.resolve("v2");
         TestServers.export(ckpt, v2, false);
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(TOKEN));
+        app = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(TOKEN));
         app.registerAndActivate(v1);
         base = "http://127.0.0.1:" + app.port();
     }
@@ -67,7 +67,9 @@ class HotSwapTest {
 
     static HttpResponse<String> admin(String method, String path, String body, String token) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (token != null) {
             b.header("authorization", "Bearer " + token);
         }
@@ -75,13 +77,15 @@ class HotSwapTest {
     }
 
     /** One streamed completion as a client sees it. */
-    record Streamed(int status, boolean done, Set<String> models, String header) {
-    }
+    record Streamed(int status, boolean done, Set<String> models, String header) {}
 
     static Streamed stream() throws Exception {
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":24,"
-                        + "\"temperature\":0.8,\"stream\":true}")).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":24,"
+                                + "\"temperature\":0.8,\"stream\":true}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
         Set<String> models = new HashSet<>();
         boolean done = false;
         for (String line : r.body().lines().toList()) {
@@ -92,12 +96,17 @@ class HotSwapTest {
                 models.add(chunk.has("model") ? chunk.get("model").asText() : "error:" + chunk);
             }
         }
-        return new Streamed(r.statusCode(), done, models, r.headers().firstValue("x-rlhf4j-version").orElse(null));
+        return new Streamed(
+                r.statusCode(),
+                done,
+                models,
+                r.headers().firstValue("x-rlhf4j-version").orElse(null));
     }
 
     @Test
     void promotionAndRollbackUnderLoadLoseNoRequest() throws Exception {
-        HttpResponse<String> reg = admin("POST", "/admin/versions", "{\"path\":\"" + v2.toString().replace("\\", "/") + "\"}", TOKEN);
+        HttpResponse<String> reg =
+                admin("POST", "/admin/versions", "{\"path\":\"" + v2.toString().replace("\\", "/") + "\"}", TOKEN);
         assertThat(reg.statusCode()).as(reg.body()).isEqualTo(200);
         String second = JSON.readTree(reg.body()).get("version").asText();
 
@@ -142,10 +151,15 @@ class HotSwapTest {
         assertThat(served).containsExactlyInAnyOrder("1", second);
         assertThat(app.router().current().engine().version()).isEqualTo("1");
 
-        String metrics = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-        assertThat(metrics).contains("rlhf4j_request_seconds_count").contains("rlhf4j_time_to_first_token_seconds")
-                .contains("rlhf4j_generated_tokens_total").contains("rlhf4j_queue_depth")
+        String metrics = HTTP.send(
+                        HttpRequest.newBuilder(URI.create(base + "/metrics")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body();
+        assertThat(metrics)
+                .contains("rlhf4j_request_seconds_count")
+                .contains("rlhf4j_time_to_first_token_seconds")
+                .contains("rlhf4j_generated_tokens_total")
+                .contains("rlhf4j_queue_depth")
                 .contains("rlhf4j_active_version{version=\"1\"} 1.0")
                 .contains("rlhf4j_active_version{version=\"" + second + "\"} 0.0");
     }
@@ -156,11 +170,18 @@ class HotSwapTest {
         assertThat(admin("GET", "/admin/versions", null, "wrong").statusCode()).isEqualTo(401);
         HttpResponse<String> list = admin("GET", "/admin/versions", null, TOKEN);
         assertThat(list.statusCode()).isEqualTo(200);
-        assertThat(JSON.readTree(list.body()).get("versions").get(0).get("manifest").get("opset").asInt()).isEqualTo(17);
+        assertThat(JSON.readTree(list.body())
+                        .get("versions")
+                        .get(0)
+                        .get("manifest")
+                        .get("opset")
+                        .asInt())
+                .isEqualTo(17);
 
-        assertThat(admin("POST", "/admin/models/404/promote", null, TOKEN).statusCode()).isEqualTo(404);
-        HttpResponse<String> active = admin("DELETE", "/admin/models/" + app.router().current().engine().version(),
-                null, TOKEN);
+        assertThat(admin("POST", "/admin/models/404/promote", null, TOKEN).statusCode())
+                .isEqualTo(404);
+        HttpResponse<String> active = admin(
+                "DELETE", "/admin/models/" + app.router().current().engine().version(), null, TOKEN);
         assertThat(active.statusCode()).isEqualTo(409);
         assertThat(active.body()).contains("is active");
 
@@ -173,8 +194,10 @@ class HotSwapTest {
             }
         }
         Files.write(broken.resolve("policy.onnx"), new byte[] {1, 2, 3});
-        String bad = JSON.readTree(admin("POST", "/admin/versions", "{\"path\":\"" + broken + "\"}", TOKEN).body())
-                .get("version").asText();
+        String bad = JSON.readTree(admin("POST", "/admin/versions", "{\"path\":\"" + broken + "\"}", TOKEN)
+                        .body())
+                .get("version")
+                .asText();
         String before = app.router().current().engine().version();
         HttpResponse<String> failed = admin("POST", "/admin/models/" + bad + "/promote", null, TOKEN);
         assertThat(failed.statusCode()).isEqualTo(409);
@@ -182,7 +205,8 @@ class HotSwapTest {
         assertThat(app.router().current().engine().version()).isEqualTo(before);
         assertThat(stream().status()).isEqualTo(200);
 
-        assertThat(admin("DELETE", "/admin/models/" + bad, null, TOKEN).statusCode()).isEqualTo(200);
+        assertThat(admin("DELETE", "/admin/models/" + bad, null, TOKEN).statusCode())
+                .isEqualTo(200);
         HttpResponse<String> gone = admin("POST", "/admin/models/" + bad + "/promote", null, TOKEN);
         assertThat(gone.statusCode()).isEqualTo(409);
         assertThat(gone.body()).contains("unregistered");
@@ -190,10 +214,16 @@ class HotSwapTest {
 
     @Test
     void theOfficialOpenAiJavaClientWorksUnchanged() {
-        var client = com.openai.client.okhttp.OpenAIOkHttpClient.builder().baseUrl(base + "/v1").apiKey("unused")
+        var client = com.openai.client.okhttp.OpenAIOkHttpClient.builder()
+                .baseUrl(base + "/v1")
+                .apiKey("unused")
                 .build();
-        var params = com.openai.models.completions.CompletionCreateParams.builder().model("rlhf4j")
-                .prompt("dog (noun):").maxTokens(12).temperature(0.0).build();
+        var params = com.openai.models.completions.CompletionCreateParams.builder()
+                .model("rlhf4j")
+                .prompt("dog (noun):")
+                .maxTokens(12)
+                .temperature(0.0)
+                .build();
         var completion = client.completions().create(params);
         String text = completion.choices().get(0).text();
         assertThat(text).isNotEmpty();

@@ -45,7 +45,8 @@ class RewardsTest {
         Path demo = Path.of("..", "demo", "base-model");
         ModelConfig config = Checkpoint.readConfig(demo);
         rewardCheckpoint = tmp.resolve("rm");
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(demo, m)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(demo, m)) {
             List<Tensor> tensors = new ArrayList<>(d.toTensors());
             Random r = new Random(1);
             float[] head = new float[config.hiddenSize()];
@@ -69,8 +70,11 @@ class RewardsTest {
     }
 
     static HttpResponse<String> rewards(String body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/rewards"))
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/rewards"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     @Test
@@ -82,14 +86,17 @@ class RewardsTest {
 
         ModelVersion v = app.registerAndActivate(tmp.resolve("rm-export"));
         assertThat(v.kind()).isEqualTo(ModelVersion.REWARD);
-        assertThat(app.router().current().engine().version()).as("the policy keeps serving").isEqualTo("1");
+        assertThat(app.router().current().engine().version())
+                .as("the policy keeps serving")
+                .isEqualTo("1");
 
         HttpResponse<String> r = rewards(body);
         assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
         JsonNode data = JSON.readTree(r.body()).get("data");
         assertThat(data).hasSize(3);
         Tokenizer tok = Checkpoint.readTokenizer(rewardCheckpoint);
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); RewardModel rm = RewardModel.load(rewardCheckpoint, m)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                RewardModel rm = RewardModel.load(rewardCheckpoint, m)) {
             String[] completions = {" a domestic animal", " a tree", " bark"};
             for (int i = 0; i < completions.length; i++) {
                 int[] ids = tok.encode("dog (noun):" + completions[i], true);
@@ -102,13 +109,18 @@ class RewardsTest {
                     mask[j] = 1;
                 }
                 Shape s = new Shape(1, ids.length);
-                float expected = rm.rewards(m.create(l, s), m.create(pos, s), m.create(mask, s)).getFloat(0);
+                float expected = rm.rewards(m.create(l, s), m.create(pos, s), m.create(mask, s))
+                        .getFloat(0);
                 assertThat((float) data.get(i).get("reward").asDouble()).isCloseTo(expected, within(1e-4f));
             }
         }
-        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[]}").statusCode()).isEqualTo(400);
-        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[1]}").statusCode()).isEqualTo(400);
+        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[]}").statusCode())
+                .isEqualTo(400);
+        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[1]}").statusCode())
+                .isEqualTo(400);
         assertThat(rewards("{\"completions\":[\"a\"]}").body()).contains("\"param\":\"prompt\"");
-        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[\"a\"],\"model\":\"7\"}").statusCode()).isEqualTo(404);
+        assertThat(rewards("{\"prompt\":\"x\",\"completions\":[\"a\"],\"model\":\"7\"}")
+                        .statusCode())
+                .isEqualTo(404);
     }
 }

@@ -11,7 +11,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,7 +29,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 class ServingTest {
 
     static final ObjectMapper JSON = new ObjectMapper();
-    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final HttpClient HTTP =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     @TempDir
     static Path tmp;
@@ -50,8 +50,12 @@ class ServingTest {
     }
 
     static HttpResponse<String> post(String path, String body) throws Exception {
-        return HTTP.send(HttpRequest.newBuilder(URI.create(base + path)).header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        return HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + path))
+                        .header("content-type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     static JsonNode complete(String body) throws Exception {
@@ -73,7 +77,8 @@ class ServingTest {
         assertThat(choice.get("logprobs").isNull()).isTrue();
         JsonNode usage = r.get("usage");
         assertThat(usage.get("total_tokens").asInt())
-                .isEqualTo(usage.get("prompt_tokens").asInt() + usage.get("completion_tokens").asInt());
+                .isEqualTo(usage.get("prompt_tokens").asInt()
+                        + usage.get("completion_tokens").asInt());
         // The served greedy text is the trainer's: the same demo model, through ONNX Runtime.
         assertThat(choice.get("text").asText()).isEqualTo(" a small pale-shaped bone of the bone");
     }
@@ -86,7 +91,9 @@ class ServingTest {
             assertThat(four.get("choices").get(i).get("index").asInt()).isEqualTo(i);
         }
         JsonNode lp = complete("{\"prompt\":\"cat (noun):\",\"max_tokens\":5,\"temperature\":0,\"logprobs\":2}")
-                .get("choices").get(0).get("logprobs");
+                .get("choices")
+                .get(0)
+                .get("logprobs");
         int tokens = lp.get("tokens").size();
         assertThat(tokens).isPositive();
         assertThat(lp.get("token_logprobs")).hasSize(tokens);
@@ -95,9 +102,14 @@ class ServingTest {
         assertThat(lp.get("token_logprobs").get(0).asDouble()).isNegative();
 
         String free = complete("{\"prompt\":\"dog (noun):\",\"max_tokens\":12,\"temperature\":0}")
-                .get("choices").get(0).get("text").asText();
-        JsonNode stopped = complete("{\"prompt\":\"dog (noun):\",\"max_tokens\":12,\"temperature\":0,\"stop\":[\"bone\"]}")
-                .get("choices").get(0);
+                .get("choices")
+                .get(0)
+                .get("text")
+                .asText();
+        JsonNode stopped = complete(
+                        "{\"prompt\":\"dog (noun):\",\"max_tokens\":12,\"temperature\":0,\"stop\":[\"bone\"]}")
+                .get("choices")
+                .get(0);
         assertThat(stopped.get("text").asText()).isEqualTo(free.substring(0, free.indexOf("bone")));
         assertThat(stopped.get("finish_reason").asText()).isEqualTo("stop");
     }
@@ -105,9 +117,21 @@ class ServingTest {
     @Test
     void aSeedMakesSamplingReproducible() throws Exception {
         String body = "{\"prompt\":\"run (verb):\",\"max_tokens\":16,\"temperature\":1.2,\"seed\":%d}";
-        String a = complete(String.format(body, 42)).get("choices").get(0).get("text").asText();
-        String b = complete(String.format(body, 42)).get("choices").get(0).get("text").asText();
-        String c = complete(String.format(body, 43)).get("choices").get(0).get("text").asText();
+        String a = complete(String.format(body, 42))
+                .get("choices")
+                .get(0)
+                .get("text")
+                .asText();
+        String b = complete(String.format(body, 42))
+                .get("choices")
+                .get(0)
+                .get("text")
+                .asText();
+        String c = complete(String.format(body, 43))
+                .get("choices")
+                .get(0)
+                .get("text")
+                .asText();
         assertThat(b).isEqualTo(a);
         assertThat(c).isNotEqualTo(a);
     }
@@ -115,13 +139,21 @@ class ServingTest {
     @Test
     void streamingSendsTheSameTextAsChunksThenDone() throws Exception {
         String plain = complete("{\"prompt\":\"happy (adjective):\",\"max_tokens\":10,\"temperature\":0}")
-                .get("choices").get(0).get("text").asText();
-        HttpResponse<String> r = post("/v1/completions",
+                .get("choices")
+                .get(0)
+                .get("text")
+                .asText();
+        HttpResponse<String> r = post(
+                "/v1/completions",
                 "{\"prompt\":\"happy (adjective):\",\"max_tokens\":10,\"temperature\":0,\"stream\":true}");
         assertThat(r.statusCode()).isEqualTo(200);
         assertThat(r.headers().firstValue("content-type").orElse("")).startsWith("text/event-stream");
         StringBuilder text = new StringBuilder();
-        List<String> events = r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+        List<String> events = r.body()
+                .lines()
+                .filter(l -> l.startsWith("data: "))
+                .map(l -> l.substring(6))
+                .toList();
         assertThat(events.get(events.size() - 1)).isEqualTo("[DONE]");
         String finish = null;
         for (String e : events.subList(0, events.size() - 1)) {
@@ -139,22 +171,37 @@ class ServingTest {
 
     @Test
     void concurrentRequestsBatchedTogetherGetWhatEachGetsAlone() throws Exception {
-        List<String> prompts = List.of("dog (noun):", "cat (noun):", "run (verb):", "happy (adjective):",
-                "a small", "red (adjective):", "tree (noun):", "eat (verb):");
+        List<String> prompts = List.of(
+                "dog (noun):",
+                "cat (noun):",
+                "run (verb):",
+                "happy (adjective):",
+                "a small",
+                "red (adjective):",
+                "tree (noun):",
+                "eat (verb):");
         List<String> alone = new ArrayList<>();
         for (String p : prompts) {
             alone.add(complete("{\"prompt\":\"" + p + "\",\"max_tokens\":20,\"temperature\":0}")
-                    .get("choices").get(0).get("text").asText());
+                    .get("choices")
+                    .get(0)
+                    .get("text")
+                    .asText());
         }
         List<CompletableFuture<HttpResponse<String>>> together = new ArrayList<>();
         for (String p : prompts) {
-            together.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                    .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"" + p + "\",\"max_tokens\":20,\"temperature\":0}"))
-                    .build(), HttpResponse.BodyHandlers.ofString()));
+            together.add(HTTP.sendAsync(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"prompt\":\"" + p + "\",\"max_tokens\":20,\"temperature\":0}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
         }
         for (int i = 0; i < prompts.size(); i++) {
             JsonNode r = JSON.readTree(together.get(i).get(60, TimeUnit.SECONDS).body());
-            assertThat(r.get("choices").get(0).get("text").asText()).as(prompts.get(i)).isEqualTo(alone.get(i));
+            assertThat(r.get("choices").get(0).get("text").asText())
+                    .as(prompts.get(i))
+                    .isEqualTo(alone.get(i));
         }
     }
 
@@ -165,32 +212,40 @@ class ServingTest {
         complete("{\"prompt\":[\"a\",\"b\"],\"max_tokens\":3,\"user\":\"bob\",\"training_consent\":false}");
         assertThat(app.store().prompts().count()).isEqualTo(before + 3);
         List<PromptLog> logs = app.store().prompts().recent(3);
-        PromptLog alice = logs.stream().filter(l -> l.userId().equals("alice")).findFirst().orElseThrow();
+        PromptLog alice = logs.stream()
+                .filter(l -> l.userId().equals("alice"))
+                .findFirst()
+                .orElseThrow();
         assertThat(alice.text()).isEqualTo("tree (noun):");
         assertThat(alice.completions()).hasSize(2);
         assertThat(alice.modelVersion()).isEqualTo("1");
         assertThat(alice.consent()).isTrue();
-        assertThat(alice.completions().get(0).logprobs()).hasSize(alice.completions().get(0).tokens());
-        assertThat(logs.stream().filter(l -> l.userId().equals("bob"))).hasSize(2).allMatch(l -> !l.consent());
+        assertThat(alice.completions().get(0).logprobs())
+                .hasSize(alice.completions().get(0).tokens());
+        assertThat(logs.stream().filter(l -> l.userId().equals("bob")))
+                .hasSize(2)
+                .allMatch(l -> !l.consent());
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource(delimiter = '|', value = {
-        "max_tokens | {\"prompt\":\"x\",\"max_tokens\":-1}",
-        "max_tokens | {\"prompt\":\"x\",\"max_tokens\":\"ten\"}",
-        "n | {\"prompt\":\"x\",\"n\":0}",
-        "n | {\"prompt\":\"x\",\"n\":99}",
-        "temperature | {\"prompt\":\"x\",\"temperature\":\"hot\"}",
-        "temperature | {\"prompt\":\"x\",\"temperature\":3}",
-        "top_p | {\"prompt\":\"x\",\"top_p\":0}",
-        "stop | {\"prompt\":\"x\",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
-        "stop | {\"prompt\":\"x\",\"stop\":7}",
-        "logprobs | {\"prompt\":\"x\",\"logprobs\":9}",
-        "prompt | {\"prompt\":123}",
-        "seed | {\"prompt\":\"x\",\"seed\":1.5}",
-        "stream | {\"prompt\":\"x\",\"stream\":\"yes\"}",
-        "user | {\"prompt\":\"x\",\"user\":5}"
-    })
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "max_tokens | {\"prompt\":\"x\",\"max_tokens\":-1}",
+                "max_tokens | {\"prompt\":\"x\",\"max_tokens\":\"ten\"}",
+                "n | {\"prompt\":\"x\",\"n\":0}",
+                "n | {\"prompt\":\"x\",\"n\":99}",
+                "temperature | {\"prompt\":\"x\",\"temperature\":\"hot\"}",
+                "temperature | {\"prompt\":\"x\",\"temperature\":3}",
+                "top_p | {\"prompt\":\"x\",\"top_p\":0}",
+                "stop | {\"prompt\":\"x\",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}",
+                "stop | {\"prompt\":\"x\",\"stop\":7}",
+                "logprobs | {\"prompt\":\"x\",\"logprobs\":9}",
+                "prompt | {\"prompt\":123}",
+                "seed | {\"prompt\":\"x\",\"seed\":1.5}",
+                "stream | {\"prompt\":\"x\",\"stream\":\"yes\"}",
+                "user | {\"prompt\":\"x\",\"user\":5}"
+            })
     void eachInvalidFieldIsA400NamingIt(String param, String body) throws Exception {
         HttpResponse<String> r = post("/v1/completions", body);
         assertThat(r.statusCode()).isEqualTo(400);
@@ -208,7 +263,8 @@ class ServingTest {
 
         HttpResponse<String> model = post("/v1/completions", "{\"model\":\"gpt-4\",\"prompt\":\"x\"}");
         assertThat(model.statusCode()).isEqualTo(404);
-        assertThat(JSON.readTree(model.body()).get("error").get("code").asText()).isEqualTo("model_not_found");
+        assertThat(JSON.readTree(model.body()).get("error").get("code").asText())
+                .isEqualTo("model_not_found");
 
         String huge = "{\"prompt\":\"" + "a".repeat(2 << 20) + "\"}";
         HttpResponse<String> big = post("/v1/completions", huge);
@@ -219,8 +275,8 @@ class ServingTest {
         assertThat(longPrompt.statusCode()).isEqualTo(400);
         assertThat(longPrompt.body()).contains("context window is 128");
 
-        HttpResponse<String> missing = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v2/nothing")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> missing = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v2/nothing")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.body()).contains("\"error\"");
 
@@ -230,9 +286,12 @@ class ServingTest {
 
     @Test
     void aClientThatDisconnectsMidStreamFreesItsSlot() throws Exception {
-        HttpResponse<InputStream> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":120,"
-                        + "\"temperature\":1,\"stream\":true}")).build(), HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<InputStream> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":120,"
+                                + "\"temperature\":1,\"stream\":true}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofInputStream());
         try (InputStream in = r.body()) {
             byte[] first = new byte[64];
             assertThat(in.read(first)).isPositive();
@@ -246,15 +305,21 @@ class ServingTest {
 
     @Test
     void modelsHealthAndReadiness() throws Exception {
-        JsonNode models = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
-                HttpResponse.BodyHandlers.ofString()).body());
+        JsonNode models = JSON.readTree(HTTP.send(
+                        HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                .body());
         assertThat(models.get("object").asText()).isEqualTo("list");
         assertThat(models.get("data").get(0).get("id").asText()).isEqualTo("1");
         assertThat(models.get("data").get(0).get("active").asBoolean()).isTrue();
-        assertThat(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-                HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
-        HttpResponse<String> ready = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/ready")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        assertThat(HTTP.send(
+                                HttpRequest.newBuilder(URI.create(base + "/health"))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                        .statusCode())
+                .isEqualTo(200);
+        HttpResponse<String> ready = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/ready")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(ready.statusCode()).isEqualTo(200);
         assertThat(ready.body()).contains("\"version\":\"1\"");
         assertThat(Files.exists(tmp.resolve("data").resolve("rlhf4j.db"))).isTrue();
@@ -262,30 +327,39 @@ class ServingTest {
 
     @Test
     void nLargerThanTheServersBatchIsA400() throws Exception {
-        try (ServingApp small = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("small")).withPort(0)
-                .withLimits(2, 4))) {
+        try (ServingApp small = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("small")).withPort(0).withLimits(2, 4))) {
             small.registerAndActivate(tmp.resolve("export"));
-            HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port()
-                    + "/v1/completions")).POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"n\":3}"))
-                    .build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port() + "/v1/completions"))
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"n\":3}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(400);
-            assertThat(JSON.readTree(r.body()).get("error").get("param").asText()).isEqualTo("n");
+            assertThat(JSON.readTree(r.body()).get("error").get("param").asText())
+                    .isEqualTo("n");
         }
     }
 
     @Test
     void aWriteFromAnotherSitesPageIsRefusedAndNothingIsLogged() throws Exception {
         long before = app.store().prompts().count();
-        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                .header("content-type", "text/plain").header("origin", "https://evil.example")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),
+        HttpResponse<String> r = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "text/plain")
+                        .header("origin", "https://evil.example")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}"))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(403);
         assertThat(JSON.readTree(r.body()).get("error").get("code").asText()).isEqualTo("cross_origin");
         assertThat(app.store().prompts().count()).isEqualTo(before);
-        HttpResponse<String> same = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                .header("content-type", "application/json").header("origin", base)
-                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}")).build(),
+        HttpResponse<String> same = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json")
+                        .header("origin", base)
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}"))
+                        .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(same.statusCode()).as(same.body()).isEqualTo(200);
     }

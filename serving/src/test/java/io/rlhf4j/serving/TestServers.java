@@ -11,8 +11,7 @@ final class TestServers {
 
     static final Path DEMO = Path.of("..", "demo", "base-model");
 
-    private TestServers() {
-    }
+    private TestServers() {}
 
     /** Exports {@code checkpoint} (a reward model too when {@code reward}) to {@code out}, unoptimised. */
     static Path export(Path checkpoint, Path out, boolean reward) throws IOException {
@@ -27,8 +26,8 @@ final class TestServers {
      */
     static ServingApp startDemo(Path tmp, String adminToken) throws IOException {
         Path export = export(DEMO, tmp.resolve("export"), false);
-        ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
-                .withAdminToken(adminToken));
+        ServingApp app = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(adminToken));
         app.registerAndActivate(export);
         return app;
     }

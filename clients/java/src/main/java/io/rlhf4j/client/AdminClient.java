@@ -31,7 +31,10 @@ public final class AdminClient {
 
     /** Every version, policy and reward, with its manifest and which ones are active. */
     public List<ModelVersion> versions() {
-        return Json.readList(transport.call("GET", "admin/versions", null, ADMIN), "versions", ModelVersion.class,
+        return Json.readList(
+                transport.call("GET", "admin/versions", null, ADMIN),
+                "versions",
+                ModelVersion.class,
                 "GET /admin/versions");
     }
 
@@ -43,8 +46,8 @@ public final class AdminClient {
     public Registration register(Path exportDir) {
         ObjectNode body = Json.MAPPER.createObjectNode();
         body.put("path", Objects.requireNonNull(exportDir, "exportDir").toString());
-        return Json.read(transport.call("POST", "admin/versions", body, ADMIN), Registration.class,
-                "POST /admin/versions");
+        return Json.read(
+                transport.call("POST", "admin/versions", body, ADMIN), Registration.class, "POST /admin/versions");
     }
 
     /**
@@ -64,8 +67,8 @@ public final class AdminClient {
 
     /** Promotes the policy version that was active before the current one. */
     public Promotion rollback() {
-        return Json.read(transport.call("POST", "admin/rollback", null, ADMIN), Promotion.class,
-                "POST /admin/rollback");
+        return Json.read(
+                transport.call("POST", "admin/rollback", null, ADMIN), Promotion.class, "POST /admin/rollback");
     }
 
     /** Unregisters a version that is not active, so it can never be promoted by mistake. */
@@ -120,13 +123,18 @@ public final class AdminClient {
     public TrainingRun startTrainingRun(Map<String, Object> config) {
         ObjectNode body = Json.MAPPER.createObjectNode();
         body.set("config", config == null ? Json.MAPPER.createObjectNode() : Json.MAPPER.valueToTree(config));
-        return Json.read(transport.call("POST", "admin/training-runs", body, ADMIN), TrainingRun.class,
+        return Json.read(
+                transport.call("POST", "admin/training-runs", body, ADMIN),
+                TrainingRun.class,
                 "POST /admin/training-runs");
     }
 
     /** Every run, newest first. */
     public List<TrainingRun> trainingRuns() {
-        return Json.readList(transport.call("GET", "admin/training-runs", null, ADMIN), "runs", TrainingRun.class,
+        return Json.readList(
+                transport.call("GET", "admin/training-runs", null, ADMIN),
+                "runs",
+                TrainingRun.class,
                 "GET /admin/training-runs");
     }
 
@@ -176,17 +184,25 @@ public final class AdminClient {
             }
             long leftMillis = (deadline - System.nanoTime()) / 1_000_000;
             if (leftMillis <= 0) {
-                throw new Rlhf4jException(0, null, null, Rlhf4jException.WAIT_TIMEOUT, null, null, "training run "
-                        + id + " is still " + run.state() + " (stage " + run.stage() + ", progress "
-                        + Math.round(run.progress() * 100) + "%) after " + timeout + "; it goes on on the server",
+                throw new Rlhf4jException(
+                        0,
+                        null,
+                        null,
+                        Rlhf4jException.WAIT_TIMEOUT,
+                        null,
+                        null,
+                        "training run "
+                                + id + " is still " + run.state() + " (stage " + run.stage() + ", progress "
+                                + Math.round(run.progress() * 100) + "%) after " + timeout
+                                + "; it goes on on the server",
                         null);
             }
             try {
                 Thread.sleep(Math.min(pollMillis, leftMillis));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new Rlhf4jException(0, null, null, null, null, null, "interrupted while waiting for training run "
-                        + id, e);
+                throw new Rlhf4jException(
+                        0, null, null, null, null, null, "interrupted while waiting for training run " + id, e);
             }
             pollMillis = Math.min(pollMillis * 2, 2000);
         }

@@ -14,6 +14,7 @@ public record ApiKey(String key, String prefix, String user, String role, int re
 
     /** The roles the server knows. */
     public static final String USER = "user";
+
     public static final String SERVICE = "service";
     public static final String LABELER = "labeler";
 

@@ -12,8 +12,7 @@ import java.util.List;
  * @param choices one per requested reply, in {@code index} order
  * @param usage token counts
  */
-public record ChatCompletion(String id, String object, long created, String model, List<Choice> choices,
-        Usage usage) {
+public record ChatCompletion(String id, String object, long created, String model, List<Choice> choices, Usage usage) {
 
     public ChatCompletion {
         choices = Json.copy(choices);
@@ -21,10 +20,11 @@ public record ChatCompletion(String id, String object, long created, String mode
 
     /** The first reply's text; "" when there is none. */
     public String content() {
-        return choices.isEmpty() || choices.get(0).message() == null ? "" : choices.get(0).message().content();
+        return choices.isEmpty() || choices.get(0).message() == null
+                ? ""
+                : choices.get(0).message().content();
     }
 
     /** One reply: the assistant's message and why it ended. */
-    public record Choice(int index, ChatMessage message, String finishReason) {
-    }
+    public record Choice(int index, ChatMessage message, String finishReason) {}
 }

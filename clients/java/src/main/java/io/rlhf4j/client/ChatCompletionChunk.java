@@ -14,8 +14,8 @@ import java.util.List;
  * @param choices the delta (one choice per chunk; none on the usage chunk)
  * @param usage token counts, on the last chunk only
  */
-public record ChatCompletionChunk(String id, String object, long created, String model, List<Choice> choices,
-        Usage usage) {
+public record ChatCompletionChunk(
+        String id, String object, long created, String model, List<Choice> choices, Usage usage) {
 
     public ChatCompletionChunk {
         choices = Json.copy(choices);
@@ -24,15 +24,16 @@ public record ChatCompletionChunk(String id, String object, long created, String
     /** The content this chunk adds ("" for the role, finish and usage chunks). */
     public String content() {
         StringBuilder b = new StringBuilder();
-        choices.forEach(c -> b.append(c.delta() == null || c.delta().content() == null ? "" : c.delta().content()));
+        choices.forEach(c -> b.append(
+                c.delta() == null || c.delta().content() == null
+                        ? ""
+                        : c.delta().content()));
         return b.toString();
     }
 
     /** A piece of one reply. */
-    public record Choice(int index, Delta delta, String finishReason) {
-    }
+    public record Choice(int index, Delta delta, String finishReason) {}
 
     /** What a chunk adds to a reply: the role (first chunk) or content. */
-    public record Delta(String role, String content) {
-    }
+    public record Delta(String role, String content) {}
 }

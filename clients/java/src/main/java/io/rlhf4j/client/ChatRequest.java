@@ -24,8 +24,18 @@ import java.util.Objects;
  * @param user the end user's id, for a service key that may set it (and for open mode)
  * @param trainingConsent whether this conversation may be used for training; null for the user's standing consent
  */
-public record ChatRequest(List<ChatMessage> messages, String model, Integer maxTokens, Double temperature, Double topP,
-        Integer topK, Integer n, List<String> stop, Long seed, String user, Boolean trainingConsent) {
+public record ChatRequest(
+        List<ChatMessage> messages,
+        String model,
+        Integer maxTokens,
+        Double temperature,
+        Double topP,
+        Integer topK,
+        Integer n,
+        List<String> stop,
+        Long seed,
+        String user,
+        Boolean trainingConsent) {
 
     public ChatRequest {
         messages = Json.copy(Objects.requireNonNull(messages, "messages"));
@@ -100,8 +110,7 @@ public record ChatRequest(List<ChatMessage> messages, String model, Integer maxT
         private String endUser;
         private Boolean trainingConsent;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         public Builder message(ChatMessage message) {
             messages.add(Objects.requireNonNull(message, "message"));
@@ -173,8 +182,8 @@ public record ChatRequest(List<ChatMessage> messages, String model, Integer maxT
         }
 
         public ChatRequest build() {
-            return new ChatRequest(messages, model, maxTokens, temperature, topP, topK, n, stop, seed, endUser,
-                    trainingConsent);
+            return new ChatRequest(
+                    messages, model, maxTokens, temperature, topP, topK, n, stop, seed, endUser, trainingConsent);
         }
     }
 }

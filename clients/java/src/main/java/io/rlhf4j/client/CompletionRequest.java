@@ -30,8 +30,19 @@ import java.util.Objects;
  * @param user the end user's id, for a service key that may set it (and for open mode)
  * @param trainingConsent whether this prompt may be used for training; null for the user's standing consent
  */
-public record CompletionRequest(String prompt, String model, Integer maxTokens, Double temperature, Double topP,
-        Integer topK, Integer n, List<String> stop, Long seed, Integer logprobs, Boolean echo, String user,
+public record CompletionRequest(
+        String prompt,
+        String model,
+        Integer maxTokens,
+        Double temperature,
+        Double topP,
+        Integer topK,
+        Integer n,
+        List<String> stop,
+        Long seed,
+        Integer logprobs,
+        Boolean echo,
+        String user,
         Boolean trainingConsent) {
 
     public CompletionRequest {
@@ -135,8 +146,7 @@ public record CompletionRequest(String prompt, String model, Integer maxTokens, 
         private String user;
         private Boolean trainingConsent;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         public Builder prompt(String prompt) {
             this.prompt = prompt;
@@ -210,8 +220,20 @@ public record CompletionRequest(String prompt, String model, Integer maxTokens, 
 
         /** @throws NullPointerException without a prompt (use "" to generate from the start token alone) */
         public CompletionRequest build() {
-            return new CompletionRequest(prompt, model, maxTokens, temperature, topP, topK, n, stop, seed, logprobs,
-                    echo, user, trainingConsent);
+            return new CompletionRequest(
+                    prompt,
+                    model,
+                    maxTokens,
+                    temperature,
+                    topP,
+                    topK,
+                    n,
+                    stop,
+                    seed,
+                    logprobs,
+                    echo,
+                    user,
+                    trainingConsent);
         }
     }
 }

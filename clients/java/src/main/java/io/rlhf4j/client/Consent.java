@@ -7,5 +7,4 @@ package io.rlhf4j.client;
  * @param trainingConsent the consent now in force
  * @param promptsUpdated stored prompts whose consent changed
  */
-public record Consent(String user, boolean trainingConsent, long promptsUpdated) {
-}
+public record Consent(String user, boolean trainingConsent, long promptsUpdated) {}

@@ -31,8 +31,7 @@ final class Json {
             .addModule(new SimpleModule("rlhf4j-client").addDeserializer(Instant.class, new EpochOrIso()))
             .build();
 
-    private Json() {
-    }
+    private Json() {}
 
     /** Maps {@code node} onto {@code type}; a shape the client cannot read is the server's error, said so. */
     static <T> T read(JsonNode node, Class<T> type, String what) {
@@ -42,8 +41,8 @@ final class Json {
         try {
             return MAPPER.treeToValue(node, type);
         } catch (IOException | IllegalArgumentException e) {
-            throw Rlhf4jException.protocol("cannot read the server's answer to " + what + " as "
-                    + type.getSimpleName() + ": " + e.getMessage());
+            throw Rlhf4jException.protocol("cannot read the server's answer to " + what + " as " + type.getSimpleName()
+                    + ": " + e.getMessage());
         }
     }
 

@@ -19,8 +19,12 @@ import java.util.Optional;
 public final class LabelingClient {
 
     /** The metadata flags InstructGPT's labelers attach to a completion, as the server accepts them. */
-    public static final List<String> FLAGS = List.of("fails_to_follow_instruction", "hallucination",
-            "inappropriate_for_customer_assistant", "sexual_or_violent", "denigrates_protected_class",
+    public static final List<String> FLAGS = List.of(
+            "fails_to_follow_instruction",
+            "hallucination",
+            "inappropriate_for_customer_assistant",
+            "sexual_or_violent",
+            "denigrates_protected_class",
             "harmful_advice");
 
     private final Transport transport;
@@ -57,8 +61,7 @@ public final class LabelingClient {
             path.append(sep).append("labeler=").append(Transport.query(labeler));
         }
         JsonNode node = transport.call("GET", path.toString(), null, Transport.Credential.API_KEY);
-        return node == null ? Optional.empty() : Optional.of(Json.read(node, LabelingTask.class, "GET /"
-                + path));
+        return node == null ? Optional.empty() : Optional.of(Json.read(node, LabelingTask.class, "GET /" + path));
     }
 
     /**
@@ -66,8 +69,8 @@ public final class LabelingClient {
      * {@code scores} (1..7 overall quality) and {@code flags} ({@link #FLAGS}) are per completion id, and
      * either may be null. Returns the ranking's id.
      */
-    public String rank(String promptId, List<List<String>> ranking, Map<String, Integer> scores,
-            Map<String, List<String>> flags) {
+    public String rank(
+            String promptId, List<List<String>> ranking, Map<String, Integer> scores, Map<String, List<String>> flags) {
         Objects.requireNonNull(ranking, "ranking");
         ObjectNode body = body(promptId);
         ArrayNode r = body.putArray("ranking");
@@ -86,7 +89,8 @@ public final class LabelingClient {
                 Objects.requireNonNull(names, "the flags of " + id).forEach(a::add);
             });
         }
-        return id(transport.call("POST", "v1/labeling/rankings", body, Transport.Credential.API_KEY),
+        return id(
+                transport.call("POST", "v1/labeling/rankings", body, Transport.Credential.API_KEY),
                 "POST /v1/labeling/rankings");
     }
 
@@ -99,7 +103,8 @@ public final class LabelingClient {
     public String demonstrate(String promptId, String text) {
         ObjectNode body = body(promptId);
         body.put("text", Objects.requireNonNull(text, "text"));
-        return id(transport.call("POST", "v1/labeling/demonstrations", body, Transport.Credential.API_KEY),
+        return id(
+                transport.call("POST", "v1/labeling/demonstrations", body, Transport.Credential.API_KEY),
                 "POST /v1/labeling/demonstrations");
     }
 

@@ -31,6 +31,5 @@ public record LabelingTask(String promptId, String prompt, String model, List<Ca
      *     comes first), so not necessarily its position in this task
      * @param text the completion's text (without the prompt)
      */
-    public record Candidate(String id, int index, String text) {
-    }
+    public record Candidate(String id, int index, String text) {}
 }

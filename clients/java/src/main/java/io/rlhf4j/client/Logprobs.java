@@ -12,7 +12,10 @@ import java.util.Map;
  *     {@code logprobs} was 0
  * @param textOffset where each token starts in the choice's text
  */
-public record Logprobs(List<String> tokens, List<Double> tokenLogprobs, List<Map<String, Double>> topLogprobs,
+public record Logprobs(
+        List<String> tokens,
+        List<Double> tokenLogprobs,
+        List<Map<String, Double>> topLogprobs,
         List<Integer> textOffset) {
 
     public Logprobs {

@@ -10,5 +10,4 @@ package io.rlhf4j.client;
  * @param parent the version it was trained from, or null
  * @param active whether it is the policy answering completions now
  */
-public record Model(String id, String object, long created, String ownedBy, String parent, boolean active) {
-}
+public record Model(String id, String object, long created, String ownedBy, String parent, boolean active) {}

@@ -16,8 +16,14 @@ import java.time.Instant;
  * @param active whether it is the active policy or the active reward model
  * @param manifest the export's {@code manifest.json}
  */
-public record ModelVersion(String version, String kind, String parent, String state, Instant createdAt,
-        boolean active, JsonNode manifest) {
+public record ModelVersion(
+        String version,
+        String kind,
+        String parent,
+        String state,
+        Instant createdAt,
+        boolean active,
+        JsonNode manifest) {
 
     public static final String POLICY = "policy";
     public static final String REWARD = "reward";

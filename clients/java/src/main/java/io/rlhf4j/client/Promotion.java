@@ -8,5 +8,4 @@ package io.rlhf4j.client;
  * @param active the version now active
  * @param previous the version active before, or null if none was
  */
-public record Promotion(String kind, String active, String previous) {
-}
+public record Promotion(String kind, String active, String previous) {}

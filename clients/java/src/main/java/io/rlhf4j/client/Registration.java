@@ -7,5 +7,4 @@ package io.rlhf4j.client;
  * @param version the id the registry gave it
  * @param state {@code registered}
  */
-public record Registration(String version, String state) {
-}
+public record Registration(String version, String state) {}

@@ -59,8 +59,10 @@ public final class Rlhf4jClient {
      */
     public Completion complete(CompletionRequest request) {
         Objects.requireNonNull(request, "request");
-        return Json.read(transport.call("POST", "v1/completions", request.toJson(false),
-                Transport.Credential.API_KEY), Completion.class, "POST /v1/completions");
+        return Json.read(
+                transport.call("POST", "v1/completions", request.toJson(false), Transport.Credential.API_KEY),
+                Completion.class,
+                "POST /v1/completions");
     }
 
     /**
@@ -78,15 +80,20 @@ public final class Rlhf4jClient {
     public void stream(CompletionRequest request, Consumer<CompletionChunk> onChunk) {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(onChunk, "onChunk");
-        transport.stream("v1/completions", request.toJson(true), Transport.Credential.API_KEY, node ->
-                onChunk.accept(Json.read(node, CompletionChunk.class, "POST /v1/completions (stream)")));
+        transport.stream(
+                "v1/completions",
+                request.toJson(true),
+                Transport.Credential.API_KEY,
+                node -> onChunk.accept(Json.read(node, CompletionChunk.class, "POST /v1/completions (stream)")));
     }
 
     /** Answers a conversation (rendered by the served model's chat template) and waits for every reply. */
     public ChatCompletion chat(ChatRequest request) {
         Objects.requireNonNull(request, "request");
-        return Json.read(transport.call("POST", "v1/chat/completions", request.toJson(false),
-                Transport.Credential.API_KEY), ChatCompletion.class, "POST /v1/chat/completions");
+        return Json.read(
+                transport.call("POST", "v1/chat/completions", request.toJson(false), Transport.Credential.API_KEY),
+                ChatCompletion.class,
+                "POST /v1/chat/completions");
     }
 
     /**
@@ -96,14 +103,21 @@ public final class Rlhf4jClient {
     public void streamChat(ChatRequest request, Consumer<ChatCompletionChunk> onChunk) {
         Objects.requireNonNull(request, "request");
         Objects.requireNonNull(onChunk, "onChunk");
-        transport.stream("v1/chat/completions", request.toJson(true), Transport.Credential.API_KEY, node ->
-                onChunk.accept(Json.read(node, ChatCompletionChunk.class, "POST /v1/chat/completions (stream)")));
+        transport.stream(
+                "v1/chat/completions",
+                request.toJson(true),
+                Transport.Credential.API_KEY,
+                node -> onChunk.accept(
+                        Json.read(node, ChatCompletionChunk.class, "POST /v1/chat/completions (stream)")));
     }
 
     /** Every registered model version, with the active policy marked. */
     public List<Model> models() {
-        return Json.readList(transport.call("GET", "v1/models", null, Transport.Credential.API_KEY), "data",
-                Model.class, "GET /v1/models");
+        return Json.readList(
+                transport.call("GET", "v1/models", null, Transport.Credential.API_KEY),
+                "data",
+                Model.class,
+                "GET /v1/models");
     }
 
     /**
@@ -139,8 +153,8 @@ public final class Rlhf4jClient {
             data.sort(Comparator.comparingInt(d -> d.path("index").asInt()));
             data.forEach(d -> rewards.add(d.path("reward").asDouble()));
         } else {
-            throw Rlhf4jException.protocol("the server's answer to POST /v1/rewards has neither 'rewards' nor "
-                    + "'data': " + node);
+            throw Rlhf4jException.protocol(
+                    "the server's answer to POST /v1/rewards has neither 'rewards' nor " + "'data': " + node);
         }
         return new Rewards(model, Collections.unmodifiableList(rewards));
     }
@@ -163,7 +177,9 @@ public final class Rlhf4jClient {
         if (user != null) {
             body.put("user", user);
         }
-        return Json.read(transport.call("PUT", "v1/consent", body, Transport.Credential.API_KEY), Consent.class,
+        return Json.read(
+                transport.call("PUT", "v1/consent", body, Transport.Credential.API_KEY),
+                Consent.class,
                 "PUT /v1/consent");
     }
 
@@ -191,8 +207,7 @@ public final class Rlhf4jClient {
         private Duration timeout = DEFAULT_TIMEOUT;
         private HttpClient httpClient;
 
-        private Builder() {
-        }
+        private Builder() {}
 
         /**
          * The server's root, e.g. {@code http://127.0.0.1:8080}. An OpenAI-style base URL ending in
@@ -202,7 +217,8 @@ public final class Rlhf4jClient {
         public Builder baseUrl(URI baseUrl) {
             Objects.requireNonNull(baseUrl, "baseUrl");
             String scheme = baseUrl.getScheme();
-            if (scheme == null || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
+            if (scheme == null
+                    || !(scheme.equalsIgnoreCase("http") || scheme.equalsIgnoreCase("https"))
                     || baseUrl.getHost() == null) {
                 throw new IllegalArgumentException("the base URL must be an absolute http(s) URL, got " + baseUrl);
             }
@@ -269,12 +285,14 @@ public final class Rlhf4jClient {
         }
 
         public Rlhf4jClient build() {
-            HttpClient http = httpClient != null ? httpClient : HttpClient.newBuilder()
-                    // The server speaks HTTP/1.1; this skips the h2c upgrade attempt on plain http.
-                    .version(HttpClient.Version.HTTP_1_1)
-                    .connectTimeout(timeout)
-                    .followRedirects(HttpClient.Redirect.NEVER)
-                    .build();
+            HttpClient http = httpClient != null
+                    ? httpClient
+                    : HttpClient.newBuilder()
+                            // The server speaks HTTP/1.1; this skips the h2c upgrade attempt on plain http.
+                            .version(HttpClient.Version.HTTP_1_1)
+                            .connectTimeout(timeout)
+                            .followRedirects(HttpClient.Redirect.NEVER)
+                            .build();
             return new Rlhf4jClient(new Transport(http, baseUrl, timeout, apiKey, adminToken), labeler);
         }
 

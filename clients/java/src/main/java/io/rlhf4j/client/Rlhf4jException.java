@@ -29,8 +29,15 @@ public final class Rlhf4jException extends RuntimeException {
     private final String serverMessage;
     private final Duration retryAfter;
 
-    Rlhf4jException(int status, String type, String param, String code, String serverMessage, Duration retryAfter,
-            String message, Throwable cause) {
+    Rlhf4jException(
+            int status,
+            String type,
+            String param,
+            String code,
+            String serverMessage,
+            Duration retryAfter,
+            String message,
+            Throwable cause) {
         super(message, cause);
         this.status = status;
         this.type = type;
@@ -80,7 +87,10 @@ public final class Rlhf4jException extends RuntimeException {
 
     /** Whether trying again later may succeed: the server was overloaded, rate-limited or unreachable. */
     public boolean isRetryable() {
-        return status == 429 || status == 502 || status == 503 || status == 504
+        return status == 429
+                || status == 502
+                || status == 503
+                || status == 504
                 || (status == 0 && getCause() instanceof java.io.IOException);
     }
 }

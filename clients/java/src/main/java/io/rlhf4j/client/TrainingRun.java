@@ -21,8 +21,19 @@ import java.time.Instant;
  * @param createdAt when it was started
  * @param updatedAt when it last reported
  */
-public record TrainingRun(String id, String state, String trigger, String stage, double progress, String snapshot,
-        String candidate, JsonNode gate, boolean promoted, String error, Instant createdAt, Instant updatedAt) {
+public record TrainingRun(
+        String id,
+        String state,
+        String trigger,
+        String stage,
+        double progress,
+        String snapshot,
+        String candidate,
+        JsonNode gate,
+        boolean promoted,
+        String error,
+        Instant createdAt,
+        Instant updatedAt) {
 
     public static final String QUEUED = "queued";
     public static final String RUNNING = "running";

@@ -28,7 +28,10 @@ import java.util.function.Consumer;
 final class Transport {
 
     /** Which secret a call presents: user-facing endpoints take the API key, {@code /admin} the admin token. */
-    enum Credential { API_KEY, ADMIN }
+    enum Credential {
+        API_KEY,
+        ADMIN
+    }
 
     static final String USER_AGENT = "rlhf4j-java-client/0.1";
     private static final int MAX_ERROR_BODY = 64 * 1024;
@@ -68,8 +71,8 @@ final class Transport {
         String what = method + " /" + path;
         HttpRequest.Builder b = request(path, credential).header("accept", "application/json");
         if (body != null) {
-            b.header("content-type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(
-                    write(body), StandardCharsets.UTF_8));
+            b.header("content-type", "application/json")
+                    .method(method, HttpRequest.BodyPublishers.ofString(write(body), StandardCharsets.UTF_8));
         } else {
             b.method(method, HttpRequest.BodyPublishers.noBody());
         }
@@ -84,8 +87,8 @@ final class Transport {
         try {
             return Json.MAPPER.readTree(text);
         } catch (JsonProcessingException e) {
-            throw Rlhf4jException.protocol(what + " answered " + r.statusCode() + " with a body that is not JSON: "
-                    + snippet(text));
+            throw Rlhf4jException.protocol(
+                    what + " answered " + r.statusCode() + " with a body that is not JSON: " + snippet(text));
         }
     }
 
@@ -97,9 +100,11 @@ final class Transport {
      */
     void stream(String path, JsonNode body, Credential credential, Consumer<JsonNode> onEvent) {
         String what = "POST /" + path;
-        HttpRequest req = request(path, credential).header("accept", "text/event-stream")
+        HttpRequest req = request(path, credential)
+                .header("accept", "text/event-stream")
                 .header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(write(body), StandardCharsets.UTF_8)).build();
+                .POST(HttpRequest.BodyPublishers.ofString(write(body), StandardCharsets.UTF_8))
+                .build();
         HttpResponse<InputStream> r = exchange(req, HttpResponse.BodyHandlers.ofInputStream(), what);
         try (InputStream in = r.body()) {
             if (r.statusCode() / 100 != 2) {
@@ -133,17 +138,26 @@ final class Transport {
                     value = value.substring(1);
                 }
                 if ("data".equals(field)) {
-                    data = data == null ? new StringBuilder(value) : data.append('\n').append(value);
+                    data = data == null
+                            ? new StringBuilder(value)
+                            : data.append('\n').append(value);
                 }
             }
             if (data != null && dispatch(what, data.toString(), onEvent)) {
                 return;
             }
-            throw Rlhf4jException.protocol(what + ": the stream ended before 'data: [DONE]'; what arrived may be "
-                    + "incomplete");
+            throw Rlhf4jException.protocol(
+                    what + ": the stream ended before 'data: [DONE]'; what arrived may be " + "incomplete");
         } catch (IOException e) {
-            throw new Rlhf4jException(0, null, null, null, null, null, what + ": the stream from " + base
-                    + " broke: " + e.getMessage(), e);
+            throw new Rlhf4jException(
+                    0,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    what + ": the stream from " + base + " broke: " + e.getMessage(),
+                    e);
         }
     }
 
@@ -167,8 +181,8 @@ final class Transport {
     }
 
     private HttpRequest.Builder request(String path, Credential credential) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(timeout)
-                .header("user-agent", USER_AGENT);
+        HttpRequest.Builder b =
+                HttpRequest.newBuilder(base.resolve(path)).timeout(timeout).header("user-agent", USER_AGENT);
         String secret = credential == Credential.ADMIN ? adminToken : apiKey;
         if (secret != null) {
             b.header("authorization", "Bearer " + secret);
@@ -180,23 +194,38 @@ final class Transport {
         try {
             return http.send(req, handler);
         } catch (HttpTimeoutException e) {
-            throw new Rlhf4jException(0, null, null, null, null, null, what + ": no answer from " + base + " within "
-                    + human(timeout) + " (the client's timeout)", e);
+            throw new Rlhf4jException(
+                    0,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    what + ": no answer from " + base + " within " + human(timeout) + " (the client's timeout)",
+                    e);
         } catch (ConnectException e) {
-            throw new Rlhf4jException(0, null, null, null, null, null, what + ": cannot connect to " + base
-                    + (e.getMessage() == null ? "" : ": " + e.getMessage()), e);
+            throw new Rlhf4jException(
+                    0,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    what + ": cannot connect to " + base + (e.getMessage() == null ? "" : ": " + e.getMessage()),
+                    e);
         } catch (IOException e) {
-            throw new Rlhf4jException(0, null, null, null, null, null, what + ": I/O error talking to " + base + ": "
-                    + e, e);
+            throw new Rlhf4jException(
+                    0, null, null, null, null, null, what + ": I/O error talking to " + base + ": " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Rlhf4jException(0, null, null, null, null, null, what + ": interrupted while waiting for "
-                    + base, e);
+            throw new Rlhf4jException(
+                    0, null, null, null, null, null, what + ": interrupted while waiting for " + base, e);
         }
     }
 
     private static Rlhf4jException error(String what, int status, HttpHeaders headers, String body) {
-        Duration retryAfter = headers.firstValue("retry-after").map(Transport::retryAfter).orElse(null);
+        Duration retryAfter =
+                headers.firstValue("retry-after").map(Transport::retryAfter).orElse(null);
         JsonNode node = null;
         try {
             node = body == null || body.isBlank() ? null : Json.MAPPER.readTree(body);
@@ -207,12 +236,19 @@ final class Transport {
             return fromErrorBody(what, status, node, retryAfter, "failed with " + status);
         }
         String text = body == null || body.isBlank() ? "(no body)" : snippet(body);
-        return new Rlhf4jException(status, null, null, null, body == null || body.isBlank() ? null : text,
-                retryAfter, what + " failed with " + status + ": " + text, null);
+        return new Rlhf4jException(
+                status,
+                null,
+                null,
+                null,
+                body == null || body.isBlank() ? null : text,
+                retryAfter,
+                what + " failed with " + status + ": " + text,
+                null);
     }
 
-    private static Rlhf4jException fromErrorBody(String what, int status, JsonNode node, Duration retryAfter,
-            String failed) {
+    private static Rlhf4jException fromErrorBody(
+            String what, int status, JsonNode node, Duration retryAfter, String failed) {
         JsonNode e = node.get("error");
         String message;
         String type = null;
@@ -255,8 +291,8 @@ final class Transport {
             return seconds < 0 ? null : Duration.ofSeconds(seconds);
         } catch (NumberFormatException e) {
             try {
-                Duration d = Duration.between(ZonedDateTime.now(), ZonedDateTime.parse(v,
-                        DateTimeFormatter.RFC_1123_DATE_TIME));
+                Duration d = Duration.between(
+                        ZonedDateTime.now(), ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME));
                 return d.isNegative() ? Duration.ZERO : d;
             } catch (DateTimeParseException e2) {
                 return null;

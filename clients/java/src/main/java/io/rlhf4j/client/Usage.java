@@ -7,5 +7,4 @@ package io.rlhf4j.client;
  * @param completionTokens tokens generated, over every choice
  * @param totalTokens their sum
  */
-public record Usage(int promptTokens, int completionTokens, int totalTokens) {
-}
+public record Usage(int promptTokens, int completionTokens, int totalTokens) {}

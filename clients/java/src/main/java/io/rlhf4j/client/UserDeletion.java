@@ -21,6 +21,5 @@ public record UserDeletion(String user, Counts deleted, List<String> modelVersio
     }
 
     /** Rows deleted, by kind. */
-    public record Counts(long prompts, long completions, long rankings, long demonstrations) {
-    }
+    public record Counts(long prompts, long completions, long rankings, long demonstrations) {}
 }

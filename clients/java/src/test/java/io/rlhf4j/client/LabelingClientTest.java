@@ -9,7 +9,6 @@ import io.rlhf4j.serving.ServingApp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -39,11 +38,15 @@ class LabelingClientTest {
     @BeforeAll
     static void start() throws Exception {
         export = TestModels.exportPolicy(tmp.resolve("export"));
-        ServingApp.Config config = ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken("t");
+        ServingApp.Config config =
+                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken("t");
         app = ServingApp.start(config);
         app.registerAndActivate(export);
-        client = Rlhf4jClient.builder().baseUrl("http://127.0.0.1:" + app.port()).adminToken("t")
-                .timeout(Duration.ofSeconds(120)).build();
+        client = Rlhf4jClient.builder()
+                .baseUrl("http://127.0.0.1:" + app.port())
+                .adminToken("t")
+                .timeout(Duration.ofSeconds(120))
+                .build();
     }
 
     @AfterAll
@@ -61,12 +64,23 @@ class LabelingClientTest {
                 Files.copy(f, dir.resolve(f.getFileName()));
             }
         }
-        ObjectNode manifest = (ObjectNode) Json.MAPPER.readTree(dir.resolve("manifest.json").toFile());
-        manifest.putObject("gate").put("passed", gatePassed).put("win_rate", gatePassed ? 0.61 : 0.4).put("n", 8)
+        ObjectNode manifest =
+                (ObjectNode) Json.MAPPER.readTree(dir.resolve("manifest.json").toFile());
+        manifest.putObject("gate")
+                .put("passed", gatePassed)
+                .put("win_rate", gatePassed ? 0.61 : 0.4)
+                .put("n", 8)
                 .put("reason", gatePassed ? "win rate above 0.5" : "win rate 0.4 below 0.5");
         // Both spellings of the snapshot the server has read: a name, and the trainers' path.
-        manifest.putObject("training").put("snapshot", snapshot).put("data_snapshot",
-                tmp.resolve("data").resolve("snapshots").resolve(snapshot).toAbsolutePath().toString());
+        manifest.putObject("training")
+                .put("snapshot", snapshot)
+                .put(
+                        "data_snapshot",
+                        tmp.resolve("data")
+                                .resolve("snapshots")
+                                .resolve(snapshot)
+                                .toAbsolutePath()
+                                .toString());
         Files.writeString(dir.resolve("manifest.json"), manifest.toString());
         return dir;
     }
@@ -83,7 +97,12 @@ class LabelingClientTest {
 
     static void logPrompts(String user, List<String> prompts) {
         for (String p : prompts) {
-            client.complete(CompletionRequest.builder().prompt(p).maxTokens(4).temperature(0).user(user).build());
+            client.complete(CompletionRequest.builder()
+                    .prompt(p)
+                    .maxTokens(4)
+                    .temperature(0)
+                    .user(user)
+                    .build());
         }
     }
 
@@ -103,11 +122,19 @@ class LabelingClientTest {
     }
 
     static Rlhf4jClient labeler(String name) {
-        return Rlhf4jClient.builder().baseUrl(client.baseUrl()).labeler(name).timeout(Duration.ofSeconds(120)).build();
+        return Rlhf4jClient.builder()
+                .baseUrl(client.baseUrl())
+                .labeler(name)
+                .timeout(Duration.ofSeconds(120))
+                .build();
     }
 
     static String activePolicy() {
-        return client.models().stream().filter(Model::active).map(Model::id).findFirst().orElseThrow();
+        return client.models().stream()
+                .filter(Model::active)
+                .map(Model::id)
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
@@ -121,7 +148,10 @@ class LabelingClientTest {
         LabelingTask t1 = nextOwn(lab, mine).orElseThrow();
         assertThat(t1.completions()).hasSize(4);
         // Indices number the prompt's stored completions (the logged answer first), not places in the task.
-        assertThat(t1.completions()).extracting(LabelingTask.Candidate::index).doesNotHaveDuplicates().isSorted();
+        assertThat(t1.completions())
+                .extracting(LabelingTask.Candidate::index)
+                .doesNotHaveDuplicates()
+                .isSorted();
         assertThat(new HashSet<>(t1.completionIds())).hasSize(4);
         assertThat(t1.model()).isEqualTo(activePolicy());
         assertThat(t1.promptId()).isNotBlank();
@@ -129,43 +159,56 @@ class LabelingClientTest {
 
         Rlhf4jException tied = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank(t1.promptId(), List.of(c)));
         assertThat(tied.status()).isEqualTo(400);
-        Rlhf4jException stranger = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank(t1.promptId(),
-                List.of(List.of(c.get(0)), List.of("not-a-completion"))));
+        Rlhf4jException stranger = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> lab.rank(t1.promptId(), List.of(List.of(c.get(0)), List.of("not-a-completion"))));
         assertThat(stranger.status()).isEqualTo(400);
         assertThat(stranger.param()).isEqualTo("ranking");
-        Rlhf4jException twice = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank(t1.promptId(),
-                List.of(List.of(c.get(0)), List.of(c.get(0)))));
+        Rlhf4jException twice = catchThrowableOfType(
+                Rlhf4jException.class, () -> lab.rank(t1.promptId(), List.of(List.of(c.get(0)), List.of(c.get(0)))));
         assertThat(twice.status()).isEqualTo(400);
-        Rlhf4jException flag = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank(t1.promptId(),
-                List.of(List.of(c.get(0)), List.of(c.get(1))), null, Map.of(c.get(1), List.of("boring"))));
+        Rlhf4jException flag = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> lab.rank(
+                        t1.promptId(),
+                        List.of(List.of(c.get(0)), List.of(c.get(1))),
+                        null,
+                        Map.of(c.get(1), List.of("boring"))));
         assertThat(flag.status()).isEqualTo(400);
         assertThat(flag.param()).isEqualTo("flags");
-        Rlhf4jException score = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank(t1.promptId(),
-                List.of(List.of(c.get(0)), List.of(c.get(1))), Map.of(c.get(0), 9), null));
+        Rlhf4jException score = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> lab.rank(
+                        t1.promptId(), List.of(List.of(c.get(0)), List.of(c.get(1))), Map.of(c.get(0), 9), null));
         assertThat(score.status()).isEqualTo(400);
         assertThat(score.param()).isEqualTo("scores");
-        Rlhf4jException unknown = catchThrowableOfType(Rlhf4jException.class, () -> lab.rank("no-such-prompt",
-                List.of(List.of("a"), List.of("b"))));
+        Rlhf4jException unknown = catchThrowableOfType(
+                Rlhf4jException.class, () -> lab.rank("no-such-prompt", List.of(List.of("a"), List.of("b"))));
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(unknown.code()).isEqualTo("prompt_not_found");
         Rlhf4jException k = catchThrowableOfType(Rlhf4jException.class, () -> lab.next(3));
         assertThat(k.status()).isEqualTo(400);
         assertThat(k.param()).isEqualTo("k");
 
-        String ranking = lab.rank(t1.promptId(), List.of(List.of(c.get(0)), List.of(c.get(1), c.get(2)),
-                List.of(c.get(3))), Map.of(c.get(0), 6, c.get(3), 2), Map.of(c.get(3), List.of("hallucination",
-                "fails_to_follow_instruction")));
+        String ranking = lab.rank(
+                t1.promptId(),
+                List.of(List.of(c.get(0)), List.of(c.get(1), c.get(2)), List.of(c.get(3))),
+                Map.of(c.get(0), 6, c.get(3), 2),
+                Map.of(c.get(3), List.of("hallucination", "fails_to_follow_instruction")));
         assertThat(ranking).isNotBlank();
 
         LabelingTask t2 = nextOwn(lab, mine).orElseThrow();
         assertThat(t2.promptId()).isNotEqualTo(t1.promptId());
-        assertThat(lab.demonstrate(t2.promptId(), "A fruit that grows on trees.")).isNotBlank();
+        assertThat(lab.demonstrate(t2.promptId(), "A fruit that grows on trees."))
+                .isNotBlank();
 
         LabelingTask t3 = nextOwn(lab, mine).orElseThrow();
         assertThat(Set.of(t1.prompt(), t2.prompt(), t3.prompt())).isEqualTo(mine);
         lab.skip(t3.promptId(), "unclear");
 
-        assertThat(nextOwn(lab, mine)).as("every prompt answered by this labeler").isEmpty();
+        assertThat(nextOwn(lab, mine))
+                .as("every prompt answered by this labeler")
+                .isEmpty();
     }
 
     @Test
@@ -180,7 +223,8 @@ class LabelingClientTest {
         Consent in = client.consent(user, true);
         assertThat(in.trainingConsent()).isTrue();
         assertThat(in.promptsUpdated()).isEqualTo(2);
-        LabelingTask t = nextOwn(labeler("lab-b2").labeling(), new HashSet<>(prompts)).orElseThrow();
+        LabelingTask t =
+                nextOwn(labeler("lab-b2").labeling(), new HashSet<>(prompts)).orElseThrow();
         assertThat(prompts).contains(t.prompt());
     }
 
@@ -197,10 +241,13 @@ class LabelingClientTest {
         // A version trained on a snapshot that holds carol's prompts.
         Path snapshot = tmp.resolve("data").resolve("snapshots").resolve("snap-del");
         Files.createDirectories(snapshot);
-        Files.writeString(snapshot.resolve("prompts.jsonl"), "{\"id\":\"p1\",\"user_id\":\"" + user
-                + "\",\"text\":\"red (adjective):\"}\n");
-        String trained = client.admin().register(candidateExport(tmp.resolve("trained-on-carol"), true, "snap-del")
-                .toAbsolutePath()).version();
+        Files.writeString(
+                snapshot.resolve("prompts.jsonl"),
+                "{\"id\":\"p1\",\"user_id\":\"" + user + "\",\"text\":\"red (adjective):\"}\n");
+        String trained = client.admin()
+                .register(candidateExport(tmp.resolve("trained-on-carol"), true, "snap-del")
+                        .toAbsolutePath())
+                .version();
 
         UserDeletion d = client.admin().deleteUser(user);
         assertThat(d.user()).isEqualTo(user);
@@ -211,7 +258,8 @@ class LabelingClientTest {
         assertThat(d.snapshots()).containsExactly("snap-del");
         assertThat(d.modelVersions()).containsExactly(trained);
 
-        assertThat(nextOwn(labeler("lab-c2").labeling(), new HashSet<>(prompts))).isEmpty();
+        assertThat(nextOwn(labeler("lab-c2").labeling(), new HashSet<>(prompts)))
+                .isEmpty();
         UserDeletion nobody = client.admin().deleteUser(trainUser("nobody"));
         assertThat(nobody.deleted()).isEqualTo(new UserDeletion.Counts(0, 0, 0, 0));
     }
@@ -221,15 +269,22 @@ class LabelingClientTest {
         ApiKey labelerKey = client.admin().createKey("dana", ApiKey.LABELER);
         ApiKey userKey = client.admin().createKey("erin", ApiKey.USER);
         try {
-            Rlhf4jClient erin = Rlhf4jClient.builder().baseUrl(client.baseUrl()).apiKey(userKey.key()).build();
-            Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> erin.labeling().next(4));
+            Rlhf4jClient erin = Rlhf4jClient.builder()
+                    .baseUrl(client.baseUrl())
+                    .apiKey(userKey.key())
+                    .build();
+            Rlhf4jException e = catchThrowableOfType(
+                    Rlhf4jException.class, () -> erin.labeling().next(4));
             assertThat(e.status()).isEqualTo(403);
             assertThat(e.code()).isEqualTo("not_a_labeler");
-            Rlhf4jClient dana = Rlhf4jClient.builder().baseUrl(client.baseUrl()).apiKey(labelerKey.key())
-                    .timeout(Duration.ofSeconds(120)).build();
+            Rlhf4jClient dana = Rlhf4jClient.builder()
+                    .baseUrl(client.baseUrl())
+                    .apiKey(labelerKey.key())
+                    .timeout(Duration.ofSeconds(120))
+                    .build();
             dana.labeling().next(4).ifPresent(t -> dana.labeling().skip(t.promptId(), "test"));
-            Rlhf4jException anonymous = catchThrowableOfType(Rlhf4jException.class, () -> labeler("x").labeling()
-                    .next(4));
+            Rlhf4jException anonymous = catchThrowableOfType(
+                    Rlhf4jException.class, () -> labeler("x").labeling().next(4));
             assertThat(anonymous.status()).isEqualTo(401);
         } finally {
             client.admin().revokeKey(labelerKey.prefix());

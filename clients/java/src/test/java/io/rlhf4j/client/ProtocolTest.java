@@ -32,11 +32,9 @@ import org.junit.jupiter.api.Test;
 class ProtocolTest {
 
     /** One scripted answer. */
-    record Answer(int status, Map<String, String> headers, String body) {
-    }
+    record Answer(int status, Map<String, String> headers, String body) {}
 
-    record Seen(String method, String uri, String authorization, String body) {
-    }
+    record Seen(String method, String uri, String authorization, String body) {}
 
     HttpServer server;
     final ConcurrentLinkedQueue<Answer> script = new ConcurrentLinkedQueue<>();
@@ -48,8 +46,13 @@ class ProtocolTest {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
         server.start();
-        client = Rlhf4jClient.builder().baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
-                .apiKey("k-1").adminToken("adm").labeler("lab").timeout(Duration.ofSeconds(10)).build();
+        client = Rlhf4jClient.builder()
+                .baseUrl("http://127.0.0.1:" + server.getAddress().getPort())
+                .apiKey("k-1")
+                .adminToken("adm")
+                .labeler("lab")
+                .timeout(Duration.ofSeconds(10))
+                .build();
     }
 
     @AfterEach
@@ -60,8 +63,11 @@ class ProtocolTest {
     private void handle(HttpExchange ex) throws IOException {
         String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
         synchronized (seen) {
-            seen.add(new Seen(ex.getRequestMethod(), ex.getRequestURI().toString(),
-                    ex.getRequestHeaders().getFirst("authorization"), body));
+            seen.add(new Seen(
+                    ex.getRequestMethod(),
+                    ex.getRequestURI().toString(),
+                    ex.getRequestHeaders().getFirst("authorization"),
+                    body));
         }
         Answer a = script.poll();
         if (a == null) {
@@ -96,12 +102,16 @@ class ProtocolTest {
 
     @Test
     void sseCommentsCrlfMultiLineDataAndUnknownFieldsAreHandled() {
-        answer(200, ": keep-alive\r\n\r\nevent: message\r\nid: 1\r\ndata: " + chunk("Hel", null) + "\r\n\r\n"
-                + "data:" + chunk("lo", null) + "\n\n"
-                // one event's data split over two data lines, joined with a newline (still one JSON object)
-                + "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"3\",\"new_field\":7,\n"
-                + "data: \"choices\":[{\"text\":\"\",\"index\":0,\"finish_reason\":\"stop\"}]}\n\n"
-                + "data: [DONE]\n\n", "content-type", SSE);
+        answer(
+                200,
+                ": keep-alive\r\n\r\nevent: message\r\nid: 1\r\ndata: " + chunk("Hel", null) + "\r\n\r\n"
+                        + "data:" + chunk("lo", null) + "\n\n"
+                        // one event's data split over two data lines, joined with a newline (still one JSON object)
+                        + "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1,\"model\":\"3\",\"new_field\":7,\n"
+                        + "data: \"choices\":[{\"text\":\"\",\"index\":0,\"finish_reason\":\"stop\"}]}\n\n"
+                        + "data: [DONE]\n\n",
+                "content-type",
+                SSE);
         StringBuilder text = new StringBuilder();
         List<String> finishes = new ArrayList<>();
         client.stream(CompletionRequest.of("x"), c -> {
@@ -119,11 +129,15 @@ class ProtocolTest {
 
     @Test
     void anErrorEventMidStreamIsThrownAfterTheChunksBeforeIt() {
-        answer(200, "data: " + chunk("Hel", null) + "\n\ndata: {\"error\":{\"message\":\"generation failed: boom\","
-                + "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n", "content-type", SSE);
+        answer(
+                200,
+                "data: " + chunk("Hel", null) + "\n\ndata: {\"error\":{\"message\":\"generation failed: boom\","
+                        + "\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+                "content-type",
+                SSE);
         List<String> pieces = new ArrayList<>();
-        Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.stream(CompletionRequest.of("x"), c -> pieces.add(c.text())));
+        Rlhf4jException e = catchThrowableOfType(
+                Rlhf4jException.class, () -> client.stream(CompletionRequest.of("x"), c -> pieces.add(c.text())));
         assertThat(pieces).containsExactly("Hel");
         assertThat(e.status()).isZero();
         assertThat(e.type()).isEqualTo("server_error");
@@ -134,14 +148,14 @@ class ProtocolTest {
     @Test
     void aStreamCutShortIsAnErrorNotAShortAnswer() {
         answer(200, "data: " + chunk("Hel", null) + "\n\n", "content-type", SSE);
-        Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.stream(CompletionRequest.of("x"), c -> { }));
+        Rlhf4jException e =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.stream(CompletionRequest.of("x"), c -> {}));
         assertThat(e.status()).isZero();
         assertThat(e.getMessage()).contains("[DONE]");
 
         answer(200, "{\"id\":\"cmpl-1\"}", "content-type", "application/json");
-        Rlhf4jException notSse = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.stream(CompletionRequest.of("x"), c -> { }));
+        Rlhf4jException notSse =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.stream(CompletionRequest.of("x"), c -> {}));
         assertThat(notSse.getMessage()).contains("application/json", "text/event-stream");
     }
 
@@ -154,13 +168,20 @@ class ProtocolTest {
         assertThat(html.getMessage()).contains("GET /v1/models", "502", "Bad Gateway");
         assertThat(html.isRetryable()).isTrue();
 
-        String date = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(ZoneOffset.UTC).plusSeconds(30));
-        answer(503, "{\"error\":{\"message\":\"at capacity\",\"type\":\"server_error\",\"param\":null,"
-                + "\"code\":\"overloaded\"}}", "content-type", "application/json", "retry-after", date);
+        String date = DateTimeFormatter.RFC_1123_DATE_TIME.format(
+                ZonedDateTime.now(ZoneOffset.UTC).plusSeconds(30));
+        answer(
+                503,
+                "{\"error\":{\"message\":\"at capacity\",\"type\":\"server_error\",\"param\":null,"
+                        + "\"code\":\"overloaded\"}}",
+                "content-type",
+                "application/json",
+                "retry-after",
+                date);
         Rlhf4jException busy = catchThrowableOfType(Rlhf4jException.class, () -> client.models());
         assertThat(busy.code()).isEqualTo("overloaded");
-        assertThat(busy.retryAfter()).hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofSeconds(25),
-                Duration.ofSeconds(31)));
+        assertThat(busy.retryAfter())
+                .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofSeconds(25), Duration.ofSeconds(31)));
 
         answer(400, "{\"error\":\"plain string error\"}", "content-type", "application/json", "retry-after", "junk");
         Rlhf4jException plain = catchThrowableOfType(Rlhf4jException.class, () -> client.models());
@@ -177,14 +198,22 @@ class ProtocolTest {
     void labelingSendsTheLabelerAndReadsAnEmptyQueue() {
         answer(204, "");
         assertThat(client.labeling().next(5)).isEmpty();
-        answer(200, "{\"prompt_id\":\"p 1\",\"prompt\":\"dog\",\"model\":\"3\",\"completions\":[{\"id\":\"p 1-0\","
-                + "\"index\":0,\"text\":\" a\"},{\"id\":\"p 1-1\",\"index\":1,\"text\":\" b\"}]}", "content-type",
+        answer(
+                200,
+                "{\"prompt_id\":\"p 1\",\"prompt\":\"dog\",\"model\":\"3\",\"completions\":[{\"id\":\"p 1-0\","
+                        + "\"index\":0,\"text\":\" a\"},{\"id\":\"p 1-1\",\"index\":1,\"text\":\" b\"}]}",
+                "content-type",
                 "application/json");
         LabelingTask task = client.labeling().next().orElseThrow();
         assertThat(task.completionIds()).containsExactly("p 1-0", "p 1-1");
         answer(201, "{\"id\":\"rank-1\",\"prompt_id\":\"p 1\",\"k\":2}");
-        assertThat(client.labeling().rank(task.promptId(), List.of(List.of("p 1-1"), List.of("p 1-0")),
-                Map.of("p 1-1", 6), Map.of("p 1-0", List.of("hallucination")))).isEqualTo("rank-1");
+        assertThat(client.labeling()
+                        .rank(
+                                task.promptId(),
+                                List.of(List.of("p 1-1"), List.of("p 1-0")),
+                                Map.of("p 1-1", 6),
+                                Map.of("p 1-0", List.of("hallucination"))))
+                .isEqualTo("rank-1");
         answer(201, "{\"id\":\"demo-1\",\"prompt_id\":\"p 1\"}");
         assertThat(client.labeling().demonstrate("p 1", "a dog is an animal")).isEqualTo("demo-1");
         answer(201, "{\"prompt_id\":\"p 1\"}");
@@ -192,9 +221,15 @@ class ProtocolTest {
         answer(200, "{\"user\":\"u\",\"training_consent\":false,\"prompts_updated\":3}");
         assertThat(client.consent("u", false)).isEqualTo(new Consent("u", false, 3));
 
-        assertThat(seen).extracting(Seen::uri).containsExactly("/v1/labeling/next?k=5&labeler=lab",
-                "/v1/labeling/next?labeler=lab", "/v1/labeling/rankings", "/v1/labeling/demonstrations",
-                "/v1/labeling/skips", "/v1/consent");
+        assertThat(seen)
+                .extracting(Seen::uri)
+                .containsExactly(
+                        "/v1/labeling/next?k=5&labeler=lab",
+                        "/v1/labeling/next?labeler=lab",
+                        "/v1/labeling/rankings",
+                        "/v1/labeling/demonstrations",
+                        "/v1/labeling/skips",
+                        "/v1/consent");
         assertThat(seen).extracting(Seen::authorization).containsOnly("Bearer k-1");
         JsonNode rank = Json.MAPPER.valueToTree(Map.of());
         try {
@@ -202,8 +237,9 @@ class ProtocolTest {
         } catch (IOException e) {
             throw new AssertionError(e);
         }
-        assertThat(rank.toString()).isEqualTo("{\"prompt_id\":\"p 1\",\"labeler\":\"lab\",\"ranking\":[[\"p 1-1\"],"
-                + "[\"p 1-0\"]],\"scores\":{\"p 1-1\":6},\"flags\":{\"p 1-0\":[\"hallucination\"]}}");
+        assertThat(rank.toString())
+                .isEqualTo("{\"prompt_id\":\"p 1\",\"labeler\":\"lab\",\"ranking\":[[\"p 1-1\"],"
+                        + "[\"p 1-0\"]],\"scores\":{\"p 1-1\":6},\"flags\":{\"p 1-0\":[\"hallucination\"]}}");
         assertThat(seen.get(4).body()).isEqualTo("{\"prompt_id\":\"p 1\",\"labeler\":\"lab\"}");
         assertThat(seen.get(5).method()).isEqualTo("PUT");
         assertThat(seen.get(5).body()).isEqualTo("{\"training_consent\":false,\"user\":\"u\"}");
@@ -225,8 +261,8 @@ class ProtocolTest {
         answer(200, run("running", "ppo", 0.7, 1700000002000L));
         answer(200, run("succeeded", "done", 1, 1700000003000L));
         List<String> progress = new ArrayList<>();
-        TrainingRun done = client.admin().awaitTrainingRun("run-1", Duration.ofSeconds(30),
-                r -> progress.add(r.state() + "/" + r.stage()));
+        TrainingRun done = client.admin()
+                .awaitTrainingRun("run-1", Duration.ofSeconds(30), r -> progress.add(r.state() + "/" + r.stage()));
         assertThat(progress).containsExactly("queued/snapshot", "running/sft", "running/ppo", "succeeded/done");
         assertThat(done.succeeded()).isTrue();
         assertThat(done.finished()).isTrue();
@@ -241,8 +277,9 @@ class ProtocolTest {
         for (int i = 0; i < 50; i++) {
             answer(200, run("running", "rm", 0.5, 1700000001000L));
         }
-        Rlhf4jException late = catchThrowableOfType(Rlhf4jException.class, () -> client.admin()
-                .awaitTrainingRun("run-1", Duration.ofMillis(700), r -> polls.incrementAndGet()));
+        Rlhf4jException late = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> client.admin().awaitTrainingRun("run-1", Duration.ofMillis(700), r -> polls.incrementAndGet()));
         assertThat(late.code()).isEqualTo(Rlhf4jException.WAIT_TIMEOUT);
         assertThat(late.status()).isZero();
         assertThat(late.getMessage()).contains("run-1", "running", "rm", "50%");
@@ -253,8 +290,10 @@ class ProtocolTest {
     void adminPathsAreEscapedAndBodiesAreAsDocumented() {
         answer(200, "{\"kind\":\"policy\",\"active\":\"a/b\",\"previous\":\"1\"}");
         client.admin().promote("a/b", true);
-        answer(200, "{\"user\":\"x y\",\"deleted\":{\"prompts\":2,\"completions\":9,\"rankings\":1,\"demonstrations\":0},"
-                + "\"model_versions\":[\"2\"],\"snapshots\":[\"snap-1\"]}");
+        answer(
+                200,
+                "{\"user\":\"x y\",\"deleted\":{\"prompts\":2,\"completions\":9,\"rankings\":1,\"demonstrations\":0},"
+                        + "\"model_versions\":[\"2\"],\"snapshots\":[\"snap-1\"]}");
         UserDeletion d = client.admin().deleteUser("x y");
         assertThat(d.deleted()).isEqualTo(new UserDeletion.Counts(2, 9, 1, 0));
         assertThat(d.modelVersions()).containsExactly("2");
@@ -263,19 +302,28 @@ class ProtocolTest {
         assertThat(started.id()).isEqualTo("run-2");
         assertThat(started.gate()).isNull();
         answer(200, "{\"metrics\":[{\"stage\":\"sft\",\"step\":1,\"loss\":2.5}]}");
-        assertThat(client.admin().trainingRunMetrics("run-2")).singleElement()
+        assertThat(client.admin().trainingRunMetrics("run-2"))
+                .singleElement()
                 .satisfies(m -> assertThat(m.get("loss").asDouble()).isEqualTo(2.5));
         answer(200, "{\"runs\":[" + run("failed", "rm", 0.4, 1L).replace("\"error\":null", "\"error\":\"oom\"") + "]}");
         assertThat(client.admin().trainingRuns()).singleElement().satisfies(r -> {
             assertThat(r.failed()).isTrue();
             assertThat(r.error()).isEqualTo("oom");
         });
-        answer(200, "{\"key\":\"sk-abc\",\"prefix\":\"sk-a\",\"user\":\"svc\",\"role\":\"service\",\"requests_per_minute\":600}");
+        answer(
+                200,
+                "{\"key\":\"sk-abc\",\"prefix\":\"sk-a\",\"user\":\"svc\",\"role\":\"service\",\"requests_per_minute\":600}");
         client.admin().createKey("svc", ApiKey.SERVICE, true, null);
 
-        assertThat(seen).extracting(Seen::uri).containsExactly("/admin/models/a%2Fb/promote?force=true",
-                "/admin/users/x%20y", "/admin/training-runs", "/admin/training-runs/run-2/metrics",
-                "/admin/training-runs", "/admin/keys");
+        assertThat(seen)
+                .extracting(Seen::uri)
+                .containsExactly(
+                        "/admin/models/a%2Fb/promote?force=true",
+                        "/admin/users/x%20y",
+                        "/admin/training-runs",
+                        "/admin/training-runs/run-2/metrics",
+                        "/admin/training-runs",
+                        "/admin/keys");
         assertThat(seen.get(2).body()).isEqualTo("{\"config\":{\"ppo\":{\"steps\":3}}}");
         assertThat(seen.get(5).body()).isEqualTo("{\"user\":\"svc\",\"role\":\"service\",\"may_set_user\":true}");
     }
@@ -284,8 +332,10 @@ class ProtocolTest {
     void rewardsReadBothTheDocumentedAndTheServedShape() {
         answer(200, "{\"model\":\"5\",\"rewards\":[0.5,-1.0]}");
         assertThat(client.rewards("p", List.of("a", "b"))).isEqualTo(new Rewards("5", List.of(0.5, -1.0)));
-        answer(200, "{\"object\":\"list\",\"model\":\"5\",\"data\":[{\"index\":1,\"reward\":-1.0},"
-                + "{\"index\":0,\"reward\":0.5}]}");
+        answer(
+                200,
+                "{\"object\":\"list\",\"model\":\"5\",\"data\":[{\"index\":1,\"reward\":-1.0},"
+                        + "{\"index\":0,\"reward\":0.5}]}");
         assertThat(client.rewards("p", List.of("a", "b"))).isEqualTo(new Rewards("5", List.of(0.5, -1.0)));
         assertThat(seen.get(0).body()).isEqualTo("{\"prompt\":\"p\",\"completions\":[\"a\",\"b\"]}");
     }

@@ -35,10 +35,14 @@ class Rlhf4jClientTest {
     static void start() throws Exception {
         export = TestModels.exportPolicy(tmp.resolve("export"));
         rewardExport = TestModels.exportReward(tmp);
-        app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken("t"));
+        app = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken("t"));
         app.registerAndActivate(export);
-        client = Rlhf4jClient.builder().baseUrl("http://127.0.0.1:" + app.port()).adminToken("t")
-                .timeout(Duration.ofSeconds(60)).build();
+        client = Rlhf4jClient.builder()
+                .baseUrl("http://127.0.0.1:" + app.port())
+                .adminToken("t")
+                .timeout(Duration.ofSeconds(60))
+                .build();
     }
 
     @AfterAll
@@ -49,11 +53,19 @@ class Rlhf4jClientTest {
     }
 
     static CompletionRequest greedy(String prompt, int maxTokens) {
-        return CompletionRequest.builder().prompt(prompt).maxTokens(maxTokens).temperature(0).build();
+        return CompletionRequest.builder()
+                .prompt(prompt)
+                .maxTokens(maxTokens)
+                .temperature(0)
+                .build();
     }
 
     static String activePolicy() {
-        return client.models().stream().filter(Model::active).map(Model::id).findFirst().orElseThrow();
+        return client.models().stream()
+                .filter(Model::active)
+                .map(Model::id)
+                .findFirst()
+                .orElseThrow();
     }
 
     @Test
@@ -72,11 +84,18 @@ class Rlhf4jClientTest {
         assertThat(choice.logprobs()).isNull();
         assertThat(c.usage().promptTokens()).isPositive();
         assertThat(c.usage().completionTokens()).isBetween(1, 12);
-        assertThat(c.usage().totalTokens()).isEqualTo(c.usage().promptTokens() + c.usage().completionTokens());
+        assertThat(c.usage().totalTokens())
+                .isEqualTo(c.usage().promptTokens() + c.usage().completionTokens());
         // The same request, under the alias and the active version's id, answers the same.
-        assertThat(client.complete(greedy("dog (noun):", 12).toBuilder().model("rlhf4j").build()).text())
+        assertThat(client.complete(greedy("dog (noun):", 12).toBuilder()
+                                .model("rlhf4j")
+                                .build())
+                        .text())
                 .isEqualTo(GREEDY);
-        assertThat(client.complete(greedy("dog (noun):", 12).toBuilder().model(c.model()).build()).text())
+        assertThat(client.complete(greedy("dog (noun):", 12).toBuilder()
+                                .model(c.model())
+                                .build())
+                        .text())
                 .isEqualTo(GREEDY);
     }
 
@@ -88,18 +107,24 @@ class Rlhf4jClientTest {
         StringBuilder text = new StringBuilder();
         chunks.forEach(ch -> text.append(ch.text()));
         assertThat(text.toString()).isEqualTo(GREEDY);
-        assertThat(chunks).extracting(CompletionChunk::id).containsOnly(chunks.get(0).id());
+        assertThat(chunks)
+                .extracting(CompletionChunk::id)
+                .containsOnly(chunks.get(0).id());
         assertThat(chunks).extracting(CompletionChunk::object).containsOnly("text_completion");
         CompletionChunk last = chunks.get(chunks.size() - 1);
         assertThat(last.choices().get(0).finishReason()).isIn("stop", "length");
-        assertThat(chunks.subList(0, chunks.size() - 1)).allSatisfy(ch -> assertThat(ch.choices().get(0).finished())
-                .isFalse());
+        assertThat(chunks.subList(0, chunks.size() - 1))
+                .allSatisfy(ch -> assertThat(ch.choices().get(0).finished()).isFalse());
     }
 
     @Test
     void chatPlainAndStreamedAnswerAsTheCompletionOfTheTurnAndTheStreamEndsWithUsage() {
         // The demo model has no chat template: the default renders one user turn as its text.
-        ChatRequest request = ChatRequest.builder().user("dog (noun):").maxTokens(12).temperature(0).build();
+        ChatRequest request = ChatRequest.builder()
+                .user("dog (noun):")
+                .maxTokens(12)
+                .temperature(0)
+                .build();
         ChatCompletion reply = client.chat(request);
         assertThat(reply.content()).isEqualTo(GREEDY);
         assertThat(reply.object()).isEqualTo("chat.completion");
@@ -116,9 +141,12 @@ class Rlhf4jClientTest {
         ChatCompletionChunk last = chunks.get(chunks.size() - 1);
         assertThat(last.choices()).isEmpty();
         assertThat(last.usage()).isEqualTo(reply.usage());
-        assertThat(chunks.get(chunks.size() - 2).choices().get(0).finishReason()).isIn("stop", "length");
+        assertThat(chunks.get(chunks.size() - 2).choices().get(0).finishReason())
+                .isIn("stop", "length");
 
-        assertThatThrownBy(() -> client.chat(ChatRequest.builder().message(new ChatMessage("tool", "x")).build()))
+        assertThatThrownBy(() -> client.chat(ChatRequest.builder()
+                        .message(new ChatMessage("tool", "x"))
+                        .build()))
                 .isInstanceOfSatisfying(Rlhf4jException.class, e -> {
                     assertThat(e.status()).isEqualTo(400);
                     assertThat(e.param()).isEqualTo("messages[0].role");
@@ -127,8 +155,13 @@ class Rlhf4jClientTest {
 
     @Test
     void severalChoicesPlainAndStreamed() {
-        CompletionRequest r = CompletionRequest.builder().prompt("cat (noun):").maxTokens(6).n(4).temperature(1)
-                .seed(5).build();
+        CompletionRequest r = CompletionRequest.builder()
+                .prompt("cat (noun):")
+                .maxTokens(6)
+                .n(4)
+                .temperature(1)
+                .seed(5)
+                .build();
         Completion c = client.complete(r);
         assertThat(c.choices()).extracting(Choice::index).containsExactly(0, 1, 2, 3);
         assertThat(c.choices()).allSatisfy(ch -> assertThat(ch.finishReason()).isIn("stop", "length"));
@@ -140,7 +173,9 @@ class Rlhf4jClientTest {
             Choice ch = chunk.choices().get(0);
             texts.computeIfAbsent(ch.index(), i -> new StringBuilder()).append(ch.text());
             if (ch.finished()) {
-                assertThat(finish.put(ch.index(), ch.finishReason())).as("one finish per choice").isNull();
+                assertThat(finish.put(ch.index(), ch.finishReason()))
+                        .as("one finish per choice")
+                        .isNull();
             }
         });
         assertThat(finish.keySet()).containsExactly(0, 1, 2);
@@ -149,21 +184,26 @@ class Rlhf4jClientTest {
 
     @Test
     void logprobsStopAndEcho() {
-        Completion lp = client.complete(greedy("cat (noun):", 5).toBuilder().logprobs(2).build());
+        Completion lp =
+                client.complete(greedy("cat (noun):", 5).toBuilder().logprobs(2).build());
         Logprobs l = lp.choices().get(0).logprobs();
         int tokens = l.tokens().size();
         assertThat(tokens).isPositive();
-        assertThat(l.tokenLogprobs()).hasSize(tokens).allSatisfy(x -> assertThat(x).isLessThanOrEqualTo(0.0));
+        assertThat(l.tokenLogprobs())
+                .hasSize(tokens)
+                .allSatisfy(x -> assertThat(x).isLessThanOrEqualTo(0.0));
         assertThat(l.topLogprobs()).hasSize(tokens);
         assertThat(l.topLogprobs().get(0)).hasSizeBetween(1, 2);
         assertThat(l.textOffset()).hasSize(tokens).startsWith(0);
         assertThat(String.join("", l.tokens())).isEqualTo(lp.text());
 
-        Completion stopped = client.complete(greedy("dog (noun):", 12).toBuilder().stop("bone").build());
+        Completion stopped = client.complete(
+                greedy("dog (noun):", 12).toBuilder().stop("bone").build());
         assertThat(stopped.text()).isEqualTo(GREEDY.substring(0, GREEDY.indexOf("bone")));
         assertThat(stopped.choices().get(0).finishReason()).isEqualTo("stop");
 
-        Completion echoed = client.complete(greedy("dog (noun):", 12).toBuilder().echo(true).build());
+        Completion echoed =
+                client.complete(greedy("dog (noun):", 12).toBuilder().echo(true).build());
         assertThat(echoed.text()).isEqualTo("dog (noun):" + GREEDY);
     }
 
@@ -177,15 +217,21 @@ class Rlhf4jClientTest {
         assertThat(m.ownedBy()).isEqualTo("rlhf4j");
         assertThat(m.created()).isPositive().isLessThan(System.currentTimeMillis() / 1000 + 5);
         // An OpenAI-style base URL (ending in /v1) reaches the same server.
-        Rlhf4jClient openAiStyle = Rlhf4jClient.builder().baseUrl("http://127.0.0.1:" + app.port() + "/v1/").build();
+        Rlhf4jClient openAiStyle = Rlhf4jClient.builder()
+                .baseUrl("http://127.0.0.1:" + app.port() + "/v1/")
+                .build();
         assertThat(openAiStyle.baseUrl().toString()).isEqualTo("http://127.0.0.1:" + app.port() + "/");
         assertThat(openAiStyle.models()).isEqualTo(client.models());
     }
 
     @Test
     void refusalsCarryOpenAisErrorFields() {
-        Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> client.complete(
-                CompletionRequest.builder().prompt("dog (noun):").maxTokens(-1).build()));
+        Rlhf4jException e = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> client.complete(CompletionRequest.builder()
+                        .prompt("dog (noun):")
+                        .maxTokens(-1)
+                        .build()));
         assertThat(e.status()).isEqualTo(400);
         assertThat(e.type()).isEqualTo("invalid_request_error");
         assertThat(e.param()).isEqualTo("max_tokens");
@@ -196,14 +242,24 @@ class Rlhf4jClientTest {
 
         // The same refusal, for a stream: thrown before any chunk.
         List<CompletionChunk> none = new ArrayList<>();
-        Rlhf4jException s = catchThrowableOfType(Rlhf4jException.class, () -> client.stream(
-                CompletionRequest.builder().prompt("dog (noun):").topP(0).build(), none::add));
+        Rlhf4jException s = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> client.stream(
+                        CompletionRequest.builder()
+                                .prompt("dog (noun):")
+                                .topP(0)
+                                .build(),
+                        none::add));
         assertThat(s.status()).isEqualTo(400);
         assertThat(s.param()).isEqualTo("top_p");
         assertThat(none).isEmpty();
 
-        Rlhf4jException m = catchThrowableOfType(Rlhf4jException.class, () -> client.complete(
-                CompletionRequest.builder().prompt("x").model("no-such-model").build()));
+        Rlhf4jException m = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> client.complete(CompletionRequest.builder()
+                        .prompt("x")
+                        .model("no-such-model")
+                        .build()));
         assertThat(m.status()).isEqualTo(404);
         assertThat(m.code()).isEqualTo("model_not_found");
         assertThat(m.param()).isEqualTo("model");
@@ -214,9 +270,10 @@ class Rlhf4jClientTest {
         IllegalStateException stop = new IllegalStateException("enough");
         AtomicInteger seen = new AtomicInteger();
         assertThatThrownBy(() -> client.stream(greedy("run (verb):", 100), chunk -> {
-            seen.incrementAndGet();
-            throw stop;
-        })).isSameAs(stop);
+                    seen.incrementAndGet();
+                    throw stop;
+                }))
+                .isSameAs(stop);
         assertThat(seen).hasValue(1);
         assertThat(client.complete(greedy("dog (noun):", 12)).text()).isEqualTo(GREEDY);
     }
@@ -224,11 +281,14 @@ class Rlhf4jClientTest {
     @Test
     void rewardsFromTheRewardModelOnceOneIsPromoted() {
         List<String> completions = List.of(" a domestic animal", " a tree", " bark");
-        String active = client.admin().versions().stream().filter(v -> v.isReward() && v.active())
-                .map(ModelVersion::version).findFirst().orElse(null);
+        String active = client.admin().versions().stream()
+                .filter(v -> v.isReward() && v.active())
+                .map(ModelVersion::version)
+                .findFirst()
+                .orElse(null);
         if (active == null) {
-            Rlhf4jException none = catchThrowableOfType(Rlhf4jException.class,
-                    () -> client.rewards("dog (noun):", completions));
+            Rlhf4jException none =
+                    catchThrowableOfType(Rlhf4jException.class, () -> client.rewards("dog (noun):", completions));
             assertThat(none.status()).isEqualTo(404);
             assertThat(none.code()).isEqualTo("model_not_found");
             Registration reg = client.admin().register(rewardExport.toAbsolutePath());
@@ -245,7 +305,9 @@ class Rlhf4jClientTest {
         // Scores are per completion, independent of the batch they are sent in.
         assertThat(client.rewards("dog (noun):", List.of(" a tree")).rewards().get(0))
                 .isCloseTo(r.rewards().get(1), org.assertj.core.data.Offset.offset(1e-4));
-        assertThat(client.admin().versions()).filteredOn(ModelVersion::isReward).extracting(ModelVersion::active)
+        assertThat(client.admin().versions())
+                .filteredOn(ModelVersion::isReward)
+                .extracting(ModelVersion::active)
                 .containsExactly(true);
         // The policy is untouched by a reward model's promotion.
         assertThat(client.complete(greedy("dog (noun):", 12)).text()).isEqualTo(GREEDY);
@@ -259,14 +321,18 @@ class Rlhf4jClientTest {
         assertThat(second).isNotEqualTo(first);
         assertThat(reg.state()).isEqualTo("registered");
 
-        ModelVersion listed = client.admin().versions().stream().filter(v -> v.version().equals(second))
-                .findFirst().orElseThrow();
+        ModelVersion listed = client.admin().versions().stream()
+                .filter(v -> v.version().equals(second))
+                .findFirst()
+                .orElseThrow();
         assertThat(listed.kind()).isEqualTo(ModelVersion.POLICY);
         assertThat(listed.parent()).isEqualTo(first);
         assertThat(listed.state()).isEqualTo("registered");
         assertThat(listed.active()).isFalse();
-        assertThat(listed.createdAt()).isBetween(java.time.Instant.now().minusSeconds(600),
-                java.time.Instant.now().plusSeconds(5));
+        assertThat(listed.createdAt())
+                .isBetween(
+                        java.time.Instant.now().minusSeconds(600),
+                        java.time.Instant.now().plusSeconds(5));
         assertThat(listed.manifest().isObject()).isTrue();
         assertThat(listed.manifest().size()).isPositive();
 
@@ -275,29 +341,37 @@ class Rlhf4jClientTest {
         Completion c = client.complete(greedy("dog (noun):", 12));
         assertThat(c.model()).isEqualTo(second);
         assertThat(c.text()).isEqualTo(GREEDY);
-        assertThat(client.models()).filteredOn(Model::active).extracting(Model::id).containsExactly(second);
+        assertThat(client.models())
+                .filteredOn(Model::active)
+                .extracting(Model::id)
+                .containsExactly(second);
 
         Promotion back = client.admin().rollback();
         assertThat(back.active()).isEqualTo(first);
         assertThat(back.previous()).isEqualTo(second);
         assertThat(client.complete(greedy("dog (noun):", 12)).model()).isEqualTo(first);
 
-        Rlhf4jException activeOne = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.admin().unregister(first));
+        Rlhf4jException activeOne =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.admin().unregister(first));
         assertThat(activeOne.status()).isEqualTo(409);
         client.admin().unregister(second);
-        assertThat(client.admin().versions()).filteredOn(v -> v.version().equals(second))
-                .extracting(ModelVersion::state).containsExactly("unregistered");
-        Rlhf4jException gone = catchThrowableOfType(Rlhf4jException.class, () -> client.admin().promote(second));
+        assertThat(client.admin().versions())
+                .filteredOn(v -> v.version().equals(second))
+                .extracting(ModelVersion::state)
+                .containsExactly("unregistered");
+        Rlhf4jException gone =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.admin().promote(second));
         assertThat(gone.status()).isEqualTo(409);
-        Rlhf4jException unknown = catchThrowableOfType(Rlhf4jException.class, () -> client.admin().promote("999"));
+        Rlhf4jException unknown =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.admin().promote("999"));
         assertThat(unknown.status()).isEqualTo(404);
         assertThat(unknown.code()).isEqualTo("version_not_found");
-        Rlhf4jException unregisterUnknown = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.admin().unregister("999"));
+        Rlhf4jException unregisterUnknown =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.admin().unregister("999"));
         // 400 today (promote says 404 version_not_found for the same thing): either is a refusal.
         assertThat(unregisterUnknown.status()).isIn(400, 404);
-        Rlhf4jException notExport = catchThrowableOfType(Rlhf4jException.class,
+        Rlhf4jException notExport = catchThrowableOfType(
+                Rlhf4jException.class,
                 () -> client.admin().register(tmp.resolve("nothing-here").toAbsolutePath()));
         assertThat(notExport.status()).isEqualTo(400);
     }
@@ -305,15 +379,23 @@ class Rlhf4jClientTest {
     @Test
     void aWrongOrMissingAdminTokenIs401() {
         String base = client.baseUrl().toString();
-        for (Rlhf4jClient c : List.of(Rlhf4jClient.builder().baseUrl(base).adminToken("wrong").build(),
+        for (Rlhf4jClient c : List.of(
+                Rlhf4jClient.builder().baseUrl(base).adminToken("wrong").build(),
                 Rlhf4jClient.builder().baseUrl(base).build())) {
-            Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> c.admin().versions());
+            Rlhf4jException e =
+                    catchThrowableOfType(Rlhf4jException.class, () -> c.admin().versions());
             assertThat(e.status()).isEqualTo(401);
             assertThat(e.code()).isEqualTo("invalid_admin_token");
             assertThat(e.type()).isEqualTo("invalid_request_error");
         }
-        Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class,
-                () -> Rlhf4jClient.builder().baseUrl(base).adminToken("wrong").build().admin().rollback());
+        Rlhf4jException e = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> Rlhf4jClient.builder()
+                        .baseUrl(base)
+                        .adminToken("wrong")
+                        .build()
+                        .admin()
+                        .rollback());
         assertThat(e.status()).isEqualTo(401);
     }
 
@@ -327,27 +409,30 @@ class Rlhf4jClientTest {
             assertThat(key.requestsPerMinute()).isEqualTo(1);
             assertThat(key.toString()).doesNotContain(key.key()).contains(key.prefix());
 
-            Rlhf4jException anonymous = catchThrowableOfType(Rlhf4jException.class,
-                    () -> client.complete(greedy("dog (noun):", 2)));
+            Rlhf4jException anonymous =
+                    catchThrowableOfType(Rlhf4jException.class, () -> client.complete(greedy("dog (noun):", 2)));
             assertThat(anonymous.status()).isEqualTo(401);
             assertThat(anonymous.code()).isEqualTo("invalid_api_key");
 
-            Rlhf4jClient alice = Rlhf4jClient.builder().baseUrl(client.baseUrl()).apiKey(key.key()).build();
+            Rlhf4jClient alice = Rlhf4jClient.builder()
+                    .baseUrl(client.baseUrl())
+                    .apiKey(key.key())
+                    .build();
             assertThat(alice.complete(greedy("dog (noun):", 12)).text()).isEqualTo(GREEDY);
-            Rlhf4jException limited = catchThrowableOfType(Rlhf4jException.class,
-                    () -> alice.complete(greedy("dog (noun):", 12)));
+            Rlhf4jException limited =
+                    catchThrowableOfType(Rlhf4jException.class, () -> alice.complete(greedy("dog (noun):", 12)));
             assertThat(limited.status()).isEqualTo(429);
             assertThat(limited.code()).isEqualTo("rate_limit_exceeded");
-            assertThat(limited.retryAfter()).hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofSeconds(1),
-                    Duration.ofSeconds(60)));
+            assertThat(limited.retryAfter())
+                    .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofSeconds(1), Duration.ofSeconds(60)));
             assertThat(limited.isRetryable()).isTrue();
         } finally {
             assertThat(client.admin().revokeKey(key.prefix())).isEqualTo(1);
         }
         // With no key left the server is open again.
         assertThat(client.complete(greedy("dog (noun):", 12)).text()).isEqualTo(GREEDY);
-        Rlhf4jException twice = catchThrowableOfType(Rlhf4jException.class,
-                () -> client.admin().revokeKey(key.prefix()));
+        Rlhf4jException twice =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.admin().revokeKey(key.prefix()));
         assertThat(twice.status()).isEqualTo(404);
         assertThat(twice.code()).isEqualTo("key_not_found");
     }
@@ -358,18 +443,24 @@ class Rlhf4jClientTest {
         try (ServerSocket s = new ServerSocket(0)) {
             closedPort = s.getLocalPort();
         }
-        Rlhf4jClient nowhere = Rlhf4jClient.builder().baseUrl("http://127.0.0.1:" + closedPort)
-                .timeout(Duration.ofSeconds(5)).build();
+        Rlhf4jClient nowhere = Rlhf4jClient.builder()
+                .baseUrl("http://127.0.0.1:" + closedPort)
+                .timeout(Duration.ofSeconds(5))
+                .build();
         Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, nowhere::models);
         assertThat(e.status()).isZero();
         assertThat(e.getMessage()).contains("GET /v1/models", "127.0.0.1:" + closedPort);
         assertThat(e.getCause()).isInstanceOf(java.io.IOException.class);
         assertThat(e.isRetryable()).isTrue();
 
-        Rlhf4jClient impatient = Rlhf4jClient.builder().baseUrl(client.baseUrl()).timeout(Duration.ofMillis(1))
+        Rlhf4jClient impatient = Rlhf4jClient.builder()
+                .baseUrl(client.baseUrl())
+                .timeout(Duration.ofMillis(1))
                 .build();
-        Rlhf4jException slow = catchThrowableOfType(Rlhf4jException.class,
-                () -> impatient.complete(greedy("run (verb):", 100).toBuilder().n(8).build()));
+        Rlhf4jException slow = catchThrowableOfType(
+                Rlhf4jException.class,
+                () -> impatient.complete(
+                        greedy("run (verb):", 100).toBuilder().n(8).build()));
         assertThat(slow.status()).isZero();
         assertThat(slow.getMessage()).contains("no answer", "1 ms");
         assertThat(slow.getCause()).isInstanceOf(java.net.http.HttpTimeoutException.class);
@@ -381,18 +472,34 @@ class Rlhf4jClientTest {
         assertThat(a.toBuilder().build()).isEqualTo(a).hasSameHashCodeAs(a);
         assertThat(a.toBuilder().seed(1).build()).isNotEqualTo(a);
         assertThat(CompletionRequest.of("x").toJson(false).toString()).isEqualTo("{\"prompt\":\"x\"}");
-        assertThat(a.toBuilder().stop("a", "b").user("u").trainingConsent(false).topK(3).build().toJson(true)
-                .toString()).isEqualTo("{\"prompt\":\"dog (noun):\",\"max_tokens\":12,\"temperature\":0.0,\"top_k\":3,"
+        assertThat(a.toBuilder()
+                        .stop("a", "b")
+                        .user("u")
+                        .trainingConsent(false)
+                        .topK(3)
+                        .build()
+                        .toJson(true)
+                        .toString())
+                .isEqualTo("{\"prompt\":\"dog (noun):\",\"max_tokens\":12,\"temperature\":0.0,\"top_k\":3,"
                         + "\"stop\":[\"a\",\"b\"],\"user\":\"u\",\"training_consent\":false,\"stream\":true}");
         assertThatThrownBy(() -> CompletionRequest.builder().build()).isInstanceOf(NullPointerException.class);
-        assertThatThrownBy(() -> Rlhf4jClient.builder().baseUrl("ftp://x")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Rlhf4jClient.builder().baseUrl("ftp://x"))
+                .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Rlhf4jClient.builder().baseUrl("localhost:8080"))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> Rlhf4jClient.builder().timeout(Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThat(Rlhf4jClient.builder().baseUrl("http://h:1/proxy/").build().baseUrl().toString())
+        assertThat(Rlhf4jClient.builder()
+                        .baseUrl("http://h:1/proxy/")
+                        .build()
+                        .baseUrl()
+                        .toString())
                 .isEqualTo("http://h:1/proxy/");
-        assertThat(Rlhf4jClient.builder().adminToken("secret").apiKey("key").build().toString())
+        assertThat(Rlhf4jClient.builder()
+                        .adminToken("secret")
+                        .apiKey("key")
+                        .build()
+                        .toString())
                 .doesNotContain("secret", "key");
     }
 }

@@ -20,8 +20,7 @@ final class TestModels {
 
     static final Path DEMO = Path.of("..", "..", "demo", "base-model");
 
-    private TestModels() {
-    }
+    private TestModels() {}
 
     static Path exportPolicy(Path out) throws IOException {
         new Exporter(new PrintStream(OutputStream.nullOutputStream()))
@@ -33,7 +32,8 @@ final class TestModels {
     static Path exportReward(Path work) throws Exception {
         ModelConfig config = Checkpoint.readConfig(DEMO);
         Path checkpoint = work.resolve("rm");
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(DEMO, m)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(DEMO, m)) {
             List<Tensor> tensors = new ArrayList<>(d.toTensors());
             Random r = new Random(1);
             float[] head = new float[config.hiddenSize()];

@@ -29,6 +29,7 @@ public final class ChatTemplate {
 
     /** The file HF transformers writes a template to since 4.43, beside {@code tokenizer_config.json}. */
     public static final String TEMPLATE_FILE = "chat_template.jinja";
+
     public static final String TOKENIZER_CONFIG = "tokenizer_config.json";
 
     /**
@@ -161,10 +162,13 @@ public final class ChatTemplate {
     }
 
     private static Jinjava engine() {
-        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
+        Jinjava jinjava = new Jinjava(JinjavaConfig.newBuilder()
+                .withTrimBlocks(true)
+                .withLstripBlocks(true)
                 .build());
-        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
-                ChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext()
+                .registerFunction(new ELFunctionDefinition(
+                        "", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         return jinjava;
     }
 }

@@ -25,8 +25,7 @@ public final class Checkpoint {
     public static final String GENERATION_CONFIG = "generation_config.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private Checkpoint() {
-    }
+    private Checkpoint() {}
 
     public static ModelConfig readConfig(Path dir) throws IOException {
         requireDirectory(dir);
@@ -47,8 +46,9 @@ public final class Checkpoint {
      * Writes a complete checkpoint atomically: {@code dir} is replaced only once every file is on disk.
      * {@code extra} may add files (a manifest, optimizer state) before the swap.
      */
-    public static void write(Path dir, ModelConfig config, Collection<Tensor> tensors, Tokenizer tokenizer,
-            AtomicDirectory.Filler extra) throws IOException {
+    public static void write(
+            Path dir, ModelConfig config, Collection<Tensor> tensors, Tokenizer tokenizer, AtomicDirectory.Filler extra)
+            throws IOException {
         if (tokenizer.vocabSize() > config.vocabSize()) {
             throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize()
                     + " tokens, more than the model's vocab_size of " + config.vocabSize());

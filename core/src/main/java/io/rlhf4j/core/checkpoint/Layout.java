@@ -13,11 +13,11 @@ public final class Layout {
     public static final String GATE = "gate.json";
     /** An export's manifest: checksums, parity, lineage, gate. */
     public static final String EXPORT_MANIFEST = "manifest.json";
+
     public static final String POLICY = "policy.onnx";
     public static final String POLICY_OPTIMIZED = "policy.opt.onnx";
     public static final String REWARD = "reward.onnx";
     public static final String REWARD_OPTIMIZED = "reward.opt.onnx";
 
-    private Layout() {
-    }
+    private Layout() {}
 }

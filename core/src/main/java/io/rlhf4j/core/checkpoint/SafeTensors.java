@@ -32,8 +32,7 @@ public final class SafeTensors {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long MAX_HEADER = 100L * 1024 * 1024;
 
-    private SafeTensors() {
-    }
+    private SafeTensors() {}
 
     /** Reads every tensor of {@code file}, in header order, failing with a message naming the file. */
     public static Map<String, Tensor> read(Path file) throws IOException {
@@ -75,8 +74,8 @@ public final class SafeTensors {
         }
     }
 
-    private static Tensor readTensor(FileChannel ch, Path file, String name, JsonNode spec, long dataStart,
-            long dataLen) throws IOException {
+    private static Tensor readTensor(
+            FileChannel ch, Path file, String name, JsonNode spec, long dataStart, long dataLen) throws IOException {
         String dtype = spec.path("dtype").asText("");
         JsonNode shapeNode = spec.get("shape");
         JsonNode offsets = spec.get("data_offsets");
@@ -93,19 +92,24 @@ public final class SafeTensors {
         int width = switch (dtype) {
             case "F32" -> 4;
             case "F16", "BF16" -> 2;
-            default -> throw bad(file, "tensor '" + name + "' has unsupported dtype " + dtype
-                    + " (supported: F32, F16, BF16)");
+            default ->
+                throw bad(
+                        file, "tensor '" + name + "' has unsupported dtype " + dtype + " (supported: F32, F16, BF16)");
         };
         long begin = offsets.get(0).asLong(-1);
         long end = offsets.get(1).asLong(-1);
         long numel = Tensor.numel(shape);
         if (begin < 0 || end < begin || end > dataLen) {
-            throw bad(file, "tensor '" + name + "' data_offsets [" + begin + ", " + end
-                    + "] fall outside the " + dataLen + " data bytes");
+            throw bad(
+                    file,
+                    "tensor '" + name + "' data_offsets [" + begin + ", " + end + "] fall outside the " + dataLen
+                            + " data bytes");
         }
         if (end - begin != numel * width) {
-            throw bad(file, "tensor '" + name + "' needs " + numel * width + " bytes for its shape, offsets give "
-                    + (end - begin));
+            throw bad(
+                    file,
+                    "tensor '" + name + "' needs " + numel * width + " bytes for its shape, offsets give "
+                            + (end - begin));
         }
         if (numel > Integer.MAX_VALUE - 8) {
             throw bad(file, "tensor '" + name + "' is too large for one Java array");
@@ -131,8 +135,7 @@ public final class SafeTensors {
     }
 
     /** Writes {@code tensors} as F32 in the given order, with optional string metadata. */
-    public static void write(Path file, Collection<Tensor> tensors, Map<String, String> metadata)
-            throws IOException {
+    public static void write(Path file, Collection<Tensor> tensors, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
@@ -160,7 +163,8 @@ public final class SafeTensors {
             h[i] = ' ';
         }
         try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+            ByteBuffer len =
+                    ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
             out.write(len.array());
             out.write(h);
             ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);

@@ -11,8 +11,8 @@ public record Tensor(String name, long[] shape, float[] data) {
     public Tensor {
         long n = numel(shape);
         if (n != data.length) {
-            throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape)
-                    + " needs " + n + " values, got " + data.length);
+            throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " needs " + n
+                    + " values, got " + data.length);
         }
     }
 

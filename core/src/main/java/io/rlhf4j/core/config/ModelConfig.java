@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
@@ -47,7 +46,10 @@ public record ModelConfig(
         require(normEps > 0, "rms_norm_eps", normEps);
         require(residDropout >= 0 && residDropout < 1, "resid_pdrop", residDropout);
         if (family == ModelFamily.LLAMA) {
-            require((hiddenSize / numHeads) % 2 == 0, "head_dim (hidden_size / num_attention_heads) must be even", hiddenSize / numHeads);
+            require(
+                    (hiddenSize / numHeads) % 2 == 0,
+                    "head_dim (hidden_size / num_attention_heads) must be even",
+                    hiddenSize / numHeads);
             require(ropeTheta > 0, "rope_theta", ropeTheta);
         }
         if (family == ModelFamily.GPT2) {
@@ -61,24 +63,63 @@ public record ModelConfig(
 
     /** A small Llama-family configuration with the usual defaults. */
     public static ModelConfig llama(int vocab, int dim, int hidden, int layers, int heads, int kvHeads, int seqLen) {
-        return new ModelConfig(ModelFamily.LLAMA, vocab, dim, hidden, layers, heads, kvHeads, seqLen,
-                1e-5, 10000.0, true, 0.0, 1, 2);
+        return new ModelConfig(
+                ModelFamily.LLAMA, vocab, dim, hidden, layers, heads, kvHeads, seqLen, 1e-5, 10000.0, true, 0.0, 1, 2);
     }
 
     /** A GPT-2-family configuration (MLP width 4 * dim, tied embeddings). */
     public static ModelConfig gpt2(int vocab, int dim, int layers, int heads, int seqLen) {
-        return new ModelConfig(ModelFamily.GPT2, vocab, dim, 4 * dim, layers, heads, heads, seqLen,
-                1e-5, 0.0, true, 0.0, vocab - 1, vocab - 1);
+        return new ModelConfig(
+                ModelFamily.GPT2,
+                vocab,
+                dim,
+                4 * dim,
+                layers,
+                heads,
+                heads,
+                seqLen,
+                1e-5,
+                0.0,
+                true,
+                0.0,
+                vocab - 1,
+                vocab - 1);
     }
 
     public ModelConfig withResidDropout(double p) {
-        return new ModelConfig(family, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
-                maxPositions, normEps, ropeTheta, tieWordEmbeddings, p, bosTokenId, eosTokenId);
+        return new ModelConfig(
+                family,
+                vocabSize,
+                hiddenSize,
+                intermediateSize,
+                numLayers,
+                numHeads,
+                numKvHeads,
+                maxPositions,
+                normEps,
+                ropeTheta,
+                tieWordEmbeddings,
+                p,
+                bosTokenId,
+                eosTokenId);
     }
 
     public ModelConfig withSpecialTokens(int bos, int eos) {
-        return new ModelConfig(family, vocabSize, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads,
-                maxPositions, normEps, ropeTheta, tieWordEmbeddings, residDropout, bos, eos);
+        return new ModelConfig(
+                family,
+                vocabSize,
+                hiddenSize,
+                intermediateSize,
+                numLayers,
+                numHeads,
+                numKvHeads,
+                maxPositions,
+                normEps,
+                ropeTheta,
+                tieWordEmbeddings,
+                residDropout,
+                bos,
+                eos);
     }
 
     /** Number of parameters, counting tied embeddings once. */
@@ -119,16 +160,19 @@ public record ModelConfig(
     static ModelConfig fromJson(JsonNode n, String where) {
         String type = text(n, "model_type", where);
         ModelFamily family = ModelFamily.fromModelType(type)
-                .orElseThrow(() -> new CheckpointFormatException(where + ": unsupported model_type '" + type
-                        + "' (supported: llama, gpt2)"));
+                .orElseThrow(() -> new CheckpointFormatException(
+                        where + ": unsupported model_type '" + type + "' (supported: llama, gpt2)"));
         try {
             if (family == ModelFamily.LLAMA) {
                 int dim = integer(n, "hidden_size", where);
                 int heads = integer(n, "num_attention_heads", where);
-                return new ModelConfig(family,
-                        integer(n, "vocab_size", where), dim,
+                return new ModelConfig(
+                        family,
+                        integer(n, "vocab_size", where),
+                        dim,
                         integer(n, "intermediate_size", where),
-                        integer(n, "num_hidden_layers", where), heads,
+                        integer(n, "num_hidden_layers", where),
+                        heads,
                         n.path("num_key_value_heads").asInt(heads),
                         n.path("max_position_embeddings").asInt(2048),
                         n.path("rms_norm_eps").asDouble(1e-6),
@@ -142,9 +186,14 @@ public record ModelConfig(
             int heads = integer(n, "n_head", where);
             JsonNode inner = n.get("n_inner");
             int vocab = integer(n, "vocab_size", where);
-            return new ModelConfig(family, vocab, dim,
+            return new ModelConfig(
+                    family,
+                    vocab,
+                    dim,
                     inner == null || inner.isNull() ? 4 * dim : inner.asInt(),
-                    integer(n, "n_layer", where), heads, heads,
+                    integer(n, "n_layer", where),
+                    heads,
+                    heads,
                     n.path("n_positions").asInt(1024),
                     n.path("layer_norm_epsilon").asDouble(1e-5),
                     0.0,

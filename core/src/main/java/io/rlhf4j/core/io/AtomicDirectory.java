@@ -22,8 +22,7 @@ public final class AtomicDirectory {
         void fill(Path dir) throws IOException;
     }
 
-    private AtomicDirectory() {
-    }
+    private AtomicDirectory() {}
 
     public static void write(Path target, Filler filler) throws IOException {
         Path abs = target.toAbsolutePath().normalize();

@@ -12,8 +12,7 @@ import java.util.HexFormat;
 /** SHA-256 checksums, hex: of files for manifests and lineage, of text for stable ids and buckets. */
 public final class Checksums {
 
-    private Checksums() {
-    }
+    private Checksums() {}
 
     public static String sha256(Path file) throws IOException {
         try (InputStream in = Files.newInputStream(file)) {
@@ -31,8 +30,8 @@ public final class Checksums {
     /** The SHA-256 of {@code text}'s UTF-8 bytes. */
     public static String sha256(String text) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                    .digest(text.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -12,8 +12,7 @@ public final class SharedData {
 
     public static final String ENV = "RLHF4J_SHARED_DATA";
 
-    private SharedData() {
-    }
+    private SharedData() {}
 
     /** {@code $RLHF4J_SHARED_DATA}, else the first {@code shared/data} found walking up from the working directory. */
     public static Optional<Path> locate() {

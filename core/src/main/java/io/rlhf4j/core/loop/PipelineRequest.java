@@ -28,8 +28,18 @@ import java.nio.file.Path;
  * @param progress where the run reports its {@link PipelineProgress}; null: nowhere
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-public record PipelineRequest(Path dataDir, Path snapshot, SplitPolicy split, String heldOutLabelers, Path baseModel,
-        Path out, JsonNode config, Path against, Path selectWithRm, Path export, Path progress) {
+public record PipelineRequest(
+        Path dataDir,
+        Path snapshot,
+        SplitPolicy split,
+        String heldOutLabelers,
+        Path baseModel,
+        Path out,
+        JsonNode config,
+        Path against,
+        Path selectWithRm,
+        Path export,
+        Path progress) {
 
     public PipelineRequest {
         split = split == null ? SplitPolicy.DEFAULT : split;

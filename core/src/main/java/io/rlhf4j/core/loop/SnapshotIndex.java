@@ -52,8 +52,10 @@ public record SnapshotIndex(String id, SortedSet<String> users) {
             return out;
         }
         try (Stream<Path> dirs = Files.list(snapshotsDir)) {
-            for (Path d : dirs.filter(Files::isDirectory).filter(x -> !x.getFileName().toString().startsWith("."))
-                    .sorted().toList()) {
+            for (Path d : dirs.filter(Files::isDirectory)
+                    .filter(x -> !x.getFileName().toString().startsWith("."))
+                    .sorted()
+                    .toList()) {
                 if (!Files.exists(d.resolve(FILE)) || read(d).holds(userId)) {
                     out.add(d.getFileName().toString());
                 }

@@ -32,6 +32,7 @@ public final class IncrementalDetokenizer {
     private final Tokenizer tokenizer;
     /** The decode window, {@code ids[0, size)}: it starts at vLLM's {@code prefix_offset}. */
     private int[] ids;
+
     private int size;
     /** Tokens before this one have had their text returned ({@code read_offset}). */
     private int read;

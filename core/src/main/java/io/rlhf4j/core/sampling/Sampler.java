@@ -9,8 +9,7 @@ import java.util.SplittableRandom;
  */
 public final class Sampler {
 
-    private Sampler() {
-    }
+    private Sampler() {}
 
     /** log-softmax of the raw logits at {@code token}: the model's own log-probability. */
     public static float logprob(float[] logits, int token) {

@@ -7,8 +7,8 @@ import java.util.List;
  * {@code topP >= 1} disable those filters. A null {@code seed} draws one from the clock. {@code ignoreEos}
  * keeps generating past EOS (for benchmarks that need a fixed length, like vLLM's {@code ignore_eos}).
  */
-public record SamplingParams(int maxTokens, double temperature, double topP, int topK, List<String> stop,
-        Long seed, boolean ignoreEos) {
+public record SamplingParams(
+        int maxTokens, double temperature, double topP, int topK, List<String> stop, Long seed, boolean ignoreEos) {
 
     public SamplingParams(int maxTokens, double temperature, double topP, int topK, List<String> stop, Long seed) {
         this(maxTokens, temperature, topP, topK, stop, seed, false);

@@ -9,8 +9,15 @@ import java.util.Set;
  * An API key's record: whose it is, what it may do, how fast. Keys are 256 random bits, so a plain
  * SHA-256 is enough to store them: there is nothing to brute-force.
  */
-public record ApiKey(String hash, String prefix, String userId, String role, boolean maySetUser,
-        int requestsPerMinute, long createdAt, Long revokedAt) {
+public record ApiKey(
+        String hash,
+        String prefix,
+        String userId,
+        String role,
+        boolean maySetUser,
+        int requestsPerMinute,
+        long createdAt,
+        Long revokedAt) {
 
     public static final Set<String> ROLES = Set.of("user", "service", "labeler");
     private static final SecureRandom RANDOM = new SecureRandom();

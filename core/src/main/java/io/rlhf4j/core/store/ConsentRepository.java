@@ -4,8 +4,7 @@ package io.rlhf4j.core.store;
 public final class ConsentRepository {
 
     /** What deleting a user removed. */
-    public record Deletion(String userId, int prompts, int completions, int rankings, int demonstrations) {
-    }
+    public record Deletion(String userId, int prompts, int completions, int rankings, int demonstrations) {}
 
     private final Jdbc jdbc;
 
@@ -25,15 +24,30 @@ public final class ConsentRepository {
      */
     public int set(String userId, boolean consent, long at) {
         return jdbc.inTransaction(c -> {
-            Jdbc.update(c, "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?) "
-                    + "ON CONFLICT (id) DO UPDATE SET consent_to_training = excluded.consent_to_training",
-                    userId, consent, at);
+            Jdbc.update(
+                    c,
+                    "INSERT INTO users (id, consent_to_training, created_at) VALUES (?, ?, ?) "
+                            + "ON CONFLICT (id) DO UPDATE SET consent_to_training = excluded.consent_to_training",
+                    userId,
+                    consent,
+                    at);
             // Opting back in restores only what the requests themselves allowed.
             return consent
-                    ? Jdbc.update(c, "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? "
-                            + "AND consent_to_training <> ? AND request_consent = ?", true, userId, true, true)
-                    : Jdbc.update(c, "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? "
-                            + "AND consent_to_training <> ?", false, userId, false);
+                    ? Jdbc.update(
+                            c,
+                            "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? "
+                                    + "AND consent_to_training <> ? AND request_consent = ?",
+                            true,
+                            userId,
+                            true,
+                            true)
+                    : Jdbc.update(
+                            c,
+                            "UPDATE prompts SET consent_to_training = ? WHERE user_id = ? "
+                                    + "AND consent_to_training <> ?",
+                            false,
+                            userId,
+                            false);
         });
     }
 

@@ -149,7 +149,8 @@ final class Jdbc {
             } else if (a instanceof Double v) {
                 s.setDouble(at, v);
             } else {
-                throw new IllegalArgumentException("no SQL binding for " + a.getClass().getName());
+                throw new IllegalArgumentException(
+                        "no SQL binding for " + a.getClass().getName());
             }
         }
     }

@@ -12,17 +12,33 @@ public final class KeyRepository {
     }
 
     public void create(ApiKey k) {
-        jdbc.update("INSERT INTO api_keys (key_hash, prefix, user_id, role, may_set_user, requests_per_minute, "
-                + "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)", k.hash(), k.prefix(), k.userId(),
-                k.role(), k.maySetUser(), k.requestsPerMinute(), k.createdAt());
+        jdbc.update(
+                "INSERT INTO api_keys (key_hash, prefix, user_id, role, may_set_user, requests_per_minute, "
+                        + "created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                k.hash(),
+                k.prefix(),
+                k.userId(),
+                k.role(),
+                k.maySetUser(),
+                k.requestsPerMinute(),
+                k.createdAt());
     }
 
     /** The key with this hash, revoked or not. */
     public Optional<ApiKey> find(String hash) {
-        return jdbc.first("SELECT key_hash, prefix, user_id, role, may_set_user, requests_per_minute, created_at, "
-                + "revoked_at FROM api_keys WHERE key_hash = ?", r -> new ApiKey(r.getString(1), r.getString(2),
-                        r.getString(3), r.getString(4), r.getBoolean(5), r.getInt(6), r.getLong(7),
-                        Jdbc.nullableLong(r, 8)), hash);
+        return jdbc.first(
+                "SELECT key_hash, prefix, user_id, role, may_set_user, requests_per_minute, created_at, "
+                        + "revoked_at FROM api_keys WHERE key_hash = ?",
+                r -> new ApiKey(
+                        r.getString(1),
+                        r.getString(2),
+                        r.getString(3),
+                        r.getString(4),
+                        r.getBoolean(5),
+                        r.getInt(6),
+                        r.getLong(7),
+                        Jdbc.nullableLong(r, 8)),
+                hash);
     }
 
     /** Keys not revoked: zero means the server runs in open mode. */

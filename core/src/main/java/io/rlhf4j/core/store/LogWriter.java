@@ -15,8 +15,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class LogWriter implements AutoCloseable {
 
-    private record Pending(PromptLog log, CompletableFuture<Void> done) {
-    }
+    private record Pending(PromptLog log, CompletableFuture<Void> done) {}
 
     private final Store store;
     private final BlockingQueue<Pending> queue;
@@ -38,8 +37,8 @@ public final class LogWriter implements AutoCloseable {
         CompletableFuture<Void> done = new CompletableFuture<>();
         Pending p = new Pending(log, done);
         if (closed || !queue.offer(p)) {
-            done.completeExceptionally(new IllegalStateException(closed ? "the prompt log is closed"
-                    : "the prompt log is backed up; try again"));
+            done.completeExceptionally(new IllegalStateException(
+                    closed ? "the prompt log is closed" : "the prompt log is backed up; try again"));
         } else if (closed && queue.remove(p)) {
             // The writer stopped between the check and the offer: it will not see this one.
             done.completeExceptionally(new IllegalStateException("the prompt log is closed"));

@@ -9,8 +9,17 @@ import java.util.List;
  * chat request keeps its conversation in {@code messages} beside {@code text}, the prompt its chat
  * template rendered; a completions request has no messages.
  */
-public record PromptLog(String id, String userId, boolean consent, String source, String text, String modelVersion,
-        String paramsJson, long createdAt, List<Completion> completions, List<ChatMessage> messages) {
+public record PromptLog(
+        String id,
+        String userId,
+        boolean consent,
+        String source,
+        String text,
+        String modelVersion,
+        String paramsJson,
+        long createdAt,
+        List<Completion> completions,
+        List<ChatMessage> messages) {
 
     public PromptLog {
         completions = List.copyOf(completions);
@@ -18,12 +27,19 @@ public record PromptLog(String id, String userId, boolean consent, String source
     }
 
     /** A prompt sent as text. */
-    public PromptLog(String id, String userId, boolean consent, String source, String text, String modelVersion,
-            String paramsJson, long createdAt, List<Completion> completions) {
+    public PromptLog(
+            String id,
+            String userId,
+            boolean consent,
+            String source,
+            String text,
+            String modelVersion,
+            String paramsJson,
+            long createdAt,
+            List<Completion> completions) {
         this(id, userId, consent, source, text, modelVersion, paramsJson, createdAt, completions, List.of());
     }
 
     /** One completion of the prompt. */
-    public record Completion(int index, String text, int tokens, float[] logprobs, String finishReason) {
-    }
+    public record Completion(int index, String text, int tokens, float[] logprobs, String finishReason) {}
 }

@@ -14,6 +14,7 @@ public final class PromptRepository {
     /** The prompt columns {@link #header} reads, in its order; callers may alias the table as {@code p}. */
     static final String COLUMNS = "p.id, p.user_id, p.consent_to_training, p.source, p.text, p.model_version, "
             + "p.params, p.created_at, p.messages";
+
     private static final String INSERT_COMPLETION = "INSERT INTO completions (id, prompt_id, idx, model_version, "
             + "text, tokens, logprobs, finish_reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -35,24 +36,47 @@ public final class PromptRepository {
         for (PromptLog p : logs) {
             // A user's standing consent starts as given; only an opt-out (setConsent) changes it.
             users.add(new Object[] {p.userId(), true, p.createdAt()});
-            prompts.add(new Object[] {p.id(), p.userId(), p.consent(), p.source(), Jdbc.text(p.text()),
-                    p.modelVersion(), p.paramsJson(), p.createdAt(), p.consent(),
-                    p.messages().isEmpty() ? null : Jdbc.json(p.messages())});
+            prompts.add(new Object[] {
+                p.id(),
+                p.userId(),
+                p.consent(),
+                p.source(),
+                Jdbc.text(p.text()),
+                p.modelVersion(),
+                p.paramsJson(),
+                p.createdAt(),
+                p.consent(),
+                p.messages().isEmpty() ? null : Jdbc.json(p.messages())
+            });
             for (PromptLog.Completion k : p.completions()) {
-                completions.add(new Object[] {p.id() + "-" + k.index(), p.id(), k.index(), p.modelVersion(),
-                        Jdbc.text(k.text()), k.tokens(), k.logprobs() == null ? null : Jdbc.json(k.logprobs()),
-                        k.finishReason(), p.createdAt()});
+                completions.add(new Object[] {
+                    p.id() + "-" + k.index(),
+                    p.id(),
+                    k.index(),
+                    p.modelVersion(),
+                    Jdbc.text(k.text()),
+                    k.tokens(),
+                    k.logprobs() == null ? null : Jdbc.json(k.logprobs()),
+                    k.finishReason(),
+                    p.createdAt()
+                });
             }
             optedOut.add(new Object[] {false, p.id(), p.userId(), false});
         }
         jdbc.transaction(c -> {
             Jdbc.batch(c, jdbc.insertIgnoringConflict("users", "id, consent_to_training, created_at", "id"), users);
-            Jdbc.batch(c, "INSERT INTO prompts (id, user_id, consent_to_training, source, text, model_version, "
-                    + "params, created_at, request_consent, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", prompts);
+            Jdbc.batch(
+                    c,
+                    "INSERT INTO prompts (id, user_id, consent_to_training, source, text, model_version, "
+                            + "params, created_at, request_consent, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    prompts);
             Jdbc.batch(c, INSERT_COMPLETION, completions);
             // A user who opted out stays out, whatever a single request says.
-            Jdbc.batch(c, "UPDATE prompts SET consent_to_training = ? WHERE id = ? AND EXISTS "
-                    + "(SELECT 1 FROM users u WHERE u.id = ? AND u.consent_to_training = ?)", optedOut);
+            Jdbc.batch(
+                    c,
+                    "UPDATE prompts SET consent_to_training = ? WHERE id = ? AND EXISTS "
+                            + "(SELECT 1 FROM users u WHERE u.id = ? AND u.consent_to_training = ?)",
+                    optedOut);
         });
     }
 
@@ -60,8 +84,11 @@ public final class PromptRepository {
     public List<PromptLog> recent(int limit) {
         return jdbc.inTransaction(c -> {
             List<PromptLog> out = new ArrayList<>();
-            for (PromptLog p : Jdbc.list(c, "SELECT " + COLUMNS + " FROM prompts p ORDER BY p.created_at DESC, p.id "
-                    + "LIMIT ?", PromptRepository::header, limit)) {
+            for (PromptLog p : Jdbc.list(
+                    c,
+                    "SELECT " + COLUMNS + " FROM prompts p ORDER BY p.created_at DESC, p.id " + "LIMIT ?",
+                    PromptRepository::header,
+                    limit)) {
                 out.add(withCompletions(c, p));
             }
             return out;
@@ -71,8 +98,8 @@ public final class PromptRepository {
     /** One prompt with its completions. */
     public Optional<PromptLog> find(String id) {
         return jdbc.inTransaction(c -> {
-            Optional<PromptLog> p = Jdbc.first(c, "SELECT " + COLUMNS + " FROM prompts p WHERE p.id = ?",
-                    PromptRepository::header, id);
+            Optional<PromptLog> p =
+                    Jdbc.first(c, "SELECT " + COLUMNS + " FROM prompts p WHERE p.id = ?", PromptRepository::header, id);
             return p.isEmpty() ? p : Optional.of(withCompletions(c, p.get()));
         });
     }
@@ -85,18 +112,27 @@ public final class PromptRepository {
      * Appends completions to a logged prompt (the labeling queue samples fresh ones); their indexes
      * continue after the prompt's existing ones. Returns the stored completions with their indexes.
      */
-    public List<PromptLog.Completion> addCompletions(String promptId, String modelVersion,
-            List<PromptLog.Completion> fresh, long at) {
+    public List<PromptLog.Completion> addCompletions(
+            String promptId, String modelVersion, List<PromptLog.Completion> fresh, long at) {
         return jdbc.inTransaction(c -> {
             requirePrompt(c, promptId);
-            int next = (int) Jdbc.count(c, "SELECT COALESCE(MAX(idx) + 1, 0) FROM completions WHERE prompt_id = ?",
-                    promptId);
+            int next = (int)
+                    Jdbc.count(c, "SELECT COALESCE(MAX(idx) + 1, 0) FROM completions WHERE prompt_id = ?", promptId);
             List<Object[]> rows = new ArrayList<>();
             List<PromptLog.Completion> out = new ArrayList<>();
             for (PromptLog.Completion k : fresh) {
                 int idx = next++;
-                rows.add(new Object[] {promptId + "-" + idx, promptId, idx, modelVersion, Jdbc.text(k.text()),
-                        k.tokens(), null, k.finishReason(), at});
+                rows.add(new Object[] {
+                    promptId + "-" + idx,
+                    promptId,
+                    idx,
+                    modelVersion,
+                    Jdbc.text(k.text()),
+                    k.tokens(),
+                    null,
+                    k.finishReason(),
+                    at
+                });
                 out.add(new PromptLog.Completion(idx, k.text(), k.tokens(), null, k.finishReason()));
             }
             Jdbc.batch(c, INSERT_COMPLETION, rows);
@@ -107,10 +143,20 @@ public final class PromptRepository {
     /** A prompt row of {@link #COLUMNS}, without its completions. */
     static PromptLog header(ResultSet r) throws SQLException {
         String messages = r.getString(9);
-        return new PromptLog(r.getString(1), r.getString(2), r.getBoolean(3), r.getString(4), r.getString(5),
-                r.getString(6), r.getString(7), r.getLong(8), List.of(), messages == null ? List.of()
-                        : List.of(Jdbc.fromJson(messages, ChatMessage[].class, "prompt " + r.getString(1)
-                                + ": bad messages JSON")));
+        return new PromptLog(
+                r.getString(1),
+                r.getString(2),
+                r.getBoolean(3),
+                r.getString(4),
+                r.getString(5),
+                r.getString(6),
+                r.getString(7),
+                r.getLong(8),
+                List.of(),
+                messages == null
+                        ? List.of()
+                        : List.of(Jdbc.fromJson(
+                                messages, ChatMessage[].class, "prompt " + r.getString(1) + ": bad messages JSON")));
     }
 
     /** Judgements and new completions must name a prompt that was served or imported. */
@@ -121,15 +167,31 @@ public final class PromptRepository {
     }
 
     private static PromptLog withCompletions(Connection c, PromptLog p) throws SQLException {
-        List<PromptLog.Completion> completions = Jdbc.list(c, "SELECT idx, text, tokens, logprobs, finish_reason "
-                + "FROM completions WHERE prompt_id = ? ORDER BY idx", r -> {
+        List<PromptLog.Completion> completions = Jdbc.list(
+                c,
+                "SELECT idx, text, tokens, logprobs, finish_reason "
+                        + "FROM completions WHERE prompt_id = ? ORDER BY idx",
+                r -> {
                     String lp = r.getString(4);
-                    float[] logprobs = lp == null ? null : Jdbc.fromJson(lp, float[].class,
-                            "completion " + p.id() + "/" + r.getInt(1) + ": bad logprobs JSON");
-                    return new PromptLog.Completion(r.getInt(1), r.getString(2), r.getInt(3), logprobs,
-                            r.getString(5));
-                }, p.id());
-        return new PromptLog(p.id(), p.userId(), p.consent(), p.source(), p.text(), p.modelVersion(), p.paramsJson(),
-                p.createdAt(), completions, p.messages());
+                    float[] logprobs = lp == null
+                            ? null
+                            : Jdbc.fromJson(
+                                    lp,
+                                    float[].class,
+                                    "completion " + p.id() + "/" + r.getInt(1) + ": bad logprobs JSON");
+                    return new PromptLog.Completion(r.getInt(1), r.getString(2), r.getInt(3), logprobs, r.getString(5));
+                },
+                p.id());
+        return new PromptLog(
+                p.id(),
+                p.userId(),
+                p.consent(),
+                p.source(),
+                p.text(),
+                p.modelVersion(),
+                p.paramsJson(),
+                p.createdAt(),
+                completions,
+                p.messages());
     }
 }

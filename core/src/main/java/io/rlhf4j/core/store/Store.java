@@ -53,8 +53,8 @@ public final class Store implements AutoCloseable {
     public static Store open(String url, String user, String password) {
         boolean sqlite = url.startsWith("jdbc:sqlite:");
         if (!sqlite && !url.startsWith("jdbc:postgresql:")) {
-            throw new IllegalArgumentException("unsupported database URL " + url
-                    + " (supported: jdbc:sqlite:FILE, jdbc:postgresql://HOST/DB)");
+            throw new IllegalArgumentException(
+                    "unsupported database URL " + url + " (supported: jdbc:sqlite:FILE, jdbc:postgresql://HOST/DB)");
         }
         HikariConfig config = new HikariConfig();
         config.setJdbcUrl(url);
@@ -73,7 +73,11 @@ public final class Store implements AutoCloseable {
         }
         HikariDataSource pool = new HikariDataSource(config);
         try {
-            Flyway.configure().dataSource(pool).locations("classpath:db/migration").load().migrate();
+            Flyway.configure()
+                    .dataSource(pool)
+                    .locations("classpath:db/migration")
+                    .load()
+                    .migrate();
         } catch (RuntimeException e) {
             pool.close();
             throw new IllegalStateException("cannot migrate the store at " + url + ": " + e.getMessage(), e);

@@ -13,16 +13,31 @@ public final class VersionRepository {
     }
 
     public void register(ModelVersion v) {
-        jdbc.update("INSERT INTO model_versions (version, kind, parent, path, manifest, state, created_at) "
-                + "VALUES (?, ?, ?, ?, ?, ?, ?)", v.version(), v.kind(), v.parent(), v.path(), v.manifestJson(),
-                v.state(), v.createdAt());
+        jdbc.update(
+                "INSERT INTO model_versions (version, kind, parent, path, manifest, state, created_at) "
+                        + "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                v.version(),
+                v.kind(),
+                v.parent(),
+                v.path(),
+                v.manifestJson(),
+                v.state(),
+                v.createdAt());
     }
 
     /** Every version, oldest first. */
     public List<ModelVersion> all() {
-        return jdbc.list("SELECT version, kind, parent, path, manifest, state, created_at FROM model_versions "
-                + "ORDER BY created_at, version", r -> new ModelVersion(r.getString(1), r.getString(2),
-                        r.getString(3), r.getString(4), r.getString(5), r.getString(6), r.getLong(7)));
+        return jdbc.list(
+                "SELECT version, kind, parent, path, manifest, state, created_at FROM model_versions "
+                        + "ORDER BY created_at, version",
+                r -> new ModelVersion(
+                        r.getString(1),
+                        r.getString(2),
+                        r.getString(3),
+                        r.getString(4),
+                        r.getString(5),
+                        r.getString(6),
+                        r.getLong(7)));
     }
 
     public Optional<ModelVersion> find(String version) {
@@ -33,11 +48,17 @@ public final class VersionRepository {
     public void activate(String kind, String version, long at) {
         jdbc.transaction(c -> {
             Jdbc.update(c, "DELETE FROM active_models WHERE kind = ?", kind);
-            Jdbc.update(c, "INSERT INTO active_models (kind, version, activated_at) VALUES (?, ?, ?)", kind, version,
-                    at);
-            Jdbc.update(c, "INSERT INTO activations (seq, kind, version, activated_at, forced) "
-                    + "SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM activations WHERE kind = ?", kind, version,
-                    at, false, kind);
+            Jdbc.update(
+                    c, "INSERT INTO active_models (kind, version, activated_at) VALUES (?, ?, ?)", kind, version, at);
+            Jdbc.update(
+                    c,
+                    "INSERT INTO activations (seq, kind, version, activated_at, forced) "
+                            + "SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM activations WHERE kind = ?",
+                    kind,
+                    version,
+                    at,
+                    false,
+                    kind);
         });
     }
 
@@ -52,8 +73,12 @@ public final class VersionRepository {
             if (Jdbc.count(c, "SELECT COUNT(*) FROM active_models WHERE version = ?", version) > 0) {
                 throw new IllegalStateException("version " + version + " is active; promote another first");
             }
-            if (Jdbc.update(c, "UPDATE model_versions SET state = ? WHERE version = ?", ModelVersion.UNREGISTERED,
-                    version) == 0) {
+            if (Jdbc.update(
+                            c,
+                            "UPDATE model_versions SET state = ? WHERE version = ?",
+                            ModelVersion.UNREGISTERED,
+                            version)
+                    == 0) {
                 throw new IllegalArgumentException("no version " + version);
             }
         });

@@ -2,7 +2,6 @@ package io.rlhf4j.core.tokenizer;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -56,8 +55,8 @@ public final class ByteLevelBpeTrainer {
     /** @param vocabSize total ids including the 3 special tokens and 256 bytes; at least 259 */
     public ByteLevelBpeTrainer(int vocabSize) {
         if (vocabSize < FIRST_MERGE_ID) {
-            throw new IllegalArgumentException("vocabSize " + vocabSize + " < " + FIRST_MERGE_ID
-                    + " (3 special tokens + 256 bytes)");
+            throw new IllegalArgumentException(
+                    "vocabSize " + vocabSize + " < " + FIRST_MERGE_ID + " (3 special tokens + 256 bytes)");
         }
         this.vocabSize = vocabSize;
     }
@@ -110,7 +109,8 @@ public final class ByteLevelBpeTrainer {
         }
         // Entries {count, left, right}; an entry whose count no longer matches is refreshed lazily.
         PriorityQueue<long[]> queue = new PriorityQueue<>(Comparator.<long[]>comparingLong(e -> -e[0])
-                .thenComparingLong(e -> e[1]).thenComparingLong(e -> e[2]));
+                .thenComparingLong(e -> e[1])
+                .thenComparingLong(e -> e[2]));
         pairCount.forEach((key, c) -> queue.add(new long[] {c[0], key >>> 32, key & 0xffffffffL}));
 
         List<int[]> merges = new ArrayList<>();

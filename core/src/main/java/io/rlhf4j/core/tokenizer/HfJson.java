@@ -3,7 +3,6 @@ package io.rlhf4j.core.tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,8 +14,7 @@ final class HfJson {
     static final String TOKENIZER_CONFIG_JSON = "tokenizer_config.json";
     static final ObjectMapper MAPPER = new ObjectMapper();
 
-    private HfJson() {
-    }
+    private HfJson() {}
 
     static void write(Path file, JsonNode json) throws IOException {
         Path dir = file.toAbsolutePath().getParent();

@@ -3,7 +3,6 @@ package io.rlhf4j.core.tokenizer;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,8 +38,7 @@ public final class HfTokenizer implements Tokenizer {
 
     private static final List<String> BOS_NAMES =
             List.of("<s>", "<|bos|>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>");
-    private static final List<String> EOS_NAMES =
-            List.of("</s>", "<|eos|>", "<|end_of_text|>", "<|endoftext|>");
+    private static final List<String> EOS_NAMES = List.of("</s>", "<|eos|>", "<|end_of_text|>", "<|endoftext|>");
 
     // The Rust tokenizer is immutable once built and encodes from many threads at once; DJL frees
     // it from a finalizer, so it lives exactly as long as this object.
@@ -142,8 +140,12 @@ public final class HfTokenizer implements Tokenizer {
         return tokens;
     }
 
-    private static int specialId(JsonNode config, String key, Map<String, Integer> ids,
-            Map<String, Integer> specials, List<String> conventionalNames) {
+    private static int specialId(
+            JsonNode config,
+            String key,
+            Map<String, Integer> ids,
+            Map<String, Integer> specials,
+            List<String> conventionalNames) {
         if (config != null && config.has(key)) {
             JsonNode v = config.get(key);
             String name = v.isObject() ? v.path("content").asText(null) : v.isTextual() ? v.asText() : null;
@@ -176,7 +178,10 @@ public final class HfTokenizer implements Tokenizer {
     public String decode(int[] ids) {
         // Ids past the tokenizer (a model's padded embedding rows, which sampling can pick) decode to
         // nothing, as HF skips ids it does not know.
-        long[] l = java.util.Arrays.stream(ids).filter(id -> id >= 0 && id < tokens.length).asLongStream().toArray();
+        long[] l = java.util.Arrays.stream(ids)
+                .filter(id -> id >= 0 && id < tokens.length)
+                .asLongStream()
+                .toArray();
         return hf.decode(l, true);
     }
 
@@ -215,8 +220,9 @@ public final class HfTokenizer implements Tokenizer {
         if (config != null) {
             Files.write(configFile, config);
         } else {
-            HfJson.write(configFile, HfJson.config(
-                    bosId >= 0 ? tokens[bosId] : null, eosId >= 0 ? tokens[eosId] : null, null, null));
+            HfJson.write(
+                    configFile,
+                    HfJson.config(bosId >= 0 ? tokens[bosId] : null, eosId >= 0 ? tokens[eosId] : null, null, null));
         }
     }
 }

@@ -2,7 +2,6 @@ package io.rlhf4j.core.tokenizer;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -105,8 +104,8 @@ public final class Llama2cTokenizer implements Tokenizer {
             float score = buf.getFloat();
             int len = buf.getInt();
             if (len < 0 || len > buf.remaining()) {
-                throw corrupt(file, "truncated in token " + id + " (length " + len + ", "
-                        + buf.remaining() + " bytes left)");
+                throw corrupt(
+                        file, "truncated in token " + id + " (length " + len + ", " + buf.remaining() + " bytes left)");
             }
             byte[] bytes = new byte[len];
             buf.get(bytes);
@@ -118,8 +117,10 @@ public final class Llama2cTokenizer implements Tokenizer {
         }
         for (int b = 0; b < 256; b++) {
             if (!pieces.get(BYTE_OFFSET + b).equals(bytePiece(b))) {
-                throw corrupt(file, "token " + (BYTE_OFFSET + b) + " is '" + pieces.get(BYTE_OFFSET + b)
-                        + "', expected " + bytePiece(b));
+                throw corrupt(
+                        file,
+                        "token " + (BYTE_OFFSET + b) + " is '" + pieces.get(BYTE_OFFSET + b) + "', expected "
+                                + bytePiece(b));
             }
         }
         float[] s = new float[scores.size()];
@@ -309,8 +310,7 @@ public final class Llama2cTokenizer implements Tokenizer {
     @Override
     public void save(Path checkpointDir) throws IOException {
         HfJson.write(checkpointDir.resolve(HfJson.TOKENIZER_JSON), toHfJson());
-        HfJson.write(checkpointDir.resolve(HfJson.TOKENIZER_CONFIG_JSON),
-                HfJson.config("<s>", "</s>", "<unk>", null));
+        HfJson.write(checkpointDir.resolve(HfJson.TOKENIZER_CONFIG_JSON), HfJson.config("<s>", "</s>", "<unk>", null));
     }
 
     ObjectNode toHfJson() {
@@ -325,8 +325,8 @@ public final class Llama2cTokenizer implements Tokenizer {
             };
             Integer other = seen.putIfAbsent(hfPieces[id], id);
             if (other != null) {
-                throw new IllegalStateException("tokens " + other + " and " + id + " are both '"
-                        + hfPieces[id] + "' in HF form; tokenizer.json cannot hold duplicates");
+                throw new IllegalStateException("tokens " + other + " and " + id + " are both '" + hfPieces[id]
+                        + "' in HF form; tokenizer.json cannot hold duplicates");
             }
         }
         List<long[]> ranked = new ArrayList<>(); // {left, right, merged, split position}
@@ -382,7 +382,11 @@ public final class Llama2cTokenizer implements Tokenizer {
         unspace.put("content", " ");
         decs.addObject().put("type", "ByteFallback");
         decs.addObject().put("type", "Fuse");
-        decs.addObject().put("type", "Strip").put("content", " ").put("start", 1).put("stop", 0);
+        decs.addObject()
+                .put("type", "Strip")
+                .put("content", " ")
+                .put("start", 1)
+                .put("stop", 0);
 
         ObjectNode model = root.putObject("model");
         model.put("type", "BPE");

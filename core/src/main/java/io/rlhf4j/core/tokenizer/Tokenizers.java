@@ -11,8 +11,7 @@ public final class Tokenizers {
     public static final String TOKENIZER_JSON = HfJson.TOKENIZER_JSON;
     public static final String TOKENIZER_BIN = "tokenizer.bin";
 
-    private Tokenizers() {
-    }
+    private Tokenizers() {}
 
     /**
      * {@code tokenizer.json} (HF) when present, else llama2.c's {@code tokenizer.bin}.
@@ -29,7 +28,7 @@ public final class Tokenizers {
         if (Files.isRegularFile(bin)) {
             return Llama2cTokenizer.load(bin);
         }
-        throw new NoSuchFileException(checkpointDir.toString(), null,
-                "no " + TOKENIZER_JSON + " or " + TOKENIZER_BIN + " in this directory");
+        throw new NoSuchFileException(
+                checkpointDir.toString(), null, "no " + TOKENIZER_JSON + " or " + TOKENIZER_BIN + " in this directory");
     }
 }

@@ -38,9 +38,11 @@ class ChatTemplateTest {
             if (c.has("raises")) {
                 assertThatThrownBy(() -> template.render(messages, addGenerationPrompt))
                         .isInstanceOf(ChatTemplateException.class)
-                        .hasMessage("the chat template failed: " + c.get("raises").asText());
+                        .hasMessage(
+                                "the chat template failed: " + c.get("raises").asText());
             } else {
-                assertThat(template.render(messages, addGenerationPrompt)).isEqualTo(c.get("expected").asText());
+                assertThat(template.render(messages, addGenerationPrompt))
+                        .isEqualTo(c.get("expected").asText());
             }
         }
     }
@@ -50,9 +52,15 @@ class ChatTemplateTest {
         Files.writeString(dir.resolve(ChatTemplate.TOKENIZER_CONFIG), "{\"eos_token\": \"</s>\"}");
         ChatTemplate template = ChatTemplate.load(dir);
         assertThat(template.isDefault()).isTrue();
-        assertThat(template.render(List.of(ChatMessage.user("Name a fruit.")), true)).isEqualTo("Name a fruit.");
-        assertThat(template.render(List.of(ChatMessage.system("Be kind."), ChatMessage.user("Hi"),
-                ChatMessage.assistant("Hello"), ChatMessage.user("Bye")), true))
+        assertThat(template.render(List.of(ChatMessage.user("Name a fruit.")), true))
+                .isEqualTo("Name a fruit.");
+        assertThat(template.render(
+                        List.of(
+                                ChatMessage.system("Be kind."),
+                                ChatMessage.user("Hi"),
+                                ChatMessage.assistant("Hello"),
+                                ChatMessage.user("Bye")),
+                        true))
                 .isEqualTo("Be kind.\n\nHi\n\nHello\n\nBye");
         assertThat(ChatTemplate.load(dir.resolve("missing")).isDefault()).isTrue();
     }
@@ -62,16 +70,19 @@ class ChatTemplateTest {
         Files.writeString(dir.resolve(ChatTemplate.TOKENIZER_CONFIG), """
                 {"chat_template": [{"name": "tool_use", "template": "tools"},
                                    {"name": "default", "template": "{{ messages[0]['content'] }}!"}]}""");
-        assertThat(ChatTemplate.load(dir).render(List.of(ChatMessage.user("x")), false)).isEqualTo("x!");
+        assertThat(ChatTemplate.load(dir).render(List.of(ChatMessage.user("x")), false))
+                .isEqualTo("x!");
         Files.writeString(dir.resolve(ChatTemplate.TEMPLATE_FILE), "[{{ messages | length }}]");
-        assertThat(ChatTemplate.load(dir).render(List.of(ChatMessage.user("x")), false)).isEqualTo("[1]");
+        assertThat(ChatTemplate.load(dir).render(List.of(ChatMessage.user("x")), false))
+                .isEqualTo("[1]");
     }
 
     @Test
     void brokenTemplateIsAClearError() {
         ChatTemplate broken = new ChatTemplate("{% for m in messages %}{{ m['content'] }", null, null);
         assertThatThrownBy(() -> broken.render(List.of(ChatMessage.user("x")), true))
-                .isInstanceOf(ChatTemplateException.class).hasMessageStartingWith("the chat template failed");
+                .isInstanceOf(ChatTemplateException.class)
+                .hasMessageStartingWith("the chat template failed");
         assertThatThrownBy(() -> new ChatMessage("tool", "x")).hasMessageContaining("unknown role 'tool'");
     }
 }

@@ -37,8 +37,10 @@ class SafeTensorsTest {
         String header = "{\"__metadata__\":{\"format\":\"pt\"},"
                 + "\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
                 + "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]}}";
-        Files.write(file, handMade(header, (short) 0x3C00, (short) 0xC000, (short) 0x3800, (short) 0x7BFF,
-                (short) 0x3F80, (short) 0xC040));
+        Files.write(
+                file,
+                handMade(header, (short) 0x3C00, (short) 0xC000, (short) 0x3800, (short) 0x7BFF, (short) 0x3F80, (short)
+                        0xC040));
         Map<String, Tensor> t = SafeTensors.read(file);
         assertThat(t.get("h").data()).containsExactly(1f, -2f, 0.5f, 65504f);
         assertThat(t.get("b").data()).containsExactly(1f, -3f);
@@ -55,7 +57,9 @@ class SafeTensorsTest {
         assertThat(read.get("a.weight").shape()).containsExactly(2, 3);
         assertThat(read.get("a.weight").data()).containsExactly(a.data());
         assertThat(read.get("b").data()).containsExactly(b.data());
-        long headerLen = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        long headerLen = ByteBuffer.wrap(Files.readAllBytes(file), 0, 8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .getLong();
         assertThat(headerLen % 8).isZero();
     }
 
@@ -63,11 +67,14 @@ class SafeTensorsTest {
     void corruptFilesAreRefusedWithTheFileAndTensorNamed() throws IOException {
         Path file = tmp.resolve("bad.safetensors");
         Files.write(file, new byte[] {1, 2, 3});
-        assertThatThrownBy(() -> SafeTensors.read(file)).isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("bad.safetensors").hasMessageContaining("shorter than");
+        assertThatThrownBy(() -> SafeTensors.read(file))
+                .isInstanceOf(CheckpointFormatException.class)
+                .hasMessageContaining("bad.safetensors")
+                .hasMessageContaining("shorter than");
 
         Files.write(file, handMade("{\"x\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,6]}}", (short) 0));
-        assertThatThrownBy(() -> SafeTensors.read(file)).hasMessageContaining("tensor 'x'")
+        assertThatThrownBy(() -> SafeTensors.read(file))
+                .hasMessageContaining("tensor 'x'")
                 .hasMessageContaining("fall outside");
 
         Files.write(file, handMade("{\"x\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[0,2]}}", (short) 0));

@@ -17,9 +17,18 @@ class LoopContractTest {
 
     @Test
     void aPipelineRequestRoundTripsThroughItsFile() throws Exception {
-        PipelineRequest r = new PipelineRequest(tmp.resolve("data"), null, new SplitPolicy(5, 15), "lab-x",
-                tmp.resolve("base"), tmp.resolve("run"), Json.MAPPER.readTree("{\"ppo\": {\"iterations\": 2}}"),
-                tmp.resolve("active"), null, tmp.resolve("export"), tmp.resolve("progress.json"));
+        PipelineRequest r = new PipelineRequest(
+                tmp.resolve("data"),
+                null,
+                new SplitPolicy(5, 15),
+                "lab-x",
+                tmp.resolve("base"),
+                tmp.resolve("run"),
+                Json.MAPPER.readTree("{\"ppo\": {\"iterations\": 2}}"),
+                tmp.resolve("active"),
+                null,
+                tmp.resolve("export"),
+                tmp.resolve("progress.json"));
         Path f = tmp.resolve("request.json");
         r.write(f);
         assertThat(PipelineRequest.read(f)).isEqualTo(r);

@@ -26,8 +26,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class IncrementalDetokenizerTest {
 
     /** Words the llama2.c vocabulary has pieces for; every other character falls back to bytes. */
-    static final List<String> PIECES = List.of(" ", "a", "e", "t", "h", "c", "o", "n", " the", " cat", " a",
-            "the", "on", " on", "é", " café", "ca", "at", ".", ",");
+    static final List<String> PIECES = List.of(
+            " ", "a", "e", "t", "h", "c", "o", "n", " the", " cat", " a", "the", "on", " on", "é", " café", "ca", "at",
+            ".", ",");
     /** Characters of one to four UTF-8 bytes, none of them a piece of the llama2.c vocabulary. */
     static final List<String> CHARS = List.of("x", "Q", "ï", "ñ", "δ", "Ж", "日", "本", "語", "€", "😀", "👍", "\n");
 
@@ -50,7 +51,8 @@ class IncrementalDetokenizerTest {
         for (int i = 0; i < 400; i++) {
             StringBuilder sb = new StringBuilder();
             for (int w = 0; w < 8; w++) {
-                sb.append(w == 0 ? "" : " ").append(CHARS.get(r.nextInt(CHARS.size())))
+                sb.append(w == 0 ? "" : " ")
+                        .append(CHARS.get(r.nextInt(CHARS.size())))
                         .append(PIECES.get(r.nextInt(PIECES.size())).trim());
             }
             corpus.add(sb.toString());
@@ -98,14 +100,16 @@ class IncrementalDetokenizerTest {
 
     /** Ids of llama2.c pieces (the same ids in its HF form). */
     static int[] pieces(String... pieces) {
-        return Stream.of(pieces).mapToInt(p -> {
-            for (int id = 259; id < llama.vocabSize(); id++) {
-                if (llama.tokenText(id).equals(p)) {
-                    return id;
-                }
-            }
-            throw new IllegalArgumentException(p);
-        }).toArray();
+        return Stream.of(pieces)
+                .mapToInt(p -> {
+                    for (int id = 259; id < llama.vocabSize(); id++) {
+                        if (llama.tokenText(id).equals(p)) {
+                            return id;
+                        }
+                    }
+                    throw new IllegalArgumentException(p);
+                })
+                .toArray();
     }
 
     static final int[] BOS = {Llama2cTokenizer.BOS_ID};
@@ -139,11 +143,12 @@ class IncrementalDetokenizerTest {
         assertThat(String.join("", deltas(tok, concat(BOS, pieces("a")), pieces(" the", " cat"))))
                 .isEqualTo(" the cat");
         // The look-back holds only tokens without text: it reaches back to the prompt's text.
-        assertThat(String.join("", deltas(tok, concat(BOS, pieces("a"), new int[] {2, 2, 2, 2, 2, 2}),
-                pieces(" the")))).isEqualTo(" the");
+        assertThat(String.join("", deltas(tok, concat(BOS, pieces("a"), new int[] {2, 2, 2, 2, 2, 2}), pieces(" the"))))
+                .isEqualTo(" the");
         // The look-back starts inside 😀, whose byte run the completion's bytes continue.
         int[] prompt = concat(BOS, pieces(" the"), bytes("😀"), bytes("日"));
-        assertThat(String.join("", deltas(tok, prompt, concat(bytes("本"), pieces(" a"))))).isEqualTo("本 a");
+        assertThat(String.join("", deltas(tok, prompt, concat(bytes("本"), pieces(" a")))))
+                .isEqualTo("本 a");
     }
 
     @ParameterizedTest
@@ -154,8 +159,9 @@ class IncrementalDetokenizerTest {
             int[] prompt = concat(new int[] {Llama2cTokenizer.BOS_ID}, randomUnits(tok, r, r.nextInt(12)));
             int[] generated = randomUnits(tok, r, 1 + r.nextInt(30));
             List<String> d = deltas(tok, prompt, generated);
-            assertThat(String.join("", d)).as("trial %d: %s + %s", trial, Arrays.toString(prompt),
-                    Arrays.toString(generated)).isEqualTo(expected(tok, prompt, generated));
+            assertThat(String.join("", d))
+                    .as("trial %d: %s + %s", trial, Arrays.toString(prompt), Arrays.toString(generated))
+                    .isEqualTo(expected(tok, prompt, generated));
             assertThat(d.subList(0, d.size() - 1)).noneMatch(s -> s.endsWith("\uFFFD"));
         }
     }
@@ -187,12 +193,13 @@ class IncrementalDetokenizerTest {
         int vocab = byteLevel.vocabSize();
         for (int trial = 0; trial < 400; trial++) {
             // A prompt is text; the completion is any ids.
-            int[] prompt = byteLevel.encode(byteLevel.decode(r.ints(r.nextInt(12), 3, vocab).toArray())
-                    .replace("\uFFFD", ""), true);
+            int[] prompt = byteLevel.encode(
+                    byteLevel.decode(r.ints(r.nextInt(12), 3, vocab).toArray()).replace("\uFFFD", ""), true);
             int[] generated = r.ints(1 + r.nextInt(40), 0, vocab + 8).toArray();
             List<String> d = deltas(byteLevel, prompt, generated);
-            assertThat(String.join("", d)).as("trial %d: %s + %s", trial, Arrays.toString(prompt),
-                    Arrays.toString(generated)).isEqualTo(expected(byteLevel, prompt, generated));
+            assertThat(String.join("", d))
+                    .as("trial %d: %s + %s", trial, Arrays.toString(prompt), Arrays.toString(generated))
+                    .isEqualTo(expected(byteLevel, prompt, generated));
             assertThat(d.subList(0, d.size() - 1)).noneMatch(s -> s.endsWith("\uFFFD"));
         }
     }
@@ -205,7 +212,8 @@ class IncrementalDetokenizerTest {
         assertThat(deltas(byteLevel, prompt, concat(new int[] {3 + 'a'}, emoji, new int[] {3 + 'b'})))
                 .containsExactly("a", "", "", "", "😀", "b", "");
         // Invalid bytes show as the tokenizer decodes them, once the next character follows.
-        assertThat(deltas(byteLevel, prompt, new int[] {3 + 0x80, 3 + 'b', 3 + 0xF0})).containsExactly("", "\uFFFDb", "", "\uFFFD");
+        assertThat(deltas(byteLevel, prompt, new int[] {3 + 0x80, 3 + 'b', 3 + 0xF0}))
+                .containsExactly("", "\uFFFDb", "", "\uFFFD");
     }
 
     @Test
@@ -223,7 +231,8 @@ class IncrementalDetokenizerTest {
         text.append(d.flush());
         assertThat(text.toString()).isEqualTo(expected(llama, prompt, generated));
         // At most a character's bytes plus the look-back: never the prompt or the completion.
-        assertThat(lengths.stream().mapToInt(Integer::intValue).max().orElseThrow()).isLessThanOrEqualTo(16);
+        assertThat(lengths.stream().mapToInt(Integer::intValue).max().orElseThrow())
+                .isLessThanOrEqualTo(16);
         assertThat(lengths.size()).isLessThanOrEqualTo(2 * generated.length + 16);
     }
 

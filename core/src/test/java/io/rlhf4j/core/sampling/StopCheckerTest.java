@@ -93,7 +93,8 @@ class StopCheckerTest {
                 int end = Math.min(text.length(), at + 1 + r.nextInt(4));
                 shown.append(c.append(text.substring(at, end)));
                 at = end;
-                assertThat(shown.toString()).as("%s in %s at %d", stops, text, at)
+                assertThat(shown.toString())
+                        .as("%s in %s at %d", stops, text, at)
                         .isEqualTo(safe(text.substring(0, at), stops, c.stopped()));
             }
             shown.append(c.finish());

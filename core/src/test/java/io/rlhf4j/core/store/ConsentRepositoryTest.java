@@ -27,24 +27,34 @@ class ConsentRepositoryTest {
             assertThat(consent.given("alice")).isTrue();
             assertThat(consent.set("alice", false, 2000)).isEqualTo(1);
             store.prompts().log(List.of(log("p3", "alice", 0)));
-            assertThat(store.prompts().recent(10)).filteredOn(p -> p.userId().equals("alice"))
-                    .extracting(PromptLog::consent).containsOnly(false);
-            assertThat(store.judgements().labelingCandidates("lee", 10)).extracting(PromptLog::id)
+            assertThat(store.prompts().recent(10))
+                    .filteredOn(p -> p.userId().equals("alice"))
+                    .extracting(PromptLog::consent)
+                    .containsOnly(false);
+            assertThat(store.judgements().labelingCandidates("lee", 10))
+                    .extracting(PromptLog::id)
                     .containsExactly("p2");
             assertThat(consent.set("alice", true, 3000)).isEqualTo(2);
 
-            store.judgements().addRanking(new Judgement.Ranking("r1", "p1", "lee", List.of(0, 1), new int[] {0, 1},
-                    "labeling", 1), List.of(new Judgement.Label(0, 5, List.of())));
-            store.judgements().addDemonstration(new Judgement.Demonstration("d1", "p3", "lee", "an answer", "labeling",
-                    1));
-            store.judgements().addRanking(new Judgement.Ranking("r2", "p2", "lee", List.of(0, 1), new int[] {1, 0},
-                    "labeling", 1));
+            store.judgements()
+                    .addRanking(
+                            new Judgement.Ranking("r1", "p1", "lee", List.of(0, 1), new int[] {0, 1}, "labeling", 1),
+                            List.of(new Judgement.Label(0, 5, List.of())));
+            store.judgements()
+                    .addDemonstration(new Judgement.Demonstration("d1", "p3", "lee", "an answer", "labeling", 1));
+            store.judgements()
+                    .addRanking(
+                            new Judgement.Ranking("r2", "p2", "lee", List.of(0, 1), new int[] {1, 0}, "labeling", 1));
             ConsentRepository.Deletion d = consent.deleteUser("alice");
             assertThat(d).isEqualTo(new ConsentRepository.Deletion("alice", 2, 2, 1, 1));
             assertThat(store.prompts().recent(10)).extracting(PromptLog::userId).containsExactly("bob");
-            assertThat(store.judgements().rankings()).extracting(Judgement.Ranking::id).containsExactly("r2");
+            assertThat(store.judgements().rankings())
+                    .extracting(Judgement.Ranking::id)
+                    .containsExactly("r2");
             assertThat(store.judgements().demonstrations()).isEmpty();
-            assertThat(consent.given("alice")).as("a deleted user is a stranger again").isTrue();
+            assertThat(consent.given("alice"))
+                    .as("a deleted user is a stranger again")
+                    .isTrue();
         }
     }
 
@@ -57,7 +67,8 @@ class ConsentRepositoryTest {
             store.prompts().log(List.of(said, no));
             store.consent().set("dana", false, 2000);
             store.consent().set("dana", true, 3000);
-            assertThat(store.prompts().recent(10)).extracting(PromptLog::id, PromptLog::consent)
+            assertThat(store.prompts().recent(10))
+                    .extracting(PromptLog::id, PromptLog::consent)
                     .containsExactlyInAnyOrder(Tuple.tuple("p1", true), Tuple.tuple("p2", false));
         }
     }

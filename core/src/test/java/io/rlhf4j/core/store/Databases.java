@@ -34,14 +34,19 @@ final class Databases implements BeforeAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) {
-        context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL).getOrComputeIfAbsent(Server.class, k -> {
-            try {
-                postgres = EmbeddedPostgres.builder().start();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            return new Server(postgres);
-        }, Server.class);
+        context.getRoot()
+                .getStore(ExtensionContext.Namespace.GLOBAL)
+                .getOrComputeIfAbsent(
+                        Server.class,
+                        k -> {
+                            try {
+                                postgres = EmbeddedPostgres.builder().start();
+                            } catch (IOException e) {
+                                throw new UncheckedIOException(e);
+                            }
+                            return new Server(postgres);
+                        },
+                        Server.class);
     }
 
     /** The parameter source of every case: {@code @MethodSource("io.rlhf4j.core.store.Databases#kinds")}. */
@@ -56,7 +61,8 @@ final class Databases implements BeforeAllCallback {
             return Store.openSqlite(tmp.resolve("db-" + n));
         }
         String db = "t" + n;
-        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+        try (Connection c = postgres.getPostgresDatabase().getConnection();
+                Statement s = c.createStatement()) {
             s.execute("CREATE DATABASE " + db);
         } catch (SQLException e) {
             throw new IllegalStateException(e);
@@ -70,7 +76,7 @@ final class Databases implements BeforeAllCallback {
         for (int i = 0; i < completions; i++) {
             cs.add(new PromptLog.Completion(i, "answer " + i, 3, new float[] {-0.5f, -1.25f, -2f}, "stop"));
         }
-        return new PromptLog(id, user, true, "api", "define: dog", "1", "{\"temperature\":0.7}", 1000L + id.hashCode() % 100,
-                cs);
+        return new PromptLog(
+                id, user, true, "api", "define: dog", "1", "{\"temperature\":0.7}", 1000L + id.hashCode() % 100, cs);
     }
 }

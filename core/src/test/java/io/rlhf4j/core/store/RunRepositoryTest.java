@@ -20,12 +20,38 @@ class RunRepositoryTest {
     void trainingRunsAreUpsertedAndListedNewestFirst(String kind) {
         try (Store store = Databases.open(kind, tmp)) {
             RunRepository runs = store.runs();
-            TrainingRun a = new TrainingRun("run-1", TrainingRun.QUEUED, "manual", "snapshot", 0, null, null, null,
-                    false, null, "/runs/run-1", "{}", 1000, 1000);
+            TrainingRun a = new TrainingRun(
+                    "run-1",
+                    TrainingRun.QUEUED,
+                    "manual",
+                    "snapshot",
+                    0,
+                    null,
+                    null,
+                    null,
+                    false,
+                    null,
+                    "/runs/run-1",
+                    "{}",
+                    1000,
+                    1000);
             runs.save(a);
             runs.save(a.withProgress("ppo", 0.5, 2000).withSnapshot("snap-1", 2000));
-            runs.save(new TrainingRun("run-2", TrainingRun.QUEUED, "schedule", null, 0, null, null, null, false, null,
-                    "/runs/run-2", "{}", 3000, 3000));
+            runs.save(new TrainingRun(
+                    "run-2",
+                    TrainingRun.QUEUED,
+                    "schedule",
+                    null,
+                    0,
+                    null,
+                    null,
+                    null,
+                    false,
+                    null,
+                    "/runs/run-2",
+                    "{}",
+                    3000,
+                    3000));
             assertThat(runs.all()).extracting(TrainingRun::id).containsExactly("run-2", "run-1");
             TrainingRun read = runs.find("run-1").orElseThrow();
             assertThat(read.state()).isEqualTo(TrainingRun.RUNNING);

@@ -21,8 +21,10 @@ class VersionRepositoryTest {
     void versionsAndTheActiveOne(String kind) {
         try (Store store = Databases.open(kind, tmp)) {
             VersionRepository versions = store.versions();
-            versions.register(new ModelVersion("1", ModelVersion.POLICY, null, "/r/1", "{}", ModelVersion.REGISTERED, 1));
-            versions.register(new ModelVersion("2", ModelVersion.POLICY, "1", "/r/2", "{}", ModelVersion.REGISTERED, 2));
+            versions.register(
+                    new ModelVersion("1", ModelVersion.POLICY, null, "/r/1", "{}", ModelVersion.REGISTERED, 1));
+            versions.register(
+                    new ModelVersion("2", ModelVersion.POLICY, "1", "/r/2", "{}", ModelVersion.REGISTERED, 2));
             assertThat(versions.active(ModelVersion.POLICY)).isEmpty();
             versions.activate(ModelVersion.POLICY, "2", 3);
             versions.activate(ModelVersion.POLICY, "1", 4);

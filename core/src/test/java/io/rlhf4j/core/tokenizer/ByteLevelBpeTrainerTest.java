@@ -27,9 +27,11 @@ class ByteLevelBpeTrainerTest {
 
     /** A few thousand seeded pseudo-sentences with contractions, numbers, punctuation and non-Latin words. */
     static List<String> corpus() {
-        String[] words = {"the", "a", "little", "girl", "named", "Lily", "dog", "ran", "to", "park", "and",
-            "played", "with", "her", "friend", "ball", "was", "happy", "sun", "very", "big", "red",
-            "café", "naïve", "日本", "語", "Москва", "δ", "42", "1999", "3.14", "don't", "it's", "we'll"};
+        String[] words = {
+            "the", "a", "little", "girl", "named", "Lily", "dog", "ran", "to", "park", "and", "played", "with", "her",
+            "friend", "ball", "was", "happy", "sun", "very", "big", "red", "café", "naïve", "日本", "語", "Москва", "δ",
+            "42", "1999", "3.14", "don't", "it's", "we'll"
+        };
         String[] punct = {".", ",", "!", "?", ";", " -", "...", "\n", ":)"};
         Random random = new Random(7);
         List<String> lines = new ArrayList<>();
@@ -45,7 +47,8 @@ class ByteLevelBpeTrainerTest {
                 }
                 if (random.nextInt(4) == 0) { // a made-up word, so there is always more to merge
                     for (int k = 1 + random.nextInt(4); k > 0; k--) {
-                        sb.append("bcdfglmnprstvz".charAt(random.nextInt(14))).append("aeiou".charAt(random.nextInt(5)));
+                        sb.append("bcdfglmnprstvz".charAt(random.nextInt(14)))
+                                .append("aeiou".charAt(random.nextInt(5)));
                     }
                 } else { // skewed, so some pairs are much more frequent than others
                     sb.append(words[(int) (words.length * Math.pow(random.nextDouble(), 2))]);
@@ -67,8 +70,13 @@ class ByteLevelBpeTrainerTest {
             "symbols: @#$%^&*()[]{}<>/\\|`~ — “smart quotes” … ½",
             "unicode spaces:\u00a0nbsp\u3000ideographic\u2009thin\u2028line-sep\u0085nel",
             "controls \u0001\u001f\u007f and combining e\u0301 and ZWJ 👨\u200d👩\u200d👧",
-            "x \u00a0y \u00a0\u00a0z\u3000\u3000w \u2009\u2009v", "\t \u00a0 \u3000 ",
-            "", " ", "\n", "a", "😀");
+            "x \u00a0y \u00a0\u00a0z\u3000\u3000w \u2009\u2009v",
+            "\t \u00a0 \u3000 ",
+            "",
+            " ",
+            "\n",
+            "a",
+            "😀");
 
     @Test
     void roundTripsArbitraryTextExactly() throws IOException {
@@ -114,9 +122,18 @@ class ByteLevelBpeTrainerTest {
         new ByteLevelBpeTrainer(700).train(corpus(), tmp);
         ReferenceBpe reference = new ReferenceBpe(tmp.resolve("tokenizer.json"));
         try (HuggingFaceTokenizer hf = HuggingFaceTokenizer.builder()
-                .optTokenizerPath(tmp.resolve("tokenizer.json")).optAddSpecialTokens(false).build()) {
-            for (String s : List.of("a\u3000\u3000b", "a\u00a0\u00a0b", "a\u0085\u2028\u2009\u1680b",
-                    "a\u001c\u001fb", "a\u200b\u180e\ufeffb", "x \u00a0y", "a\u00a0\u00a0 ", "a\u0000b")) {
+                .optTokenizerPath(tmp.resolve("tokenizer.json"))
+                .optAddSpecialTokens(false)
+                .build()) {
+            for (String s : List.of(
+                    "a\u3000\u3000b",
+                    "a\u00a0\u00a0b",
+                    "a\u0085\u2028\u2009\u1680b",
+                    "a\u001c\u001fb",
+                    "a\u200b\u180e\ufeffb",
+                    "x \u00a0y",
+                    "a\u00a0\u00a0 ",
+                    "a\u0000b")) {
                 List<Integer> hfWordSizes = new ArrayList<>();
                 long[] wordIds = hf.encode(s, false, false).getWordIds();
                 for (int i = 0; i < wordIds.length; i++) {
@@ -125,8 +142,11 @@ class ByteLevelBpeTrainerTest {
                     }
                     hfWordSizes.set(hfWordSizes.size() - 1, hfWordSizes.get(hfWordSizes.size() - 1) + 1);
                 }
-                assertThat(hfWordSizes).as(s)
-                        .isEqualTo(reference.encodeWords(s).stream().map(w -> w.length).toList());
+                assertThat(hfWordSizes)
+                        .as(s)
+                        .isEqualTo(reference.encodeWords(s).stream()
+                                .map(w -> w.length)
+                                .toList());
             }
         }
     }
@@ -142,9 +162,12 @@ class ByteLevelBpeTrainerTest {
     @Test
     void firstMergeIsTheMostFrequentPair() throws IOException {
         new ByteLevelBpeTrainer(260).train(List.of("xyxyxy zz", "xy xy ab"), tmp);
-        JsonNode merges = new ObjectMapper().readTree(tmp.resolve("tokenizer.json").toFile()).at("/model/merges");
+        JsonNode merges = new ObjectMapper()
+                .readTree(tmp.resolve("tokenizer.json").toFile())
+                .at("/model/merges");
         assertThat(merges).hasSize(1);
-        assertThat(merges.get(0).get(0).asText() + merges.get(0).get(1).asText()).isEqualTo("xy");
+        assertThat(merges.get(0).get(0).asText() + merges.get(0).get(1).asText())
+                .isEqualTo("xy");
     }
 
     @Test
@@ -157,7 +180,8 @@ class ByteLevelBpeTrainerTest {
 
     @Test
     void rejectsAVocabularySmallerThanTheBytes() {
-        assertThatThrownBy(() -> new ByteLevelBpeTrainer(100)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new ByteLevelBpeTrainer(100))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("259");
     }
 
@@ -181,10 +205,15 @@ class ByteLevelBpeTrainerTest {
 
         ReferenceBpe(Path tokenizerJson) throws IOException {
             JsonNode model = new ObjectMapper().readTree(tokenizerJson.toFile()).get("model");
-            model.get("vocab").fields().forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
+            model.get("vocab")
+                    .fields()
+                    .forEachRemaining(e -> vocab.put(e.getKey(), e.getValue().asInt()));
             JsonNode merges = model.get("merges");
             for (int i = 0; i < merges.size(); i++) {
-                ranks.put(merges.get(i).get(0).asText() + " " + merges.get(i).get(1).asText(), i);
+                ranks.put(
+                        merges.get(i).get(0).asText() + " "
+                                + merges.get(i).get(1).asText(),
+                        i);
             }
             // bytes_to_unicode() from GPT-2's encoder.py
             List<Integer> bs = new ArrayList<>();
@@ -211,7 +240,9 @@ class ByteLevelBpeTrainerTest {
         }
 
         int[] encode(String text) {
-            return encodeWords(text).stream().flatMapToInt(java.util.Arrays::stream).toArray();
+            return encodeWords(text).stream()
+                    .flatMapToInt(java.util.Arrays::stream)
+                    .toArray();
         }
 
         /** The ids of each pre-tokenized word. */
@@ -240,7 +271,9 @@ class ByteLevelBpeTrainerTest {
                     }
                     List<String> merged = new ArrayList<>();
                     for (int i = 0; i < word.size(); ) {
-                        if (i + 1 < word.size() && word.get(i).equals(first) && word.get(i + 1).equals(second)) {
+                        if (i + 1 < word.size()
+                                && word.get(i).equals(first)
+                                && word.get(i + 1).equals(second)) {
                             merged.add(first + second);
                             i += 2;
                         } else {

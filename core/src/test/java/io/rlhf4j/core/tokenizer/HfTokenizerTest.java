@@ -48,8 +48,9 @@ class HfTokenizerTest {
     @Test
     void tokenizerConfigBesideTheFileNamesTheSpecialTokens() throws IOException {
         Path json = trained();
-        write("tokenizer_config.json", "{\"bos_token\": {\"content\": \"<|pad|>\", \"special\": true},"
-                + " \"eos_token\": null}");
+        write(
+                "tokenizer_config.json",
+                "{\"bos_token\": {\"content\": \"<|pad|>\", \"special\": true}," + " \"eos_token\": null}");
         HfTokenizer t = HfTokenizer.load(json);
         assertThat(t.bosId()).isEqualTo(2);
         assertThat(t.eosId()).isEqualTo(-1);
@@ -61,11 +62,13 @@ class HfTokenizerTest {
 
     @Test
     void gpt2sEndOfTextIsBothBosAndEos() throws IOException {
-        Path json = write("tokenizer.json", "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null,"
-                + " \"added_tokens\": [" + String.format(ADDED, 0, "<|endoftext|>") + "],"
-                + " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"post_processor\": null,"
-                + " \"decoder\": null, \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"[UNK]\","
-                + " \"vocab\": {\"<|endoftext|>\": 0, \"hello\": 1, \"world\": 2, \"[UNK]\": 3}}}");
+        Path json = write(
+                "tokenizer.json",
+                "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null,"
+                        + " \"added_tokens\": [" + String.format(ADDED, 0, "<|endoftext|>") + "],"
+                        + " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"post_processor\": null,"
+                        + " \"decoder\": null, \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"[UNK]\","
+                        + " \"vocab\": {\"<|endoftext|>\": 0, \"hello\": 1, \"world\": 2, \"[UNK]\": 3}}}");
         HfTokenizer t = HfTokenizer.load(json);
         assertThat(t.bosId()).isEqualTo(0);
         assertThat(t.eosId()).isEqualTo(0);
@@ -76,11 +79,13 @@ class HfTokenizerTest {
 
     @Test
     void readsUnigramVocabulariesAndHasNoBosWithoutOne() throws IOException {
-        Path json = write("tokenizer.json", "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null,"
-                + " \"added_tokens\": [" + String.format(ADDED, 0, "<unk>") + "],"
-                + " \"normalizer\": null, \"pre_tokenizer\": null, \"post_processor\": null, \"decoder\": null,"
-                + " \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"byte_fallback\": false,"
-                + " \"vocab\": [[\"<unk>\", 0.0], [\"hello\", -1.0], [\"world\", -1.0], [\" \", -2.0]]}}");
+        Path json = write(
+                "tokenizer.json",
+                "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null,"
+                        + " \"added_tokens\": [" + String.format(ADDED, 0, "<unk>") + "],"
+                        + " \"normalizer\": null, \"pre_tokenizer\": null, \"post_processor\": null, \"decoder\": null,"
+                        + " \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"byte_fallback\": false,"
+                        + " \"vocab\": [[\"<unk>\", 0.0], [\"hello\", -1.0], [\"world\", -1.0], [\" \", -2.0]]}}");
         HfTokenizer t = HfTokenizer.load(json);
         assertThat(t.vocabSize()).isEqualTo(4);
         assertThat(t.tokenText(1)).isEqualTo("hello");
@@ -134,7 +139,8 @@ class HfTokenizerTest {
         Path out = tmp.resolve("checkpoint");
         HfTokenizer.load(json).save(out);
         assertThat(Files.readString(out.resolve("tokenizer_config.json")))
-                .contains("\"bos_token\" : \"<|bos|>\"").contains("\"eos_token\" : \"<|eos|>\"");
+                .contains("\"bos_token\" : \"<|bos|>\"")
+                .contains("\"eos_token\" : \"<|eos|>\"");
     }
 
     @Test

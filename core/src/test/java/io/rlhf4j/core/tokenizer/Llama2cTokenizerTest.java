@@ -1,7 +1,6 @@
 package io.rlhf4j.core.tokenizer;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,12 +41,16 @@ public class Llama2cTokenizerTest {
             pieces.add(p);
             scores.add(s);
         });
-        ByteBuffer header = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(16);
+        ByteBuffer header =
+                ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(16);
         out.write(header.array());
         for (int i = 0; i < pieces.size(); i++) {
             byte[] bytes = pieces.get(i).getBytes(StandardCharsets.UTF_8);
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN)
-                    .putFloat(scores.get(i)).putInt(bytes.length).array());
+            out.write(ByteBuffer.allocate(8)
+                    .order(ByteOrder.LITTLE_ENDIAN)
+                    .putFloat(scores.get(i))
+                    .putInt(bytes.length)
+                    .array());
             out.write(bytes);
         }
         Files.write(file, out.toByteArray());
@@ -92,8 +95,9 @@ public class Llama2cTokenizerTest {
     @Test
     void unknownCodePointsFallBackToTheirUtf8Bytes() throws IOException {
         Llama2cTokenizer t = tiny();
-        assertThat(t.encode("dé😀", false)).containsExactly(
-                ids(t, " ")[0], ids(t, "d")[0], 0xC3 + 3, 0xA9 + 3, 0xF0 + 3, 0x9F + 3, 0x98 + 3, 0x80 + 3);
+        assertThat(t.encode("dé😀", false))
+                .containsExactly(
+                        ids(t, " ")[0], ids(t, "d")[0], 0xC3 + 3, 0xA9 + 3, 0xF0 + 3, 0x9F + 3, 0x98 + 3, 0x80 + 3);
     }
 
     @Test
@@ -156,7 +160,10 @@ public class Llama2cTokenizerTest {
         // The reference is quadratic per line, so fewer and shorter lines than elsewhere.
         List<String> texts = new ArrayList<>();
         for (String line : SharedData.evalLines(200)) {
-            texts.add(line.codePointCount(0, line.length()) <= 250 ? line : line.substring(0, line.offsetByCodePoints(0, 250)));
+            texts.add(
+                    line.codePointCount(0, line.length()) <= 250
+                            ? line
+                            : line.substring(0, line.offsetByCodePoints(0, 250)));
         }
         texts.addAll(List.of(STORY, MULTIBYTE, "", " ", "  ", "\n", "ünïcödé ∑ 日本語", "a<s>b</s>"));
         for (String s : texts) {
@@ -172,8 +179,10 @@ public class Llama2cTokenizerTest {
         Llama2cTokenizer t = stories();
         List<String> texts = SharedData.evalLines(200);
         List<int[]> sequential = texts.stream().map(s -> t.encode(s, true)).toList();
-        List<int[]> parallel = texts.parallelStream().map(s -> t.encode(s, true)).toList();
-        IntStream.range(0, texts.size()).forEach(i -> assertThat(parallel.get(i)).isEqualTo(sequential.get(i)));
+        List<int[]> parallel =
+                texts.parallelStream().map(s -> t.encode(s, true)).toList();
+        IntStream.range(0, texts.size())
+                .forEach(i -> assertThat(parallel.get(i)).isEqualTo(sequential.get(i)));
     }
 
     @Test
@@ -189,8 +198,16 @@ public class Llama2cTokenizerTest {
         assertThat(hf.tokenText(300)).isEqualTo(t.tokenText(300).replace(' ', '\u2581'));
 
         List<String> texts = new ArrayList<>(SharedData.evalLines(400));
-        texts.addAll(List.of(STORY, MULTIBYTE, "", " ", "  two  spaces ", "tab\there\nnewline",
-                "ünïcödé ∑ 日本語 👍🏽", "\u00a0nbsp", "<0x41> is not a byte"));
+        texts.addAll(List.of(
+                STORY,
+                MULTIBYTE,
+                "",
+                " ",
+                "  two  spaces ",
+                "tab\there\nnewline",
+                "ünïcödé ∑ 日本語 👍🏽",
+                "\u00a0nbsp",
+                "<0x41> is not a byte"));
         int compared = 0;
         for (String s : texts) {
             if (s.contains("<s>") || s.contains("</s>") || s.contains("<unk>")) {

@@ -14,8 +14,7 @@ import java.util.stream.Stream;
 /** The project's shared data directory; tests that need a file from it are skipped when it is absent. */
 final class SharedData {
 
-    private SharedData() {
-    }
+    private SharedData() {}
 
     /** The file under the shared data directory, or a skipped test when it is not there. */
     static Path require(String relative) {

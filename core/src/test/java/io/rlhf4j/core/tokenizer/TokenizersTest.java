@@ -103,7 +103,8 @@ class TokenizersTest {
                         + " \"post_processor\": null, \"decoder\": null, \"truncation\": null, \"padding\": null,"
                         + " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\", \"zz\"]]}}")) {
             Files.writeString(json, bad, StandardCharsets.UTF_8);
-            assertThatThrownBy(() -> Tokenizers.load(dir)).as(bad)
+            assertThatThrownBy(() -> Tokenizers.load(dir))
+                    .as(bad)
                     .isInstanceOf(IOException.class)
                     .hasMessageContaining(json.toString());
         }

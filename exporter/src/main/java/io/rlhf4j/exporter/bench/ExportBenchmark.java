@@ -5,10 +5,10 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -46,7 +46,8 @@ public final class ExportBenchmark {
             double plain = ort(work.resolve(Exporter.POLICY), config, prompts, newTokens, OptLevel.NO_OPT);
             double opt = ort(work.resolve(Exporter.POLICY_OPTIMIZED), config, prompts, newTokens, OptLevel.NO_OPT);
             double djl = djl(checkpoint, prompts, newTokens);
-            out.printf("  decode batch %d: ORT plain %8.1f tok/s | ORT optimised %8.1f tok/s | DJL trainer %8.1f tok/s%n",
+            out.printf(
+                    "  decode batch %d: ORT plain %8.1f tok/s | ORT optimised %8.1f tok/s | DJL trainer %8.1f tok/s%n",
                     batch, plain, opt, djl);
         }
     }
@@ -112,14 +113,17 @@ public final class ExportBenchmark {
     }
 
     private static double djl(Path checkpoint, List<int[]> prompts, int newTokens) throws IOException {
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(checkpoint, m)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(checkpoint, m)) {
             Generator g = new Generator(d, null);
             SamplingParams p = SamplingParams.greedy(newTokens).withIgnoreEos(true);
             g.generate(prompts, SamplingParams.greedy(4).withIgnoreEos(true));
             double[] rounds = new double[ROUNDS];
             for (int round = 0; round < ROUNDS; round++) {
                 long start = System.nanoTime();
-                int n = g.generate(prompts, p).stream().mapToInt(x -> x.tokens().length).sum();
+                int n = g.generate(prompts, p).stream()
+                        .mapToInt(x -> x.tokens().length)
+                        .sum();
                 rounds[round] = n / ((System.nanoTime() - start) / 1e9);
             }
             return median(rounds);

@@ -52,10 +52,16 @@ public final class DecoderGraph {
         String[] pastK = new String[config.numLayers()];
         String[] pastV = new String[config.numLayers()];
         for (int i = 0; i < config.numLayers(); i++) {
-            pastK[i] = d.g.input("past_key_values." + i + ".key", FLOAT, "batch", (long) config.numKvHeads(),
-                    "past_sequence", (long) config.headDim());
-            pastV[i] = d.g.input("past_key_values." + i + ".value", FLOAT, "batch", (long) config.numKvHeads(),
-                    "past_sequence", (long) config.headDim());
+            pastK[i] = d.g.input(
+                    "past_key_values." + i + ".key", FLOAT, "batch", (long) config.numKvHeads(), "past_sequence", (long)
+                            config.headDim());
+            pastV[i] = d.g.input(
+                    "past_key_values." + i + ".value",
+                    FLOAT,
+                    "batch",
+                    (long) config.numKvHeads(),
+                    "past_sequence",
+                    (long) config.headDim());
         }
         String hidden = d.trunk(ids, mask, positions, pastK, pastV);
         d.g.output("logits", d.unembed(hidden, ids), FLOAT, "batch", "sequence", (long) config.vocabSize());
@@ -65,8 +71,12 @@ public final class DecoderGraph {
     /**
      * @param scoreWeight the head's weight [1, hidden]; {@code scoreBias} [1] or null
      */
-    public static ModelProto reward(ModelConfig config, Map<String, Tensor> weights, Tensor scoreWeight,
-            Tensor scoreBias, Map<String, String> metadata) {
+    public static ModelProto reward(
+            ModelConfig config,
+            Map<String, Tensor> weights,
+            Tensor scoreWeight,
+            Tensor scoreBias,
+            Map<String, String> metadata) {
         DecoderGraph d = new DecoderGraph(config, weights, "rlhf4j_reward");
         String ids = d.g.input("input_ids", INT64, "batch", "sequence");
         String mask = d.g.input("attention_mask", INT64, "batch", "sequence");
@@ -77,9 +87,11 @@ public final class DecoderGraph {
         String seqLen = g.op("Gather", g.op("Shape", ids), g.scalar(1L), Attr.i("axis", 0));
         String range = g.op("Range", List.of(g.scalar(0L), seqLen, g.scalar(1L)));
         String lastIndex = g.op("ArgMax", g.op("Mul", mask, range), Attr.i("axis", 1), Attr.i("keepdims", 1));
-        String oneHot = g.op("Cast", g.op("Equal", g.op("Unsqueeze", range, g.ints(0)), lastIndex),
-                Attr.i("to", FLOAT));
-        String last = g.op("ReduceSum", List.of(g.op("Mul", hidden, g.op("Unsqueeze", oneHot, g.ints(2))), g.ints(1)),
+        String oneHot =
+                g.op("Cast", g.op("Equal", g.op("Unsqueeze", range, g.ints(0)), lastIndex), Attr.i("to", FLOAT));
+        String last = g.op(
+                "ReduceSum",
+                List.of(g.op("Mul", hidden, g.op("Unsqueeze", oneHot, g.ints(2))), g.ints(1)),
                 Attr.i("keepdims", 0));
         String head = g.weight("score.weight.T", new long[] {config.hiddenSize(), 1}, scoreWeight.data());
         String r = g.op("MatMul", last, head);
@@ -96,7 +108,9 @@ public final class DecoderGraph {
         if (llama) {
             x = g.op("Gather", g.weight(w.get("model.embed_tokens.weight")), ids, Attr.i("axis", 0));
         } else {
-            x = g.op("Add", g.op("Gather", g.weight(w.get("transformer.wte.weight")), ids, Attr.i("axis", 0)),
+            x = g.op(
+                    "Add",
+                    g.op("Gather", g.weight(w.get("transformer.wte.weight")), ids, Attr.i("axis", 0)),
                     g.op("Gather", g.weight(w.get("transformer.wpe.weight")), positions, Attr.i("axis", 0)));
         }
         // allowed[b, 0, i, j]: query i (absolute past + i) sees key j if j <= past + i and key j is real.
@@ -113,7 +127,8 @@ public final class DecoderGraph {
         for (int layer = 0; layer < c.numLayers(); layer++) {
             x = block(x, layer, bias, rope, pastK == null ? null : pastK[layer], pastV == null ? null : pastV[layer]);
         }
-        return llama ? rmsNorm(x, "model.norm.weight")
+        return llama
+                ? rmsNorm(x, "model.norm.weight")
                 : layerNorm(x, "transformer.ln_f.weight", "transformer.ln_f.bias");
     }
 
@@ -137,7 +152,9 @@ public final class DecoderGraph {
         } else {
             p = "transformer.h." + layer + ".";
             h = layerNorm(x, p + "ln_1.weight", p + "ln_1.bias");
-            String qkv = g.op("Add", g.op("MatMul", h, g.weight(w.get(p + "attn.c_attn.weight"))),
+            String qkv = g.op(
+                    "Add",
+                    g.op("MatMul", h, g.weight(w.get(p + "attn.c_attn.weight"))),
                     g.weight(w.get(p + "attn.c_attn.bias")));
             long d = c.hiddenSize();
             String[] split = g.ops("Split", 3, List.of(qkv, g.ints(d, d, d)), Attr.i("axis", -1));
@@ -159,10 +176,13 @@ public final class DecoderGraph {
             k = g.op("Reshape", g.op("Tile", g.op("Unsqueeze", k, g.ints(2)), repeats), shape);
             v = g.op("Reshape", g.op("Tile", g.op("Unsqueeze", v, g.ints(2)), repeats), shape);
         }
-        String scores = g.op("Mul", g.op("MatMul", q, g.op("Transpose", k, Attr.ints("perm", 0, 1, 3, 2))),
-                g.scalar((float) (1.0 / Math.sqrt(hd))));
+        String scores =
+                g.op("Mul", g.op("MatMul", q, g.op("Transpose", k, Attr.ints("perm", 0, 1, 3, 2))), g.scalar((float)
+                        (1.0 / Math.sqrt(hd))));
         String probs = g.op("Softmax", g.op("Add", scores, bias), Attr.i("axis", -1));
-        String attn = g.op("Reshape", g.op("Transpose", g.op("MatMul", probs, v), Attr.ints("perm", 0, 2, 1, 3)),
+        String attn = g.op(
+                "Reshape",
+                g.op("Transpose", g.op("MatMul", probs, v), Attr.ints("perm", 0, 2, 1, 3)),
                 g.ints(0, 0, c.hiddenSize()));
         if (llama) {
             x = g.op("Add", x, g.op("MatMul", attn, transposed(p + "self_attn.o_proj.weight")));
@@ -172,12 +192,19 @@ public final class DecoderGraph {
             String act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up);
             return g.op("Add", x, g.op("MatMul", act, transposed(p + "mlp.down_proj.weight")));
         }
-        x = g.op("Add", x, g.op("Add", g.op("MatMul", attn, g.weight(w.get(p + "attn.c_proj.weight"))),
-                g.weight(w.get(p + "attn.c_proj.bias"))));
+        x = g.op(
+                "Add",
+                x,
+                g.op(
+                        "Add",
+                        g.op("MatMul", attn, g.weight(w.get(p + "attn.c_proj.weight"))),
+                        g.weight(w.get(p + "attn.c_proj.bias"))));
         h = layerNorm(x, p + "ln_2.weight", p + "ln_2.bias");
-        String fc = g.op("Add", g.op("MatMul", h, g.weight(w.get(p + "mlp.c_fc.weight"))),
-                g.weight(w.get(p + "mlp.c_fc.bias")));
-        String out = g.op("Add", g.op("MatMul", geluTanh(fc), g.weight(w.get(p + "mlp.c_proj.weight"))),
+        String fc = g.op(
+                "Add", g.op("MatMul", h, g.weight(w.get(p + "mlp.c_fc.weight"))), g.weight(w.get(p + "mlp.c_fc.bias")));
+        String out = g.op(
+                "Add",
+                g.op("MatMul", geluTanh(fc), g.weight(w.get(p + "mlp.c_proj.weight"))),
                 g.weight(w.get(p + "mlp.c_proj.bias")));
         return g.op("Add", x, out);
     }
@@ -194,7 +221,9 @@ public final class DecoderGraph {
         for (int i = 0; i < invFreq.length; i++) {
             invFreq[i] = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / hd));
         }
-        String freqs = g.op("Mul", g.op("Unsqueeze", g.op("Cast", positions, Attr.i("to", FLOAT)), g.ints(-1)),
+        String freqs = g.op(
+                "Mul",
+                g.op("Unsqueeze", g.op("Cast", positions, Attr.i("to", FLOAT)), g.ints(-1)),
                 g.weight("rotary.inv_freq", new long[] {hd / 2}, invFreq));
         String emb = g.op("Unsqueeze", g.op("Concat", freqs, freqs, Attr.i("axis", -1)), g.ints(1));
         return new String[] {g.op("Cos", emb), g.op("Sin", emb)};
@@ -210,28 +239,32 @@ public final class DecoderGraph {
 
     private String rmsNorm(String x, String weight) {
         // Pow(x, 2) rather than Mul(x, x): the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
-        String meanSquare = g.op("ReduceMean", g.op("Pow", x, g.scalar(2f)), Attr.ints("axes", -1),
-                Attr.i("keepdims", 1));
+        String meanSquare =
+                g.op("ReduceMean", g.op("Pow", x, g.scalar(2f)), Attr.ints("axes", -1), Attr.i("keepdims", 1));
         String rms = g.op("Sqrt", g.op("Add", meanSquare, g.scalar((float) c.normEps())));
         return g.op("Mul", g.op("Div", x, rms), g.weight(w.get(weight)));
     }
 
     private String layerNorm(String x, String weight, String bias) {
-        return g.op("LayerNormalization", List.of(x, g.weight(w.get(weight)), g.weight(w.get(bias))),
-                Attr.i("axis", -1), Attr.f("epsilon", (float) c.normEps()));
+        return g.op(
+                "LayerNormalization",
+                List.of(x, g.weight(w.get(weight)), g.weight(w.get(bias))),
+                Attr.i("axis", -1),
+                Attr.f("epsilon", (float) c.normEps()));
     }
 
     /** GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
     private String geluTanh(String x) {
         String cube = g.op("Mul", g.op("Mul", x, x), x);
-        String inner = g.op("Mul", g.op("Add", x, g.op("Mul", cube, g.scalar(0.044715f))),
-                g.scalar((float) Math.sqrt(2.0 / Math.PI)));
+        String inner = g.op("Mul", g.op("Add", x, g.op("Mul", cube, g.scalar(0.044715f))), g.scalar((float)
+                Math.sqrt(2.0 / Math.PI)));
         return g.op("Mul", g.op("Mul", x, g.scalar(0.5f)), g.op("Add", g.op("Tanh", inner), g.scalar(1f)));
     }
 
     /** Hidden [B, T, D] to logits [B, T, V]. */
     private String unembed(String hidden, String ids) {
-        String table = w.containsKey("lm_head.weight") ? "lm_head.weight"
+        String table = w.containsKey("lm_head.weight")
+                ? "lm_head.weight"
                 : llama ? "model.embed_tokens.weight" : "transformer.wte.weight";
         String flat = g.op("Reshape", hidden, g.ints(-1, c.hiddenSize()));
         String logits = g.op("Gemm", flat, table, Attr.i("transB", 1));

@@ -59,7 +59,10 @@ public final class GraphBuilder {
     /** Exposes {@code value} as graph output {@code name}. */
     public void output(String name, String value, int elemType, Object... dims) {
         if (!name.equals(value)) {
-            graph.addNode(NodeProto.newBuilder().setOpType("Identity").setName("out_" + name).addInput(value)
+            graph.addNode(NodeProto.newBuilder()
+                    .setOpType("Identity")
+                    .setName("out_" + name)
+                    .addInput(value)
                     .addOutput(name));
         }
         graph.addOutput(valueInfo(name, elemType, dims));
@@ -69,8 +72,11 @@ public final class GraphBuilder {
     public String weight(String name, long[] shape, float[] data) {
         ByteBuffer raw = ByteBuffer.allocate(4 * data.length).order(ByteOrder.LITTLE_ENDIAN);
         raw.asFloatBuffer().put(data);
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT)
-                .addAllDims(Arrays.stream(shape).boxed().toList()).setRawData(ByteString.copyFrom(raw.array())));
+        graph.addInitializer(TensorProto.newBuilder()
+                .setName(name)
+                .setDataType(FLOAT)
+                .addAllDims(Arrays.stream(shape).boxed().toList())
+                .setRawData(ByteString.copyFrom(raw.array())));
         return name;
     }
 
@@ -81,7 +87,10 @@ public final class GraphBuilder {
     /** A constant int64 vector. */
     public String ints(long... values) {
         String name = fresh("const_i");
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64).addDims(values.length)
+        graph.addInitializer(TensorProto.newBuilder()
+                .setName(name)
+                .setDataType(INT64)
+                .addDims(values.length)
                 .addAllInt64Data(Arrays.stream(values).boxed().toList()));
         return name;
     }
@@ -89,14 +98,16 @@ public final class GraphBuilder {
     /** A constant int64 scalar. */
     public String scalar(long value) {
         String name = fresh("const_s");
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64).addInt64Data(value));
+        graph.addInitializer(
+                TensorProto.newBuilder().setName(name).setDataType(INT64).addInt64Data(value));
         return name;
     }
 
     /** A constant float scalar. */
     public String scalar(float value) {
         String name = fresh("const_f");
-        graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value));
+        graph.addInitializer(
+                TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value));
         return name;
     }
 
@@ -116,7 +127,8 @@ public final class GraphBuilder {
     /** One node with several outputs. */
     public String[] ops(String opType, int outputs, List<String> inputs, Attr... attrs) {
         String base = fresh(opType);
-        NodeProto.Builder n = NodeProto.newBuilder().setOpType(opType).setName(base).addAllInput(inputs);
+        NodeProto.Builder n =
+                NodeProto.newBuilder().setOpType(opType).setName(base).addAllInput(inputs);
         String[] out = new String[outputs];
         for (int i = 0; i < outputs; i++) {
             out[i] = outputs == 1 ? base : base + "_" + i;
@@ -136,7 +148,8 @@ public final class GraphBuilder {
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
                 .setProducerName(producer)
                 .setGraph(graph);
-        metadata.forEach((k, v) -> m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+        metadata.forEach((k, v) ->
+                m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
         return m.build();
     }
 
@@ -165,7 +178,8 @@ public final class GraphBuilder {
         } else if (v instanceof Float f) {
             b.setType(AttributeProto.AttributeType.FLOAT).setF(f);
         } else if (v instanceof long[] ls) {
-            b.setType(AttributeProto.AttributeType.INTS).addAllInts(Arrays.stream(ls).boxed().toList());
+            b.setType(AttributeProto.AttributeType.INTS)
+                    .addAllInts(Arrays.stream(ls).boxed().toList());
         } else {
             throw new IllegalArgumentException("unsupported attribute value " + v);
         }
@@ -183,7 +197,12 @@ public final class GraphBuilder {
             }
             shape.addDim(dim);
         }
-        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
-                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+        return ValueInfoProto.newBuilder()
+                .setName(name)
+                .setType(TypeProto.newBuilder()
+                        .setTensorType(TypeProto.Tensor.newBuilder()
+                                .setElemType(elemType)
+                                .setShape(shape)))
+                .build();
     }
 }

@@ -18,8 +18,7 @@ public final class OnnxFiles {
 
     public static final long DEFAULT_EXTERNAL_THRESHOLD = 1L << 30;
 
-    private OnnxFiles() {
-    }
+    private OnnxFiles() {}
 
     /** Writes {@code model} to {@code file}; returns the external data file, or null when none was needed. */
     public static Path write(ModelProto model, Path file, long externalThreshold) throws IOException {
@@ -47,11 +46,15 @@ public final class OnnxFiles {
                 long aligned = (offset + 4095) / 4096 * 4096;
                 out.write(new byte[(int) (aligned - offset)]);
                 bytes.writeTo(out);
-                graph.setInitializer(i, t.toBuilder().clearRawData()
-                        .setDataLocation(TensorProto.DataLocation.EXTERNAL)
-                        .addExternalData(entry("location", data.getFileName().toString()))
-                        .addExternalData(entry("offset", Long.toString(aligned)))
-                        .addExternalData(entry("length", Integer.toString(bytes.size()))));
+                graph.setInitializer(
+                        i,
+                        t.toBuilder()
+                                .clearRawData()
+                                .setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                                .addExternalData(
+                                        entry("location", data.getFileName().toString()))
+                                .addExternalData(entry("offset", Long.toString(aligned)))
+                                .addExternalData(entry("length", Integer.toString(bytes.size()))));
                 offset = aligned + bytes.size();
             }
         }

@@ -42,7 +42,8 @@ public final class OrtPolicy implements AutoCloseable {
                 long[] shape = {batch, config.numKvHeads(), 0, config.headDim()};
                 return OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
             }
-            return (OnnxTensor) last.get("present." + layer + (key ? ".key" : ".value")).orElseThrow();
+            return (OnnxTensor)
+                    last.get("present." + layer + (key ? ".key" : ".value")).orElseThrow();
         }
 
         @Override
@@ -81,7 +82,8 @@ public final class OrtPolicy implements AutoCloseable {
         try {
             long total = mask.length / batch;
             owned.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), new long[] {batch, len}));
-            owned.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {batch, len}));
+            owned.put(
+                    "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {batch, len}));
             owned.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {batch, total}));
             inputs.putAll(owned);
             for (int l = 0; l < config.numLayers(); l++) {

@@ -11,9 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
-import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.tensorrt.global.nvinfer;
 import org.bytedeco.tensorrt.nvinfer.Dims64;
 import org.bytedeco.tensorrt.nvinfer.IBuilder;
@@ -78,18 +78,27 @@ public final class TensorRtEngineBuilder implements EngineBuilder {
             ITensor input = network.getInput(i);
             String name = input.getName();
             if (name.startsWith("past_key_values.")) {
-                set(p, name, dims(1, kv, 0, hd), dims(profile.optBatch(), kv, profile.optSequence() - 1, hd),
+                set(
+                        p,
+                        name,
+                        dims(1, kv, 0, hd),
+                        dims(profile.optBatch(), kv, profile.optSequence() - 1, hd),
                         dims(profile.maxBatch(), kv, profile.maxSequence() - 1, hd));
             } else if (name.equals("attention_mask")) {
-                set(p, name, dims(1, 1), dims(profile.optBatch(), profile.optSequence()),
+                set(
+                        p,
+                        name,
+                        dims(1, 1),
+                        dims(profile.optBatch(), profile.optSequence()),
                         dims(profile.maxBatch(), profile.maxSequence()));
             } else {
                 set(p, name, dims(1, 1), dims(profile.optBatch(), 1), dims(profile.maxBatch(), profile.maxSequence()));
             }
         }
         cfg.addOptimizationProfile(p);
-        log.printf("building TensorRT engine (%s, batch <= %d, sequence <= %d)%n", describe(), profile.maxBatch(),
-                profile.maxSequence());
+        log.printf(
+                "building TensorRT engine (%s, batch <= %d, sequence <= %d)%n",
+                describe(), profile.maxBatch(), profile.maxSequence());
         IHostMemory plan = builder.buildSerializedNetwork(network, cfg);
         if (plan == null || plan.isNull()) {
             throw new IOException("TensorRT failed to build an engine for " + onnx.getFileName()
@@ -118,8 +127,8 @@ public final class TensorRtEngineBuilder implements EngineBuilder {
                         + cudart.cudaGetErrorString(err).getString() + ")");
             }
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
-            throw new IllegalStateException("no NVIDIA GPU found (the CUDA runtime could not be loaded: "
-                    + e.getMessage() + ")");
+            throw new IllegalStateException(
+                    "no NVIDIA GPU found (the CUDA runtime could not be loaded: " + e.getMessage() + ")");
         }
         if (count == 0) {
             throw new IllegalStateException("no NVIDIA GPU found (cudaGetDeviceCount returned 0)");

@@ -1,14 +1,13 @@
 package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.rlhf4j.core.io.Json;
-import io.rlhf4j.core.store.ConsentRepository;
-import io.rlhf4j.serving.loop.TrainingLoop;
-import org.slf4j.LoggerFactory;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
+import io.rlhf4j.core.store.ConsentRepository;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
@@ -21,6 +20,7 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@code /admin/...}, for the admin token only (modelled on TorchServe's set-default and Triton's
@@ -39,8 +39,15 @@ final class AdminHandler {
     private final Auth auth;
     private final TrainingLoop loop;
 
-    AdminHandler(Vertx vertx, ModelRouter router, Registry registry, ServingMetrics metrics, String adminToken,
-            Auth auth, TrainingLoop loop, Clock clock) {
+    AdminHandler(
+            Vertx vertx,
+            ModelRouter router,
+            Registry registry,
+            ServingMetrics metrics,
+            String adminToken,
+            Auth auth,
+            TrainingLoop loop,
+            Clock clock) {
         this.clock = clock;
         this.auth = auth;
         this.loop = loop;
@@ -55,31 +62,47 @@ final class AdminHandler {
         r.route("/admin/*").handler(this::authorize);
         r.get("/admin/versions").handler(ctx -> blocking(ctx, this::versions));
         r.post("/admin/versions").handler(ctx -> blocking(ctx, () -> register(ctx)));
-        r.post("/admin/models/:version/promote").handler(ctx -> blocking(ctx, () -> promote(ctx.pathParam("version"),
-                "true".equals(ctx.request().getParam("force")))));
+        r.post("/admin/models/:version/promote")
+                .handler(ctx -> blocking(
+                        ctx,
+                        () -> promote(
+                                ctx.pathParam("version"),
+                                "true".equals(ctx.request().getParam("force")))));
         r.post("/admin/rollback").handler(ctx -> blocking(ctx, this::rollback));
         r.delete("/admin/models/:version").handler(ctx -> blocking(ctx, () -> unregister(ctx.pathParam("version"))));
         r.post("/admin/keys").handler(ctx -> blocking(ctx, () -> createKey(ctx)));
         r.delete("/admin/users/:user").handler(ctx -> blocking(ctx, () -> deleteUser(ctx.pathParam("user"))));
         r.post("/admin/training-runs").handler(ctx -> blocking(ctx, () -> startRun(ctx)));
         r.get("/admin/training-runs").handler(ctx -> blocking(ctx, this::runs));
-        r.get("/admin/training-runs/:id").handler(ctx -> blocking(ctx, () -> TrainingLoop.json(run(ctx.pathParam("id")))));
+        r.get("/admin/training-runs/:id")
+                .handler(ctx -> blocking(ctx, () -> TrainingLoop.json(run(ctx.pathParam("id")))));
         r.get("/admin/training-runs/:id/metrics").handler(ctx -> blocking(ctx, () -> metrics(ctx.pathParam("id"))));
         r.delete("/admin/keys/:prefix").handler(ctx -> blocking(ctx, () -> revokeKey(ctx.pathParam("prefix"))));
     }
 
     private void authorize(RoutingContext ctx) {
         if (token == null) {
-            new ApiError(403, "permission_error", null, "admin_disabled",
-                    "the admin API is disabled: start the server with RLHF4J_ADMIN_TOKEN set").send(ctx.response());
+            new ApiError(
+                            403,
+                            "permission_error",
+                            null,
+                            "admin_disabled",
+                            "the admin API is disabled: start the server with RLHF4J_ADMIN_TOKEN set")
+                    .send(ctx.response());
             return;
         }
         String header = ctx.request().getHeader("authorization");
         byte[] given = header != null && header.startsWith("Bearer ")
-                ? header.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
+                ? header.substring(7).getBytes(StandardCharsets.UTF_8)
+                : new byte[0];
         if (!MessageDigest.isEqual(given, token)) {
-            new ApiError(401, "invalid_request_error", null, "invalid_admin_token",
-                    "admin endpoints need 'Authorization: Bearer <admin token>'").send(ctx.response());
+            new ApiError(
+                            401,
+                            "invalid_request_error",
+                            null,
+                            "invalid_admin_token",
+                            "admin endpoints need 'Authorization: Bearer <admin token>'")
+                    .send(ctx.response());
             return;
         }
         ctx.next();
@@ -89,7 +112,9 @@ final class AdminHandler {
     private void blocking(RoutingContext ctx, Callable<ObjectNode> work) {
         vertx.executeBlocking(work, false).onComplete(ar -> {
             if (ar.succeeded()) {
-                ctx.response().putHeader("content-type", "application/json").end(ar.result().toString());
+                ctx.response()
+                        .putHeader("content-type", "application/json")
+                        .end(ar.result().toString());
                 return;
             }
             Throwable e = ar.cause();
@@ -116,8 +141,11 @@ final class AdminHandler {
             o.put("parent", v.parent());
             o.put("state", v.state());
             o.put("created_at", v.createdAt());
-            o.put("active", s != null && s.engine().version().equals(v.version())
-                    || router.currentReward() != null && router.currentReward().version().equals(v.version()));
+            o.put(
+                    "active",
+                    s != null && s.engine().version().equals(v.version())
+                            || router.currentReward() != null
+                                    && router.currentReward().version().equals(v.version()));
             o.set("manifest", Json.MAPPER.readTree(v.manifestJson()));
         }
         return root;
@@ -128,7 +156,8 @@ final class AdminHandler {
         if (body == null || !body.path("path").isTextual()) {
             throw ApiError.invalid("path", "give the export directory as {\"path\": \"...\"}");
         }
-        ModelVersion v = registry.register(Path.of(body.get("path").asText()),
+        ModelVersion v = registry.register(
+                Path.of(body.get("path").asText()),
                 router.current() == null ? null : router.current().engine().version());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("version", v.version());
@@ -137,7 +166,9 @@ final class AdminHandler {
     }
 
     private ObjectNode promote(String version, boolean force) throws Exception {
-        ModelVersion v = registry.store().versions().find(version)
+        ModelVersion v = registry.store()
+                .versions()
+                .find(version)
                 .orElseThrow(() -> ApiError.notFound("version", "version_not_found", "no version " + version));
         if (!ModelVersion.REGISTERED.equals(v.state())) {
             throw new IllegalStateException("version " + version + " is " + v.state() + "; it cannot be promoted");
@@ -145,23 +176,38 @@ final class AdminHandler {
         JsonNode gate = Json.MAPPER.readTree(v.manifestJson()).path("gate");
         if (gate.path("passed").isBoolean() && !gate.get("passed").asBoolean()) {
             if (!force) {
-                throw new ApiError(409, "invalid_request_error", "version", "gate_failed", "version " + version
-                        + " failed its evaluation gate (" + gate.path("reason").asText("see its manifest")
-                        + "); promote with ?force=true to override, which is logged");
+                throw new ApiError(
+                        409,
+                        "invalid_request_error",
+                        "version",
+                        "gate_failed",
+                        "version " + version
+                                + " failed its evaluation gate ("
+                                + gate.path("reason").asText("see its manifest")
+                                + "); promote with ?force=true to override, which is logged");
             }
-            registry.store().audit().append("forced_promotion", "version " + version + " promoted despite its failed gate: "
-                    + gate, clock.millis());
-            LoggerFactory.getLogger(AdminHandler.class).warn("forced promotion of version {} despite its failed gate {}",
-                    version, gate);
+            registry.store()
+                    .audit()
+                    .append(
+                            "forced_promotion",
+                            "version " + version + " promoted despite its failed gate: " + gate,
+                            clock.millis());
+            LoggerFactory.getLogger(AdminHandler.class)
+                    .warn("forced promotion of version {} despite its failed gate {}", version, gate);
         }
         boolean reward = ModelVersion.REWARD.equals(v.kind());
-        String previous = reward ? (router.currentReward() == null ? null : router.currentReward().version())
+        String previous = reward
+                ? (router.currentReward() == null
+                        ? null
+                        : router.currentReward().version())
                 : (router.current() == null ? null : router.current().engine().version());
         try {
             router.activateAny(v);
         } catch (java.io.IOException e) {
-            throw new IllegalStateException("version " + version + " failed to load; version " + previous
-                    + " is still serving: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "version " + version + " failed to load; version " + previous + " is still serving: "
+                            + e.getMessage(),
+                    e);
         }
         if (!reward) {
             metrics.activated(version);
@@ -194,10 +240,15 @@ final class AdminHandler {
             throw ApiError.invalid("user", "give the key's user id as {\"user\": \"...\"}");
         }
         String key = io.rlhf4j.core.store.ApiKey.generate();
-        io.rlhf4j.core.store.ApiKey k = new io.rlhf4j.core.store.ApiKey(io.rlhf4j.core.store.ApiKey.hash(key),
-                io.rlhf4j.core.store.ApiKey.prefixOf(key), body.get("user").asText(), body.path("role").asText("user"),
-                body.path("may_set_user").asBoolean(false), body.path("requests_per_minute").asInt(600),
-                clock.millis(), null);
+        io.rlhf4j.core.store.ApiKey k = new io.rlhf4j.core.store.ApiKey(
+                io.rlhf4j.core.store.ApiKey.hash(key),
+                io.rlhf4j.core.store.ApiKey.prefixOf(key),
+                body.get("user").asText(),
+                body.path("role").asText("user"),
+                body.path("may_set_user").asBoolean(false),
+                body.path("requests_per_minute").asInt(600),
+                clock.millis(),
+                null);
         registry.store().keys().create(k);
         auth.invalidate();
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -237,7 +288,11 @@ final class AdminHandler {
         n.put("demonstrations", d.demonstrations());
         ArrayNode vs = o.putArray("model_versions");
         for (ModelVersion v : registry.versions()) {
-            String snap = Json.MAPPER.readTree(v.manifestJson()).path("training").path("data_snapshot").asText(null);
+            String snap = Json.MAPPER
+                    .readTree(v.manifestJson())
+                    .path("training")
+                    .path("data_snapshot")
+                    .asText(null);
             if (snap != null && snapshots.contains(Path.of(snap).getFileName().toString())) {
                 vs.add(v.version());
             }
@@ -249,7 +304,8 @@ final class AdminHandler {
 
     private ObjectNode startRun(RoutingContext ctx) throws Exception {
         JsonNode body = ctx.body().buffer() == null || ctx.body().buffer().length() == 0
-                ? Json.MAPPER.createObjectNode() : ApiError.jsonObject(ctx);
+                ? Json.MAPPER.createObjectNode()
+                : ApiError.jsonObject(ctx);
         JsonNode config = body.path("config");
         if (!config.isMissingNode() && !config.isObject()) {
             throw ApiError.invalid("config", "config must be an object of pipeline settings");
@@ -266,7 +322,10 @@ final class AdminHandler {
     }
 
     private io.rlhf4j.core.store.TrainingRun run(String id) {
-        return registry.store().runs().find(id).orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
+        return registry.store()
+                .runs()
+                .find(id)
+                .orElseThrow(() -> ApiError.notFound("id", "run_not_found", "no training run " + id));
     }
 
     private ObjectNode metrics(String id) throws java.io.IOException {

@@ -46,7 +46,10 @@ public final class ApiError extends RuntimeException {
     static com.fasterxml.jackson.databind.JsonNode jsonObject(io.vertx.ext.web.RoutingContext ctx) {
         com.fasterxml.jackson.databind.JsonNode b;
         try {
-            b = Json.MAPPER.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+            b = Json.MAPPER.readTree(
+                    ctx.body().buffer() == null
+                            ? new byte[0]
+                            : ctx.body().buffer().getBytes());
         } catch (java.io.IOException e) {
             throw invalid(null, "the request body is not valid JSON");
         }

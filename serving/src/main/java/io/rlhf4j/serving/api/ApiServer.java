@@ -46,8 +46,15 @@ public final class ApiServer {
     private HttpServer server;
 
     /** @param clock what leases, rate limits and the handlers' timestamps follow */
-    public ApiServer(Vertx vertx, ModelRouter router, Registry registry, LogWriter logs, ServingMetrics metrics,
-            String adminToken, TrainingLoop loop, Clock clock) {
+    public ApiServer(
+            Vertx vertx,
+            ModelRouter router,
+            Registry registry,
+            LogWriter logs,
+            ServingMetrics metrics,
+            String adminToken,
+            TrainingLoop loop,
+            Clock clock) {
         this.loop = loop;
         this.clock = clock;
         this.vertx = vertx;
@@ -67,21 +74,33 @@ public final class ApiServer {
         r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, clock));
         new TokenizeHandler(vertx, router, auth).mount(r);
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
-        r.get("/metrics").handler(ctx -> ctx.response().putHeader("content-type", "text/plain; version=0.0.4")
-                .end(metrics.scrape()));
+        r.get("/metrics")
+                .handler(ctx -> ctx.response()
+                        .putHeader("content-type", "text/plain; version=0.0.4")
+                        .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop, clock).mount(r);
         new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);
         // The web client (playground, labeling, admin console) and its WebJars, from the classpath.
-        r.get("/webjars/*").handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true));
+        r.get("/webjars/*")
+                .handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true));
         r.get("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html"));
-        r.route().last().handler(ctx -> ApiError.notFound(null, "not_found", "no route for "
-                + ctx.request().method() + " " + ctx.request().path()).send(ctx.response()));
+        r.route()
+                .last()
+                .handler(ctx -> ApiError.notFound(
+                                null,
+                                "not_found",
+                                "no route for " + ctx.request().method() + " "
+                                        + ctx.request().path())
+                        .send(ctx.response()));
         r.route().failureHandler(this::failure);
-        server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port)
-                .setIdleTimeout(600).setMaxInitialLineLength(8192));
+        server = vertx.createHttpServer(new HttpServerOptions()
+                .setHost(host)
+                .setPort(port)
+                .setIdleTimeout(600)
+                .setMaxInitialLineLength(8192));
         return server.requestHandler(r).listen().map(HttpServer::actualPort);
     }
 
@@ -91,8 +110,13 @@ public final class ApiServer {
         if (t instanceof ApiError e) {
             e.send(ctx.response());
         } else if (status == 413) {
-            new ApiError(413, "invalid_request_error", null, "request_too_large",
-                    "the request body exceeds " + MAX_BODY_BYTES + " bytes").send(ctx.response());
+            new ApiError(
+                            413,
+                            "invalid_request_error",
+                            null,
+                            "request_too_large",
+                            "the request body exceeds " + MAX_BODY_BYTES + " bytes")
+                    .send(ctx.response());
         } else if (status >= 400 && status < 500) {
             new ApiError(status, "invalid_request_error", null, null, "bad request").send(ctx.response());
         } else {
@@ -104,26 +128,34 @@ public final class ApiServer {
         Scheduler s = router.current();
         String active = s == null ? null : s.engine().version();
         // Reading each version's config is file work: on a worker, with the listing.
-        vertx.executeBlocking(() -> {
-            ObjectNode root = Json.MAPPER.createObjectNode();
-            root.put("object", "list");
-            ArrayNode data = root.putArray("data");
-            for (ModelVersion v : registry.versions()) {
-                ObjectNode m = data.addObject();
-                m.put("id", v.version());
-                m.put("object", "model");
-                m.put("created", v.createdAt() / 1000);
-                m.put("owned_by", "rlhf4j");
-                m.put("parent", v.parent());
-                m.put("active", v.version().equals(active));
-                try {
-                    m.put("max_model_len", Checkpoint.readConfig(Path.of(v.path())).maxPositions());
-                } catch (IOException | RuntimeException e) {
-                    m.putNull("max_model_len"); // an unregistered version's files may be gone
-                }
-            }
-            return root;
-        }, false).onSuccess(root -> ctx.response().putHeader("content-type", "application/json").end(root.toString()))
+        vertx.executeBlocking(
+                        () -> {
+                            ObjectNode root = Json.MAPPER.createObjectNode();
+                            root.put("object", "list");
+                            ArrayNode data = root.putArray("data");
+                            for (ModelVersion v : registry.versions()) {
+                                ObjectNode m = data.addObject();
+                                m.put("id", v.version());
+                                m.put("object", "model");
+                                m.put("created", v.createdAt() / 1000);
+                                m.put("owned_by", "rlhf4j");
+                                m.put("parent", v.parent());
+                                m.put("active", v.version().equals(active));
+                                try {
+                                    m.put(
+                                            "max_model_len",
+                                            Checkpoint.readConfig(Path.of(v.path()))
+                                                    .maxPositions());
+                                } catch (IOException | RuntimeException e) {
+                                    m.putNull("max_model_len"); // an unregistered version's files may be gone
+                                }
+                            }
+                            return root;
+                        },
+                        false)
+                .onSuccess(root -> ctx.response()
+                        .putHeader("content-type", "application/json")
+                        .end(root.toString()))
                 .onFailure(e -> ApiError.internal(e.getMessage()).send(ctx.response()));
     }
 
@@ -133,8 +165,11 @@ public final class ApiServer {
             ApiError.overloaded("no model version is active yet").send(ctx.response());
             return;
         }
-        ctx.json(new io.vertx.core.json.JsonObject().put("status", "ready").put("version", s.engine().version())
-                .put("in_flight", s.inFlight()).put("queued", s.queued()));
+        ctx.json(new io.vertx.core.json.JsonObject()
+                .put("status", "ready")
+                .put("version", s.engine().version())
+                .put("in_flight", s.inFlight())
+                .put("queued", s.queued()));
     }
 
     /**
@@ -146,17 +181,24 @@ public final class ApiServer {
     private static void sameOriginWrites(RoutingContext ctx) {
         String origin = ctx.request().getHeader("origin");
         io.vertx.core.http.HttpMethod m = ctx.request().method();
-        boolean write = m != io.vertx.core.http.HttpMethod.GET && m != io.vertx.core.http.HttpMethod.HEAD
+        boolean write = m != io.vertx.core.http.HttpMethod.GET
+                && m != io.vertx.core.http.HttpMethod.HEAD
                 && m != io.vertx.core.http.HttpMethod.OPTIONS;
         if (write && origin != null && !origin.equals("null")) {
             // HTTP/2 carries it as :authority, HTTP/1.1 as Host: Vert.x gives both as the authority.
             var authority = ctx.request().authority();
-            String host = authority == null ? null
+            String host = authority == null
+                    ? null
                     : authority.port() >= 0 ? authority.host() + ":" + authority.port() : authority.host();
             String originHost = origin.replaceFirst("^[a-zA-Z][a-zA-Z0-9+.-]*://", "");
             if (host == null || !host.equalsIgnoreCase(originHost)) {
-                new ApiError(403, "permission_error", null, "cross_origin", "cross-origin writes are refused (Origin "
-                        + origin + ")").send(ctx.response());
+                new ApiError(
+                                403,
+                                "permission_error",
+                                null,
+                                "cross_origin",
+                                "cross-origin writes are refused (Origin " + origin + ")")
+                        .send(ctx.response());
                 return;
             }
         }

@@ -24,8 +24,7 @@ import java.util.Optional;
 final class Auth {
 
     /** The caller, resolved. */
-    record Principal(String userId, String role, String keyPrefix) {
-    }
+    record Principal(String userId, String role, String keyPrefix) {}
 
     private final Store store;
     private final boolean loopback;
@@ -43,11 +42,20 @@ final class Auth {
         this.loopback = loopback;
         this.meter = Clocks.meter(clock);
         Ticker ticker = Clocks.ticker(clock);
-        this.keys = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
-                .expireAfterWrite(Duration.ofSeconds(10)).build();
-        this.buckets = Caffeine.newBuilder().ticker(ticker).maximumSize(100_000)
-                .expireAfterAccess(Duration.ofMinutes(10)).build();
-        this.activeKeys = Caffeine.newBuilder().ticker(ticker).expireAfterWrite(Duration.ofSeconds(5)).build();
+        this.keys = Caffeine.newBuilder()
+                .ticker(ticker)
+                .maximumSize(100_000)
+                .expireAfterWrite(Duration.ofSeconds(10))
+                .build();
+        this.buckets = Caffeine.newBuilder()
+                .ticker(ticker)
+                .maximumSize(100_000)
+                .expireAfterAccess(Duration.ofMinutes(10))
+                .build();
+        this.activeKeys = Caffeine.newBuilder()
+                .ticker(ticker)
+                .expireAfterWrite(Duration.ofSeconds(5))
+                .build();
     }
 
     boolean openMode() {
@@ -65,23 +73,44 @@ final class Auth {
             return new Principal(requestedUser == null ? "anonymous" : requestedUser, "user", null);
         }
         if (authorization == null || !authorization.startsWith("Bearer ")) {
-            throw new ApiError(401, "invalid_request_error", null, "invalid_api_key",
+            throw new ApiError(
+                    401,
+                    "invalid_request_error",
+                    null,
+                    "invalid_api_key",
                     "this server needs an API key: send 'Authorization: Bearer <key>'");
         }
         String key = authorization.substring(7).trim();
         String hash = ApiKey.hash(key);
-        ApiKey k = keys.get(hash, store.keys()::find).filter(x -> !x.revoked()).orElseThrow(() -> new ApiError(401,
-                "invalid_request_error", null, "invalid_api_key", "incorrect or revoked API key "
-                + ApiKey.prefixOf(key) + "..."));
-        Bucket bucket = buckets.get(hash, h -> Bucket.builder().withCustomTimePrecision(meter).addLimit(Bandwidth
-                .builder().capacity(k.requestsPerMinute()).refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1))
-                .build()).build());
+        ApiKey k = keys.get(hash, store.keys()::find)
+                .filter(x -> !x.revoked())
+                .orElseThrow(() -> new ApiError(
+                        401,
+                        "invalid_request_error",
+                        null,
+                        "invalid_api_key",
+                        "incorrect or revoked API key " + ApiKey.prefixOf(key) + "..."));
+        Bucket bucket = buckets.get(
+                hash,
+                h -> Bucket.builder()
+                        .withCustomTimePrecision(meter)
+                        .addLimit(Bandwidth.builder()
+                                .capacity(k.requestsPerMinute())
+                                .refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1))
+                                .build())
+                        .build());
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
             long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);
-            throw new ApiError(429, "requests", null, "rate_limit_exceeded", "rate limit of "
-                    + k.requestsPerMinute() + " requests per minute reached for key " + k.prefix()
-                    + "...; retry in " + seconds + " s").retryAfter(seconds);
+            throw new ApiError(
+                            429,
+                            "requests",
+                            null,
+                            "rate_limit_exceeded",
+                            "rate limit of "
+                                    + k.requestsPerMinute() + " requests per minute reached for key " + k.prefix()
+                                    + "...; retry in " + seconds + " s")
+                    .retryAfter(seconds);
         }
         String user = k.maySetUser() && requestedUser != null ? requestedUser : k.userId();
         return new Principal(user, k.role(), k.prefix());

@@ -27,8 +27,8 @@ import java.util.Map;
  */
 final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHandler.Params> {
 
-    ChatCompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
-            Clock clock) {
+    ChatCompletionsHandler(
+            Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
         super(vertx, router, logs, metrics, auth, clock);
     }
 
@@ -59,11 +59,21 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHand
         }
         // A real template writes its own special tokens; the default one is plain text, read as a
         // completions prompt is (with BOS).
-        int[] ids = checkedPrompt(engine.tokenizer().encode(prompt, template.isDefault()),
-                engine.config().maxPositions(), "messages");
+        int[] ids = checkedPrompt(
+                engine.tokenizer().encode(prompt, template.isDefault()),
+                engine.config().maxPositions(),
+                "messages");
         Fields.Common c = params.common();
-        return new Exchange.Work(List.of(ids), List.of(prompt), params.messages(), c.sampling(), c.n(),
-                params.topLogprobs() == null ? -1 : params.topLogprobs(), false, c.stream(), c.includeUsage(),
+        return new Exchange.Work(
+                List.of(ids),
+                List.of(prompt),
+                params.messages(),
+                c.sampling(),
+                c.n(),
+                params.topLogprobs() == null ? -1 : params.topLogprobs(),
+                false,
+                c.stream(),
+                c.includeUsage(),
                 c.consent());
     }
 
@@ -220,8 +230,10 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHand
                     role = "system"; // OpenAI's newer name for the system turn
                 }
                 if (!ChatMessage.ROLES.contains(role)) {
-                    throw ApiError.invalid(field + ".role", "unknown role '" + m.path("role").asText()
-                            + "' (supported: system, developer, user, assistant)");
+                    throw ApiError.invalid(
+                            field + ".role",
+                            "unknown role '" + m.path("role").asText()
+                                    + "' (supported: system, developer, user, assistant)");
                 }
                 out.add(new ChatMessage(role, content(m.get("content"), field + ".content")));
             }
@@ -241,9 +253,13 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHand
             }
             StringBuilder text = new StringBuilder();
             for (JsonNode part : c) {
-                if (!"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
-                    throw ApiError.invalid(field, field + " may only hold text parts ({\"type\": \"text\", "
-                            + "\"text\": ...}); this model takes no " + part.path("type").asText("untyped") + " input");
+                if (!"text".equals(part.path("type").asText())
+                        || !part.path("text").isTextual()) {
+                    throw ApiError.invalid(
+                            field,
+                            field + " may only hold text parts ({\"type\": \"text\", "
+                                    + "\"text\": ...}); this model takes no "
+                                    + part.path("type").asText("untyped") + " input");
                 }
                 text.append(part.get("text").asText());
             }

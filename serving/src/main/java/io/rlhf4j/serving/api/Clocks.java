@@ -13,8 +13,7 @@ import java.time.Instant;
  */
 final class Clocks {
 
-    private Clocks() {
-    }
+    private Clocks() {}
 
     /** Nanoseconds since this ticker was made: Caffeine needs only differences, and these never overflow. */
     static Ticker ticker(Clock clock) {

@@ -21,8 +21,8 @@ import java.util.Map;
  */
 final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Params> {
 
-    CompletionsHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
-            Clock clock) {
+    CompletionsHandler(
+            Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
         super(vertx, router, logs, metrics, auth, clock);
     }
 
@@ -56,16 +56,25 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             }
             for (int id : p.ids()) {
                 if (id >= vocab) {
-                    throw ApiError.invalid("prompt", "token id " + id + " is outside this model's vocabulary of "
-                            + vocab);
+                    throw ApiError.invalid(
+                            "prompt", "token id " + id + " is outside this model's vocabulary of " + vocab);
                 }
             }
             ids.add(checkedPrompt(p.ids(), window, "prompt"));
             texts.add(engine.tokenizer().decode(p.ids()));
         }
         Fields.Common c = params.common();
-        return new Exchange.Work(ids, texts, List.of(), c.sampling(), c.n(), params.logprobs() == null ? -1 : params.logprobs(),
-                params.echo() && params.logprobs() != null, c.stream(), c.includeUsage(), c.consent());
+        return new Exchange.Work(
+                ids,
+                texts,
+                List.of(),
+                c.sampling(),
+                c.n(),
+                params.logprobs() == null ? -1 : params.logprobs(),
+                params.echo() && params.logprobs() != null,
+                c.stream(),
+                c.includeUsage(),
+                c.consent());
     }
 
     @Override
@@ -86,7 +95,8 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             if (params.echo() && !x.work.promptLogprobs()) {
                 for (int p = 0; p < x.work.prompts().size(); p++) {
                     for (int c = 0; c < x.work.n(); c++) {
-                        x.send(chunk(x, p * x.work.n() + c, x.work.loggedPrompts().get(p), null, null));
+                        x.send(chunk(
+                                x, p * x.work.n() + c, x.work.loggedPrompts().get(p), null, null));
                     }
                 }
             }
@@ -98,8 +108,12 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             Exchange.Choice scored = new Exchange.Choice();
             promptInto(scored, x.promptTokens.get(p));
             for (int c = 0; c < x.work.n(); c++) {
-                x.send(chunk(x, p * x.work.n() + c, x.work.loggedPrompts().get(p), logprobs(scored.tokens,
-                        scored.logprobs, scored.top, scored.offsets), null));
+                x.send(chunk(
+                        x,
+                        p * x.work.n() + c,
+                        x.work.loggedPrompts().get(p),
+                        logprobs(scored.tokens, scored.logprobs, scored.top, scored.offsets),
+                        null));
             }
         }
 
@@ -108,9 +122,13 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             if (t.delta().isEmpty() && params.logprobs() == null) {
                 return;
             }
-            JsonNode lp = params.logprobs() == null || t.id() < 0 ? null : logprobs(List.of(t.text()),
-                    List.of(t.logprob()), List.of(t.top() == null ? Map.of() : t.top()),
-                    List.of(x.choices[index].text.length() - t.delta().length()));
+            JsonNode lp = params.logprobs() == null || t.id() < 0
+                    ? null
+                    : logprobs(
+                            List.of(t.text()),
+                            List.of(t.logprob()),
+                            List.of(t.top() == null ? Map.of() : t.top()),
+                            List.of(x.choices[index].text.length() - t.delta().length()));
             x.send(chunk(x, index, t.delta(), lp, null));
         }
 
@@ -173,7 +191,10 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
 
         private static ObjectNode head(Exchange x) {
             ObjectNode root = Json.MAPPER.createObjectNode();
-            root.put("id", x.id).put("object", "text_completion").put("created", x.created).put("model", x.version);
+            root.put("id", x.id)
+                    .put("object", "text_completion")
+                    .put("created", x.created)
+                    .put("model", x.version);
             return root;
         }
 
@@ -191,8 +212,8 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             return root;
         }
 
-        private JsonNode logprobs(List<String> tokens, List<Float> lps, List<Map<String, Float>> top,
-                List<Integer> offsets) {
+        private JsonNode logprobs(
+                List<String> tokens, List<Float> lps, List<Map<String, Float>> top, List<Integer> offsets) {
             ObjectNode l = Json.MAPPER.createObjectNode();
             ArrayNode t = l.putArray("tokens");
             tokens.forEach(t::add);
@@ -227,8 +248,7 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
     record Params(Fields.Common common, List<Prompt> prompts, Integer logprobs, boolean echo) {
 
         /** A prompt as text (tokenized with BOS) or as token ids (taken as they are, as evaluation clients send). */
-        record Prompt(String text, int[] ids) {
-        }
+        record Prompt(String text, int[] ids) {}
 
         static Params parse(JsonNode body, int maxTokensCap) {
             JsonNode b = Fields.object(body);
@@ -254,8 +274,10 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
                     } else if (e.isArray() && e.size() > 0) {
                         prompts.add(new Prompt(null, ids(e)));
                     } else {
-                        throw ApiError.invalid("prompt", "prompt must be a string, a list of strings, a list of token "
-                                + "ids or a list of non-empty lists of token ids");
+                        throw ApiError.invalid(
+                                "prompt",
+                                "prompt must be a string, a list of strings, a list of token "
+                                        + "ids or a list of non-empty lists of token ids");
                     }
                 }
             } else {

@@ -34,9 +34,17 @@ final class Exchange {
      * What the scheduler runs: tokenized prompts, the text each is logged under, and for a chat request
      * the conversation that text was rendered from (logged beside it; empty for completions).
      */
-    record Work(List<int[]> prompts, List<String> loggedPrompts, List<ChatMessage> messages, SamplingParams sampling,
-            int n, int topLogprobs, boolean promptLogprobs, boolean stream, boolean includeUsage, boolean consent) {
-    }
+    record Work(
+            List<int[]> prompts,
+            List<String> loggedPrompts,
+            List<ChatMessage> messages,
+            SamplingParams sampling,
+            int n,
+            int topLogprobs,
+            boolean promptLogprobs,
+            boolean stream,
+            boolean includeUsage,
+            boolean consent) {}
 
     /** How the response looks to the client. Stream methods write chunks; {@link #body} is the whole answer. */
     interface Format {
@@ -46,8 +54,7 @@ final class Exchange {
         void opened(Exchange x);
 
         /** Streaming: prompt {@code p}'s tokens were scored (only when the work asked for it). */
-        default void prompted(Exchange x, int p) {
-        }
+        default void prompted(Exchange x, int p) {}
 
         /** Streaming: one token of choice {@code index}. */
         void token(Exchange x, int index, Sink.Token token);
@@ -81,6 +88,7 @@ final class Exchange {
     final Choice[] choices;
     /** Per prompt, its tokens as scored by the prefill; null until then, or when not asked for. */
     final List<List<Sink.Token>> promptTokens;
+
     private final Scheduler scheduler;
     private final Format format;
     private final LogWriter logs;
@@ -93,8 +101,17 @@ final class Exchange {
     private boolean failed;
     private boolean firstToken;
 
-    Exchange(Context context, HttpServerResponse response, Scheduler scheduler, Work work, Format format,
-            LogWriter logs, ServingMetrics metrics, Clock clock, long arrived, Auth.Principal who) {
+    Exchange(
+            Context context,
+            HttpServerResponse response,
+            Scheduler scheduler,
+            Work work,
+            Format format,
+            LogWriter logs,
+            ServingMetrics metrics,
+            Clock clock,
+            long arrived,
+            Auth.Principal who) {
         this.clock = clock;
         this.created = clock.millis() / 1000;
         this.context = context;
@@ -123,14 +140,19 @@ final class Exchange {
         }
         for (int p = 0; p < work.prompts().size(); p++) {
             int offset = p * work.n();
-            GenerationRequest req = new GenerationRequest(work.prompts().get(p), work.sampling(), work.n(),
-                    Math.max(0, work.topLogprobs()), work.promptLogprobs());
+            GenerationRequest req = new GenerationRequest(
+                    work.prompts().get(p),
+                    work.sampling(),
+                    work.n(),
+                    Math.max(0, work.topLogprobs()),
+                    work.promptLogprobs());
             Optional<Scheduler.Handle> h = scheduler.submit(req, sink(p));
             if (h.isEmpty()) {
                 handles.forEach(Scheduler.Handle::cancel);
                 failed = true;
                 if (!scheduler.isClosing()) {
-                    ApiError.overloaded("the server is at capacity; retry shortly").send(response);
+                    ApiError.overloaded("the server is at capacity; retry shortly")
+                            .send(response);
                 }
                 return false;
             }
@@ -139,7 +161,8 @@ final class Exchange {
         response.closeHandler(v -> handles.forEach(Scheduler.Handle::cancel));
         response.putHeader("x-rlhf4j-version", version);
         if (work.stream()) {
-            response.setChunked(true).putHeader("content-type", "text/event-stream")
+            response.setChunked(true)
+                    .putHeader("content-type", "text/event-stream")
                     .putHeader("cache-control", "no-cache");
             format.opened(this);
         }
@@ -262,8 +285,8 @@ final class Exchange {
         for (int p = 0; p < work.prompts().size(); p++) {
             acks.add(logs.submit(promptLog(p)));
         }
-        CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).whenComplete((ok, err) ->
-                context.runOnContext(v -> {
+        CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
+                .whenComplete((ok, err) -> context.runOnContext(v -> {
                     if (err != null) {
                         fail(err.getCause() != null ? err.getCause() : err);
                         return;
@@ -275,7 +298,8 @@ final class Exchange {
                         format.closing(this);
                         response.end("data: [DONE]\n\n");
                     } else {
-                        response.putHeader("content-type", "application/json").end(format.body(this).toString());
+                        response.putHeader("content-type", "application/json")
+                                .end(format.body(this).toString());
                     }
                 }));
     }
@@ -292,7 +316,16 @@ final class Exchange {
         }
         ObjectNode sampling = Json.MAPPER.valueToTree(work.sampling());
         sampling.put("n", work.n());
-        return new PromptLog(id + "-" + p, who.userId(), work.consent(), "api", work.loggedPrompts().get(p), version,
-                sampling.toString(), clock.millis(), cs, work.messages());
+        return new PromptLog(
+                id + "-" + p,
+                who.userId(),
+                work.consent(),
+                "api",
+                work.loggedPrompts().get(p),
+                version,
+                sampling.toString(),
+                clock.millis(),
+                cs,
+                work.messages());
     }
 }

@@ -36,8 +36,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     private final Clock clock;
 
     /** @param clock what responses and the prompt log are stamped with (its time orders the labeling queue) */
-    GenerationHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth,
-            Clock clock) {
+    GenerationHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
         this.clock = clock;
         this.vertx = vertx;
         this.router = router;
@@ -67,7 +66,10 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
         try {
             JsonNode body;
             try {
-                body = Json.MAPPER.readTree(ctx.body().buffer() == null ? new byte[0] : ctx.body().buffer().getBytes());
+                body = Json.MAPPER.readTree(
+                        ctx.body().buffer() == null
+                                ? new byte[0]
+                                : ctx.body().buffer().getBytes());
             } catch (java.io.IOException e) {
                 throw ApiError.invalid(null, "the request body is not valid JSON");
             }
@@ -79,8 +81,11 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             String model = common(params).model();
             String version = scheduler.engine().version();
             if (model != null && !model.equals(version) && !model.equals(ALIAS)) {
-                throw ApiError.notFound("model", "model_not_found", "model '" + model
-                        + "' is not served; the active version is '" + version + "' (or use '" + ALIAS + "')");
+                throw ApiError.notFound(
+                        "model",
+                        "model_not_found",
+                        "model '" + model + "' is not served; the active version is '" + version + "' (or use '" + ALIAS
+                                + "')");
             }
         } catch (ApiError e) {
             e.send(response);
@@ -92,38 +97,56 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
         admit(vertx.getOrCreateContext(), response, ctx.request().getHeader("authorization"), params, arrived, 0);
     }
 
-    private record Admitted(Auth.Principal who, Scheduler scheduler, Exchange.Work work) {
-    }
+    private record Admitted(Auth.Principal who, Scheduler scheduler, Exchange.Work work) {}
 
-    private void admit(Context context, HttpServerResponse response, String authorization, P params, long arrived,
-            int attempt) {
-        vertx.executeBlocking(() -> {
-            Scheduler scheduler = router.current();
-            if (scheduler == null) {
-                throw ApiError.overloaded("no model version is active yet");
-            }
-            Auth.Principal who = auth.authenticate(authorization, common(params).user());
-            if (common(params).n() > scheduler.limits().maxRows()) {
-                throw ApiError.invalid("n", "n must be at most " + scheduler.limits().maxRows()
-                        + " on this server (its batch size)");
-            }
-            return new Admitted(who, scheduler, work(scheduler, params));
-        }, false).onComplete(ar -> {
-            if (ar.failed()) {
-                (ar.cause() instanceof ApiError a ? a : ApiError.internal(ar.cause().getMessage())).send(response);
-                return;
-            }
-            Admitted a = ar.result();
-            Exchange exchange = new Exchange(context, response, a.scheduler(), a.work(), format(params), logs, metrics,
-                    clock, arrived, a.who());
-            if (!exchange.start() && a.scheduler().isClosing()) {
-                if (attempt < 3) {
-                    admit(context, response, authorization, params, arrived, attempt + 1);
-                } else {
-                    ApiError.overloaded("the model is being swapped; retry shortly").send(response);
-                }
-            }
-        });
+    private void admit(
+            Context context, HttpServerResponse response, String authorization, P params, long arrived, int attempt) {
+        vertx.executeBlocking(
+                        () -> {
+                            Scheduler scheduler = router.current();
+                            if (scheduler == null) {
+                                throw ApiError.overloaded("no model version is active yet");
+                            }
+                            Auth.Principal who = auth.authenticate(
+                                    authorization, common(params).user());
+                            if (common(params).n() > scheduler.limits().maxRows()) {
+                                throw ApiError.invalid(
+                                        "n",
+                                        "n must be at most "
+                                                + scheduler.limits().maxRows() + " on this server (its batch size)");
+                            }
+                            return new Admitted(who, scheduler, work(scheduler, params));
+                        },
+                        false)
+                .onComplete(ar -> {
+                    if (ar.failed()) {
+                        (ar.cause() instanceof ApiError a
+                                        ? a
+                                        : ApiError.internal(ar.cause().getMessage()))
+                                .send(response);
+                        return;
+                    }
+                    Admitted a = ar.result();
+                    Exchange exchange = new Exchange(
+                            context,
+                            response,
+                            a.scheduler(),
+                            a.work(),
+                            format(params),
+                            logs,
+                            metrics,
+                            clock,
+                            arrived,
+                            a.who());
+                    if (!exchange.start() && a.scheduler().isClosing()) {
+                        if (attempt < 3) {
+                            admit(context, response, authorization, params, arrived, attempt + 1);
+                        } else {
+                            ApiError.overloaded("the model is being swapped; retry shortly")
+                                    .send(response);
+                        }
+                    }
+                });
     }
 
     /** Refuses a prompt the model cannot take. */
@@ -132,8 +155,10 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             throw ApiError.invalid(field, "the prompt is empty and the model has no BOS token");
         }
         if (ids.length >= window) {
-            throw ApiError.invalid(field, "the prompt is " + ids.length + " tokens; this model's context "
-                    + "window is " + window + " tokens");
+            throw ApiError.invalid(
+                    field,
+                    "the prompt is " + ids.length + " tokens; this model's context " + "window is " + window
+                            + " tokens");
         }
         return ids;
     }
@@ -148,12 +173,16 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
         static final int MAX_STOPS = 4;
 
         /** What both endpoints take besides their prompt. */
-        record Common(String model, SamplingParams sampling, int n, boolean stream, boolean includeUsage, String user,
-                boolean consent) {
-        }
+        record Common(
+                String model,
+                SamplingParams sampling,
+                int n,
+                boolean stream,
+                boolean includeUsage,
+                String user,
+                boolean consent) {}
 
-        private Fields() {
-        }
+        private Fields() {}
 
         static JsonNode object(JsonNode b) {
             if (b == null || !b.isObject()) {
@@ -193,7 +222,8 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                 }
                 seed = b.get("seed").asLong();
             }
-            SamplingParams sampling = new SamplingParams(maxTokens, temperature, topP, Math.max(0, topK), stop(b), seed);
+            SamplingParams sampling =
+                    new SamplingParams(maxTokens, temperature, topP, Math.max(0, topK), stop(b), seed);
             return new Common(model, sampling, n, stream, includeUsage, user, consent);
         }
 

@@ -6,12 +6,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.rlhf4j.core.io.Json;
+import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.sampling.FinishReason;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
-import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.scheduler.GenerationRequest;
 import io.rlhf4j.serving.scheduler.Scheduler;
@@ -58,14 +58,13 @@ final class LabelingHandler {
     private final SplitPolicy split;
     private final Clock clock;
     /** A prompt handed to a labeler: the completions sampled for them, once sampled. */
-    private record Lease(String labeler, List<Integer> completions, String version) {
-    }
+    private record Lease(String labeler, List<Integer> completions, String version) {}
 
     private final Cache<String, Lease> leases;
 
     /** @param clock what leases expire by and judgements are stamped with */
-    LabelingHandler(Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens,
-            SplitPolicy split, Clock clock) {
+    LabelingHandler(
+            Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens, SplitPolicy split, Clock clock) {
         this.vertx = vertx;
         this.router = router;
         this.store = store;
@@ -73,7 +72,10 @@ final class LabelingHandler {
         this.maxNewTokens = maxNewTokens;
         this.split = split;
         this.clock = clock;
-        this.leases = Caffeine.newBuilder().ticker(Clocks.ticker(clock)).expireAfterWrite(LEASE).build();
+        this.leases = Caffeine.newBuilder()
+                .ticker(Clocks.ticker(clock))
+                .expireAfterWrite(LEASE)
+                .build();
     }
 
     void mount(Router r) {
@@ -86,38 +88,48 @@ final class LabelingHandler {
 
     // ------------------------------------------------------------------ the queue
 
-    private record Task(String labeler, PromptLog prompt, Scheduler scheduler, int[] tokens, ObjectNode ready) {
-    }
+    private record Task(String labeler, PromptLog prompt, Scheduler scheduler, int[] tokens, ObjectNode ready) {}
 
     private void next(RoutingContext ctx) {
         String authorization = ctx.request().getHeader("authorization");
         String labelerParam = ctx.request().getParam("labeler");
         String kParam = ctx.request().getParam("k", "4");
-        vertx.executeBlocking(() -> {
-            int k;
-            try {
-                k = Integer.parseInt(kParam);
-            } catch (NumberFormatException e) {
-                throw ApiError.invalid("k", "k must be an integer, got '" + kParam + "'");
-            }
-            if (k < MIN_K || k > MAX_K) {
-                throw ApiError.invalid("k", "k must be " + MIN_K + ".." + MAX_K + ", got " + k);
-            }
-            String labeler = labeler(authorization, labelerParam);
-            Scheduler scheduler = router.current();
-            if (scheduler == null) {
-                throw ApiError.overloaded("no model version is active yet");
-            }
-            return findTask(labeler, scheduler, scheduler.engine().config().maxPositions());
-        }, false).compose(task -> task.isEmpty() ? Future.succeededFuture(Optional.<ObjectNode>empty())
-                : task.get().ready() != null ? Future.succeededFuture(Optional.of(task.get().ready()))
-                : sample(task.get(), Integer.parseInt(kParam)).map(Optional::of)).onComplete(ar -> {
+        vertx.executeBlocking(
+                        () -> {
+                            int k;
+                            try {
+                                k = Integer.parseInt(kParam);
+                            } catch (NumberFormatException e) {
+                                throw ApiError.invalid("k", "k must be an integer, got '" + kParam + "'");
+                            }
+                            if (k < MIN_K || k > MAX_K) {
+                                throw ApiError.invalid("k", "k must be " + MIN_K + ".." + MAX_K + ", got " + k);
+                            }
+                            String labeler = labeler(authorization, labelerParam);
+                            Scheduler scheduler = router.current();
+                            if (scheduler == null) {
+                                throw ApiError.overloaded("no model version is active yet");
+                            }
+                            return findTask(
+                                    labeler,
+                                    scheduler,
+                                    scheduler.engine().config().maxPositions());
+                        },
+                        false)
+                .compose(task -> task.isEmpty()
+                        ? Future.succeededFuture(Optional.<ObjectNode>empty())
+                        : task.get().ready() != null
+                                ? Future.succeededFuture(Optional.of(task.get().ready()))
+                                : sample(task.get(), Integer.parseInt(kParam)).map(Optional::of))
+                .onComplete(ar -> {
                     if (ar.failed()) {
                         send(ctx, ar.cause());
                     } else if (ar.result().isEmpty()) {
                         ctx.response().setStatusCode(204).end();
                     } else {
-                        ctx.response().putHeader("content-type", "application/json").end(ar.result().get().toString());
+                        ctx.response()
+                                .putHeader("content-type", "application/json")
+                                .end(ar.result().get().toString());
                     }
                 });
     }
@@ -144,7 +156,8 @@ final class LabelingHandler {
                     // Asked again before judging: the same task, not K more completions.
                     PromptLog full = store.prompts().find(p.id()).orElseThrow();
                     List<PromptLog.Completion> mine = full.completions().stream()
-                            .filter(c -> held.completions().contains(c.index())).toList();
+                            .filter(c -> held.completions().contains(c.index()))
+                            .toList();
                     return Optional.of(new Task(labeler, p, scheduler, null, task(p, held.version(), mine)));
                 }
                 int[] tokens = scheduler.engine().tokenizer().encode(p.text(), true);
@@ -168,8 +181,7 @@ final class LabelingHandler {
             int open = k;
 
             @Override
-            public void onToken(int choice, Token token) {
-            }
+            public void onToken(int choice, Token token) {}
 
             @Override
             public synchronized void onFinish(int choice, String text, FinishReason reason, int tokens) {
@@ -184,18 +196,30 @@ final class LabelingHandler {
                 done.tryFail(error);
             }
         };
-        if (task.scheduler().submit(new GenerationRequest(task.tokens(), params, k, 0), sink).isEmpty()) {
+        if (task.scheduler()
+                .submit(new GenerationRequest(task.tokens(), params, k, 0), sink)
+                .isEmpty()) {
             leases.invalidate(task.prompt().id());
             return Future.failedFuture(ApiError.overloaded("the server is at capacity; retry shortly"));
         }
         String version = task.scheduler().engine().version();
-        return done.future().compose(completions -> vertx.executeBlocking(() -> {
-            List<PromptLog.Completion> stored = store.prompts().addCompletions(task.prompt().id(), version, completions,
-                    clock.millis());
-            leases.put(task.prompt().id(), new Lease(task.labeler(),
-                    stored.stream().map(PromptLog.Completion::index).toList(), version));
-            return task(task.prompt(), version, stored);
-        }, false)).onFailure(e -> leases.invalidate(task.prompt().id()));
+        return done.future()
+                .compose(completions -> vertx.executeBlocking(
+                        () -> {
+                            List<PromptLog.Completion> stored = store.prompts()
+                                    .addCompletions(task.prompt().id(), version, completions, clock.millis());
+                            leases.put(
+                                    task.prompt().id(),
+                                    new Lease(
+                                            task.labeler(),
+                                            stored.stream()
+                                                    .map(PromptLog.Completion::index)
+                                                    .toList(),
+                                            version));
+                            return task(task.prompt(), version, stored);
+                        },
+                        false))
+                .onFailure(e -> leases.invalidate(task.prompt().id()));
     }
 
     private static ObjectNode task(PromptLog prompt, String version, List<PromptLog.Completion> completions) {
@@ -208,11 +232,13 @@ final class LabelingHandler {
         o.put("model", version);
         ArrayNode cs = o.putArray("completions");
         for (PromptLog.Completion c : completions) {
-            cs.addObject().put("id", prompt.id() + "-" + c.index()).put("index", c.index()).put("text", c.text());
+            cs.addObject()
+                    .put("id", prompt.id() + "-" + c.index())
+                    .put("index", c.index())
+                    .put("text", c.text());
         }
         return o;
     }
-
 
     // ------------------------------------------------------------------ judgements
 
@@ -222,8 +248,10 @@ final class LabelingHandler {
         PromptLog prompt = prompt(text(b, "prompt_id", true));
         JsonNode ranking = b.get("ranking");
         if (ranking == null || !ranking.isArray() || ranking.isEmpty()) {
-            throw ApiError.invalid("ranking", "ranking must be a list of groups of completion ids, best first, "
-                    + "e.g. [[\"id1\"], [\"id2\", \"id3\"]] (a group is a tie)");
+            throw ApiError.invalid(
+                    "ranking",
+                    "ranking must be a list of groups of completion ids, best first, "
+                            + "e.g. [[\"id1\"], [\"id2\", \"id3\"]] (a group is a tie)");
         }
         Map<String, Integer> known = new HashMap<>();
         prompt.completions().forEach(c -> known.put(prompt.id() + "-" + c.index(), c.index()));
@@ -232,7 +260,8 @@ final class LabelingHandler {
         Set<String> seen = new HashSet<>();
         int place = 0;
         for (JsonNode group : ranking) {
-            JsonNode members = group.isArray() ? group : Json.MAPPER.createArrayNode().add(group);
+            JsonNode members =
+                    group.isArray() ? group : Json.MAPPER.createArrayNode().add(group);
             if (members.isEmpty()) {
                 throw ApiError.invalid("ranking", "a group of the ranking is empty");
             }
@@ -253,8 +282,14 @@ final class LabelingHandler {
         List<Judgement.Label> labels = labels(b, known, seen);
         Judgement.Ranking r;
         try {
-            r = new Judgement.Ranking("rank-" + UUID.randomUUID(), prompt.id(), labeler, completions,
-                    ranks.stream().mapToInt(Integer::intValue).toArray(), "labeling", clock.millis());
+            r = new Judgement.Ranking(
+                    "rank-" + UUID.randomUUID(),
+                    prompt.id(),
+                    labeler,
+                    completions,
+                    ranks.stream().mapToInt(Integer::intValue).toArray(),
+                    "labeling",
+                    clock.millis());
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("ranking", e.getMessage());
         }
@@ -278,8 +313,8 @@ final class LabelingHandler {
             for (Iterator<String> it = part.fieldNames(); it.hasNext(); ) {
                 String id = it.next();
                 if (!ranked.contains(id)) {
-                    throw ApiError.invalid(part == scores ? "scores" : "flags", "'" + id
-                            + "' is not one of the ranked completions");
+                    throw ApiError.invalid(
+                            part == scores ? "scores" : "flags", "'" + id + "' is not one of the ranked completions");
                 }
             }
         }
@@ -303,8 +338,8 @@ final class LabelingHandler {
             try {
                 out.add(new Judgement.Label(known.get(id), s.isInt() ? s.asInt() : null, fl));
             } catch (IllegalArgumentException e) {
-                throw ApiError.invalid(e.getMessage().startsWith("unknown flag") ? "flags" : "scores",
-                        id + ": " + e.getMessage());
+                throw ApiError.invalid(
+                        e.getMessage().startsWith("unknown flag") ? "flags" : "scores", id + ": " + e.getMessage());
             }
         }
         return out;
@@ -318,8 +353,8 @@ final class LabelingHandler {
         if (text.isBlank() || text.length() > MAX_DEMONSTRATION_CHARS) {
             throw ApiError.invalid("text", "a demonstration is 1.." + MAX_DEMONSTRATION_CHARS + " characters");
         }
-        var d = new Judgement.Demonstration("demo-" + UUID.randomUUID(), prompt.id(), labeler, text, "labeling",
-                clock.millis());
+        var d = new Judgement.Demonstration(
+                "demo-" + UUID.randomUUID(), prompt.id(), labeler, text, "labeling", clock.millis());
         store.judgements().addDemonstration(d);
         leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
@@ -363,15 +398,21 @@ final class LabelingHandler {
             return named == null || named.isBlank() ? "anonymous" : named;
         }
         if (!"labeler".equals(who.role())) {
-            throw new ApiError(403, "permission_error", null, "not_a_labeler",
+            throw new ApiError(
+                    403,
+                    "permission_error",
+                    null,
+                    "not_a_labeler",
                     "the labeling API needs a key with the labeler role; this key's role is '" + who.role() + "'");
         }
         return who.userId();
     }
 
     private PromptLog prompt(String id) {
-        return store.prompts().find(id).orElseThrow(() -> ApiError.notFound("prompt_id", "prompt_not_found",
-                "no prompt " + id + " was ever served"));
+        return store.prompts()
+                .find(id)
+                .orElseThrow(() ->
+                        ApiError.notFound("prompt_id", "prompt_not_found", "no prompt " + id + " was ever served"));
     }
 
     private static String text(JsonNode b, String field, boolean required) {
@@ -391,7 +432,9 @@ final class LabelingHandler {
     private void respond(RoutingContext ctx, int status, Callable<ObjectNode> work) {
         vertx.executeBlocking(work, false).onComplete(ar -> {
             if (ar.succeeded()) {
-                ctx.response().setStatusCode(status).putHeader("content-type", "application/json")
+                ctx.response()
+                        .setStatusCode(status)
+                        .putHeader("content-type", "application/json")
                         .end(ar.result().toString());
             } else {
                 send(ctx, ar.cause());

@@ -40,7 +40,8 @@ final class TokenizeHandler {
     private ObjectNode tokenize(JsonNode b, PolicyEngine engine) {
         int[] ids;
         if (b.has("messages")) {
-            ChatCompletionsHandler.Params chat = ChatCompletionsHandler.Params.parse(b, engine.config().maxPositions());
+            ChatCompletionsHandler.Params chat =
+                    ChatCompletionsHandler.Params.parse(b, engine.config().maxPositions());
             boolean generationPrompt = GenerationHandler.Fields.bool(b, "add_generation_prompt", true);
             try {
                 String text = engine.chatTemplate().render(chat.messages(), generationPrompt);
@@ -73,10 +74,13 @@ final class TokenizeHandler {
         int[] ids = new int[list.size()];
         for (int i = 0; i < ids.length; i++) {
             JsonNode id = list.get(i);
-            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0
+            if (!id.isIntegralNumber()
+                    || !id.canConvertToInt()
+                    || id.asInt() < 0
                     || id.asInt() >= engine.config().vocabSize()) {
-                throw ApiError.invalid("tokens", "token ids must be integers in [0, " + engine.config().vocabSize()
-                        + "), got " + id);
+                throw ApiError.invalid(
+                        "tokens",
+                        "token ids must be integers in [0, " + engine.config().vocabSize() + "), got " + id);
             }
             ids[i] = id.asInt();
         }
@@ -87,26 +91,36 @@ final class TokenizeHandler {
 
     private void run(RoutingContext ctx, BiFunction<JsonNode, PolicyEngine, ObjectNode> work) {
         String authorization = ctx.request().getHeader("authorization");
-        vertx.executeBlocking(() -> {
-            JsonNode b = ApiError.jsonObject(ctx);
-            auth.authenticate(authorization, null);
-            Scheduler s = router.current();
-            if (s == null) {
-                throw ApiError.overloaded("no model version is active yet");
-            }
-            String model = GenerationHandler.Fields.optionalText(b, "model");
-            String version = s.engine().version();
-            if (model != null && !model.equals(version) && !model.equals(GenerationHandler.ALIAS)) {
-                throw ApiError.notFound("model", "model_not_found", "model '" + model
-                        + "' is not served; the active version is '" + version + "'");
-            }
-            return work.apply(b, s.engine());
-        }, false).onComplete(ar -> {
-            if (ar.succeeded()) {
-                ctx.response().putHeader("content-type", "application/json").end(ar.result().toString());
-            } else {
-                (ar.cause() instanceof ApiError a ? a : ApiError.internal(ar.cause().getMessage())).send(ctx.response());
-            }
-        });
+        vertx.executeBlocking(
+                        () -> {
+                            JsonNode b = ApiError.jsonObject(ctx);
+                            auth.authenticate(authorization, null);
+                            Scheduler s = router.current();
+                            if (s == null) {
+                                throw ApiError.overloaded("no model version is active yet");
+                            }
+                            String model = GenerationHandler.Fields.optionalText(b, "model");
+                            String version = s.engine().version();
+                            if (model != null && !model.equals(version) && !model.equals(GenerationHandler.ALIAS)) {
+                                throw ApiError.notFound(
+                                        "model",
+                                        "model_not_found",
+                                        "model '" + model + "' is not served; the active version is '" + version + "'");
+                            }
+                            return work.apply(b, s.engine());
+                        },
+                        false)
+                .onComplete(ar -> {
+                    if (ar.succeeded()) {
+                        ctx.response()
+                                .putHeader("content-type", "application/json")
+                                .end(ar.result().toString());
+                    } else {
+                        (ar.cause() instanceof ApiError a
+                                        ? a
+                                        : ApiError.internal(ar.cause().getMessage()))
+                                .send(ctx.response());
+                    }
+                });
     }
 }

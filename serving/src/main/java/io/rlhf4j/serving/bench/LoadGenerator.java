@@ -29,8 +29,17 @@ import java.util.concurrent.Future;
 public final class LoadGenerator {
 
     /** One level's figures. */
-    public record Result(int concurrency, int requests, int failures, long tokens, double seconds, double ttftP50,
-            double ttftP99, double latencyP50, double latencyP99, double decodeMsPerToken) {
+    public record Result(
+            int concurrency,
+            int requests,
+            int failures,
+            long tokens,
+            double seconds,
+            double ttftP50,
+            double ttftP99,
+            double latencyP50,
+            double latencyP99,
+            double decodeMsPerToken) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -38,7 +47,8 @@ public final class LoadGenerator {
 
     /** Which API the clients speak. */
     public enum Endpoint {
-        COMPLETIONS("/v1/completions"), CHAT("/v1/chat/completions");
+        COMPLETIONS("/v1/completions"),
+        CHAT("/v1/chat/completions");
 
         final String path;
 
@@ -55,7 +65,8 @@ public final class LoadGenerator {
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final String base;
 
     public LoadGenerator(int port) {
@@ -76,11 +87,14 @@ public final class LoadGenerator {
         long start = System.nanoTime();
         for (int from = 0, i = 0; from < prompts.size(); from += batch, i++) {
             List<int[]> group = prompts.subList(from, Math.min(prompts.size(), from + batch));
-            String body = JSON.writeValueAsString(java.util.Map.of("prompt", group, "echo", true, "logprobs", 1,
-                    "max_tokens", 1, "temperature", 0, "seed", 1234));
+            String body = JSON.writeValueAsString(java.util.Map.of(
+                    "prompt", group, "echo", true, "logprobs", 1, "max_tokens", 1, "temperature", 0, "seed", 1234));
             long t0 = System.nanoTime();
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + Endpoint.COMPLETIONS.path))
-                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create(base + Endpoint.COMPLETIONS.path))
+                            .POST(HttpRequest.BodyPublishers.ofString(body))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new IllegalStateException("scoring request failed: " + r.statusCode() + " " + r.body());
             }
@@ -112,21 +126,24 @@ public final class LoadGenerator {
                 for (int i; (i = next.getAndIncrement()) < requests; ) {
                     String text = JSON.writeValueAsString(prompts.get(i % prompts.size()));
                     String body = (endpoint == Endpoint.CHAT
-                            ? "{\"messages\":[{\"role\":\"user\",\"content\":" + text + "}],\"logprobs\":true"
-                            : "{\"prompt\":" + text + ",\"logprobs\":0")
+                                    ? "{\"messages\":[{\"role\":\"user\",\"content\":" + text + "}],\"logprobs\":true"
+                                    : "{\"prompt\":" + text + ",\"logprobs\":0")
                             + ",\"max_tokens\":" + maxTokens + ",\"temperature\":0.8,\"seed\":" + i
                             + ",\"stream\":true,\"user\":\"bench\"}";
                     long t0 = System.nanoTime();
                     try {
-                        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(url)
-                                .POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                        HttpResponse<InputStream> r = http.send(
+                                HttpRequest.newBuilder(url)
+                                        .POST(HttpRequest.BodyPublishers.ofString(body))
+                                        .build(),
                                 HttpResponse.BodyHandlers.ofInputStream());
                         if (r.statusCode() != 200) {
                             failed[i] = true;
                             r.body().close();
                             continue;
                         }
-                        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                        try (BufferedReader in =
+                                new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
                             for (String line; (line = in.readLine()) != null; ) {
                                 if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
                                     continue;
@@ -134,7 +151,9 @@ public final class LoadGenerator {
                                 JsonNode chunk = JSON.readTree(line.substring(6));
                                 // With logprobs on, every generated token arrives as a chunk that lists it.
                                 JsonNode lp = chunk.path("choices").path(0).path("logprobs");
-                                int n = endpoint == Endpoint.CHAT ? lp.path("content").size() : lp.path("tokens").size();
+                                int n = endpoint == Endpoint.CHAT
+                                        ? lp.path("content").size()
+                                        : lp.path("tokens").size();
                                 if (n > 0) {
                                     lastToken[i] = System.nanoTime() - t0;
                                     ttft[i] = ttft[i] == 0 ? lastToken[i] : ttft[i];
@@ -165,8 +184,16 @@ public final class LoadGenerator {
                 decodeTokens += tokens[i] - 1;
             }
         }
-        return new Result(concurrency, requests, failures, Arrays.stream(tokens).sum(), seconds,
-                percentile(ttft, 0.5), percentile(ttft, 0.99), percentile(latency, 0.5), percentile(latency, 0.99),
+        return new Result(
+                concurrency,
+                requests,
+                failures,
+                Arrays.stream(tokens).sum(),
+                seconds,
+                percentile(ttft, 0.5),
+                percentile(ttft, 0.99),
+                percentile(latency, 0.5),
+                percentile(latency, 0.99),
                 decodeTokens == 0 ? Double.NaN : decodeNanos / decodeTokens / 1e6);
     }
 

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.serving.ServingApp;
-import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.engine.EngineOptions;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -52,13 +52,11 @@ public final class ServeConfig {
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device"),
             "scheduler", Set.of("max_batch", "queue"),
-            "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model",
-                    "held_out_labelers"));
+            "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model", "held_out_labelers"));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    private ServeConfig() {
-    }
+    private ServeConfig() {}
 
     /**
      * @param file a YAML file, or null
@@ -91,25 +89,31 @@ public final class ServeConfig {
         try {
             return new ServingApp.Config(
                     Path.of(text(tree, "data_dir", "data")),
-                    text(tree, "database.url", null), text(tree, "database.user", null),
+                    text(tree, "database.url", null),
+                    text(tree, "database.user", null),
                     text(tree, "database.password", null),
                     text(tree, "server.host", "127.0.0.1"),
                     integer(tree, "server.port", 8080),
-                    new EngineOptions(text(tree, "engine.kind", EngineOptions.CPU), integer(tree, "engine.threads", 0),
+                    new EngineOptions(
+                            text(tree, "engine.kind", EngineOptions.CPU),
+                            integer(tree, "engine.threads", 0),
                             integer(tree, "engine.device", 0)),
-                    integer(tree, "scheduler.max_batch", 32), integer(tree, "scheduler.queue", 256),
+                    integer(tree, "scheduler.max_batch", 32),
+                    integer(tree, "scheduler.queue", 256),
                     adminToken,
                     // The pipeline launcher is the command line's to supply: it knows its own class path.
                     TrainingLoop.Options.disabled()
-                            .withBaseModel(text(tree, "loop.base_model", null) == null ? null
-                                    : Path.of(text(tree, "loop.base_model", null)))
+                            .withBaseModel(
+                                    text(tree, "loop.base_model", null) == null
+                                            ? null
+                                            : Path.of(text(tree, "loop.base_model", null)))
                             .withEveryJudgements(integer(tree, "loop.every_judgements", 200))
                             .withAutoPromote(Boolean.parseBoolean(text(tree, "loop.auto_promote", "false")))
                             .withTrainingThreads(integer(tree, "loop.training_threads", 1))
                             .withHeldOutLabelers(text(tree, "loop.held_out_labelers", "")));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException((file == null ? "configuration" : file.toString()) + ": "
-                    + e.getMessage());
+            throw new IllegalArgumentException(
+                    (file == null ? "configuration" : file.toString()) + ": " + e.getMessage());
         }
     }
 
@@ -118,8 +122,8 @@ public final class ServeConfig {
             String k = it.next();
             Set<String> sub = KEYS.get(k);
             if (sub == null) {
-                throw new IllegalArgumentException(where + ": unknown key '" + k + "' (known: "
-                        + List.copyOf(KEYS.keySet()) + ")");
+                throw new IllegalArgumentException(
+                        where + ": unknown key '" + k + "' (known: " + List.copyOf(KEYS.keySet()) + ")");
             }
             JsonNode v = root.get(k);
             if (!sub.isEmpty()) {
@@ -129,8 +133,8 @@ public final class ServeConfig {
                 for (Iterator<String> s = v.fieldNames(); s.hasNext(); ) {
                     String name = s.next();
                     if (!sub.contains(name)) {
-                        throw new IllegalArgumentException(where + ": unknown key '" + k + "." + name + "' (known: "
-                                + List.copyOf(sub) + ")");
+                        throw new IllegalArgumentException(
+                                where + ": unknown key '" + k + "." + name + "' (known: " + List.copyOf(sub) + ")");
                     }
                 }
             }
@@ -141,7 +145,8 @@ public final class ServeConfig {
         String[] parts = path.split("\\.");
         ObjectNode node = root;
         for (int i = 0; i < parts.length - 1; i++) {
-            node = node.has(parts[i]) && node.get(parts[i]).isObject() ? (ObjectNode) node.get(parts[i])
+            node = node.has(parts[i]) && node.get(parts[i]).isObject()
+                    ? (ObjectNode) node.get(parts[i])
                     : node.putObject(parts[i]);
         }
         node.put(parts[parts.length - 1], value);

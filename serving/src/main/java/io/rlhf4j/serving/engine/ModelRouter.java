@@ -93,7 +93,8 @@ public final class ModelRouter implements AutoCloseable {
         Scheduler old = active.getAndSet(next);
         LOG.info("version {} is active", version.version());
         if (old != null) {
-            Thread retire = new Thread(old::close, "rlhf4j-retire-" + old.engine().version());
+            Thread retire =
+                    new Thread(old::close, "rlhf4j-retire-" + old.engine().version());
             retire.setDaemon(true);
             retire.start();
         }

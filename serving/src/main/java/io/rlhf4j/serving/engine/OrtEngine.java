@@ -1,13 +1,13 @@
 package io.rlhf4j.serving.engine;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
-import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.chat.ChatTemplate;
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -43,8 +43,8 @@ public final class OrtEngine implements PolicyEngine {
     private final int kvHeads;
     private final int headDim;
 
-    private OrtEngine(String version, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate,
-            OrtSession session) {
+    private OrtEngine(
+            String version, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate, OrtSession session) {
         this.version = version;
         this.config = config;
         this.tokenizer = tokenizer;
@@ -69,7 +69,8 @@ public final class OrtEngine implements PolicyEngine {
         ChatTemplate chatTemplate = ChatTemplate.load(dir);
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
         try (OrtSession.SessionOptions options = engine.sessionOptions()) {
-            return new OrtEngine(version, config, tokenizer, chatTemplate, env.createSession(graph.toString(), options));
+            return new OrtEngine(
+                    version, config, tokenizer, chatTemplate, env.createSession(graph.toString(), options));
         } catch (OrtException e) {
             throw new IOException(graph + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
         }
@@ -204,7 +205,8 @@ public final class OrtEngine implements PolicyEngine {
                 OnnxTensor[] values = new OnnxTensor[layers];
                 for (int l = 0; l < layers; l++) {
                     keys[l] = (OnnxTensor) result.get("present." + l + ".key").orElseThrow();
-                    values[l] = (OnnxTensor) result.get("present." + l + ".value").orElseThrow();
+                    values[l] =
+                            (OnnxTensor) result.get("present." + l + ".value").orElseThrow();
                 }
                 OnnxTensor logitsTensor = (OnnxTensor) result.get("logits").orElseThrow();
                 long[] shape = logitsTensor.getInfo().getShape();
@@ -217,11 +219,13 @@ public final class OrtEngine implements PolicyEngine {
                 }
                 // The buffer is ONNX Runtime's copy of the logits, ours to keep: a prefill's prompt rows
                 // are right-aligned, so token j of row r sits at column len - real[r] + j.
-                PromptLogits prompt = past.width > 0 ? null : (row, index) -> {
-                    float[] out = new float[vocab];
-                    all.get(((row * len) + len - realAfter[row] + index) * vocab, out);
-                    return out;
-                };
+                PromptLogits prompt = past.width > 0
+                        ? null
+                        : (row, index) -> {
+                            float[] out = new float[vocab];
+                            all.get(((row * len) + len - realAfter[row] + index) * vocab, out);
+                            return out;
+                        };
                 return new Step(new OrtBatch(rows, past.width + len, realAfter, keys, values, result), logits, prompt);
             } catch (RuntimeException e) {
                 result.close();
@@ -310,8 +314,15 @@ public final class OrtEngine implements PolicyEngine {
         return new OrtBatch(rows, width, real, keys, values, null);
     }
 
-    private OnnxTensor gather(List<OrtBatch> sources, List<Integer> picks, int[] real, int width, int layer,
-            boolean key, Map<OnnxTensor, float[]> cache) throws OrtException {
+    private OnnxTensor gather(
+            List<OrtBatch> sources,
+            List<Integer> picks,
+            int[] real,
+            int width,
+            int layer,
+            boolean key,
+            Map<OnnxTensor, float[]> cache)
+            throws OrtException {
         int rows = picks.size();
         float[] out = new float[rows * kvHeads * width * headDim];
         for (int i = 0; i < rows; i++) {

@@ -1,12 +1,12 @@
 package io.rlhf4j.serving.engine;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -49,7 +49,10 @@ public final class OrtRewardEngine implements AutoCloseable {
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
         try (OrtSession.SessionOptions options = engine.sessionOptions()) {
-            return new OrtRewardEngine(version, Checkpoint.readConfig(dir), Checkpoint.readTokenizer(dir),
+            return new OrtRewardEngine(
+                    version,
+                    Checkpoint.readConfig(dir),
+                    Checkpoint.readTokenizer(dir),
                     env.createSession(graph.toString(), options));
         } catch (OrtException e) {
             throw new IOException(graph + ": ONNX Runtime cannot load it: " + e.getMessage(), e);

@@ -1,9 +1,9 @@
 package io.rlhf4j.serving.loop;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.loop.PipelineLauncher;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
@@ -46,6 +46,7 @@ public final class TrainingLoop implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** In a run's directory: what it was asked to do, and how far it has come. */
     private static final String REQUEST = "request.json";
+
     private static final String PROGRESS = "progress.json";
 
     /**
@@ -60,8 +61,15 @@ public final class TrainingLoop implements AutoCloseable {
      * @param split how users are split: the labeling queue and every run's snapshot use the same
      * @param heldOutLabelers rankings by labelers whose id starts with this are held out of RM training
      */
-    public record Options(PipelineLauncher launcher, Path baseModel, int everyJudgements, boolean autoPromote,
-            int trainingThreads, int maxAttempts, SplitPolicy split, String heldOutLabelers) {
+    public record Options(
+            PipelineLauncher launcher,
+            Path baseModel,
+            int everyJudgements,
+            boolean autoPromote,
+            int trainingThreads,
+            int maxAttempts,
+            SplitPolicy split,
+            String heldOutLabelers) {
         public Options {
             split = split == null ? SplitPolicy.DEFAULT : split;
             heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
@@ -80,36 +88,38 @@ public final class TrainingLoop implements AutoCloseable {
         }
 
         public Options withEveryJudgements(int n) {
-            return new Options(launcher, baseModel, n, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
+            return new Options(
+                    launcher, baseModel, n, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
         }
 
         public Options withAutoPromote(boolean on) {
-            return new Options(launcher, baseModel, everyJudgements, on, trainingThreads, maxAttempts, split,
-                    heldOutLabelers);
+            return new Options(
+                    launcher, baseModel, everyJudgements, on, trainingThreads, maxAttempts, split, heldOutLabelers);
         }
 
         public Options withTrainingThreads(int n) {
-            return new Options(launcher, baseModel, everyJudgements, autoPromote, n, maxAttempts, split, heldOutLabelers);
+            return new Options(
+                    launcher, baseModel, everyJudgements, autoPromote, n, maxAttempts, split, heldOutLabelers);
         }
 
         public Options withMaxAttempts(int n) {
-            return new Options(launcher, baseModel, everyJudgements, autoPromote, trainingThreads, n, split,
-                    heldOutLabelers);
+            return new Options(
+                    launcher, baseModel, everyJudgements, autoPromote, trainingThreads, n, split, heldOutLabelers);
         }
 
         public Options withBaseModel(Path dir) {
-            return new Options(launcher, dir, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
-                    heldOutLabelers);
+            return new Options(
+                    launcher, dir, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
         }
 
         public Options withLauncher(PipelineLauncher l) {
-            return new Options(l, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
-                    heldOutLabelers);
+            return new Options(
+                    l, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
         }
 
         public Options withHeldOutLabelers(String prefix) {
-            return new Options(launcher, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split,
-                    prefix);
+            return new Options(
+                    launcher, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, prefix);
         }
 
         public boolean enabled() {
@@ -134,8 +144,13 @@ public final class TrainingLoop implements AutoCloseable {
      * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
      * @param promote makes a registered version active (the same path as an admin's promotion)
      */
-    public TrainingLoop(Options options, Store store, Registry registry, Path dataDir,
-            java.util.Map<String, String> storeEnv, Consumer<ModelVersion> promote) {
+    public TrainingLoop(
+            Options options,
+            Store store,
+            Registry registry,
+            Path dataDir,
+            java.util.Map<String, String> storeEnv,
+            Consumer<ModelVersion> promote) {
         this.options = options;
         this.storeEnv = java.util.Map.copyOf(storeEnv);
         this.store = store;
@@ -177,8 +192,21 @@ public final class TrainingLoop implements AutoCloseable {
         String id = "run-" + n;
         Path dir = Files.createDirectory(runsDir.resolve(id));
         String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
-        TrainingRun run = new TrainingRun(id, TrainingRun.QUEUED, trigger, "snapshot", 0, null, null, null, false, null,
-                dir.toString(), configJson, now, now);
+        TrainingRun run = new TrainingRun(
+                id,
+                TrainingRun.QUEUED,
+                trigger,
+                "snapshot",
+                0,
+                null,
+                null,
+                null,
+                false,
+                null,
+                dir.toString(),
+                configJson,
+                now,
+                now);
         store.runs().save(run);
         judgementsAtLastRun = store.judgements().count();
         launch(run, 1);
@@ -208,8 +236,10 @@ public final class TrainingLoop implements AutoCloseable {
             }
             int attempts = attempts(r) + 1;
             if (attempts > options.maxAttempts() || running != null) {
-                store.runs().save(r.failed("interrupted by a server restart " + (attempts - 1) + " times",
-                        System.currentTimeMillis()));
+                store.runs()
+                        .save(r.failed(
+                                "interrupted by a server restart " + (attempts - 1) + " times",
+                                System.currentTimeMillis()));
             } else {
                 LOG.info("resuming training run {} interrupted by a restart (attempt {})", r.id(), attempts);
                 launch(r, attempts);
@@ -219,7 +249,8 @@ public final class TrainingLoop implements AutoCloseable {
 
     private static int attempts(TrainingRun r) {
         try {
-            return Integer.parseInt(Files.readString(Path.of(r.dir(), "attempts")).strip());
+            return Integer.parseInt(
+                    Files.readString(Path.of(r.dir(), "attempts")).strip());
         } catch (IOException | NumberFormatException e) {
             return 0;
         }
@@ -230,16 +261,30 @@ public final class TrainingLoop implements AutoCloseable {
         Path dir = Path.of(run.dir());
         try {
             Files.writeString(dir.resolve("attempts"), Integer.toString(attempt));
-            Path against = store.versions().active(ModelVersion.POLICY).flatMap(store.versions()::find).map(v -> Path.of(v.path()))
+            Path against = store.versions()
+                    .active(ModelVersion.POLICY)
+                    .flatMap(store.versions()::find)
+                    .map(v -> Path.of(v.path()))
                     .orElse(null);
             // As InstructGPT selected SFT models: by the reward model of the last run that made one.
             Path selectWithRm = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
-                    .map(r -> Path.of(r.dir(), "pipeline", "rm")).filter(p -> Files.exists(p.resolve("config.json")))
-                    .findFirst().orElse(null);
-            PipelineRequest request = new PipelineRequest(dataDir, null, options.split(), options.heldOutLabelers(),
-                    options.baseModel(), dir.resolve("pipeline"), JSON.readTree(run.configJson()), against,
-                    selectWithRm, dir.resolve("export"), dir.resolve(PROGRESS));
+                    .map(r -> Path.of(r.dir(), "pipeline", "rm"))
+                    .filter(p -> Files.exists(p.resolve("config.json")))
+                    .findFirst()
+                    .orElse(null);
+            PipelineRequest request = new PipelineRequest(
+                    dataDir,
+                    null,
+                    options.split(),
+                    options.heldOutLabelers(),
+                    options.baseModel(),
+                    dir.resolve("pipeline"),
+                    JSON.readTree(run.configJson()),
+                    against,
+                    selectWithRm,
+                    dir.resolve("export"),
+                    dir.resolve(PROGRESS));
             Path requestFile = dir.resolve(REQUEST);
             request.write(requestFile);
             List<String> cmd = new ArrayList<>();
@@ -247,8 +292,10 @@ public final class TrainingLoop implements AutoCloseable {
                 cmd.addAll(List.of("/usr/bin/nice", "-n", "10"));
             }
             cmd.addAll(options.launcher().command(requestFile));
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("pipeline.log").toFile()));
+            ProcessBuilder pb = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                            dir.resolve("pipeline.log").toFile()));
             String threads = Integer.toString(options.trainingThreads());
             pb.environment().put("OMP_NUM_THREADS", threads);
             pb.environment().put("MKL_NUM_THREADS", threads);
@@ -280,8 +327,10 @@ public final class TrainingLoop implements AutoCloseable {
             TrainingRun run = store.runs().find(id).orElseThrow();
             Path dir = Path.of(run.dir());
             if (process.exitValue() != 0) {
-                store.runs().save(run.failed("the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
-                        System.currentTimeMillis()));
+                store.runs()
+                        .save(run.failed(
+                                "the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
+                                System.currentTimeMillis()));
                 return;
             }
             finish(run, dir);
@@ -289,7 +338,9 @@ public final class TrainingLoop implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             LOG.error("training run {} failed", id, e);
-            store.runs().find(id).ifPresent(r -> store.runs().save(r.failed(e.getMessage(), System.currentTimeMillis())));
+            store.runs()
+                    .find(id)
+                    .ifPresent(r -> store.runs().save(r.failed(e.getMessage(), System.currentTimeMillis())));
         } finally {
             synchronized (this) {
                 if (child == process) {
@@ -309,9 +360,21 @@ public final class TrainingLoop implements AutoCloseable {
         ModelVersion v = registry.register(export, parent);
         JsonNode gate = manifest.path("gate");
         // Recorded at once: a crash from here on must not train and register the candidate again.
-        run = new TrainingRun(run.id(), run.state(), run.trigger(), "register", run.progress(), run.snapshot(),
-                v.version(), gate.isMissingNode() ? null : gate.toString(), false, null, run.dir(), run.configJson(),
-                run.createdAt(), System.currentTimeMillis());
+        run = new TrainingRun(
+                run.id(),
+                run.state(),
+                run.trigger(),
+                "register",
+                run.progress(),
+                run.snapshot(),
+                v.version(),
+                gate.isMissingNode() ? null : gate.toString(),
+                false,
+                null,
+                run.dir(),
+                run.configJson(),
+                run.createdAt(),
+                System.currentTimeMillis());
         store.runs().save(run);
         boolean passed = gate.path("passed").asBoolean(false);
         boolean promoted = false;
@@ -325,11 +388,24 @@ public final class TrainingLoop implements AutoCloseable {
             }
         }
         String snapshotPath = manifest.path("training").path("data_snapshot").asText(null);
-        store.runs().save(run.withSnapshot(snapshotPath == null ? run.snapshot() : Path.of(snapshotPath).getFileName().toString(),
-                System.currentTimeMillis()).succeeded(v.version(), gate.isMissingNode() ? null : gate.toString(),
-                promoted, System.currentTimeMillis()).withError(error));
-        LOG.info("training run {} registered version {} (gate {}, promoted: {})", run.id(), v.version(),
-                passed ? "passed" : "failed", promoted);
+        store.runs()
+                .save(run.withSnapshot(
+                                snapshotPath == null
+                                        ? run.snapshot()
+                                        : Path.of(snapshotPath).getFileName().toString(),
+                                System.currentTimeMillis())
+                        .succeeded(
+                                v.version(),
+                                gate.isMissingNode() ? null : gate.toString(),
+                                promoted,
+                                System.currentTimeMillis())
+                        .withError(error));
+        LOG.info(
+                "training run {} registered version {} (gate {}, promoted: {})",
+                run.id(),
+                v.version(),
+                passed ? "passed" : "failed",
+                promoted);
     }
 
     private void progress(String id) {

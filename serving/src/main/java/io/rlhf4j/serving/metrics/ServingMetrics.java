@@ -26,18 +26,34 @@ public final class ServingMetrics {
 
     public ServingMetrics(ModelRouter router) {
         this.router = router;
-        this.firstToken = Timer.builder("rlhf4j_time_to_first_token").description("request arrival to first token")
-                .publishPercentiles(0.5, 0.99).register(registry);
-        this.tokens = Counter.builder("rlhf4j_generated_tokens").description("tokens generated").register(registry);
-        Gauge.builder("rlhf4j_queue_depth", router, r -> r.current() == null ? 0 : r.current().queued())
-                .description("requests waiting for a batch slot").register(registry);
-        Gauge.builder("rlhf4j_in_flight", router, r -> r.current() == null ? 0 : r.current().inFlight())
-                .description("requests queued or generating on the active version").register(registry);
+        this.firstToken = Timer.builder("rlhf4j_time_to_first_token")
+                .description("request arrival to first token")
+                .publishPercentiles(0.5, 0.99)
+                .register(registry);
+        this.tokens = Counter.builder("rlhf4j_generated_tokens")
+                .description("tokens generated")
+                .register(registry);
+        Gauge.builder(
+                        "rlhf4j_queue_depth",
+                        router,
+                        r -> r.current() == null ? 0 : r.current().queued())
+                .description("requests waiting for a batch slot")
+                .register(registry);
+        Gauge.builder(
+                        "rlhf4j_in_flight",
+                        router,
+                        r -> r.current() == null ? 0 : r.current().inFlight())
+                .description("requests queued or generating on the active version")
+                .register(registry);
     }
 
     public void request(String endpoint, int status, long nanos) {
-        Timer.builder("rlhf4j_request").description("HTTP request latency").tag("endpoint", endpoint)
-                .tag("status", Integer.toString(status)).publishPercentiles(0.5, 0.99).register(registry)
+        Timer.builder("rlhf4j_request")
+                .description("HTTP request latency")
+                .tag("endpoint", endpoint)
+                .tag("status", Integer.toString(status))
+                .publishPercentiles(0.5, 0.99)
+                .register(registry)
                 .record(Duration.ofNanos(nanos));
     }
 
@@ -53,9 +69,12 @@ public final class ServingMetrics {
     public void activated(String version) {
         if (versions.add(version)) {
             Gauge.builder("rlhf4j_active_version", router, r -> {
-                Scheduler s = r.current();
-                return s != null && s.engine().version().equals(version) ? 1 : 0;
-            }).tag("version", version).description("1 for the version serving new requests").register(registry);
+                        Scheduler s = r.current();
+                        return s != null && s.engine().version().equals(version) ? 1 : 0;
+                    })
+                    .tag("version", version)
+                    .description("1 for the version serving new requests")
+                    .register(registry);
         }
     }
 

@@ -1,7 +1,7 @@
 package io.rlhf4j.serving.registry;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
@@ -43,7 +43,8 @@ public final class Registry {
      * version; returns it. The source is copied, so later changes to it do not touch the registry.
      */
     public synchronized ModelVersion register(Path exportDir, String parent) throws IOException {
-        if (!Files.exists(exportDir.resolve(Layout.POLICY)) || !Files.exists(exportDir.resolve(Layout.EXPORT_MANIFEST))) {
+        if (!Files.exists(exportDir.resolve(Layout.POLICY))
+                || !Files.exists(exportDir.resolve(Layout.EXPORT_MANIFEST))) {
             throw new IllegalArgumentException(exportDir + " is not an export directory (policy.onnx and "
                     + "manifest.json are required; run rlhf4j export)");
         }
@@ -59,8 +60,14 @@ public final class Registry {
         String manifest = Files.readString(target.resolve("manifest.json"));
         // An export with a reward graph is a reward model; its policy graph is never served.
         String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
-        ModelVersion v = new ModelVersion(version, kind, parent, target.toAbsolutePath().toString(),
-                JSON.readTree(manifest).toString(), ModelVersion.REGISTERED, System.currentTimeMillis());
+        ModelVersion v = new ModelVersion(
+                version,
+                kind,
+                parent,
+                target.toAbsolutePath().toString(),
+                JSON.readTree(manifest).toString(),
+                ModelVersion.REGISTERED,
+                System.currentTimeMillis());
         store.versions().register(v);
         return v;
     }
@@ -70,12 +77,16 @@ public final class Registry {
     }
 
     private int nextVersion() {
-        return store.versions().all().stream().mapToInt(v -> {
-            try {
-                return Integer.parseInt(v.version());
-            } catch (NumberFormatException e) {
-                return 0;
-            }
-        }).max().orElse(0) + 1;
+        return store.versions().all().stream()
+                        .mapToInt(v -> {
+                            try {
+                                return Integer.parseInt(v.version());
+                            } catch (NumberFormatException e) {
+                                return 0;
+                            }
+                        })
+                        .max()
+                        .orElse(0)
+                + 1;
     }
 }

@@ -7,8 +7,7 @@ import io.rlhf4j.core.sampling.SamplingParams;
  * token (0 for only the chosen token's log-prob, as OpenAI's {@code logprobs: 0}). With
  * {@code promptLogprobs} the prompt's own tokens are scored too ({@code echo} with {@code logprobs}).
  */
-public record GenerationRequest(int[] prompt, SamplingParams params, int n, int topLogprobs,
-        boolean promptLogprobs) {
+public record GenerationRequest(int[] prompt, SamplingParams params, int n, int topLogprobs, boolean promptLogprobs) {
 
     public GenerationRequest(int[] prompt, SamplingParams params, int n, int topLogprobs) {
         this(prompt, params, n, topLogprobs, false);

@@ -38,8 +38,9 @@ final class OutputProcessor {
     boolean token(int token, float[] logits) {
         String delta = text.add(token);
         Map<String, Float> top = topLogprobs > 0 ? top(tokenizer, logits, topLogprobs) : null;
-        sink.onToken(choice, new Sink.Token(token, tokenizer.decode(new int[] {token}), delta,
-                Sampler.logprob(logits, token), top));
+        sink.onToken(
+                choice,
+                new Sink.Token(token, tokenizer.decode(new int[] {token}), delta, Sampler.logprob(logits, token), top));
         return text.stopped();
     }
 
@@ -48,16 +49,20 @@ final class OutputProcessor {
      * token j): each token's text, the text it adds to the prompt's, its log-prob given what came
      * before, and the alternatives there. The first token has nothing before it: NaN, no alternatives.
      */
-    static List<Sink.Token> promptTokens(Tokenizer tokenizer, int[] prompt, PolicyEngine.PromptLogits logits,
-            int row, int topLogprobs) {
+    static List<Sink.Token> promptTokens(
+            Tokenizer tokenizer, int[] prompt, PolicyEngine.PromptLogits logits, int row, int topLogprobs) {
         List<Sink.Token> out = new ArrayList<>(prompt.length);
         String first = tokenizer.decode(new int[] {prompt[0]});
         out.add(new Sink.Token(prompt[0], first, first, Float.NaN, null));
         IncrementalDetokenizer text = new IncrementalDetokenizer(tokenizer, new int[] {prompt[0]});
         for (int j = 1; j < prompt.length; j++) {
             float[] before = logits.at(row, j - 1);
-            out.add(new Sink.Token(prompt[j], tokenizer.decode(new int[] {prompt[j]}), text.add(prompt[j]),
-                    Sampler.logprob(before, prompt[j]), topLogprobs > 0 ? top(tokenizer, before, topLogprobs) : null));
+            out.add(new Sink.Token(
+                    prompt[j],
+                    tokenizer.decode(new int[] {prompt[j]}),
+                    text.add(prompt[j]),
+                    Sampler.logprob(before, prompt[j]),
+                    topLogprobs > 0 ? top(tokenizer, before, topLogprobs) : null));
         }
         return out;
     }

@@ -27,8 +27,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class Scheduler implements AutoCloseable {
 
     /** How much work one scheduler takes on. */
-    public record Limits(int maxRows, int queueCapacity) {
-    }
+    public record Limits(int maxRows, int queueCapacity) {}
 
     /** A submitted request; cancelling frees its rows at the next iteration. */
     public static final class Handle {
@@ -39,8 +38,7 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    private record Pending(GenerationRequest request, Sink sink, Handle handle, long arrivedNanos) {
-    }
+    private record Pending(GenerationRequest request, Sink sink, Handle handle, long arrivedNanos) {}
 
     private final PolicyEngine engine;
     private final Limits limits;
@@ -86,8 +84,8 @@ public final class Scheduler implements AutoCloseable {
     /** Queues a request; empty when the queue is full or the scheduler is closing. */
     public Optional<Handle> submit(GenerationRequest request, Sink sink) {
         if (request.n() > limits.maxRows()) {
-            throw new IllegalArgumentException("n = " + request.n() + " exceeds this server's batch of "
-                    + limits.maxRows());
+            throw new IllegalArgumentException(
+                    "n = " + request.n() + " exceeds this server's batch of " + limits.maxRows());
         }
         Handle handle = new Handle();
         Pending p = new Pending(request, sink, handle, System.nanoTime());
@@ -247,8 +245,9 @@ public final class Scheduler implements AutoCloseable {
             Pending p = admitted.get(i);
             GenerationRequest req = p.request();
             if (req.promptLogprobs()) {
-                p.sink().onPrompt(OutputProcessor.promptTokens(engine.tokenizer(), req.prompt(), step.prompt(), i,
-                        req.topLogprobs()));
+                p.sink()
+                        .onPrompt(OutputProcessor.promptTokens(
+                                engine.tokenizer(), req.prompt(), step.prompt(), i, req.topLogprobs()));
             }
             for (int c = 0; c < p.request().n(); c++) {
                 Sequence s = new Sequence(p, c);

@@ -14,8 +14,7 @@ public interface Sink {
      * The prompt's tokens scored, before any choice's first token, when the request asked for it: the
      * first token (nothing predicts it) with a NaN log-prob and no alternatives, then one per token.
      */
-    default void onPrompt(List<Token> tokens) {
-    }
+    default void onPrompt(List<Token> tokens) {}
 
     /** A piece of choice {@code choice}'s text (possibly empty while a stop sequence is undecided). */
     void onToken(int choice, Token token);
@@ -30,6 +29,5 @@ public interface Sink {
      * One generated token: its id, its text (what the stream shows), the model's log-prob of it, and
      * the {@code topLogprobs} likeliest alternatives (token text to log-prob) when asked for.
      */
-    record Token(int id, String text, String delta, float logprob, Map<String, Float> top) {
-    }
+    record Token(int id, String text, String delta, float logprob, Map<String, Float> top) {}
 }

@@ -23,8 +23,9 @@ class AuthRateLimitTest {
         TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
         try (Store store = Store.openSqlite(tmp)) {
             String key = ApiKey.generate();
-            store.keys().create(new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 2,
-                    clock.millis(), null));
+            store.keys()
+                    .create(new ApiKey(
+                            ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 2, clock.millis(), null));
             Auth auth = new Auth(store, false, clock);
             String bearer = "Bearer " + key;
 
@@ -58,8 +59,9 @@ class AuthRateLimitTest {
         TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
         try (Store store = Store.openSqlite(tmp)) {
             String key = ApiKey.generate();
-            store.keys().create(new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), "bob", "user", false, 60,
-                    clock.millis(), null));
+            store.keys()
+                    .create(new ApiKey(
+                            ApiKey.hash(key), ApiKey.prefixOf(key), "bob", "user", false, 60, clock.millis(), null));
             Auth auth = new Auth(store, false, clock);
             String bearer = "Bearer " + key;
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");

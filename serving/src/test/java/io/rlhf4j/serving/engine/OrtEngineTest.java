@@ -23,8 +23,8 @@ class OrtEngineTest {
     static void load() throws Exception {
         Path export = tmp.resolve("export");
         new Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new Exporter.Options(Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 2,
-                        1L << 30, false));
+                .export(new Exporter.Options(
+                        Path.of("..", "demo", "base-model"), export, false, false, 1e-4, 2, 1L << 30, false));
         engine = OrtEngine.load(export, "1", EngineOptions.cpu(0));
     }
 
@@ -102,7 +102,7 @@ class OrtEngineTest {
     void gpuEnginesFailClearlyOnACpuBuild() {
         for (String kind : new String[] {EngineOptions.CUDA, EngineOptions.TENSORRT}) {
             org.assertj.core.api.Assertions.assertThatThrownBy(
-                    () -> OrtEngine.load(tmp.resolve("export"), "1", new EngineOptions(kind, 0, 0)))
+                            () -> OrtEngine.load(tmp.resolve("export"), "1", new EngineOptions(kind, 0, 0)))
                     .isInstanceOf(java.io.IOException.class)
                     .hasMessageContaining("engine " + kind + " is unavailable")
                     .hasMessageContaining("-Pcuda");

@@ -62,23 +62,24 @@ class SchedulerTest {
         int[] prompt = {ByteLevelBpeTrainer.BOS_ID, 3 + 'x'};
         try (Scheduler s = new Scheduler(new ScriptedEngine(script), new Scheduler.Limits(4, 8))) {
             var unused = s.submit(new GenerationRequest(prompt, params, 1, topLogprobs), new Sink() {
-                @Override
-                public void onToken(int choice, Token token) {
-                    r.tokens.add(token);
-                }
+                        @Override
+                        public void onToken(int choice, Token token) {
+                            r.tokens.add(token);
+                        }
 
-                @Override
-                public void onFinish(int choice, String text, FinishReason reason, int tokens) {
-                    r.reason = reason;
-                    r.count = tokens;
-                    r.text.complete(text);
-                }
+                        @Override
+                        public void onFinish(int choice, String text, FinishReason reason, int tokens) {
+                            r.reason = reason;
+                            r.count = tokens;
+                            r.text.complete(text);
+                        }
 
-                @Override
-                public void onError(Throwable error) {
-                    r.text.completeExceptionally(error);
-                }
-            }).orElseThrow();
+                        @Override
+                        public void onError(Throwable error) {
+                            r.text.completeExceptionally(error);
+                        }
+                    })
+                    .orElseThrow();
             r.text.get(10, TimeUnit.SECONDS);
         }
         return r;
@@ -96,7 +97,8 @@ class SchedulerTest {
         assertThat(r.count).isEqualTo(10); // the token that completed the stop counts
         assertThat(r.streamed()).isEqualTo("ab##c#d");
         // Each delta shows exactly what no stop can still take.
-        assertThat(r.tokens).extracting(Sink.Token::delta)
+        assertThat(r.tokens)
+                .extracting(Sink.Token::delta)
                 .containsExactly("a", "b", "", "", "##c", "", "#d", "", "", "");
     }
 
@@ -133,7 +135,8 @@ class SchedulerTest {
         assertThat(first.logprob()).isNegative();
         // The scripted token, then the lowest ids (the engine's logits fall with the id): BOS and EOS,
         // which both decode to "" and so count once, at the likelier.
-        assertThat(first.top()).containsExactly(Map.entry("a", first.logprob()), Map.entry("", ScriptedEngine.logprob(0)));
+        assertThat(first.top())
+                .containsExactly(Map.entry("a", first.logprob()), Map.entry("", ScriptedEngine.logprob(0)));
     }
 
     /**
@@ -168,8 +171,7 @@ class SchedulerTest {
             }
 
             @Override
-            public void close() {
-            }
+            public void close() {}
         }
 
         Step step(int[] fed) {
@@ -222,7 +224,6 @@ class SchedulerTest {
         }
 
         @Override
-        public void close() {
-        }
+        public void close() {}
     }
 }

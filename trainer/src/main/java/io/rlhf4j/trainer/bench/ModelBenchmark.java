@@ -2,9 +2,9 @@ package io.rlhf4j.trainer.bench;
 
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.optim.OptimizerConfig;
@@ -25,9 +25,8 @@ public final class ModelBenchmark {
     private static final OptimizerConfig TRAINING = OptimizerConfig.adamW(1e-4, 0.1, 1.0);
 
     /** One model's figures. */
-    public record Figures(String model, long parameters, double trainTokensPerSecond, double generateBatch1,
-            double generateBatch8) {
-    }
+    public record Figures(
+            String model, long parameters, double trainTokensPerSecond, double generateBatch1, double generateBatch8) {}
 
     private final PrintStream out;
 
@@ -39,11 +38,18 @@ public final class ModelBenchmark {
      * @param trainRows rows per training batch; {@code trainSeq} tokens per row
      * @param newTokens tokens generated per sequence (EOS ignored so every run has the same length)
      */
-    public Figures run(String name, Decoder model, Tokenizer tokenizer, int trainRows, int trainSeq, int trainSteps,
+    public Figures run(
+            String name,
+            Decoder model,
+            Tokenizer tokenizer,
+            int trainRows,
+            int trainSeq,
+            int trainSteps,
             int newTokens) {
         ModelConfig c = model.config();
-        out.printf("%s: %,d parameters, %d layers, width %d, vocab %d%n", name, c.parameterCount(), c.numLayers(),
-                c.hiddenSize(), c.vocabSize());
+        out.printf(
+                "%s: %,d parameters, %d layers, width %d, vocab %d%n",
+                name, c.parameterCount(), c.numLayers(), c.hiddenSize(), c.vocabSize());
         double gen1 = generation(model, tokenizer, 1, newTokens);
         out.printf("  generate  batch 1: %10.1f tokens/s%n", gen1);
         double gen8 = generation(model, tokenizer, 8, newTokens);
@@ -67,7 +73,9 @@ public final class ModelBenchmark {
         SamplingParams params = SamplingParams.greedy(newTokens).withIgnoreEos(true);
         generator.generate(prompts, SamplingParams.greedy(4).withIgnoreEos(true)); // warm-up
         long t0 = System.nanoTime();
-        int produced = generator.generate(prompts, params).stream().mapToInt(g -> g.tokens().length).sum();
+        int produced = generator.generate(prompts, params).stream()
+                .mapToInt(g -> g.tokens().length)
+                .sum();
         return produced / ((System.nanoTime() - t0) / 1e9);
     }
 

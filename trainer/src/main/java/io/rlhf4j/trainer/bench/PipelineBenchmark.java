@@ -40,8 +40,18 @@ public final class PipelineBenchmark {
      * rankings of {@code k}; PPO {@code ppoIterations} of {@code ppoRollouts} samples of
      * {@code ppoNewTokens}, then {@code ppoEpochs} epochs over minibatches of {@code ppoMinibatch}.
      */
-    public record Sizes(int promptTokens, int completionTokens, int k, int sftBatch, int sftSteps,
-            int rmRankingsPerStep, int rmSteps, int ppoIterations, int ppoRollouts, int ppoNewTokens, int ppoEpochs,
+    public record Sizes(
+            int promptTokens,
+            int completionTokens,
+            int k,
+            int sftBatch,
+            int sftSteps,
+            int rmRankingsPerStep,
+            int rmSteps,
+            int ppoIterations,
+            int ppoRollouts,
+            int ppoNewTokens,
+            int ppoEpochs,
             int ppoMinibatch) {
 
         /** For a model of stories260K's size; PPO as {@link PpoConfig#defaults()} but with 48 new tokens. */
@@ -60,15 +70,26 @@ public final class PipelineBenchmark {
     }
 
     /** One model's figures; {@code ppo} holds every iteration's, {@code seconds} the whole run's wall time. */
-    public record Figures(String model, long parameters, double sftTokensPerSecond, double rmComparisonsPerSecond,
-            List<PpoTrainer.Stats> ppo, double seconds) {
+    public record Figures(
+            String model,
+            long parameters,
+            double sftTokensPerSecond,
+            double rmComparisonsPerSecond,
+            List<PpoTrainer.Stats> ppo,
+            double seconds) {
 
         public double rolloutTokensPerSecond() {
-            return ppo.stream().mapToDouble(PpoTrainer.Stats::rolloutTokensPerSecond).average().orElse(Double.NaN);
+            return ppo.stream()
+                    .mapToDouble(PpoTrainer.Stats::rolloutTokensPerSecond)
+                    .average()
+                    .orElse(Double.NaN);
         }
 
         public double generationShare() {
-            return ppo.stream().mapToDouble(PpoTrainer.Stats::generationShare).average().orElse(Double.NaN);
+            return ppo.stream()
+                    .mapToDouble(PpoTrainer.Stats::generationShare)
+                    .average()
+                    .orElse(Double.NaN);
         }
     }
 
@@ -76,8 +97,9 @@ public final class PipelineBenchmark {
     private static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
     private static final long SEED = 1234;
     private static final String[] WORDS = ("once upon a time there was a little girl named lily she liked to play in "
-            + "the park with her big red ball one day saw cat sat on tree and said hello friend they were happy went "
-            + "home mom gave them cake dog ran fast because sun warm sky blue bird sang song").split(" ");
+                    + "the park with her big red ball one day saw cat sat on tree and said hello friend they were happy went "
+                    + "home mom gave them cake dog ran fast because sun warm sky blue bird sang song")
+            .split(" ");
 
     private final PrintStream out;
 
@@ -89,18 +111,32 @@ public final class PipelineBenchmark {
     public Figures run(String name, Path checkpoint, Sizes s, Path work) throws IOException {
         long start = System.nanoTime();
         long parameters = Checkpoint.readConfig(checkpoint).parameterCount();
-        out.printf("%s: %,d parameters; prompts ~%d tokens, completions ~%d, rankings of K=%d%n", name, parameters,
-                s.promptTokens(), s.completionTokens(), s.k());
+        out.printf(
+                "%s: %,d parameters; prompts ~%d tokens, completions ~%d, rankings of K=%d%n",
+                name, parameters, s.promptTokens(), s.completionTokens(), s.k());
         try {
             Path snapshot = work.resolve("snapshot");
             writeSnapshot(snapshot, Checkpoint.readTokenizer(checkpoint), s);
 
             Path sft = work.resolve("sft");
-            SftConfig sftConfig = SftConfig.builder().epochs(1).batchSize(s.sftBatch()).lr(1e-4).minLr(1e-5)
-                    .warmupSteps(0).weightDecay(0.0).gradClip(1.0).dropout(0.1).evalEvery(Integer.MAX_VALUE).seed(SEED).build();
+            SftConfig sftConfig = SftConfig.builder()
+                    .epochs(1)
+                    .batchSize(s.sftBatch())
+                    .lr(1e-4)
+                    .minLr(1e-5)
+                    .warmupSteps(0)
+                    .weightDecay(0.0)
+                    .gradClip(1.0)
+                    .dropout(0.1)
+                    .evalEvery(Integer.MAX_VALUE)
+                    .seed(SEED)
+                    .build();
             double sftSeconds = seconds(() -> new SftTrainer(sftConfig, QUIET).run(snapshot, checkpoint, sft));
             double sftRate = lastMetric(sft, "tokens_per_s");
-            row("sft", s.sftSteps() + " steps x " + s.sftBatch() + " demonstrations", sftRate,
+            row(
+                    "sft",
+                    s.sftSteps() + " steps x " + s.sftBatch() + " demonstrations",
+                    sftRate,
                     String.format("completion tokens/s   stage %.1f s", sftSeconds));
 
             // Loading and a first evaluation warm the reward model's code paths, so neither timed run pays for that.
@@ -111,23 +147,46 @@ public final class PipelineBenchmark {
             double twice = seconds(() -> new RewardTrainer(rmConfig(s, 2), QUIET).run(snapshot, sft, rm));
             int pairs = s.rmSteps() * s.rmRankingsPerStep() * s.pairsPerRanking();
             double rmRate = twice > once ? pairs / (twice - once) : Double.NaN; // NaN: lost in the noise
-            row("rm", s.rmSteps() + " steps x " + s.rmRankingsPerStep() + " rankings x " + s.pairsPerRanking()
-                    + " pairs", rmRate, String.format("comparisons/s         runs of 1 and 2 epochs %.1f s, %.1f s",
-                    once, twice));
+            row(
+                    "rm",
+                    s.rmSteps() + " steps x " + s.rmRankingsPerStep() + " rankings x " + s.pairsPerRanking() + " pairs",
+                    rmRate,
+                    String.format("comparisons/s         runs of 1 and 2 epochs %.1f s, %.1f s", once, twice));
 
-            PpoConfig ppoConfig = PpoConfig.builder().iterations(s.ppoIterations()).rolloutsPerIteration(s.ppoRollouts())
-                    .maxNewTokens(s.ppoNewTokens()).ppoEpochs(s.ppoEpochs()).minibatchSize(s.ppoMinibatch()).lr(1e-5)
-                    .valueLr(1e-5).beta(0.02).klTarget(0.0).gamma(0.0).ptxBatchSize(8).discount(1.0).lambda(0.95)
-                    .clipRange(0.2).valueClipRange(0.2).gradClip(1.0).seed(SEED).build();
+            PpoConfig ppoConfig = PpoConfig.builder()
+                    .iterations(s.ppoIterations())
+                    .rolloutsPerIteration(s.ppoRollouts())
+                    .maxNewTokens(s.ppoNewTokens())
+                    .ppoEpochs(s.ppoEpochs())
+                    .minibatchSize(s.ppoMinibatch())
+                    .lr(1e-5)
+                    .valueLr(1e-5)
+                    .beta(0.02)
+                    .klTarget(0.0)
+                    .gamma(0.0)
+                    .ptxBatchSize(8)
+                    .discount(1.0)
+                    .lambda(0.95)
+                    .clipRange(0.2)
+                    .valueClipRange(0.2)
+                    .gradClip(1.0)
+                    .seed(SEED)
+                    .build();
             List<PpoTrainer.Stats> ppo = new ArrayList<>();
             double ppoSeconds = seconds(() -> ppo.addAll(new PpoTrainer(ppoConfig, QUIET)
-                    .run(snapshot, sft, rm, work.resolve("ppo"), null).iterations()));
-            out.printf("  ppo  %d rollouts x %d new tokens, %d epoch(s) of minibatches of %d: stage %.1f s%n",
+                    .run(snapshot, sft, rm, work.resolve("ppo"), null)
+                    .iterations()));
+            out.printf(
+                    "  ppo  %d rollouts x %d new tokens, %d epoch(s) of minibatches of %d: stage %.1f s%n",
                     s.ppoRollouts(), s.ppoNewTokens(), s.ppoEpochs(), s.ppoMinibatch(), ppoSeconds);
             for (PpoTrainer.Stats it : ppo) {
-                row("", "iteration " + (it.iteration() + 1), it.rolloutTokensPerSecond(), String.format(
-                        "rollout tokens/s      generation %.0f%%, scoring + updates %.0f%%", 100 * it.generationShare(),
-                        100 * (1 - it.generationShare())));
+                row(
+                        "",
+                        "iteration " + (it.iteration() + 1),
+                        it.rolloutTokensPerSecond(),
+                        String.format(
+                                "rollout tokens/s      generation %.0f%%, scoring + updates %.0f%%",
+                                100 * it.generationShare(), 100 * (1 - it.generationShare())));
             }
             double total = (System.nanoTime() - start) / 1e9;
             out.printf("  whole run %.1f s%n", total);
@@ -142,8 +201,17 @@ public final class PipelineBenchmark {
     }
 
     private static RmConfig rmConfig(Sizes s, int epochs) {
-        return RmConfig.builder().epochs(epochs).rankingsPerStep(s.rmRankingsPerStep()).lr(1e-4).minLr(1e-5)
-                .warmupSteps(0).weightDecay(0.0).gradClip(1.0).evalEvery(Integer.MAX_VALUE).seed(SEED).build();
+        return RmConfig.builder()
+                .epochs(epochs)
+                .rankingsPerStep(s.rmRankingsPerStep())
+                .lr(1e-4)
+                .minLr(1e-5)
+                .warmupSteps(0)
+                .weightDecay(0.0)
+                .gradClip(1.0)
+                .evalEvery(Integer.MAX_VALUE)
+                .seed(SEED)
+                .build();
     }
 
     /**
@@ -158,9 +226,14 @@ public final class PipelineBenchmark {
             boolean train = split.equals("train");
             List<String> sft = new ArrayList<>();
             for (int i = 0; i < (train ? s.sftBatch() * s.sftSteps() : 2); i++) {
-                ObjectNode row = JSON.createObjectNode().put("prompt_id", split + "-" + i).put("user_id", "bench")
-                        .put("source", "bench").put("prompt", text(tokenizer, rng, s.promptTokens()));
-                row.putArray("demonstrations").addObject().put("labeler", "bench")
+                ObjectNode row = JSON.createObjectNode()
+                        .put("prompt_id", split + "-" + i)
+                        .put("user_id", "bench")
+                        .put("source", "bench")
+                        .put("prompt", text(tokenizer, rng, s.promptTokens()));
+                row.putArray("demonstrations")
+                        .addObject()
+                        .put("labeler", "bench")
                         .put("text", text(tokenizer, rng, s.completionTokens()));
                 sft.add(JSON.writeValueAsString(row));
             }
@@ -181,8 +254,8 @@ public final class PipelineBenchmark {
             }
             List<String> ppo = new ArrayList<>();
             for (int i = 0; i < (train ? s.ppoRollouts() * s.ppoIterations() : 2); i++) {
-                ppo.add(JSON.writeValueAsString(JSON.createObjectNode().put("prompt", text(tokenizer, rng,
-                        s.promptTokens()))));
+                ppo.add(JSON.writeValueAsString(
+                        JSON.createObjectNode().put("prompt", text(tokenizer, rng, s.promptTokens()))));
             }
             Files.write(dir.resolve("sft." + split + ".jsonl"), sft);
             Files.write(dir.resolve("rm." + split + ".jsonl"), rm);

@@ -11,7 +11,6 @@ import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.Judgement;
 import io.rlhf4j.core.store.PromptLog;
 import io.rlhf4j.core.store.Store;
-import io.rlhf4j.core.loop.SplitPolicy;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -70,17 +69,22 @@ public final class DatasetBuilder {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 
-    private DatasetBuilder() {
-    }
+    private DatasetBuilder() {}
 
     /** Builds the next snapshot under {@code snapshotsDir}; returns its manifest. */
     public static ObjectNode build(Store store, Path snapshotsDir, Options o) throws IOException {
         List<PromptLog> prompts = new ArrayList<>(store.prompts().recent(Integer.MAX_VALUE));
         prompts.sort(Comparator.comparingLong(PromptLog::createdAt).thenComparing(PromptLog::id));
         Map<String, List<Judgement.Demonstration>> demos = new HashMap<>();
-        store.judgements().demonstrations().forEach(d -> demos.computeIfAbsent(d.promptId(), k -> new ArrayList<>()).add(d));
+        store.judgements()
+                .demonstrations()
+                .forEach(d -> demos.computeIfAbsent(d.promptId(), k -> new ArrayList<>())
+                        .add(d));
         Map<String, List<Judgement.Ranking>> ranks = new HashMap<>();
-        store.judgements().rankings().forEach(r -> ranks.computeIfAbsent(r.promptId(), k -> new ArrayList<>()).add(r));
+        store.judgements()
+                .rankings()
+                .forEach(r -> ranks.computeIfAbsent(r.promptId(), k -> new ArrayList<>())
+                        .add(r));
 
         int noConsent = 0;
         int duplicate = 0;
@@ -126,7 +130,8 @@ public final class DatasetBuilder {
                 ObjectNode held = row.deepCopy();
                 ArrayNode hs = held.putArray("rankings");
                 for (Judgement.Ranking r : ranks.get(p.id())) {
-                    boolean out = !o.heldOutLabelers().isEmpty() && r.labelerId().startsWith(o.heldOutLabelers());
+                    boolean out =
+                            !o.heldOutLabelers().isEmpty() && r.labelerId().startsWith(o.heldOutLabelers());
                     ObjectNode rn = out ? hs.addObject() : rs.addObject();
                     rn.put("labeler", r.labelerId());
                     ArrayNode idx = rn.putArray("completions");

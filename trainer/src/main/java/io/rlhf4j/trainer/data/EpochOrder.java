@@ -9,8 +9,7 @@ import java.util.SplittableRandom;
  */
 public final class EpochOrder {
 
-    private EpochOrder() {
-    }
+    private EpochOrder() {}
 
     public static int stepsPerEpoch(int examples, int batchSize) {
         return (examples + batchSize - 1) / batchSize;

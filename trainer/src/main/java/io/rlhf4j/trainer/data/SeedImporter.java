@@ -38,15 +38,12 @@ public final class SeedImporter {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What an import wrote. */
-    public record Summary(int prompts, int completions, int demonstrations, int rankings) {
-    }
+    public record Summary(int prompts, int completions, int demonstrations, int rankings) {}
 
-    private record PendingPrompt(PromptLog log, List<Judgement.Demonstration> demonstrations,
-            List<Judgement.Ranking> rankings) {
-    }
+    private record PendingPrompt(
+            PromptLog log, List<Judgement.Demonstration> demonstrations, List<Judgement.Ranking> rankings) {}
 
-    private SeedImporter() {
-    }
+    private SeedImporter() {}
 
     public static Summary demonstrations(Store store, Path file) throws IOException {
         List<PendingPrompt> pending = new ArrayList<>();
@@ -57,13 +54,18 @@ public final class SeedImporter {
                 for (JsonNode inst : n.get("instances")) {
                     String input = inst.path("input").asText("");
                     String prompt = n.get("instruction").asText() + (input.isBlank() ? "" : "\n\n" + input);
-                    pending.add(demonstration(file, lineNo + "." + k++, prompt, text(file, lineNo, inst, "output"),
-                            labeler));
+                    pending.add(demonstration(
+                            file, lineNo + "." + k++, prompt, text(file, lineNo, inst, "output"), labeler));
                 }
             } else {
-                String answer = n.has("completion") ? text(file, lineNo, n, "completion")
+                String answer = n.has("completion")
+                        ? text(file, lineNo, n, "completion")
                         : text(file, lineNo, n, "demonstration");
-                pending.add(demonstration(file, Integer.toString(lineNo), text(file, lineNo, n, "prompt"), answer,
+                pending.add(demonstration(
+                        file,
+                        Integer.toString(lineNo),
+                        text(file, lineNo, n, "prompt"),
+                        answer,
                         n.path("labeler").asText(labeler)));
             }
         });
@@ -71,8 +73,8 @@ public final class SeedImporter {
     }
 
     public static Summary rankings(Store store, Path file) throws IOException {
-        List<PendingPrompt> pending = file.getFileName().toString().endsWith(".csv") ? truthfulQa(file)
-                : rankingsJsonl(file);
+        List<PendingPrompt> pending =
+                file.getFileName().toString().endsWith(".csv") ? truthfulQa(file) : rankingsJsonl(file);
         return write(store, pending, file);
     }
 
@@ -98,8 +100,14 @@ public final class SeedImporter {
                 for (int i = 0; i < completions.size(); i++) {
                     idx.add(i);
                 }
-                Judgement.Ranking ranking = new Judgement.Ranking(id + "-r0", id, n.path("labeler").asText(labeler),
-                        idx, ranks, "import", System.currentTimeMillis());
+                Judgement.Ranking ranking = new Judgement.Ranking(
+                        id + "-r0",
+                        id,
+                        n.path("labeler").asText(labeler),
+                        idx,
+                        ranks,
+                        "import",
+                        System.currentTimeMillis());
                 pending.add(new PendingPrompt(promptLog(id, prompt, completions), List.of(), List.of(ranking)));
             } catch (IllegalArgumentException e) {
                 throw bad(file, lineNo, e.getMessage());
@@ -112,14 +120,21 @@ public final class SeedImporter {
     private static List<PendingPrompt> truthfulQa(Path file) throws IOException {
         Map<String, List<CSVRecord>> byQuestion = new LinkedHashMap<>();
         try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            for (CSVRecord r : CSVFormat.DEFAULT.builder().setHeader().setSkipHeaderRecord(true)
-                    .setAllowMissingColumnNames(true).build().parse(in)) {
+            for (CSVRecord r : CSVFormat.DEFAULT
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .setAllowMissingColumnNames(true)
+                    .build()
+                    .parse(in)) {
                 for (String col : List.of("question", "answer", "prompt_type", "model_type", "true", "info")) {
                     if (!r.isMapped(col)) {
                         throw new IOException(file + ": not a TruthfulQA samples file (no '" + col + "' column)");
                     }
                 }
-                byQuestion.computeIfAbsent(r.get("question"), q -> new ArrayList<>()).add(r);
+                byQuestion
+                        .computeIfAbsent(r.get("question"), q -> new ArrayList<>())
+                        .add(r);
             }
         }
         List<PendingPrompt> pending = new ArrayList<>();
@@ -132,21 +147,33 @@ public final class SeedImporter {
             for (CSVRecord r : e.getValue()) {
                 int idx = completions.size();
                 completions.add(r.get("answer"));
-                byStyle.computeIfAbsent(r.get("prompt_type"), s -> new ArrayList<>()).add(idx);
+                byStyle.computeIfAbsent(r.get("prompt_type"), s -> new ArrayList<>())
+                        .add(idx);
                 score.put(idx, parseScore(file, r, "true") * parseScore(file, r, "info"));
             }
             List<Judgement.Ranking> rankings = new ArrayList<>();
             int k = 0;
             for (Map.Entry<String, List<Integer>> style : byStyle.entrySet()) {
                 List<Integer> idx = style.getValue();
-                List<Double> distinct = idx.stream().map(score::get).distinct().sorted((a, b) -> Double.compare(b, a))
+                List<Double> distinct = idx.stream()
+                        .map(score::get)
+                        .distinct()
+                        .sorted((a, b) -> Double.compare(b, a))
                         .toList();
-                int[] ranks = idx.stream().mapToInt(i -> distinct.indexOf(score.get(i))).toArray();
+                int[] ranks = idx.stream()
+                        .mapToInt(i -> distinct.indexOf(score.get(i)))
+                        .toArray();
                 if (distinct.size() < 2) {
                     continue; // every answer scored alike: no preference to learn from
                 }
-                rankings.add(new Judgement.Ranking(id + "-r" + k++, id, "import:truthfulqa:" + style.getKey(), idx,
-                        ranks, "import", System.currentTimeMillis()));
+                rankings.add(new Judgement.Ranking(
+                        id + "-r" + k++,
+                        id,
+                        "import:truthfulqa:" + style.getKey(),
+                        idx,
+                        ranks,
+                        "import",
+                        System.currentTimeMillis()));
             }
             pending.add(new PendingPrompt(promptLog(id, e.getKey(), completions), List.of(), rankings));
         }
@@ -181,8 +208,11 @@ public final class SeedImporter {
 
     private static PendingPrompt demonstration(Path file, String key, String prompt, String answer, String labeler) {
         String id = promptId(file, key);
-        return new PendingPrompt(promptLog(id, prompt, List.of()), List.of(new Judgement.Demonstration(id + "-d0", id,
-                labeler, answer, "import", System.currentTimeMillis())), List.of());
+        return new PendingPrompt(
+                promptLog(id, prompt, List.of()),
+                List.of(new Judgement.Demonstration(
+                        id + "-d0", id, labeler, answer, "import", System.currentTimeMillis())),
+                List.of());
     }
 
     private static PromptLog promptLog(String id, String prompt, List<String> completions) {
@@ -190,8 +220,16 @@ public final class SeedImporter {
         for (int i = 0; i < completions.size(); i++) {
             cs.add(new PromptLog.Completion(i, completions.get(i), 0, null, "stop"));
         }
-        return new PromptLog(id, "import:" + Checksums.sha256(prompt).substring(0, 12), true, "import", prompt, "import", "{}",
-                System.currentTimeMillis(), cs);
+        return new PromptLog(
+                id,
+                "import:" + Checksums.sha256(prompt).substring(0, 12),
+                true,
+                "import",
+                prompt,
+                "import",
+                "{}",
+                System.currentTimeMillis(),
+                cs);
     }
 
     private static String promptId(Path file, String key) {

@@ -18,7 +18,8 @@ public final class TokenStream {
     }
 
     public static TokenStream of(List<String> documents, Tokenizer tokenizer) {
-        int[][] encoded = documents.parallelStream().map(d -> tokenizer.encode(d, true)).toArray(int[][]::new);
+        int[][] encoded =
+                documents.parallelStream().map(d -> tokenizer.encode(d, true)).toArray(int[][]::new);
         int eos = tokenizer.eosId();
         long total = 0;
         for (int[] e : encoded) {
@@ -43,8 +44,8 @@ public final class TokenStream {
     /** A batch of {@code rows} windows of {@code seqLen + 1} tokens at random offsets. */
     public long[] randomBatch(long seed, long step, int rows, int seqLen) {
         if (tokens.length < seqLen + 2) {
-            throw new IllegalStateException("the corpus has " + tokens.length + " tokens, fewer than one window of "
-                    + (seqLen + 1));
+            throw new IllegalStateException(
+                    "the corpus has " + tokens.length + " tokens, fewer than one window of " + (seqLen + 1));
         }
         SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + step);
         long[] out = new long[rows * (seqLen + 1)];

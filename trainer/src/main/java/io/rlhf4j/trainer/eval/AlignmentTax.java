@@ -19,8 +19,7 @@ public final class AlignmentTax {
     private static TokenStream cached;
     private static Path cachedFor;
 
-    private AlignmentTax() {
-    }
+    private AlignmentTax() {}
 
     /** Validation loss of the model on up to {@code batches} windows of 8 x 128 held-out tokens. */
     public static double pretrainingLoss(Path model, int batches) throws IOException {

@@ -22,8 +22,7 @@ public interface Judge extends AutoCloseable {
     double[] score(List<String> prompts, List<int[]> promptIds, List<Generation> completions, int eosId);
 
     @Override
-    default void close() {
-    }
+    default void close() {}
 
     /**
      * The judge called {@code name}: {@code rm} is the reward model in {@code rm} scoring {@code policy}'s
@@ -67,7 +66,8 @@ public interface Judge extends AutoCloseable {
             }
 
             @Override
-            public double[] score(List<String> prompts, List<int[]> promptIds, List<Generation> completions, int eosId) {
+            public double[] score(
+                    List<String> prompts, List<int[]> promptIds, List<Generation> completions, int eosId) {
                 List<int[]> seqs = new ArrayList<>();
                 for (int i = 0; i < prompts.size(); i++) {
                     seqs.add(completions.get(i).sequence(promptIds.get(i), eosId));

@@ -25,12 +25,10 @@ public final class WinRate {
         }
     }
 
-    public record Result(String judge, int n, double winRate, int wins, int ties, int losses, double meanA,
-            double meanB) {
-    }
+    public record Result(
+            String judge, int n, double winRate, int wins, int ties, int losses, double meanA, double meanB) {}
 
-    private WinRate() {
-    }
+    private WinRate() {}
 
     public static Result evaluate(Path a, Path b, List<String> prompts, Judge judge, Options o) throws IOException {
         return evaluate(a, List.of(b), prompts, judge, o).get(0);
@@ -46,8 +44,8 @@ public final class WinRate {
         int window = Checkpoint.readConfig(a).maxPositions();
         for (Path b : others) {
             if (!Checkpoint.sameTokenizer(a, b)) {
-                throw new IllegalArgumentException(a + " and " + b + " tokenize differently; compare models of one "
-                        + "lineage");
+                throw new IllegalArgumentException(
+                        a + " and " + b + " tokenize differently; compare models of one " + "lineage");
             }
             window = Math.min(window, Checkpoint.readConfig(b).maxPositions());
         }
@@ -106,8 +104,8 @@ public final class WinRate {
                 List<int[]> part = ids.subList(from, to);
                 int longest = part.stream().mapToInt(p -> p.length).max().orElseThrow();
                 int budget = Math.max(1, Math.min(o.maxNewTokens(), window - longest - 1));
-                List<Generation> gens = generator.generate(part,
-                        new SamplingParams(budget, o.temperature(), 1.0, 0, List.of(), o.seed() + from));
+                List<Generation> gens = generator.generate(
+                        part, new SamplingParams(budget, o.temperature(), 1.0, 0, List.of(), o.seed() + from));
                 double[] s = judge.score(prompts.subList(from, to), part, gens, eosId);
                 System.arraycopy(s, 0, out, from, s.length);
             }

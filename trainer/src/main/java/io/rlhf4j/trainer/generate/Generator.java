@@ -1,14 +1,14 @@
 package io.rlhf4j.trainer.generate;
 
-import io.rlhf4j.core.sampling.SamplingParams;
-import io.rlhf4j.core.sampling.FinishReason;
-import io.rlhf4j.core.sampling.OutputText;
-import io.rlhf4j.core.sampling.Sampler;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.OutputText;
+import io.rlhf4j.core.sampling.Sampler;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.KvCache;
@@ -84,7 +84,10 @@ public final class Generator {
         int maxLen = 0;
         for (int i = 0; i < batch; i++) {
             int budget = Math.min(params.maxTokens(), window - prompts.get(i).length);
-            rows[i] = new Row(prompts.get(i), budget, new SplittableRandom(seed + i),
+            rows[i] = new Row(
+                    prompts.get(i),
+                    budget,
+                    new SplittableRandom(seed + i),
                     tokenizer == null ? null : new OutputText(tokenizer, prompts.get(i), params.stop()));
             maxLen = Math.max(maxLen, prompts.get(i).length);
         }
@@ -96,7 +99,8 @@ public final class Generator {
                 r.finish(params.maxTokens() == 0 ? FinishReason.LENGTH : FinishReason.LENGTH);
             }
         }
-        try (NDManager m = model.manager().newSubManager(); KvCache cache = model.newCache(m)) {
+        try (NDManager m = model.manager().newSubManager();
+                KvCache cache = model.newCache(m)) {
             // Prefill: every prompt, left-padded to the longest.
             long[] ids = new long[active.size() * maxLen];
             long[] pos = new long[active.size() * maxLen];
@@ -187,6 +191,7 @@ public final class Generator {
         final SplittableRandom rng;
         /** Its text, cut before a stop sequence; null without a tokenizer. */
         final OutputText text;
+
         final List<Integer> tokens = new ArrayList<>();
         final List<Float> logprobs = new ArrayList<>();
         FinishReason finish;
@@ -237,7 +242,10 @@ public final class Generator {
                 finish = text.stopped() ? FinishReason.STOP : finish;
                 whole = text.text();
             }
-            return new Generation(tokens.stream().mapToInt(Integer::intValue).toArray(), lp, whole,
+            return new Generation(
+                    tokens.stream().mapToInt(Integer::intValue).toArray(),
+                    lp,
+                    whole,
                     finish == null ? FinishReason.LENGTH : finish);
         }
     }

@@ -29,8 +29,7 @@ public final class HfImporter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private HfImporter() {
-    }
+    private HfImporter() {}
 
     public static ModelConfig importDir(Path source, Path out) throws IOException {
         ModelConfig config = Checkpoint.readConfig(source);
@@ -38,7 +37,9 @@ public final class HfImporter {
         Map<String, Tensor> byName = new LinkedHashMap<>();
         for (Tensor t : raw.values()) {
             String name = t.name();
-            if (config.family() == ModelFamily.GPT2 && !name.startsWith("transformer.") && !name.startsWith("lm_head.")) {
+            if (config.family() == ModelFamily.GPT2
+                    && !name.startsWith("transformer.")
+                    && !name.startsWith("lm_head.")) {
                 name = "transformer." + name;
             }
             byName.put(name, new Tensor(name, t.shape(), t.data()));

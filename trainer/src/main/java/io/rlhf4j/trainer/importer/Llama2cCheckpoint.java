@@ -27,18 +27,17 @@ public final class Llama2cCheckpoint {
 
     private static final int HEADER_BYTES = 7 * 4;
 
-    private Llama2cCheckpoint() {
-    }
+    private Llama2cCheckpoint() {}
 
     /** A config and its tensors, as read. */
-    public record Loaded(ModelConfig config, List<Tensor> tensors) {
-    }
+    public record Loaded(ModelConfig config, List<Tensor> tensors) {}
 
     public static Loaded read(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < HEADER_BYTES) {
-                throw new CheckpointFormatException(file + ": " + size + " bytes, too short for llama2.c's 28-byte header");
+                throw new CheckpointFormatException(
+                        file + ": " + size + " bytes, too short for llama2.c's 28-byte header");
             }
             ByteBuffer buf = ch.map(FileChannel.MapMode.READ_ONLY, 0, size).order(ByteOrder.LITTLE_ENDIAN);
             int dim = buf.getInt();
@@ -50,16 +49,26 @@ public final class Llama2cCheckpoint {
             int seqLen = buf.getInt();
             boolean shared = vocabField > 0;
             int vocab = Math.abs(vocabField);
-            if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab == 0 || seqLen <= 0
-                    || dim % heads != 0 || heads % kvHeads != 0) {
+            if (dim <= 0
+                    || hidden <= 0
+                    || layers <= 0
+                    || heads <= 0
+                    || kvHeads <= 0
+                    || vocab == 0
+                    || seqLen <= 0
+                    || dim % heads != 0
+                    || heads % kvHeads != 0) {
                 throw new CheckpointFormatException(file + ": header fields (dim=" + dim + ", hidden_dim=" + hidden
                         + ", n_layers=" + layers + ", n_heads=" + heads + ", n_kv_heads=" + kvHeads + ", vocab_size="
                         + vocabField + ", seq_len=" + seqLen + ") are not a valid llama2.c model");
             }
             int hd = dim / heads;
             long kvDim = (long) kvHeads * hd;
-            long floats = (long) vocab * dim + (long) layers * (2L * dim + 2L * dim * dim + 2L * dim * kvDim
-                    + 3L * dim * hidden) + dim + (long) seqLen * hd + (shared ? 0 : (long) vocab * dim);
+            long floats = (long) vocab * dim
+                    + (long) layers * (2L * dim + 2L * dim * dim + 2L * dim * kvDim + 3L * dim * hidden)
+                    + dim
+                    + (long) seqLen * hd
+                    + (shared ? 0 : (long) vocab * dim);
             long expected = HEADER_BYTES + 4 * floats;
             if (size != expected) {
                 throw new CheckpointFormatException(file + ": header (dim=" + dim + ", n_layers=" + layers
@@ -67,8 +76,21 @@ public final class Llama2cCheckpoint {
                         + " bytes, the file has " + size);
             }
             FloatBuffer w = buf.asFloatBuffer();
-            ModelConfig config = new ModelConfig(io.rlhf4j.core.config.ModelFamily.LLAMA, vocab, dim, hidden, layers,
-                    heads, kvHeads, seqLen, 1e-5, 10000.0, shared, 0.0, 1, 2);
+            ModelConfig config = new ModelConfig(
+                    io.rlhf4j.core.config.ModelFamily.LLAMA,
+                    vocab,
+                    dim,
+                    hidden,
+                    layers,
+                    heads,
+                    kvHeads,
+                    seqLen,
+                    1e-5,
+                    10000.0,
+                    shared,
+                    0.0,
+                    1,
+                    2);
 
             float[] embed = take(w, (long) vocab * dim);
             float[][] rmsAtt = split(take(w, (long) layers * dim), layers);
@@ -89,8 +111,14 @@ public final class Llama2cCheckpoint {
             for (int l = 0; l < layers; l++) {
                 String p = "model.layers." + l + ".";
                 t.add(new Tensor(p + "input_layernorm.weight", new long[] {dim}, rmsAtt[l]));
-                t.add(new Tensor(p + "self_attn.q_proj.weight", new long[] {dim, dim}, interleavedToHalves(wq[l], heads, hd, dim)));
-                t.add(new Tensor(p + "self_attn.k_proj.weight", new long[] {kvDim, dim}, interleavedToHalves(wk[l], kvHeads, hd, dim)));
+                t.add(new Tensor(
+                        p + "self_attn.q_proj.weight",
+                        new long[] {dim, dim},
+                        interleavedToHalves(wq[l], heads, hd, dim)));
+                t.add(new Tensor(
+                        p + "self_attn.k_proj.weight",
+                        new long[] {kvDim, dim},
+                        interleavedToHalves(wk[l], kvHeads, hd, dim)));
                 t.add(new Tensor(p + "self_attn.v_proj.weight", new long[] {kvDim, dim}, wv[l]));
                 t.add(new Tensor(p + "self_attn.o_proj.weight", new long[] {dim, dim}, wo[l]));
                 t.add(new Tensor(p + "post_attention_layernorm.weight", new long[] {dim}, rmsFfn[l]));

@@ -10,8 +10,7 @@ import java.nio.file.Path;
 /** Imports a llama2.c model and its tokenizer as an HF-layout checkpoint directory. */
 public final class Llama2cImporter {
 
-    private Llama2cImporter() {
-    }
+    private Llama2cImporter() {}
 
     public static ModelConfig importModel(Path model, Path tokenizerFile, Path out) throws IOException {
         Llama2cCheckpoint.Loaded loaded = Llama2cCheckpoint.read(model);

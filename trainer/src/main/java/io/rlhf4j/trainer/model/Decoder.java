@@ -115,8 +115,8 @@ public final class Decoder implements AutoCloseable {
      * Builds a model from checkpoint tensors. Names must match HF's; extra tensors that HF stores but
      * the model derives (GPT-2's attention-mask buffers, a tied {@code lm_head}) are ignored.
      */
-    public static Decoder fromTensors(ModelConfig config, Map<String, Tensor> tensors, NDManager parent,
-            String source) {
+    public static Decoder fromTensors(
+            ModelConfig config, Map<String, Tensor> tensors, NDManager parent, String source) {
         List<Tensor> ordered = checkTensors(config, tensors, source);
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> params = new LinkedHashMap<>();
@@ -150,7 +150,10 @@ public final class Decoder implements AutoCloseable {
     public static Decoder load(java.nio.file.Path dir, NDManager parent) throws java.io.IOException {
         ModelConfig config = io.rlhf4j.core.checkpoint.Checkpoint.readConfig(dir);
         Map<String, Tensor> tensors = io.rlhf4j.core.checkpoint.Checkpoint.readWeights(dir);
-        return fromTensors(config, tensors, parent,
+        return fromTensors(
+                config,
+                tensors,
+                parent,
                 dir.resolve(io.rlhf4j.core.checkpoint.Checkpoint.WEIGHTS).toString());
     }
 
@@ -171,8 +174,10 @@ public final class Decoder implements AutoCloseable {
             if (norm && name.endsWith(".weight")) {
                 Arrays.fill(data, 1f);
             } else if (!name.endsWith(".bias")) {
-                boolean residual = name.endsWith("o_proj.weight") || name.endsWith("down_proj.weight")
-                        || name.endsWith("attn.c_proj.weight") || name.endsWith("mlp.c_proj.weight");
+                boolean residual = name.endsWith("o_proj.weight")
+                        || name.endsWith("down_proj.weight")
+                        || name.endsWith("attn.c_proj.weight")
+                        || name.endsWith("mlp.c_proj.weight");
                 double std = residual ? residualStd : 0.02;
                 for (int i = 0; i < data.length; i++) {
                     data[i] = (float) (gaussian(rng) * std);
@@ -194,7 +199,8 @@ public final class Decoder implements AutoCloseable {
     public List<Tensor> toTensors() {
         List<Tensor> out = new ArrayList<>(params.size());
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            out.add(new Tensor(e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
+            out.add(new Tensor(
+                    e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
         }
         return out;
     }
@@ -264,7 +270,8 @@ public final class Decoder implements AutoCloseable {
 
         NDArray[] rope = llama ? rotaryCosSin(positions) : null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
-            x = llama ? llamaBlock(x, layer, rope, attnBias, cache, dropout)
+            x = llama
+                    ? llamaBlock(x, layer, rope, attnBias, cache, dropout)
                     : gpt2Block(x, layer, attnBias, cache, dropout);
         }
         return llama
@@ -276,8 +283,8 @@ public final class Decoder implements AutoCloseable {
     public NDArray logits(NDArray hidden) {
         NDArray unembed = params.get("lm_head.weight");
         if (unembed == null) {
-            unembed = params.get(config.family() == ModelFamily.LLAMA ? "model.embed_tokens.weight"
-                    : "transformer.wte.weight");
+            unembed = params.get(
+                    config.family() == ModelFamily.LLAMA ? "model.embed_tokens.weight" : "transformer.wte.weight");
         }
         return linear(hidden, unembed, null);
     }
@@ -292,8 +299,7 @@ public final class Decoder implements AutoCloseable {
         return new KvCache(parent, config.numLayers());
     }
 
-    private NDArray llamaBlock(NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache,
-            float dropout) {
+    private NDArray llamaBlock(NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache, float dropout) {
         String p = "model.layers." + layer + ".";
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
@@ -303,11 +309,14 @@ public final class Decoder implements AutoCloseable {
 
         NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
         NDArray q = linear(h, params.get(p + "self_attn.q_proj.weight"), null)
-                .reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+                .reshape(b, t, heads, hd)
+                .transpose(0, 2, 1, 3);
         NDArray k = linear(h, params.get(p + "self_attn.k_proj.weight"), null)
-                .reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+                .reshape(b, t, kvHeads, hd)
+                .transpose(0, 2, 1, 3);
         NDArray v = linear(h, params.get(p + "self_attn.v_proj.weight"), null)
-                .reshape(b, t, kvHeads, hd).transpose(0, 2, 1, 3);
+                .reshape(b, t, kvHeads, hd)
+                .transpose(0, 2, 1, 3);
         q = applyRotary(q, rope[0], rope[1]);
         k = applyRotary(k, rope[0], rope[1]);
         if (cache != null) {
@@ -335,9 +344,13 @@ public final class Decoder implements AutoCloseable {
 
         NDArray h = layerNorm(x, params.get(p + "ln_1.weight"), params.get(p + "ln_1.bias"));
         NDArray qkv = h.matMul(params.get(p + "attn.c_attn.weight")).add(params.get(p + "attn.c_attn.bias"));
-        NDArray q = qkv.get(new NDIndex("..., 0:{}", d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
-        NDArray k = qkv.get(new NDIndex("..., {}:{}", d, 2 * d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
-        NDArray v = qkv.get(new NDIndex("..., {}:", 2 * d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        NDArray q =
+                qkv.get(new NDIndex("..., 0:{}", d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
+        NDArray k = qkv.get(new NDIndex("..., {}:{}", d, 2 * d))
+                .reshape(b, t, heads, hd)
+                .transpose(0, 2, 1, 3);
+        NDArray v =
+                qkv.get(new NDIndex("..., {}:", 2 * d)).reshape(b, t, heads, hd).transpose(0, 2, 1, 3);
         if (cache != null) {
             NDArray[] kv = cache.append(layer, k, v);
             k = kv[0];
@@ -378,7 +391,9 @@ public final class Decoder implements AutoCloseable {
         for (int i = 0; i < invFreq.length; i++) {
             invFreq[i] = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / hd));
         }
-        NDArray freqs = positions.toType(DataType.FLOAT32, false).expandDims(-1)
+        NDArray freqs = positions
+                .toType(DataType.FLOAT32, false)
+                .expandDims(-1)
                 .mul(positions.getManager().create(invFreq));
         NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
         return new NDArray[] {emb.cos(), emb.sin()};
@@ -393,7 +408,8 @@ public final class Decoder implements AutoCloseable {
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
-        NDArray rms = x.square().mean(new int[] {-1}, true).add(config.normEps()).sqrt();
+        NDArray rms =
+                x.square().mean(new int[] {-1}, true).add(config.normEps()).sqrt();
         return x.div(rms).mul(weight);
     }
 
@@ -410,7 +426,9 @@ public final class Decoder implements AutoCloseable {
     }
 
     private static NDArray embed(NDArray ids, NDArray table) {
-        return ids.getNDArrayInternal().embedding(ids, table, ai.djl.ndarray.types.SparseFormat.DENSE).singletonOrThrow();
+        return ids.getNDArrayInternal()
+                .embedding(ids, table, ai.djl.ndarray.types.SparseFormat.DENSE)
+                .singletonOrThrow();
     }
 
     private static NDArray linear(NDArray x, NDArray weight, NDArray bias) {

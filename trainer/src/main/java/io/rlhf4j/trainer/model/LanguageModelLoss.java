@@ -5,8 +5,7 @@ import ai.djl.ndarray.NDArray;
 /** Next-token cross-entropy, averaged over the positions a mask selects. */
 public final class LanguageModelLoss {
 
-    private LanguageModelLoss() {
-    }
+    private LanguageModelLoss() {}
 
     /**
      * @param logits [B, T, V]

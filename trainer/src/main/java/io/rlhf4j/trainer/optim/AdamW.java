@@ -100,7 +100,8 @@ public final class AdamW implements AutoCloseable {
     public List<Tensor> stateTensors() {
         List<Tensor> out = new ArrayList<>();
         mean.forEach((k, v) -> out.add(new Tensor("mean." + k, v.getShape().getShape(), v.toFloatArray())));
-        variance.forEach((k, v) -> out.add(new Tensor("variance." + k, v.getShape().getShape(), v.toFloatArray())));
+        variance.forEach(
+                (k, v) -> out.add(new Tensor("variance." + k, v.getShape().getShape(), v.toFloatArray())));
         return out;
     }
 

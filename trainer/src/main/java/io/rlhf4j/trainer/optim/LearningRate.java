@@ -3,8 +3,7 @@ package io.rlhf4j.trainer.optim;
 /** Learning-rate schedules shared by every training stage. */
 public final class LearningRate {
 
-    private LearningRate() {
-    }
+    private LearningRate() {}
 
     /** Linear warm-up to {@code lr} over {@code warmup} steps, then cosine decay to {@code minLr} at the last step. */
     public static double warmupCosine(int step, int steps, int warmup, double lr, double minLr) {

@@ -18,13 +18,14 @@ public record OptimizerConfig(double lr, double beta1, double beta2, double eps,
 
     /** Wire names of the settings stage configs write only when they differ from the defaults. */
     public static final String BETA1_KEY = "adam_beta1";
+
     public static final String BETA2_KEY = "adam_beta2";
     public static final String EPS_KEY = "adam_eps";
 
     public OptimizerConfig {
         if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0)) {
-            throw new IllegalArgumentException("need 0 <= adam_beta1, adam_beta2 < 1 and adam_eps > 0, got " + beta1
-                    + ", " + beta2 + ", " + eps);
+            throw new IllegalArgumentException(
+                    "need 0 <= adam_beta1, adam_beta2 < 1 and adam_eps > 0, got " + beta1 + ", " + beta2 + ", " + eps);
         }
     }
 

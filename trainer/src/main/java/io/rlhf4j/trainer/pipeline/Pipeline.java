@@ -1,20 +1,20 @@
 package io.rlhf4j.trainer.pipeline;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
 import io.rlhf4j.trainer.ppo.PpoTrainer;
-import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RankedExample;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RewardTrainer;
 import io.rlhf4j.trainer.sft.SftTrainer;
 import java.io.IOException;
@@ -41,8 +41,7 @@ public final class Pipeline {
     private static final ObjectMapper JSONL = new ObjectMapper();
 
     /** Where the stages put their checkpoints, and the gate's verdict. */
-    public record Result(Path sft, Path rm, Path candidate, ObjectNode gate) {
-    }
+    public record Result(Path sft, Path rm, Path candidate, ObjectNode gate) {}
 
     private final PipelineConfig config;
     private final PrintStream log;
@@ -93,25 +92,40 @@ public final class Pipeline {
         row.set("win_rate", gate.get("win_rate"));
         row.set("win_rate_vs_sft", gate.get("win_rate_vs_sft"));
         row.set("alignment_tax", gate.get("alignment_tax"));
-        Files.writeString(evalDir.resolve("metrics.jsonl"), JSONL.writeValueAsString(row) + "\n", StandardCharsets.UTF_8);
-        log.printf("gate %s: win rate %.3f against %s (n = %d, judge %s), pretraining loss %.3f -> %.3f%n",
-                gate.get("passed").asBoolean() ? "passed" : "FAILED", gate.get("win_rate").asDouble(),
-                gate.get("against").asText(), gate.get("n").asInt(), gate.get("judge").asText(),
-                gate.get("pretraining_loss_before").asDouble(), gate.get("pretraining_loss_after").asDouble());
+        Files.writeString(
+                evalDir.resolve("metrics.jsonl"), JSONL.writeValueAsString(row) + "\n", StandardCharsets.UTF_8);
+        log.printf(
+                "gate %s: win rate %.3f against %s (n = %d, judge %s), pretraining loss %.3f -> %.3f%n",
+                gate.get("passed").asBoolean() ? "passed" : "FAILED",
+                gate.get("win_rate").asDouble(),
+                gate.get("against").asText(),
+                gate.get("n").asInt(),
+                gate.get("judge").asText(),
+                gate.get("pretraining_loss_before").asDouble(),
+                gate.get("pretraining_loss_after").asDouble());
         progress.accept("evaluate", 0.9);
         return new Result(sft, rm, ppo, gate);
     }
 
-    private ObjectNode evaluate(Path snapshot, Path base, Path sft, Path rm, Path judgeRm, Path ppo, Path against,
-            RewardTrainer.Outcome rmOutcome, PpoTrainer.Outcome ppoOutcome) throws IOException {
+    private ObjectNode evaluate(
+            Path snapshot,
+            Path base,
+            Path sft,
+            Path rm,
+            Path judgeRm,
+            Path ppo,
+            Path against,
+            RewardTrainer.Outcome rmOutcome,
+            PpoTrainer.Outcome ppoOutcome)
+            throws IOException {
         PipelineConfig.Eval e = config.eval();
         List<String> prompts = testPrompts(snapshot, e.testPrompts());
         WinRate.Options sampling = new WinRate.Options(e.maxNewTokens(), e.temperature(), e.seed(), 16);
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
         try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, ppo)) {
-            List<WinRate.Result> results = WinRate.evaluate(ppo, bar.equals(sft) ? List.of(bar) : List.of(bar, sft),
-                    prompts, judge, sampling);
+            List<WinRate.Result> results =
+                    WinRate.evaluate(ppo, bar.equals(sft) ? List.of(bar) : List.of(bar, sft), prompts, judge, sampling);
             WinRate.Result vsActive = results.get(0);
             WinRate.Result vsSft = results.get(results.size() - 1);
             gate.put("judge", judge.name());
@@ -143,10 +157,17 @@ public final class Pipeline {
         boolean winOk = gate.get("win_rate").asDouble() > e.minWinRate();
         boolean taxOk = after - before <= e.maxPretrainingLossIncrease();
         gate.put("passed", winOk && taxOk);
-        gate.put("reason", winOk && taxOk ? "passed"
-                : !winOk ? String.format("win rate %.3f is not above %.3f", gate.get("win_rate").asDouble(), e.minWinRate())
-                : String.format("pretraining loss rose by %.3f, more than %.3f", after - before,
-                        e.maxPretrainingLossIncrease()));
+        gate.put(
+                "reason",
+                winOk && taxOk
+                        ? "passed"
+                        : !winOk
+                                ? String.format(
+                                        "win rate %.3f is not above %.3f",
+                                        gate.get("win_rate").asDouble(), e.minWinRate())
+                                : String.format(
+                                        "pretraining loss rose by %.3f, more than %.3f",
+                                        after - before, e.maxPretrainingLossIncrease()));
         gate.put("min_win_rate", e.minWinRate());
         return gate;
     }
@@ -158,9 +179,14 @@ public final class Pipeline {
         }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 RewardModel model = RewardModel.load(rm, manager)) {
-            List<RankedExample> examples = RankedExample.load(snapshot, "heldout", Checkpoint.readTokenizer(rm),
+            List<RankedExample> examples = RankedExample.load(
+                    snapshot,
+                    "heldout",
+                    Checkpoint.readTokenizer(rm),
                     model.trunk().config().maxPositions());
-            return examples.isEmpty() ? Double.NaN : RewardTrainer.evaluate(model, examples).accuracy();
+            return examples.isEmpty()
+                    ? Double.NaN
+                    : RewardTrainer.evaluate(model, examples).accuracy();
         }
     }
 

@@ -23,8 +23,14 @@ public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eva
      * version on held-out test prompts, judged by {@code judge} ({@code gold} in the demo world, else
      * {@code rm}: the new reward model), and how much its pretraining loss may rise (the alignment tax).
      */
-    public record Eval(String judge, int testPrompts, double minWinRate, double maxPretrainingLossIncrease,
-            int maxNewTokens, double temperature, long seed) {
+    public record Eval(
+            String judge,
+            int testPrompts,
+            double minWinRate,
+            double maxPretrainingLossIncrease,
+            int maxNewTokens,
+            double temperature,
+            long seed) {
         public Eval {
             if (!judge.equals("gold") && !judge.equals("rm")) {
                 throw new IllegalArgumentException("eval.judge must be gold or rm, got '" + judge + "'");
@@ -48,7 +54,8 @@ public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eva
         return new PipelineConfig(
                 SftConfig.defaults().with(b -> b.epochs(2)),
                 RmConfig.defaults().with(b -> b.epochs(2)),
-                PpoConfig.defaults().with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
+                PpoConfig.defaults()
+                        .with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
                 new Eval("rm", 200, 0.5, 0.5, 32, 0.0, 1234));
     }
 

@@ -14,12 +14,23 @@ import java.util.List;
  * reward model's, {@code kl} the completion's summed log-ratio against the reference. The arrays are
  * not changed after construction.
  */
-public record Experience(int[] prompt, int[] completion, float[] oldLogprobs, float[] refLogprobs, float[] oldValues,
-        float score, double kl, double[] advantages, double[] returns) {
+public record Experience(
+        int[] prompt,
+        int[] completion,
+        float[] oldLogprobs,
+        float[] refLogprobs,
+        float[] oldValues,
+        float score,
+        double kl,
+        double[] advantages,
+        double[] returns) {
 
     public Experience {
         int n = completion.length;
-        if (oldLogprobs.length != n || refLogprobs.length != n || oldValues.length != n || advantages.length != n
+        if (oldLogprobs.length != n
+                || refLogprobs.length != n
+                || oldValues.length != n
+                || advantages.length != n
                 || returns.length != n) {
             throw new IllegalArgumentException("per-token arrays must have the completion's length " + n);
         }
@@ -40,11 +51,17 @@ public record Experience(int[] prompt, int[] completion, float[] oldLogprobs, fl
      * A minibatch of experiences as tensors over the next-token positions [B, W-1] of their right-padded
      * batch: {@code mask} is 1 where a completion token is predicted, and the per-token figures sit there.
      */
-    public record Minibatch(PaddedBatch batch, NDArray mask, NDArray oldLogprobs, NDArray advantages, NDArray returns,
+    public record Minibatch(
+            PaddedBatch batch,
+            NDArray mask,
+            NDArray oldLogprobs,
+            NDArray advantages,
+            NDArray returns,
             NDArray oldValues) {
 
         public static Minibatch of(List<Experience> experiences, NDManager m) {
-            PaddedBatch b = PaddedBatch.of(experiences.stream().map(Experience::tokens).toList(), m);
+            PaddedBatch b =
+                    PaddedBatch.of(experiences.stream().map(Experience::tokens).toList(), m);
             int w = b.width() - 1;
             float[] act = new float[experiences.size() * w];
             float[] oldLp = new float[act.length];
@@ -63,8 +80,8 @@ public record Experience(int[] prompt, int[] completion, float[] oldLogprobs, fl
                 }
             }
             Shape s = new Shape(experiences.size(), w);
-            return new Minibatch(b, m.create(act, s), m.create(oldLp, s), m.create(adv, s), m.create(ret, s),
-                    m.create(oldV, s));
+            return new Minibatch(
+                    b, m.create(act, s), m.create(oldLp, s), m.create(adv, s), m.create(ret, s), m.create(oldV, s));
         }
     }
 }

@@ -9,14 +9,11 @@ package io.rlhf4j.trainer.ppo;
 public final class Gae {
 
     /** Advantages and returns for each token. */
-    public record Result(double[] advantages, double[] returns) {
-    }
+    public record Result(double[] advantages, double[] returns) {}
 
-    private Gae() {
-    }
+    private Gae() {}
 
-    public static Result compute(double[] rewards, double[] values, double terminalValue, double gamma,
-            double lambda) {
+    public static Result compute(double[] rewards, double[] values, double terminalValue, double gamma, double lambda) {
         int n = rewards.length;
         if (values.length != n) {
             throw new IllegalArgumentException("rewards and values differ in length: " + n + " vs " + values.length);

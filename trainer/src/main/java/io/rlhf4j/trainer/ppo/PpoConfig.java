@@ -20,9 +20,25 @@ import java.util.function.Consumer;
  * {@code grad_clip}) can say about them.
  */
 @JsonDeserialize(builder = PpoConfig.Builder.class)
-@JsonPropertyOrder({"iterations", "rollouts_per_iteration", "max_new_tokens", "ppo_epochs", "minibatch_size", "lr",
-    "value_lr", "beta", "kl_target", "gamma", "ptx_batch_size", "discount", "lambda", "clip_range", "value_clip_range",
-    "grad_clip", "seed"})
+@JsonPropertyOrder({
+    "iterations",
+    "rollouts_per_iteration",
+    "max_new_tokens",
+    "ppo_epochs",
+    "minibatch_size",
+    "lr",
+    "value_lr",
+    "beta",
+    "kl_target",
+    "gamma",
+    "ptx_batch_size",
+    "discount",
+    "lambda",
+    "clip_range",
+    "value_clip_range",
+    "grad_clip",
+    "seed"
+})
 public record PpoConfig(
         @JsonProperty("iterations") int iterations,
         @JsonProperty("rollouts_per_iteration") int rolloutsPerIteration,
@@ -45,11 +61,17 @@ public record PpoConfig(
 
     public PpoConfig {
         if (iterations < 1 || rolloutsPerIteration < 1 || maxNewTokens < 1 || ppoEpochs < 1 || minibatchSize < 1) {
-            throw new IllegalArgumentException("iterations, rollouts, max_new_tokens, ppo_epochs and minibatch_size "
-                    + "must be positive");
+            throw new IllegalArgumentException(
+                    "iterations, rollouts, max_new_tokens, ppo_epochs and minibatch_size " + "must be positive");
         }
-        if (!(policyOptimizer.lr() > 0) || !(valueOptimizer.lr() > 0) || beta < 0 || gamma < 0 || klTarget < 0
-                || clipRange <= 0 || valueClipRange <= 0 || !(discount > 0 && discount <= 1)
+        if (!(policyOptimizer.lr() > 0)
+                || !(valueOptimizer.lr() > 0)
+                || beta < 0
+                || gamma < 0
+                || klTarget < 0
+                || clipRange <= 0
+                || valueClipRange <= 0
+                || !(discount > 0 && discount <= 1)
                 || !(lambda >= 0 && lambda <= 1)) {
             throw new IllegalArgumentException("invalid PPO coefficients");
         }
@@ -75,11 +97,23 @@ public record PpoConfig(
     }
 
     public Builder toBuilder() {
-        return new Builder().iterations(iterations).rolloutsPerIteration(rolloutsPerIteration)
-                .maxNewTokens(maxNewTokens).ppoEpochs(ppoEpochs).minibatchSize(minibatchSize)
-                .optimizer(policyOptimizer).valueLr(valueOptimizer.lr()).beta(beta).klTarget(klTarget).gamma(gamma)
-                .ptxBatchSize(ptxBatchSize).discount(discount).lambda(lambda).clipRange(clipRange)
-                .valueClipRange(valueClipRange).seed(seed);
+        return new Builder()
+                .iterations(iterations)
+                .rolloutsPerIteration(rolloutsPerIteration)
+                .maxNewTokens(maxNewTokens)
+                .ppoEpochs(ppoEpochs)
+                .minibatchSize(minibatchSize)
+                .optimizer(policyOptimizer)
+                .valueLr(valueOptimizer.lr())
+                .beta(beta)
+                .klTarget(klTarget)
+                .gamma(gamma)
+                .ptxBatchSize(ptxBatchSize)
+                .discount(discount)
+                .lambda(lambda)
+                .clipRange(clipRange)
+                .valueClipRange(valueClipRange)
+                .seed(seed);
     }
 
     @JsonProperty("lr")
@@ -261,9 +295,23 @@ public record PpoConfig(
         }
 
         public PpoConfig build() {
-            return new PpoConfig(iterations, rolloutsPerIteration, maxNewTokens, ppoEpochs, minibatchSize, optimizer,
-                    optimizer.withLr(valueLr), beta, klTarget, gamma, ptxBatchSize, discount, lambda, clipRange,
-                    valueClipRange, seed);
+            return new PpoConfig(
+                    iterations,
+                    rolloutsPerIteration,
+                    maxNewTokens,
+                    ppoEpochs,
+                    minibatchSize,
+                    optimizer,
+                    optimizer.withLr(valueLr),
+                    beta,
+                    klTarget,
+                    gamma,
+                    ptxBatchSize,
+                    discount,
+                    lambda,
+                    clipRange,
+                    valueClipRange,
+                    seed);
         }
     }
 }

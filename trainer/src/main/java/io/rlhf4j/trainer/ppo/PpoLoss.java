@@ -14,8 +14,7 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
      * The terms of one minibatch: {@code total} is what backward runs on; {@code ptx} is null without a
      * pretraining term; {@code ratio} is {@code pi / pi_old} per position, for the clip fraction.
      */
-    public record Losses(NDArray total, NDArray policy, NDArray value, NDArray ptx, NDArray ratio) {
-    }
+    public record Losses(NDArray total, NDArray policy, NDArray value, NDArray ptx, NDArray ratio) {}
 
     public static PpoLoss of(PpoConfig config) {
         return new PpoLoss(config.clipRange(), config.valueClipRange(), config.gamma());
@@ -43,7 +42,9 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
     /** {@code mean(max(-ratio * A, -clip(ratio, 1 - eps, 1 + eps) * A))} over the masked positions. */
     public NDArray policyLoss(NDArray ratio, NDArray advantages, NDArray mask, NDArray count) {
         NDArray pg1 = ratio.mul(advantages).neg();
-        NDArray pg2 = ratio.clip((float) (1 - clipRange), (float) (1 + clipRange)).mul(advantages).neg();
+        NDArray pg2 = ratio.clip((float) (1 - clipRange), (float) (1 + clipRange))
+                .mul(advantages)
+                .neg();
         return pg1.maximum(pg2).mul(mask).sum().div(count);
     }
 
@@ -53,13 +54,23 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
      */
     public NDArray valueLoss(NDArray values, NDArray oldValues, NDArray returns, NDArray mask, NDArray count) {
         NDArray clipped = oldValues.add(values.sub(oldValues).clip((float) -valueClipRange, (float) valueClipRange));
-        return values.sub(returns).square().maximum(clipped.sub(returns).square()).mul(mask).sum().div(count)
+        return values.sub(returns)
+                .square()
+                .maximum(clipped.sub(returns).square())
+                .mul(mask)
+                .sum()
+                .div(count)
                 .mul(0.5f);
     }
 
     /** The share of masked positions whose ratio left {@code [1 - eps, 1 + eps]}. */
     public NDArray clipFraction(NDArray ratio, NDArray mask) {
-        return ratio.sub(1f).abs().gt((float) clipRange).toType(DataType.FLOAT32, false).mul(mask).sum()
+        return ratio.sub(1f)
+                .abs()
+                .gt((float) clipRange)
+                .toType(DataType.FLOAT32, false)
+                .mul(mask)
+                .sum()
                 .div(mask.sum());
     }
 

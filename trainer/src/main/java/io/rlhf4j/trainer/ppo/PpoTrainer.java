@@ -57,17 +57,23 @@ public final class PpoTrainer {
             .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
 
     /** One iteration's figures (the metrics.jsonl row). */
-    public record Stats(int iteration, double reward, double kl, double entropy, double clipFraction,
-            double valueLoss, double ptxLoss, double rolloutTokensPerSecond, double generationShare, double beta) {
-    }
+    public record Stats(
+            int iteration,
+            double reward,
+            double kl,
+            double entropy,
+            double clipFraction,
+            double valueLoss,
+            double ptxLoss,
+            double rolloutTokensPerSecond,
+            double generationShare,
+            double beta) {}
 
     /** One minibatch update's figures. */
-    public record UpdateStats(double entropy, double clipFraction, double valueLoss, double ptxLoss) {
-    }
+    public record UpdateStats(double entropy, double clipFraction, double valueLoss, double ptxLoss) {}
 
     /** What a run reports: mean reward-model score of fresh samples before and after. */
-    public record Outcome(List<Stats> iterations, double rewardBefore, double rewardAfter) {
-    }
+    public record Outcome(List<Stats> iterations, double rewardBefore, double rewardAfter) {}
 
     private final PpoConfig config;
     private final PpoLoss loss;
@@ -102,9 +108,12 @@ public final class PpoTrainer {
         }
         int window = Checkpoint.readConfig(sft).maxPositions();
         // Prompts that leave no room to generate in the context window are left out.
-        List<int[]> prompts = prompts(snapshot, "train", tokenizer).stream().filter(p -> p.length < window - 1).toList();
+        List<int[]> prompts = prompts(snapshot, "train", tokenizer).stream()
+                .filter(p -> p.length < window - 1)
+                .toList();
         List<int[]> evalPrompts = prompts(snapshot, "validation", tokenizer).stream()
-                .filter(p -> p.length < window - 1).toList();
+                .filter(p -> p.length < window - 1)
+                .toList();
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException(snapshot + " has no PPO training prompts");
         }
@@ -121,22 +130,33 @@ public final class PpoTrainer {
             return new Outcome(List.of(), Double.NaN, Double.NaN);
         }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder policy = Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
-                Decoder reference = Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
+                Decoder policy =
+                        Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
+                Decoder reference =
+                        Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 RewardModel reward = RewardModel.load(rewardModel, manager);
                 ValueModel value = ValueModel.fromRewardModel(rewardModel, manager);
                 AdamW policyOptimizer = config.policyOptimizer().newAdamW(manager);
                 AdamW valueOptimizer = config.valueOptimizer().newAdamW(manager)) {
-            Training training = new Training(policy, reference, reward, value, policyOptimizer, valueOptimizer,
-                    tokenizer, prompts, evalPrompts, ptx);
+            Training training = new Training(
+                    policy,
+                    reference,
+                    reward,
+                    value,
+                    policyOptimizer,
+                    valueOptimizer,
+                    tokenizer,
+                    prompts,
+                    evalPrompts,
+                    ptx);
             StageRunner.Progress progress = runner.train("ppo", training, stopAfter);
             double before = training.before;
             if (progress.step() < config.iterations()) {
                 return new Outcome(training.stats, before, Double.NaN);
             }
             double after = meanScore(policy, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
-            ObjectNode manifest = StageRunner.manifest(KIND, sft,
-                    List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config);
+            ObjectNode manifest = StageRunner.manifest(
+                    KIND, sft, List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config);
             manifest.putObject("metrics").put("reward_before", before).put("reward_after", after);
             runner.state().saveFinal(policy.config(), policy.toTensors(), tokenizer, progress.metrics(), manifest);
             log.printf("PPO done: mean reward %.3f -> %.3f; policy in %s%n", before, after, out);
@@ -162,8 +182,16 @@ public final class PpoTrainer {
         final List<Stats> stats = new ArrayList<>();
         double before;
 
-        Training(Decoder policy, Decoder reference, RewardModel reward, ValueModel value, AdamW policyOptimizer,
-                AdamW valueOptimizer, Tokenizer tokenizer, List<int[]> prompts, List<int[]> evalPrompts,
+        Training(
+                Decoder policy,
+                Decoder reference,
+                RewardModel reward,
+                ValueModel value,
+                AdamW policyOptimizer,
+                AdamW valueOptimizer,
+                Tokenizer tokenizer,
+                List<int[]> prompts,
+                List<int[]> evalPrompts,
                 TokenStream ptx) {
             this.policy = policy;
             this.reference = reference;
@@ -226,7 +254,9 @@ public final class PpoTrainer {
 
         @Override
         public String progress(ObjectNode row) {
-            return String.format(" reward %.3f  KL %.3f", row.get("reward").asDouble(), row.get("kl").asDouble());
+            return String.format(
+                    " reward %.3f  KL %.3f",
+                    row.get("reward").asDouble(), row.get("kl").asDouble());
         }
 
         @Override
@@ -243,8 +273,16 @@ public final class PpoTrainer {
         }
     }
 
-    private Stats iteration(int it, double beta, RolloutMaker maker, Decoder policy, ValueModel value,
-            AdamW policyOptimizer, AdamW valueOptimizer, List<int[]> prompts, TokenStream ptx) {
+    private Stats iteration(
+            int it,
+            double beta,
+            RolloutMaker maker,
+            Decoder policy,
+            ValueModel value,
+            AdamW policyOptimizer,
+            AdamW valueOptimizer,
+            List<int[]> prompts,
+            TokenStream ptx) {
         long t0 = System.nanoTime();
         RolloutMaker.Rollouts rollouts = maker.make(it, prompts, beta);
         List<Experience> experiences = rollouts.experiences();
@@ -255,8 +293,10 @@ public final class PpoTrainer {
         int updates = 0;
         for (int epoch = 0; epoch < config.ppoEpochs() && !experiences.isEmpty(); epoch++) {
             for (int from = 0; from < experiences.size(); from += config.minibatchSize()) {
-                List<Experience> mb = experiences.subList(from, Math.min(experiences.size(), from + config.minibatchSize()));
-                UpdateStats s = update(mb, policy, value, policyOptimizer, valueOptimizer, ptx, it * 1_000_003L + updates);
+                List<Experience> mb =
+                        experiences.subList(from, Math.min(experiences.size(), from + config.minibatchSize()));
+                UpdateStats s =
+                        update(mb, policy, value, policyOptimizer, valueOptimizer, ptx, it * 1_000_003L + updates);
                 entropy += s.entropy();
                 clipFraction += s.clipFraction();
                 valueLoss += s.valueLoss();
@@ -267,13 +307,28 @@ public final class PpoTrainer {
         long total = System.nanoTime() - t0;
         int u = Math.max(1, updates);
         double generation = rollouts.generationNanos();
-        return new Stats(it, rollouts.meanScore(), rollouts.meanKl(), entropy / u, clipFraction / u, valueLoss / u,
-                ptxLoss / u, rollouts.generatedTokens() / (generation / 1e9), generation / total, beta);
+        return new Stats(
+                it,
+                rollouts.meanScore(),
+                rollouts.meanKl(),
+                entropy / u,
+                clipFraction / u,
+                valueLoss / u,
+                ptxLoss / u,
+                rollouts.generatedTokens() / (generation / 1e9),
+                generation / total,
+                beta);
     }
 
     /** One minibatch update of policy and value. */
-    UpdateStats update(List<Experience> experiences, Decoder policy, ValueModel value, AdamW policyOptimizer,
-            AdamW valueOptimizer, TokenStream ptx, long ptxStep) {
+    UpdateStats update(
+            List<Experience> experiences,
+            Decoder policy,
+            ValueModel value,
+            AdamW policyOptimizer,
+            AdamW valueOptimizer,
+            TokenStream ptx,
+            long ptxStep) {
         NDManager m = policy.manager();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
@@ -281,17 +336,25 @@ public final class PpoTrainer {
             PaddedBatch b = mb.batch();
             UpdateStats out;
             try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
-                NDArray logits = policy.forward(b.ids().get(new NDIndex(":, :-1")), b.positions().get(new NDIndex(":, :-1")),
-                        b.mask().get(new NDIndex(":, :-1")), null, false);
+                NDArray logits = policy.forward(
+                        b.ids().get(new NDIndex(":, :-1")),
+                        b.positions().get(new NDIndex(":, :-1")),
+                        b.mask().get(new NDIndex(":, :-1")),
+                        null,
+                        false);
                 NDArray logp = logits.logSoftmax(-1);
-                NDArray newLp = logp.gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
+                NDArray newLp = logp.gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1)
+                        .squeeze(-1);
                 NDArray values = value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1"));
                 NDArray ptxNll = config.gamma() > 0 ? ptxLoss(policy, ptx, ptxStep) : null;
                 PpoLoss.Losses l = loss.compute(newLp, values, mb, ptxNll);
                 double ptxValue = ptxNll == null ? 0 : ptxNll.getFloat();
                 gc.backward(l.total());
-                out = new UpdateStats(PpoLoss.entropy(logp, mb.mask()).getFloat(),
-                        loss.clipFraction(l.ratio(), mb.mask()).getFloat(), l.value().getFloat(), ptxValue);
+                out = new UpdateStats(
+                        PpoLoss.entropy(logp, mb.mask()).getFloat(),
+                        loss.clipFraction(l.ratio(), mb.mask()).getFloat(),
+                        l.value().getFloat(),
+                        ptxValue);
             }
             AdamW.clipGradients(policy.parameters(), config.policyOptimizer().gradClip());
             AdamW.clipGradients(value.parameters(), config.valueOptimizer().gradClip());

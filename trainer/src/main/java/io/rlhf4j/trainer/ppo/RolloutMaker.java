@@ -55,7 +55,12 @@ public final class RolloutMaker {
     private final ValueModel value;
     private final Tokenizer tokenizer;
 
-    public RolloutMaker(PpoConfig config, Decoder policy, Decoder reference, RewardModel reward, ValueModel value,
+    public RolloutMaker(
+            PpoConfig config,
+            Decoder policy,
+            Decoder reference,
+            RewardModel reward,
+            ValueModel value,
             Tokenizer tokenizer) {
         this.config = config;
         this.policy = policy;
@@ -73,8 +78,8 @@ public final class RolloutMaker {
             batchPrompts.add(prompts.get((it * config.rolloutsPerIteration() + i) % prompts.size()));
         }
         // Temperature 1 and no filtering: the sampled tokens' log-probs are then the policy's own.
-        SamplingParams sampling = new SamplingParams(config.maxNewTokens(), 1.0, 1.0, 0, List.of(),
-                config.seed() * 1_000_003L + it * 7919L);
+        SamplingParams sampling = new SamplingParams(
+                config.maxNewTokens(), 1.0, 1.0, 0, List.of(), config.seed() * 1_000_003L + it * 7919L);
         List<Generation> gens = new Generator(policy, tokenizer).generate(batchPrompts, sampling);
         long generationNanos = System.nanoTime() - t0;
         long generated = 0;
@@ -84,7 +89,8 @@ public final class RolloutMaker {
             int[] all = gens.get(i).sequence(batchPrompts.get(i), tokenizer.eosId());
             generated += all.length - batchPrompts.get(i).length;
             // Only rows that fit the window once more (the update feeds the whole sequence) take part.
-            if (all.length > batchPrompts.get(i).length && all.length <= policy.config().maxPositions()) {
+            if (all.length > batchPrompts.get(i).length
+                    && all.length <= policy.config().maxPositions()) {
                 seqPrompts.add(batchPrompts.get(i));
                 seqs.add(all);
             }
@@ -104,7 +110,8 @@ public final class RolloutMaker {
             // The old log-probs come from the same right-padded forward the update uses.
             oldLp = PaddedBatch.rows(tokenLogprobs(policy, b));
             refLp = PaddedBatch.rows(tokenLogprobs(reference, b));
-            oldValues = PaddedBatch.rows(value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1")));
+            oldValues = PaddedBatch.rows(
+                    value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1")));
             scores = reward.rewards(b.ids(), b.positions(), b.mask()).toFloatArray();
         }
         List<Experience> out = new ArrayList<>();
@@ -157,8 +164,14 @@ public final class RolloutMaker {
 
     /** Log-probability of each next token: [B, W-1]. */
     static NDArray tokenLogprobs(Decoder model, PaddedBatch b) {
-        NDArray logits = model.forward(b.ids().get(new NDIndex(":, :-1")), b.positions().get(new NDIndex(":, :-1")),
-                b.mask().get(new NDIndex(":, :-1")), null, false);
-        return logits.logSoftmax(-1).gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1).squeeze(-1);
+        NDArray logits = model.forward(
+                b.ids().get(new NDIndex(":, :-1")),
+                b.positions().get(new NDIndex(":, :-1")),
+                b.mask().get(new NDIndex(":, :-1")),
+                null,
+                false);
+        return logits.logSoftmax(-1)
+                .gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1)
+                .squeeze(-1);
     }
 }

@@ -19,8 +19,7 @@ import io.rlhf4j.trainer.optim.AdamW;
 public final class CausalLmStep {
 
     /** What one step reports. */
-    public record Result(double loss, double gradNorm) {
-    }
+    public record Result(double loss, double gradNorm) {}
 
     private final Decoder model;
     private final AdamW optimizer;
@@ -70,21 +69,30 @@ public final class CausalLmStep {
     }
 
     /** Mean loss over the weighted targets, without gradients or dropout. */
-    public static double evaluate(Decoder model, long[] windows, float[] weights, long[] keyMask, int rows,
-            int seqLen) {
+    public static double evaluate(
+            Decoder model, long[] windows, float[] weights, long[] keyMask, int rows, int seqLen) {
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            return loss(model, model.manager(), windows, weights, keyMask, rows, seqLen, false).getFloat();
+            return loss(model, model.manager(), windows, weights, keyMask, rows, seqLen, false)
+                    .getFloat();
         }
     }
 
-    private static NDArray loss(Decoder model, NDManager m, long[] windows, float[] weights, long[] keyMask, int rows,
-            int seqLen, boolean training) {
+    private static NDArray loss(
+            Decoder model,
+            NDManager m,
+            long[] windows,
+            float[] weights,
+            long[] keyMask,
+            int rows,
+            int seqLen,
+            boolean training) {
         NDArray all = m.create(windows, new Shape(rows, seqLen + 1));
         NDArray inputs = all.get(new NDIndex(":, :-1"));
         NDArray targets = all.get(new NDIndex(":, 1:"));
         NDArray positions = m.arange(0, seqLen, 1, ai.djl.ndarray.types.DataType.INT64)
-                .reshape(1, seqLen).repeat(0, rows);
+                .reshape(1, seqLen)
+                .repeat(0, rows);
         NDArray mask = keyMask == null ? null : m.create(keyMask, new Shape(rows, seqLen));
         NDArray logits = model.forward(inputs, positions, mask, null, training);
         NDArray w = weights == null ? null : m.create(weights, new Shape(rows, seqLen));

@@ -20,9 +20,28 @@ import java.util.function.Consumer;
  * matches (see {@code SftConfig}).
  */
 @JsonDeserialize(builder = PretrainConfig.Builder.class)
-@JsonPropertyOrder({"vocab_size", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "seq_len", "batch_size",
-    "steps", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "dropout", "eval_every", "eval_batches",
-    "checkpoint_every", "validation_percent", "seed"})
+@JsonPropertyOrder({
+    "vocab_size",
+    "dim",
+    "hidden_dim",
+    "n_layers",
+    "n_heads",
+    "n_kv_heads",
+    "seq_len",
+    "batch_size",
+    "steps",
+    "lr",
+    "min_lr",
+    "warmup_steps",
+    "weight_decay",
+    "grad_clip",
+    "dropout",
+    "eval_every",
+    "eval_batches",
+    "checkpoint_every",
+    "validation_percent",
+    "seed"
+})
 public record PretrainConfig(
         @JsonProperty("vocab_size") int vocabSize,
         @JsonProperty("dim") int dim,
@@ -67,8 +86,8 @@ public record PretrainConfig(
             throw new IllegalArgumentException("validation_percent must be in [1, 50], got " + validationPercent);
         }
         if (vocabSize < 260) {
-            throw new IllegalArgumentException("vocab_size must be at least 260 (256 bytes plus special tokens), got "
-                    + vocabSize);
+            throw new IllegalArgumentException(
+                    "vocab_size must be at least 260 (256 bytes plus special tokens), got " + vocabSize);
         }
     }
 
@@ -89,16 +108,44 @@ public record PretrainConfig(
     }
 
     public Builder toBuilder() {
-        return new Builder().vocabSize(vocabSize).dim(dim).hiddenDim(hiddenDim).layers(layers).heads(heads)
-                .kvHeads(kvHeads).seqLen(seqLen).batchSize(batchSize).steps(steps).optimizer(optimizer).minLr(minLr)
-                .warmupSteps(warmupSteps).dropout(dropout).evalEvery(evalEvery).evalBatches(evalBatches)
-                .checkpointEvery(checkpointEvery).validationPercent(validationPercent).seed(seed);
+        return new Builder()
+                .vocabSize(vocabSize)
+                .dim(dim)
+                .hiddenDim(hiddenDim)
+                .layers(layers)
+                .heads(heads)
+                .kvHeads(kvHeads)
+                .seqLen(seqLen)
+                .batchSize(batchSize)
+                .steps(steps)
+                .optimizer(optimizer)
+                .minLr(minLr)
+                .warmupSteps(warmupSteps)
+                .dropout(dropout)
+                .evalEvery(evalEvery)
+                .evalBatches(evalBatches)
+                .checkpointEvery(checkpointEvery)
+                .validationPercent(validationPercent)
+                .seed(seed);
     }
 
     /** The model this run trains, given its tokenizer's special tokens. */
     public ModelConfig modelConfig(int bos, int eos) {
-        return new ModelConfig(ModelFamily.LLAMA, vocabSize, dim, hiddenDim, layers, heads, kvHeads, seqLen, 1e-5,
-                10000.0, true, dropout, bos, eos);
+        return new ModelConfig(
+                ModelFamily.LLAMA,
+                vocabSize,
+                dim,
+                hiddenDim,
+                layers,
+                heads,
+                kvHeads,
+                seqLen,
+                1e-5,
+                10000.0,
+                true,
+                dropout,
+                bos,
+                eos);
     }
 
     /** Linear warm-up to {@code lr}, then cosine decay to {@code minLr} at the last step. */
@@ -299,8 +346,24 @@ public record PretrainConfig(
         }
 
         public PretrainConfig build() {
-            return new PretrainConfig(vocabSize, dim, hiddenDim, layers, heads, kvHeads, seqLen, batchSize, steps,
-                    optimizer, minLr, warmupSteps, dropout, evalEvery, evalBatches, checkpointEvery, validationPercent,
+            return new PretrainConfig(
+                    vocabSize,
+                    dim,
+                    hiddenDim,
+                    layers,
+                    heads,
+                    kvHeads,
+                    seqLen,
+                    batchSize,
+                    steps,
+                    optimizer,
+                    minLr,
+                    warmupSteps,
+                    dropout,
+                    evalEvery,
+                    evalBatches,
+                    checkpointEvery,
+                    validationPercent,
                     seed);
         }
     }

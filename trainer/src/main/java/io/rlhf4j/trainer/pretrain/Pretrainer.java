@@ -38,8 +38,7 @@ public final class Pretrainer {
     private static final ObjectMapper JSONL = new ObjectMapper();
 
     /** Summary of a finished run. */
-    public record Outcome(int steps, double trainLoss, double validationLoss, double tokensPerSecond) {
-    }
+    public record Outcome(int steps, double trainLoss, double validationLoss, double tokensPerSecond) {}
 
     private final PretrainConfig config;
     private final Path out;
@@ -68,8 +67,9 @@ public final class Pretrainer {
         if (runner.state().resumed()) {
             tokenizer = Checkpoint.readTokenizer(out);
         } else {
-            log.printf("training a %d-token byte-level BPE tokenizer on %,d documents%n", config.vocabSize(),
-                    corpus.train().size());
+            log.printf(
+                    "training a %d-token byte-level BPE tokenizer on %,d documents%n",
+                    config.vocabSize(), corpus.train().size());
             Path tmpTok = Files.createTempDirectory("rlhf4j-bpe");
             tokenizer = new ByteLevelBpeTrainer(config.vocabSize()).train(corpus.train(), tmpTok);
         }
@@ -81,7 +81,9 @@ public final class Pretrainer {
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.initialise(modelConfig, manager, config.seed());
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
-            log.printf("model: %,d parameters (%s)%n", modelConfig.parameterCount(), modelConfig.family().modelType());
+            log.printf(
+                    "model: %,d parameters (%s)%n",
+                    modelConfig.parameterCount(), modelConfig.family().modelType());
             Training training = new Training(model, optimizer, tokenizer, train, validation);
             runner.train("pretrain", training, stopAfter);
             double seconds = (System.nanoTime() - training.started) / 1e9;
@@ -89,7 +91,10 @@ public final class Pretrainer {
             if (Double.isNaN(lastVal)) {
                 lastVal = validationLoss(model, validation);
             }
-            return new Outcome(Math.min(config.steps(), stopAfter), training.lastLoss, lastVal,
+            return new Outcome(
+                    Math.min(config.steps(), stopAfter),
+                    training.lastLoss,
+                    lastVal,
                     training.tokens / Math.max(seconds, 1e-9));
         }
     }
@@ -145,7 +150,10 @@ public final class Pretrainer {
             lastLoss = r.loss();
             double tps = tokens / ((System.nanoTime() - started) / 1e9);
             ObjectNode row = JSONL.createObjectNode();
-            row.put("step", done).put("loss", r.loss()).put("lr", lr).put("grad_norm", r.gradNorm())
+            row.put("step", done)
+                    .put("loss", r.loss())
+                    .put("lr", lr)
+                    .put("grad_norm", r.gradNorm())
                     .put("tokens_per_s", tps);
             if (done % config.evalEvery() == 0 || done == config.steps()) {
                 lastVal = validationLoss(model, validation);
@@ -159,7 +167,9 @@ public final class Pretrainer {
             double loss = row.get("loss").asDouble();
             double tps = row.get("tokens_per_s").asDouble();
             return row.has("val_loss")
-                    ? String.format(" loss %.3f  val %.3f  %,.0f tok/s", loss, row.get("val_loss").asDouble(), tps)
+                    ? String.format(
+                            " loss %.3f  val %.3f  %,.0f tok/s",
+                            loss, row.get("val_loss").asDouble(), tps)
                     : String.format(" loss %.3f  %,.0f tok/s", loss, tps);
         }
 
@@ -192,8 +202,8 @@ public final class Pretrainer {
         int batches = Math.min(config.evalBatches(), Math.max(1, validation.windowsAvailable(config.seqLen()) / rows));
         double sum = 0;
         for (int b = 0; b < batches; b++) {
-            sum += CausalLmStep.evaluate(model, validation.sequentialBatch(b, rows, config.seqLen()), rows,
-                    config.seqLen());
+            sum += CausalLmStep.evaluate(
+                    model, validation.sequentialBatch(b, rows, config.seqLen()), rows, config.seqLen());
         }
         return sum / batches;
     }

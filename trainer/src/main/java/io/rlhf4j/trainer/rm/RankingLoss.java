@@ -12,8 +12,7 @@ import java.util.List;
  */
 public final class RankingLoss {
 
-    private RankingLoss() {
-    }
+    private RankingLoss() {}
 
     /** The ordered pairs (winner index, loser index) implied by ranks (0 = best; equal ranks are ties). */
     public static List<int[]> pairs(int[] ranks) {
@@ -43,10 +42,13 @@ public final class RankingLoss {
             d[i * k + pairs.get(i)[0]] = 1f;
             d[i * k + pairs.get(i)[1]] = -1f;
         }
-        NDArray margin = rewards.getManager().create(d, new ai.djl.ndarray.types.Shape(pairs.size(), k))
-                .matMul(rewards.reshape(k, 1)).reshape(pairs.size());
+        NDArray margin = rewards.getManager()
+                .create(d, new ai.djl.ndarray.types.Shape(pairs.size(), k))
+                .matMul(rewards.reshape(k, 1))
+                .reshape(pairs.size());
         // log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)): finite however wrong the ordering is.
-        NDArray logSigmoid = margin.minimum(0f).sub(margin.abs().neg().exp().add(1f).log());
+        NDArray logSigmoid =
+                margin.minimum(0f).sub(margin.abs().neg().exp().add(1f).log());
         return logSigmoid.mean().neg();
     }
 

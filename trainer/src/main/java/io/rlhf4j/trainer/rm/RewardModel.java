@@ -117,7 +117,9 @@ public final class RewardModel implements AutoCloseable {
      */
     public float[] scores(List<int[]> sequences) {
         int window = trunk.config().maxPositions();
-        List<int[]> cut = sequences.stream().map(s -> s.length > window ? Arrays.copyOf(s, window) : s).toList();
+        List<int[]> cut = sequences.stream()
+                .map(s -> s.length > window ? Arrays.copyOf(s, window) : s)
+                .toList();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
             PaddedBatch b = PaddedBatch.of(cut, trunk.manager());

@@ -1,6 +1,5 @@
 package io.rlhf4j.trainer.rm;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -11,6 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
@@ -45,12 +45,10 @@ public final class RewardTrainer {
     private static final ObjectMapper JSONL = new ObjectMapper();
 
     /** Validation figures. */
-    public record Evaluation(double loss, double accuracy, Map<String, Double> accuracyByLabeler) {
-    }
+    public record Evaluation(double loss, double accuracy, Map<String, Double> accuracyByLabeler) {}
 
     /** What a finished run reports. */
-    public record Outcome(int steps, Evaluation before, Evaluation after, double biasShift) {
-    }
+    public record Outcome(int steps, Evaluation before, Evaluation after, double biasShift) {}
 
     private final RmConfig config;
     private final PrintStream log;
@@ -70,10 +68,12 @@ public final class RewardTrainer {
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
         ModelConfig modelConfig = Checkpoint.readConfig(sft).withResidDropout(0.0);
         List<RankedExample> train = RankedExample.load(snapshot, "train", tokenizer, modelConfig.maxPositions());
-        List<RankedExample> validation = RankedExample.load(snapshot, "validation", tokenizer, modelConfig.maxPositions());
+        List<RankedExample> validation =
+                RankedExample.load(snapshot, "validation", tokenizer, modelConfig.maxPositions());
         if (train.isEmpty() || validation.isEmpty()) {
-            throw new IllegalArgumentException(snapshot + " has no reward-model " + (train.isEmpty() ? "training"
-                    : "validation") + " rankings; import or collect some, then rebuild the snapshot");
+            throw new IllegalArgumentException(
+                    snapshot + " has no reward-model " + (train.isEmpty() ? "training" : "validation")
+                            + " rankings; import or collect some, then rebuild the snapshot");
         }
         int perEpoch = (train.size() + config.rankingsPerStep() - 1) / config.rankingsPerStep();
         int steps = perEpoch * config.epochs();
@@ -81,14 +81,16 @@ public final class RewardTrainer {
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
-        log.printf("reward model: %,d training and %,d validation rankings, %d steps%n", train.size(),
-                validation.size(), steps);
+        log.printf(
+                "reward model: %,d training and %,d validation rankings, %d steps%n",
+                train.size(), validation.size(), steps);
         if (runner.finished("")) {
             return new Outcome(steps, null, null, 0);
         }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                RewardModel rm = RewardModel.initialise(Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft),
-                        manager, sft.toString()), config.seed());
+                RewardModel rm = RewardModel.initialise(
+                        Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft), manager, sft.toString()),
+                        config.seed());
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
             Training training = new Training(rm, optimizer, train, validation, steps, modelConfig, tokenizer);
             StageRunner.Progress progress = runner.train("rm", training, stopAfter);
@@ -106,8 +108,9 @@ public final class RewardTrainer {
             m.set("validation_accuracy_by_labeler", JSON.valueToTree(after.accuracyByLabeler()));
             m.put("bias_shift", shift);
             runner.state().saveFinal(modelConfig, rm.toTensors(), tokenizer, progress.metrics(), manifest);
-            log.printf("reward model done: validation accuracy %.3f -> %.3f; checkpoint in %s%n", before.accuracy(),
-                    after.accuracy(), out);
+            log.printf(
+                    "reward model done: validation accuracy %.3f -> %.3f; checkpoint in %s%n",
+                    before.accuracy(), after.accuracy(), out);
             return new Outcome(steps, before, after, shift);
         }
     }
@@ -124,8 +127,14 @@ public final class RewardTrainer {
         private Map<String, NDArray> params;
         Evaluation before;
 
-        Training(RewardModel rm, AdamW optimizer, List<RankedExample> train, List<RankedExample> validation, int steps,
-                ModelConfig modelConfig, Tokenizer tokenizer) {
+        Training(
+                RewardModel rm,
+                AdamW optimizer,
+                List<RankedExample> train,
+                List<RankedExample> validation,
+                int steps,
+                ModelConfig modelConfig,
+                Tokenizer tokenizer) {
             this.rm = rm;
             this.optimizer = optimizer;
             this.train = train;
@@ -139,15 +148,18 @@ public final class RewardTrainer {
         public List<String> resume(RunDirectory run, int step) throws IOException {
             List<String> metrics = run.restore(rm::load, optimizer, step);
             JsonNode first = JSONL.readTree(metrics.get(0));
-            before = new Evaluation(first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
+            before = new Evaluation(
+                    first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
             return metrics;
         }
 
         @Override
         public List<String> begin() throws IOException {
             before = evaluate(rm, validation);
-            return List.of(JSONL.writeValueAsString(JSONL.createObjectNode().put("step", 0)
-                    .put("val_loss", before.loss()).put("val_accuracy", before.accuracy())));
+            return List.of(JSONL.writeValueAsString(JSONL.createObjectNode()
+                    .put("step", 0)
+                    .put("val_loss", before.loss())
+                    .put("val_accuracy", before.accuracy())));
         }
 
         @Override
@@ -176,13 +188,16 @@ public final class RewardTrainer {
                     loss = mean.getFloat();
                 }
                 if (!Double.isFinite(loss)) {
-                    throw new IllegalStateException("reward-model training diverged at step " + step
-                            + ": loss is " + loss + " (lower the learning rate)");
+                    throw new IllegalStateException("reward-model training diverged at step " + step + ": loss is "
+                            + loss + " (lower the learning rate)");
                 }
                 norm = AdamW.clipGradients(params, config.optimizer().gradClip());
                 optimizer.step(params, lr);
             }
-            ObjectNode row = JSONL.createObjectNode().put("step", step + 1).put("loss", loss).put("lr", lr)
+            ObjectNode row = JSONL.createObjectNode()
+                    .put("step", step + 1)
+                    .put("loss", loss)
+                    .put("lr", lr)
                     .put("grad_norm", norm);
             if (checkpointAt(step + 1)) {
                 Evaluation ev = evaluate(rm, validation);
@@ -249,7 +264,9 @@ public final class RewardTrainer {
         }
         double sum = 0;
         for (int i = 0; i < demos.size(); i += 16) {
-            List<int[]> seqs = demos.subList(i, Math.min(demos.size(), i + 16)).stream().map(SftExample::tokens).toList();
+            List<int[]> seqs = demos.subList(i, Math.min(demos.size(), i + 16)).stream()
+                    .map(SftExample::tokens)
+                    .toList();
             for (float r : rm.scores(seqs)) {
                 sum += r;
             }

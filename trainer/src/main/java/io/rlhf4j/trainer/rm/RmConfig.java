@@ -16,8 +16,17 @@ import java.util.function.Consumer;
  * JSON is flat, as before the optimizer's settings had a record of their own (see {@code SftConfig}).
  */
 @JsonDeserialize(builder = RmConfig.Builder.class)
-@JsonPropertyOrder({"epochs", "rankings_per_step", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip",
-    "eval_every", "seed"})
+@JsonPropertyOrder({
+    "epochs",
+    "rankings_per_step",
+    "lr",
+    "min_lr",
+    "warmup_steps",
+    "weight_decay",
+    "grad_clip",
+    "eval_every",
+    "seed"
+})
 public record RmConfig(
         @JsonProperty("epochs") int epochs,
         @JsonProperty("rankings_per_step") int rankingsPerStep,
@@ -54,8 +63,14 @@ public record RmConfig(
     }
 
     public Builder toBuilder() {
-        return new Builder().epochs(epochs).rankingsPerStep(rankingsPerStep).optimizer(optimizer).minLr(minLr)
-                .warmupSteps(warmupSteps).evalEvery(evalEvery).seed(seed);
+        return new Builder()
+                .epochs(epochs)
+                .rankingsPerStep(rankingsPerStep)
+                .optimizer(optimizer)
+                .minLr(minLr)
+                .warmupSteps(warmupSteps)
+                .evalEvery(evalEvery)
+                .seed(seed);
     }
 
     /** Linear warm-up to the optimizer's {@code lr}, then cosine decay to {@code min_lr} at the last step. */

@@ -46,7 +46,8 @@ public final class ScalarHead {
         }
         Tensor b = tensors.get(BIAS);
         NDManager m = trunk.manager();
-        return new ScalarHead(m.create(w.data(), new Shape(w.shape())),
+        return new ScalarHead(
+                m.create(w.data(), new Shape(w.shape())),
                 m.create(b == null ? new float[] {0f} : b.data(), new Shape(1)));
     }
 

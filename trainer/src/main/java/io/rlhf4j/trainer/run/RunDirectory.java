@@ -56,8 +56,8 @@ public final class RunDirectory {
     public OptionalInt resumableStep(JsonNode config, String kind) throws IOException {
         if (!Files.exists(out.resolve(STATE))) {
             if (Files.exists(out.resolve("config.json"))) {
-                throw new IllegalArgumentException(out + " holds a checkpoint that is not a " + kind
-                        + " run; choose another --out");
+                throw new IllegalArgumentException(
+                        out + " holds a checkpoint that is not a " + kind + " run; choose another --out");
             }
             return OptionalInt.empty();
         }
@@ -77,8 +77,11 @@ public final class RunDirectory {
     }
 
     /** As {@link #restore(Decoder, AdamW, int)} for models with more than a decoder (a reward head). */
-    public List<String> restore(java.util.function.Consumer<Map<String, io.rlhf4j.core.checkpoint.Tensor>> weights,
-            AdamW optimizer, int step) throws IOException {
+    public List<String> restore(
+            java.util.function.Consumer<Map<String, io.rlhf4j.core.checkpoint.Tensor>> weights,
+            AdamW optimizer,
+            int step)
+            throws IOException {
         weights.accept(Checkpoint.readWeights(out));
         if (optimizer != null) {
             optimizer.restore(SafeTensors.read(out.resolve(OPTIMIZER)), step);
@@ -99,15 +102,33 @@ public final class RunDirectory {
     }
 
     /** Replaces the directory with the run as it stands at {@code step}. */
-    public void save(Decoder model, AdamW optimizer, Tokenizer tokenizer, String kind, int step, int totalSteps,
-            JsonNode config, List<String> metrics, AtomicDirectory.Filler extra) throws IOException {
+    public void save(
+            Decoder model,
+            AdamW optimizer,
+            Tokenizer tokenizer,
+            String kind,
+            int step,
+            int totalSteps,
+            JsonNode config,
+            List<String> metrics,
+            AtomicDirectory.Filler extra)
+            throws IOException {
         save(model.config(), model.toTensors(), optimizer, tokenizer, kind, step, totalSteps, config, metrics, extra);
     }
 
     /** As above, for any set of tensors (a decoder plus a reward head). */
-    public void save(io.rlhf4j.core.config.ModelConfig modelConfig, List<io.rlhf4j.core.checkpoint.Tensor> tensors,
-            AdamW optimizer, Tokenizer tokenizer, String kind, int step, int totalSteps, JsonNode config,
-            List<String> metrics, AtomicDirectory.Filler extra) throws IOException {
+    public void save(
+            io.rlhf4j.core.config.ModelConfig modelConfig,
+            List<io.rlhf4j.core.checkpoint.Tensor> tensors,
+            AdamW optimizer,
+            Tokenizer tokenizer,
+            String kind,
+            int step,
+            int totalSteps,
+            JsonNode config,
+            List<String> metrics,
+            AtomicDirectory.Filler extra)
+            throws IOException {
         Checkpoint.write(out, modelConfig, tensors, tokenizer, dir -> {
             if (optimizer != null) {
                 SafeTensors.write(dir.resolve(OPTIMIZER), optimizer.stateTensors(), Map.of());
@@ -127,8 +148,14 @@ public final class RunDirectory {
 
     /** The progress bar every training stage shows: steps, then loss and tokens/s as extra text. */
     public static ProgressBar progressBar(String task, int steps, PrintStream log) {
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(1000).continuousUpdate().setMaxRenderedLength(100)
-                .setConsumer(new ConsoleProgressBarConsumer(log)).build();
+        return new ProgressBarBuilder()
+                .setTaskName(task)
+                .setInitialMax(steps)
+                .setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(1000)
+                .continuousUpdate()
+                .setMaxRenderedLength(100)
+                .setConsumer(new ConsoleProgressBarConsumer(log))
+                .build();
     }
 }

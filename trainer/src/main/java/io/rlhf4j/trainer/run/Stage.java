@@ -23,8 +23,7 @@ public interface Stage {
      * Called once, after {@link #resume} or {@link #begin} and before the first step: where a stage
      * turns on gradients, so that its opening evaluation runs without them as it always has.
      */
-    default void beforeFirstStep() throws IOException {
-    }
+    default void beforeFirstStep() throws IOException {}
 
     /** Trains step {@code step} (counted from 0) and returns its metrics row. */
     ObjectNode step(int step) throws IOException;

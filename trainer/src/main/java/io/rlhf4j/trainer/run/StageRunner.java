@@ -23,8 +23,7 @@ import me.tongfei.progressbar.ProgressBar;
 public final class StageRunner {
 
     /** Where training stopped and the metrics rows so far. */
-    public record Progress(int step, List<String> metrics) {
-    }
+    public record Progress(int step, List<String> metrics) {}
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
@@ -52,7 +51,9 @@ public final class StageRunner {
     /** Whether an earlier run already finished; says so in the log ({@code detail} follows "finished run"). */
     public boolean finished(String detail) {
         if (state.finished()) {
-            log.printf("%s already holds the finished run%s; nothing to do%n", state.run().path(), detail);
+            log.printf(
+                    "%s already holds the finished run%s; nothing to do%n",
+                    state.run().path(), detail);
         }
         return state.finished();
     }
@@ -95,8 +96,8 @@ public final class StageRunner {
      * checkpoint's weights' digest), other inputs in the given order, the data snapshot, the
      * hyper-parameters. The stage adds its {@code metrics}.
      */
-    public static ObjectNode manifest(String kind, Path parent, List<Input> inputs, Path snapshot,
-            Object hyperParameters) throws IOException {
+    public static ObjectNode manifest(
+            String kind, Path parent, List<Input> inputs, Path snapshot, Object hyperParameters) throws IOException {
         ObjectNode m = JSON.createObjectNode();
         m.put("kind", kind);
         m.put("parent", absolute(parent));
@@ -110,6 +111,5 @@ public final class StageRunner {
     }
 
     /** A named input checkpoint of a stage besides its parent (PPO's reward model). */
-    public record Input(String key, Path path) {
-    }
+    public record Input(String key, Path path) {}
 }

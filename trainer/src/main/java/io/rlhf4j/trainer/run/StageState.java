@@ -38,8 +38,15 @@ public record StageState(RunDirectory run, String kind, JsonNode config, int tot
     }
 
     /** A checkpoint after {@code step} steps, with optimizer moments (null: none) and extra files. */
-    public void save(ModelConfig modelConfig, List<Tensor> tensors, AdamW optimizer, Tokenizer tokenizer, int step,
-            List<String> metrics, AtomicDirectory.Filler extra) throws IOException {
+    public void save(
+            ModelConfig modelConfig,
+            List<Tensor> tensors,
+            AdamW optimizer,
+            Tokenizer tokenizer,
+            int step,
+            List<String> metrics,
+            AtomicDirectory.Filler extra)
+            throws IOException {
         run.save(modelConfig, tensors, optimizer, tokenizer, kind, step, totalSteps, config, metrics, extra);
     }
 
@@ -47,9 +54,23 @@ public record StageState(RunDirectory run, String kind, JsonNode config, int tot
      * The finished run: the result's weights, no optimizer state, and {@code manifest} as
      * {@code training_manifest.json}.
      */
-    public void saveFinal(ModelConfig modelConfig, List<Tensor> tensors, Tokenizer tokenizer, List<String> metrics,
-            ObjectNode manifest) throws IOException {
-        run.save(modelConfig, tensors, null, tokenizer, kind, totalSteps, totalSteps, config, metrics,
+    public void saveFinal(
+            ModelConfig modelConfig,
+            List<Tensor> tensors,
+            Tokenizer tokenizer,
+            List<String> metrics,
+            ObjectNode manifest)
+            throws IOException {
+        run.save(
+                modelConfig,
+                tensors,
+                null,
+                tokenizer,
+                kind,
+                totalSteps,
+                totalSteps,
+                config,
+                metrics,
                 dir -> JSON.writeValue(dir.resolve(Layout.TRAINING_MANIFEST).toFile(), manifest));
     }
 }

@@ -18,8 +18,18 @@ import java.util.function.Consumer;
  * and resume, unchanged.
  */
 @JsonDeserialize(builder = SftConfig.Builder.class)
-@JsonPropertyOrder({"epochs", "batch_size", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "dropout",
-    "eval_every", "seed"})
+@JsonPropertyOrder({
+    "epochs",
+    "batch_size",
+    "lr",
+    "min_lr",
+    "warmup_steps",
+    "weight_decay",
+    "grad_clip",
+    "dropout",
+    "eval_every",
+    "seed"
+})
 public record SftConfig(
         @JsonProperty("epochs") int epochs,
         @JsonProperty("batch_size") int batchSize,
@@ -59,8 +69,15 @@ public record SftConfig(
     }
 
     public Builder toBuilder() {
-        return new Builder().epochs(epochs).batchSize(batchSize).optimizer(optimizer).minLr(minLr)
-                .warmupSteps(warmupSteps).dropout(dropout).evalEvery(evalEvery).seed(seed);
+        return new Builder()
+                .epochs(epochs)
+                .batchSize(batchSize)
+                .optimizer(optimizer)
+                .minLr(minLr)
+                .warmupSteps(warmupSteps)
+                .dropout(dropout)
+                .evalEvery(evalEvery)
+                .seed(seed);
     }
 
     /** Linear warm-up to the optimizer's {@code lr}, then cosine decay to {@code min_lr} at the last step. */

@@ -51,7 +51,8 @@ public record SftExample(int[] prompt, int[] completion) {
                 if (room < 2) {
                     continue;
                 }
-                out.add(new SftExample(prompt, completion.length > room ? Arrays.copyOf(completion, room) : completion));
+                out.add(new SftExample(
+                        prompt, completion.length > room ? Arrays.copyOf(completion, room) : completion));
             }
         }
         return out;

@@ -1,6 +1,5 @@
 package io.rlhf4j.trainer.sft;
 
-import io.rlhf4j.core.checkpoint.Layout;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,15 +7,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
@@ -45,8 +45,7 @@ public final class SftTrainer {
     private static final ObjectMapper JSONL = new ObjectMapper();
 
     /** What a finished run reports. */
-    public record Outcome(int steps, double bestValidationLoss, int bestStep, double firstValidationLoss) {
-    }
+    public record Outcome(int steps, double bestValidationLoss, int bestStep, double firstValidationLoss) {}
 
     private final SftConfig config;
     private final PrintStream log;
@@ -91,13 +90,15 @@ public final class SftTrainer {
         // Part of the run's identity: a resumed run must keep selecting by the same criterion.
         configJson.put("selection", selectionRm == null ? "validation_loss" : StageRunner.absolute(selectionRm));
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
-        log.printf("SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n", train.size(),
-                validation.size(), config.epochs(), perEpoch);
+        log.printf(
+                "SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n",
+                train.size(), validation.size(), config.epochs(), perEpoch);
         if (runner.finished("")) {
             return new Outcome(steps, Double.NaN, 0, Double.NaN);
         }
         try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder model = Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
+                Decoder model =
+                        Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
                 AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
             Training training = new Training(model, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
@@ -116,17 +117,24 @@ public final class SftTrainer {
             if (selector != null) {
                 manifest.put("selection_reward_model", StageRunner.absolute(selectionRm));
             }
-            m.put(selector == null ? "validation_loss_before" : "validation_reward_before", selector == null ? first : -first);
-            m.put(selector == null ? "validation_loss_best" : "validation_reward_best", selector == null ? best : -best);
+            m.put(
+                    selector == null ? "validation_loss_before" : "validation_reward_before",
+                    selector == null ? first : -first);
+            m.put(
+                    selector == null ? "validation_loss_best" : "validation_reward_best",
+                    selector == null ? best : -best);
             m.put("best_step", bestStep);
             m.put("steps", steps);
             m.put("train_examples", train.size());
             m.put("validation_examples", validation.size());
             runner.state().saveFinal(model.config(), model.toTensors(), tokenizer, progress.metrics(), manifest);
-            log.printf("SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
-                    selector == null ? "validation loss" : "validation reward", selector == null ? first : -first,
+            log.printf(
+                    "SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
+                    selector == null ? "validation loss" : "validation reward",
+                    selector == null ? first : -first,
                     selector == null ? best : -best,
-                    bestStep, out);
+                    bestStep,
+                    out);
             return new Outcome(steps, best, bestStep, first);
         }
     }
@@ -153,8 +161,15 @@ public final class SftTrainer {
         List<Tensor> bestWeights;
         double first = Double.NaN;
 
-        Training(Decoder model, AdamW optimizer, RewardModel selector, List<SftExample> train,
-                List<SftExample> validation, int steps, int perEpoch, Tokenizer tokenizer) {
+        Training(
+                Decoder model,
+                AdamW optimizer,
+                RewardModel selector,
+                List<SftExample> train,
+                List<SftExample> validation,
+                int steps,
+                int perEpoch,
+                Tokenizer tokenizer) {
             this.model = model;
             this.optimizer = optimizer;
             this.selector = selector;
@@ -163,7 +178,11 @@ public final class SftTrainer {
             this.steps = steps;
             this.perEpoch = perEpoch;
             this.tokenizer = tokenizer;
-            this.selectionPrompts = validation.stream().map(SftExample::prompt).distinct().limit(32).toList();
+            this.selectionPrompts = validation.stream()
+                    .map(SftExample::prompt)
+                    .distinct()
+                    .limit(32)
+                    .toList();
             this.bestWeights = model.toTensors();
         }
 
@@ -181,7 +200,8 @@ public final class SftTrainer {
                 }
             }
             if (Files.exists(run.path().resolve(BEST))) {
-                bestWeights = List.copyOf(SafeTensors.read(run.path().resolve(BEST)).values());
+                bestWeights =
+                        List.copyOf(SafeTensors.read(run.path().resolve(BEST)).values());
             }
             return metrics;
         }
@@ -209,8 +229,12 @@ public final class SftTrainer {
             int done = step + 1;
             tokens += p.targets;
             double tps = tokens / ((System.nanoTime() - started) / 1e9);
-            ObjectNode row = JSONL.createObjectNode().put("step", done).put("loss", r.loss()).put("lr", lr)
-                    .put("grad_norm", r.gradNorm()).put("tokens_per_s", tps);
+            ObjectNode row = JSONL.createObjectNode()
+                    .put("step", done)
+                    .put("loss", r.loss())
+                    .put("lr", lr)
+                    .put("grad_norm", r.gradNorm())
+                    .put("tokens_per_s", tps);
             if (checkpointAt(done)) {
                 double val = selection(model, validation, selector, selectionPrompts, tokenizer, row);
                 if (val < best) {
@@ -224,8 +248,9 @@ public final class SftTrainer {
 
         @Override
         public String progress(ObjectNode row) {
-            return String.format(" loss %.3f  %,.0f tok/s", row.get("loss").asDouble(),
-                    row.get("tokens_per_s").asDouble());
+            return String.format(
+                    " loss %.3f  %,.0f tok/s",
+                    row.get("loss").asDouble(), row.get("tokens_per_s").asDouble());
         }
 
         // The run checkpoints where it evaluates.
@@ -237,7 +262,13 @@ public final class SftTrainer {
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
             List<Tensor> keep = bestWeights;
-            state.save(model.config(), model.toTensors(), optimizer, tokenizer, done, metrics,
+            state.save(
+                    model.config(),
+                    model.toTensors(),
+                    optimizer,
+                    tokenizer,
+                    done,
+                    metrics,
                     dir -> SafeTensors.write(dir.resolve(BEST), keep, Map.of()));
         }
     }
@@ -254,8 +285,13 @@ public final class SftTrainer {
      * The criterion the best checkpoint minimises, recorded in {@code row}: validation loss, or minus the
      * selection reward model's mean score of greedy completions of the validation prompts.
      */
-    private double selection(Decoder model, List<SftExample> validation, RewardModel selector,
-            List<int[]> prompts, Tokenizer tokenizer, ObjectNode row) {
+    private double selection(
+            Decoder model,
+            List<SftExample> validation,
+            RewardModel selector,
+            List<int[]> prompts,
+            Tokenizer tokenizer,
+            ObjectNode row) {
         double loss = validationLoss(model, validation);
         row.put("val_loss", loss);
         if (selector == null) {

@@ -39,11 +39,13 @@ class PipelineBenchmarkTest {
     void everyStageReportsAFigure() throws Exception {
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         Path work = tmp.resolve("work");
-        PipelineBenchmark.Figures f = new PipelineBenchmark(new PrintStream(printed, true))
-                .run("demo", BASE, TINY, work);
+        PipelineBenchmark.Figures f =
+                new PipelineBenchmark(new PrintStream(printed, true)).run("demo", BASE, TINY, work);
         assertThat(f.sftTokensPerSecond()).isPositive().isFinite();
-        assertThat(f.rmComparisonsPerSecond()).satisfiesAnyOf(r -> assertThat(r).isPositive().isFinite(),
-                r -> assertThat(r).isNaN()); // the difference of two short runs can drown in noise
+        assertThat(f.rmComparisonsPerSecond())
+                .satisfiesAnyOf(
+                        r -> assertThat(r).isPositive().isFinite(),
+                        r -> assertThat(r).isNaN()); // the difference of two short runs can drown in noise
         assertThat(f.ppo()).hasSize(2).allSatisfy(s -> {
             assertThat(s.rolloutTokensPerSecond()).isPositive().isFinite();
             assertThat(s.generationShare()).isBetween(0.0, 1.0);

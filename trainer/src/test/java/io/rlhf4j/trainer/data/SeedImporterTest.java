@@ -36,7 +36,10 @@ class SeedImporterTest {
             SeedImporter.Summary d = SeedImporter.demonstrations(store, demos);
             assertThat(d.demonstrations()).isEqualTo(1);
             List<Judgement.Ranking> stored = store.judgements().rankings();
-            Judgement.Ranking antonym = stored.stream().filter(x -> x.ranks().length == 4).findFirst().orElseThrow();
+            Judgement.Ranking antonym = stored.stream()
+                    .filter(x -> x.ranks().length == 4)
+                    .findFirst()
+                    .orElseThrow();
             assertThat(antonym.ranks()).containsExactly(0, 1, 2, 2);
             assertThat(store.judgements().demonstrations().get(0).text()).isEqualTo("large");
             assertThat(store.prompts().recent(10)).allMatch(p -> p.source().equals("import"));
@@ -58,19 +61,34 @@ class SeedImporterTest {
         Path garbage = tmp.resolve("garbage.jsonl");
         Files.writeString(garbage, "{\"prompt\": \"x\", \"completions\": [\"a\", \"b\"]}\n{oops\n");
         try (Store store = Store.openSqlite(tmp.resolve("db"))) {
-            assertThatThrownBy(() -> SeedImporter.rankings(store, rankings)).hasMessageContaining("bad.jsonl: line 2")
+            assertThatThrownBy(() -> SeedImporter.rankings(store, rankings))
+                    .hasMessageContaining("bad.jsonl: line 2")
                     .hasMessageContaining("K = 2..12");
             assertThatThrownBy(() -> SeedImporter.rankings(store, many)).hasMessageContaining("K = 13");
-            assertThatThrownBy(() -> SeedImporter.rankings(store, garbage)).hasMessageContaining("line 2")
+            assertThatThrownBy(() -> SeedImporter.rankings(store, garbage))
+                    .hasMessageContaining("line 2")
                     .hasMessageContaining("not valid JSON");
             assertThat(store.prompts().count()).isZero();
             // A ranking that names a completion the prompt never had is refused by the store.
-            store.prompts().log(List.of(new PromptLog("p", "u", true, "api", "q", "1", "{}", 1,
-                    List.of(new PromptLog.Completion(0, "a", 1, null, "stop")))));
-            assertThatThrownBy(() -> store.judgements().addRanking(new Judgement.Ranking("r", "p", "l", List.of(0, 5),
-                    new int[] {0, 1}, "labeling", 2))).hasMessageContaining("has no completion 5");
-            assertThatThrownBy(() -> store.judgements().addRanking(new Judgement.Ranking("r", "nope", "l", List.of(0, 1),
-                    new int[] {0, 1}, "labeling", 2))).hasMessageContaining("no prompt nope");
+            store.prompts()
+                    .log(List.of(new PromptLog(
+                            "p",
+                            "u",
+                            true,
+                            "api",
+                            "q",
+                            "1",
+                            "{}",
+                            1,
+                            List.of(new PromptLog.Completion(0, "a", 1, null, "stop")))));
+            assertThatThrownBy(() -> store.judgements()
+                            .addRanking(new Judgement.Ranking(
+                                    "r", "p", "l", List.of(0, 5), new int[] {0, 1}, "labeling", 2)))
+                    .hasMessageContaining("has no completion 5");
+            assertThatThrownBy(() -> store.judgements()
+                            .addRanking(new Judgement.Ranking(
+                                    "r", "nope", "l", List.of(0, 1), new int[] {0, 1}, "labeling", 2)))
+                    .hasMessageContaining("no prompt nope");
             assertThat(store.judgements().rankings()).isEmpty();
         }
     }
@@ -88,7 +106,8 @@ class SeedImporterTest {
             assertThat(r.prompts()).isEqualTo(100);
             assertThat(r.completions()).isEqualTo(3600);
             assertThat(r.rankings()).isBetween(250, 300);
-            assertThat(store.judgements().rankings()).allMatch(x -> x.completions().size() == 12);
+            assertThat(store.judgements().rankings())
+                    .allMatch(x -> x.completions().size() == 12);
         }
     }
 }

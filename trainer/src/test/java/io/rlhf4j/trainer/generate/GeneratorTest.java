@@ -1,13 +1,13 @@
 package io.rlhf4j.trainer.generate;
 
-import io.rlhf4j.core.sampling.SamplingParams;
-import io.rlhf4j.core.sampling.FinishReason;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.sampling.FinishReason;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.model.Decoder;
@@ -45,10 +45,10 @@ class GeneratorTest {
 
     static Stream<ModelConfig> families() {
         return Stream.of(
-                ModelConfig.llama(300, 48, 96, 2, 4, 2, 96).withSpecialTokens(ByteLevelBpeTrainer.BOS_ID,
-                        ByteLevelBpeTrainer.EOS_ID),
-                ModelConfig.gpt2(300, 48, 2, 4, 96).withSpecialTokens(ByteLevelBpeTrainer.BOS_ID,
-                        ByteLevelBpeTrainer.EOS_ID));
+                ModelConfig.llama(300, 48, 96, 2, 4, 2, 96)
+                        .withSpecialTokens(ByteLevelBpeTrainer.BOS_ID, ByteLevelBpeTrainer.EOS_ID),
+                ModelConfig.gpt2(300, 48, 2, 4, 96)
+                        .withSpecialTokens(ByteLevelBpeTrainer.BOS_ID, ByteLevelBpeTrainer.EOS_ID));
     }
 
     @ParameterizedTest
@@ -61,13 +61,19 @@ class GeneratorTest {
                 tokenizer.encode("number 7. the bird", true));
         try (Decoder model = Decoder.initialise(config, manager, 11)) {
             Generator g = new Generator(model, tokenizer);
-            for (SamplingParams params : List.of(SamplingParams.greedy(24),
-                    new SamplingParams(24, 0.9, 0.95, 40, List.of(), 1234L))) {
+            for (SamplingParams params :
+                    List.of(SamplingParams.greedy(24), new SamplingParams(24, 0.9, 0.95, 40, List.of(), 1234L))) {
                 List<Generation> batched = g.generate(prompts, params);
                 for (int i = 0; i < prompts.size(); i++) {
-                    SamplingParams alone = new SamplingParams(params.maxTokens(), params.temperature(), params.topP(),
-                            params.topK(), params.stop(), params.seed() + i);
-                    Generation single = g.generate(List.of(prompts.get(i)), alone).get(0);
+                    SamplingParams alone = new SamplingParams(
+                            params.maxTokens(),
+                            params.temperature(),
+                            params.topP(),
+                            params.topK(),
+                            params.stop(),
+                            params.seed() + i);
+                    Generation single =
+                            g.generate(List.of(prompts.get(i)), alone).get(0);
                     assertThat(batched.get(i).tokens()).as("prompt %d", i).containsExactly(single.tokens());
                     assertThat(batched.get(i).text()).isEqualTo(single.text());
                     assertThat(batched.get(i).finishReason()).isEqualTo(single.finishReason());
@@ -85,8 +91,10 @@ class GeneratorTest {
             Generator g = new Generator(model, tokenizer);
             SamplingParams a = new SamplingParams(30, 1.5, 1.0, 0, List.of(), 99L);
             SamplingParams b = new SamplingParams(30, 1.5, 1.0, 0, List.of(), 100L);
-            assertThat(g.generate("the cat", a).tokens()).containsExactly(g.generate("the cat", a).tokens());
-            assertThat(g.generate("the cat", a).tokens()).isNotEqualTo(g.generate("the cat", b).tokens());
+            assertThat(g.generate("the cat", a).tokens())
+                    .containsExactly(g.generate("the cat", a).tokens());
+            assertThat(g.generate("the cat", a).tokens())
+                    .isNotEqualTo(g.generate("the cat", b).tokens());
         }
     }
 
@@ -95,9 +103,11 @@ class GeneratorTest {
         try (Decoder model = Decoder.initialise(families().findFirst().orElseThrow(), manager, 4)) {
             Generator g = new Generator(model, tokenizer);
             int[] greedy = g.generate("a dog", SamplingParams.greedy(20)).tokens();
-            assertThat(g.generate("a dog", new SamplingParams(20, 1.0, 1.0, 1, List.of(), 5L)).tokens())
+            assertThat(g.generate("a dog", new SamplingParams(20, 1.0, 1.0, 1, List.of(), 5L))
+                            .tokens())
                     .containsExactly(greedy);
-            assertThat(g.generate("a dog", new SamplingParams(20, 1.0, 1e-6, 0, List.of(), 6L)).tokens())
+            assertThat(g.generate("a dog", new SamplingParams(20, 1.0, 1e-6, 0, List.of(), 6L))
+                            .tokens())
                     .containsExactly(greedy);
         }
     }
@@ -123,7 +133,8 @@ class GeneratorTest {
             String stop = free.text().substring(2, 4);
             Generation stopped = g.generate("the cat", new SamplingParams(40, 0, 1, 0, List.of(stop), 0L, true));
             assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP);
-            assertThat(stopped.text()).isEqualTo(free.text().substring(0, free.text().indexOf(stop)));
+            assertThat(stopped.text())
+                    .isEqualTo(free.text().substring(0, free.text().indexOf(stop)));
             assertThat(free.finishReason()).isEqualTo(FinishReason.LENGTH);
             assertThat(free.tokens()).hasSize(40);
         }
@@ -139,7 +150,9 @@ class GeneratorTest {
                     .hasMessageContaining("context window is 96");
             // A prompt that fits stops at the window, with finish reason length.
             int[] nearlyFull = java.util.Arrays.copyOf(tokenizer.encode(longPrompt, true), 90);
-            Generation g2 = g.generate(List.of(nearlyFull), SamplingParams.greedy(50).withIgnoreEos(true)).get(0);
+            Generation g2 = g.generate(
+                            List.of(nearlyFull), SamplingParams.greedy(50).withIgnoreEos(true))
+                    .get(0);
             assertThat(g2.tokens()).hasSize(6);
             assertThat(g2.finishReason()).isEqualTo(FinishReason.LENGTH);
         }

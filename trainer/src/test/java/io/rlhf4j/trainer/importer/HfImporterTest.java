@@ -17,10 +17,10 @@ import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * HF checkpoints made by {@code src/test/resources/hf-reference/make_fixtures.py}, with logits from an
@@ -32,14 +32,18 @@ class HfImporterTest {
     Path tmp;
 
     private Path fixture(String family) throws IOException, URISyntaxException {
-        Path src = Path.of(getClass().getResource("/hf-reference/" + family + "/config.json").toURI()).getParent();
+        Path src = Path.of(getClass()
+                        .getResource("/hf-reference/" + family + "/config.json")
+                        .toURI())
+                .getParent();
         Path copy = tmp.resolve("hf-" + family);
         Files.createDirectories(copy);
         for (String f : List.of("config.json", "model.safetensors")) {
             Files.copy(src.resolve(f), copy.resolve(f));
         }
         // Any tokenizer within the vocabulary will do: the comparison is on token ids.
-        new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + family))
+        new ByteLevelBpeTrainer(300)
+                .train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + family))
                 .save(copy);
         return copy;
     }
@@ -49,39 +53,50 @@ class HfImporterTest {
     void importedCheckpointMatchesTheNumpyReference(String family) throws Exception {
         Path out = tmp.resolve("imported-" + family);
         HfImporter.importDir(fixture(family), out);
-        JsonNode expected = new ObjectMapper().readTree(
-                getClass().getResource("/hf-reference/" + family + "/expected_logits.json"));
+        JsonNode expected = new ObjectMapper()
+                .readTree(getClass().getResource("/hf-reference/" + family + "/expected_logits.json"));
         long[] tokens = new long[expected.get("tokens").size()];
         long[] pos = new long[tokens.length];
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] = expected.get("tokens").get(i).asLong();
             pos[i] = i;
         }
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder model = Decoder.load(out, m)) {
-            float[] logits = model.forward(m.create(tokens, new Shape(1, tokens.length)),
-                    m.create(pos, new Shape(1, tokens.length)), null, null, false).toFloatArray();
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder model = Decoder.load(out, m)) {
+            float[] logits = model.forward(
+                            m.create(tokens, new Shape(1, tokens.length)),
+                            m.create(pos, new Shape(1, tokens.length)),
+                            null,
+                            null,
+                            false)
+                    .toFloatArray();
             int vocab = model.config().vocabSize();
             for (int t = 0; t < tokens.length; t++) {
                 for (int v = 0; v < vocab; v++) {
-                    assertThat(logits[t * vocab + v]).as("position %d, logit %d", t, v)
-                            .isCloseTo((float) expected.get("logits").get(t).get(v).asDouble(), within(1e-4f));
+                    assertThat(logits[t * vocab + v])
+                            .as("position %d, logit %d", t, v)
+                            .isCloseTo(
+                                    (float) expected.get("logits").get(t).get(v).asDouble(), within(1e-4f));
                 }
             }
         }
         // What the importer writes is HF's layout again: GPT-2 names gain their transformer. prefix.
-        assertThat(Checkpoint.readWeights(out).keySet()).allMatch(n -> n.startsWith(
-                family.equals("gpt2") ? "transformer." : "model.") || n.equals("lm_head.weight"));
+        assertThat(Checkpoint.readWeights(out).keySet())
+                .allMatch(n ->
+                        n.startsWith(family.equals("gpt2") ? "transformer." : "model.") || n.equals("lm_head.weight"));
     }
 
     @Test
     void aCheckpointWithAMissingTensorIsRefusedAndNothingIsWritten() throws Exception {
         Path src = fixture("llama");
         String json = Files.readString(src.resolve("config.json"));
-        Files.writeString(src.resolve("config.json"), json.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"));
+        Files.writeString(
+                src.resolve("config.json"), json.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"));
         Path out = tmp.resolve("out");
         assertThatThrownBy(() -> HfImporter.importDir(src, out))
                 .isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("model.layers.2.input_layernorm.weight").hasMessageContaining("missing");
+                .hasMessageContaining("model.layers.2.input_layernorm.weight")
+                .hasMessageContaining("missing");
         assertThat(out).doesNotExist();
     }
 }

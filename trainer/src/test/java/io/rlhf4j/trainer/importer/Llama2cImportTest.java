@@ -11,9 +11,9 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.io.SharedData;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -33,14 +33,22 @@ class Llama2cImportTest {
     Path tmp;
 
     /** A random llama2.c model: grouped-query attention and an unshared classifier (negative vocab). */
-    static byte[] randomLlama2c(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen,
-            boolean shared, long seed) {
+    static byte[] randomLlama2c(
+            int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, boolean shared, long seed) {
         int hs = dim / heads;
         int kvDim = kvHeads * hs;
-        int floats = vocab * dim + layers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hidden) + dim
-                + seqLen * hs + (shared ? 0 : vocab * dim);
+        int floats = vocab * dim
+                + layers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hidden)
+                + dim
+                + seqLen * hs
+                + (shared ? 0 : vocab * dim);
         ByteBuffer b = ByteBuffer.allocate(28 + 4 * floats).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(dim).putInt(hidden).putInt(layers).putInt(heads).putInt(kvHeads).putInt(shared ? vocab : -vocab)
+        b.putInt(dim)
+                .putInt(hidden)
+                .putInt(layers)
+                .putInt(heads)
+                .putInt(kvHeads)
+                .putInt(shared ? vocab : -vocab)
                 .putInt(seqLen);
         Random r = new Random(seed);
         for (int i = 0; i < floats; i++) {
@@ -67,14 +75,19 @@ class Llama2cImportTest {
                 ids[i] = tokens[i];
                 pos[i] = i;
             }
-            NDArray logits = model.forward(m.create(ids, new Shape(1, ids.length)), m.create(pos, new Shape(1, ids.length)),
-                    null, null, false);
+            NDArray logits = model.forward(
+                    m.create(ids, new Shape(1, ids.length)),
+                    m.create(pos, new Shape(1, ids.length)),
+                    null,
+                    null,
+                    false);
             float[] ours = logits.toFloatArray();
             int vocab = loaded.config().vocabSize();
             for (int p = 0; p < tokens.length; p++) {
                 float[] expected = reference.forward(tokens[p], p);
                 for (int v = 0; v < vocab; v++) {
-                    assertThat(ours[p * vocab + v]).as("logit %d at position %d", v, p)
+                    assertThat(ours[p * vocab + v])
+                            .as("logit %d at position %d", v, p)
                             .isCloseTo(expected[v], org.assertj.core.api.Assertions.within(1e-4f));
                 }
             }
@@ -98,14 +111,21 @@ class Llama2cImportTest {
     @Test
     void stories260KGreedyFromBosTellsTheKnownStory() throws IOException {
         Optional<Path> dir = SharedData.file("models/stories260K");
-        assumeThat(dir).as("../shared/data/models/stories260K (shared data absent: skipped)").isPresent();
+        assumeThat(dir)
+                .as("../shared/data/models/stories260K (shared data absent: skipped)")
+                .isPresent();
         Path out = tmp.resolve("stories");
-        Llama2cImporter.importModel(dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"), out);
+        Llama2cImporter.importModel(
+                dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"), out);
         Tokenizer tokenizer = Checkpoint.readTokenizer(out);
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder model = Decoder.load(out, m)) {
-            String text = new Generator(model, tokenizer).generate("", SamplingParams.greedy(200)).text();
-            assertThat(text).startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
-                    + "outside in the park.");
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder model = Decoder.load(out, m)) {
+            String text = new Generator(model, tokenizer)
+                    .generate("", SamplingParams.greedy(200))
+                    .text();
+            assertThat(text)
+                    .startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
+                            + "outside in the park.");
         }
     }
 }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
@@ -20,10 +19,10 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class DecoderTest {
 
@@ -43,9 +42,7 @@ class DecoderTest {
     }
 
     static Stream<ModelConfig> families() {
-        return Stream.of(
-                ModelConfig.llama(300, 32, 80, 2, 4, 2, 64),
-                ModelConfig.gpt2(300, 32, 2, 4, 64));
+        return Stream.of(ModelConfig.llama(300, 32, 80, 2, 4, 2, 64), ModelConfig.gpt2(300, 32, 2, 4, 64));
     }
 
     static Tokenizer tinyTokenizer(Path dir) throws IOException {
@@ -59,8 +56,13 @@ class DecoderTest {
             for (int i = 0; i < pos.length; i++) {
                 pos[i] = i;
             }
-            return model.forward(manager.create(ids, new Shape(1, ids.length)), manager.create(pos, new Shape(1, ids.length)),
-                    null, null, false).toFloatArray();
+            return model.forward(
+                            manager.create(ids, new Shape(1, ids.length)),
+                            manager.create(pos, new Shape(1, ids.length)),
+                            null,
+                            null,
+                            false)
+                    .toFloatArray();
         }
     }
 
@@ -86,7 +88,8 @@ class DecoderTest {
     @MethodSource("families")
     void decodingWithTheKvCacheMatchesTheFullSequenceForward(ModelConfig config) {
         long[] ids = {1, 7, 9, 33, 2, 60, 5, 11};
-        try (Decoder model = Decoder.initialise(config, manager, 3); KvCache cache = model.newCache(manager)) {
+        try (Decoder model = Decoder.initialise(config, manager, 3);
+                KvCache cache = model.newCache(manager)) {
             float[] full = fullLogits(model, ids);
             int vocab = config.vocabSize();
             // Prefill three tokens, then one at a time.
@@ -100,8 +103,13 @@ class DecoderTest {
                 }
                 try (NDScope s = new NDScope()) {
                     s.suppressNotUsedWarning();
-                    float[] step = model.forward(manager.create(chunk, new Shape(1, len)), manager.create(pos, new Shape(1, len)),
-                            null, cache, false).toFloatArray();
+                    float[] step = model.forward(
+                                    manager.create(chunk, new Shape(1, len)),
+                                    manager.create(pos, new Shape(1, len)),
+                                    null,
+                                    cache,
+                                    false)
+                            .toFloatArray();
                     for (int i = 0; i < step.length; i++) {
                         assertThat(step[i]).isCloseTo(full[start * vocab + i], within(1e-5f));
                     }
@@ -115,15 +123,21 @@ class DecoderTest {
     @Test
     void paddingOnTheLeftDoesNotChangeARowsLogits() {
         ModelConfig config = ModelConfig.llama(300, 32, 80, 2, 4, 2, 64);
-        try (Decoder model = Decoder.initialise(config, manager, 5); NDScope s = new NDScope()) {
+        try (Decoder model = Decoder.initialise(config, manager, 5);
+                NDScope s = new NDScope()) {
             s.suppressNotUsedWarning();
             long[] ids = {4, 8, 15, 16};
             float[] alone = fullLogits(model, ids);
             long[] padded = {0, 0, 4, 8, 15, 16};
             long[] pos = {0, 0, 0, 1, 2, 3};
             long[] mask = {0, 0, 1, 1, 1, 1};
-            float[] out = model.forward(manager.create(padded, new Shape(1, 6)), manager.create(pos, new Shape(1, 6)),
-                    manager.create(mask, new Shape(1, 6)), null, false).toFloatArray();
+            float[] out = model.forward(
+                            manager.create(padded, new Shape(1, 6)),
+                            manager.create(pos, new Shape(1, 6)),
+                            manager.create(mask, new Shape(1, 6)),
+                            null,
+                            false)
+                    .toFloatArray();
             for (int i = 0; i < alone.length; i++) {
                 assertThat(out[2 * 300 + i]).isCloseTo(alone[i], within(1e-5f));
             }
@@ -138,25 +152,29 @@ class DecoderTest {
             Checkpoint.write(dir, config, model.toTensors(), tinyTokenizer(tmp.resolve("tok")), null);
         }
         assertThatThrownBy(() -> Decoder.load(tmp.resolve("nowhere"), manager))
-                .isInstanceOf(CheckpointFormatException.class).hasMessageContaining("nowhere");
+                .isInstanceOf(CheckpointFormatException.class)
+                .hasMessageContaining("nowhere");
 
         Path weights = dir.resolve(Checkpoint.WEIGHTS);
         byte[] bytes = Files.readAllBytes(weights);
         Files.write(weights, java.util.Arrays.copyOf(bytes, bytes.length - 16));
         assertThatThrownBy(() -> Decoder.load(dir, manager))
                 .isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("model.safetensors").hasMessageContaining("fall outside");
+                .hasMessageContaining("model.safetensors")
+                .hasMessageContaining("fall outside");
 
         Files.write(weights, bytes);
         String json = Files.readString(dir.resolve("config.json"));
         Files.writeString(dir.resolve("config.json"), json.replace("\"llama\"", "\"mamba\""));
         assertThatThrownBy(() -> Decoder.load(dir, manager))
                 .isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("config.json").hasMessageContaining("unsupported model_type 'mamba'");
+                .hasMessageContaining("config.json")
+                .hasMessageContaining("unsupported model_type 'mamba'");
 
         Files.writeString(dir.resolve("config.json"), json.replace("\"hidden_size\" : 32", "\"hidden_size\" : 48"));
         assertThatThrownBy(() -> Decoder.load(dir, manager))
                 .isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("model.embed_tokens.weight").hasMessageContaining("has shape [300, 32]");
+                .hasMessageContaining("model.embed_tokens.weight")
+                .hasMessageContaining("has shape [300, 32]");
     }
 }

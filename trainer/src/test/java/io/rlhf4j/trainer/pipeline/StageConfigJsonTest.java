@@ -38,25 +38,64 @@ class StageConfigJsonTest {
         SftConfig plain = SftConfig.defaults();
         assertThat(JSON.valueToTree(plain).has(OptimizerConfig.BETA2_KEY)).isFalse();
         SftConfig beta2 = plain.with(b -> b.optimizer(plain.optimizer().withAdam(OptimizerConfig.BETA2_KEY, 0.999)));
-        assertThat(JSON.<JsonNode>valueToTree(beta2).get(OptimizerConfig.BETA2_KEY).asDouble()).isEqualTo(0.999);
+        assertThat(JSON.<JsonNode>valueToTree(beta2)
+                        .get(OptimizerConfig.BETA2_KEY)
+                        .asDouble())
+                .isEqualTo(0.999);
         roundTrip(beta2, SftConfig.class);
-        PpoConfig decayed = PpoConfig.defaults().with(b -> b.optimizer(OptimizerConfig.adamW(2e-5, 0.1, 1.0)
-                .withAdam(OptimizerConfig.EPS_KEY, 1e-6)));
+        PpoConfig decayed = PpoConfig.defaults()
+                .with(b -> b.optimizer(OptimizerConfig.adamW(2e-5, 0.1, 1.0).withAdam(OptimizerConfig.EPS_KEY, 1e-6)));
         assertThat(decayed.valueOptimizer()).isEqualTo(decayed.policyOptimizer().withLr(1e-5));
         roundTrip(decayed, PpoConfig.class);
     }
 
     @Test
     void theWireFormatIsTheFlatOneOfEarlierRuns() throws Exception {
-        assertThat(keys(SftConfig.defaults())).containsExactly("epochs", "batch_size", "lr", "min_lr", "warmup_steps",
-                "weight_decay", "grad_clip", "dropout", "eval_every", "seed");
-        assertThat(keys(RmConfig.defaults())).containsExactly("epochs", "rankings_per_step", "lr", "min_lr",
-                "warmup_steps", "weight_decay", "grad_clip", "eval_every", "seed");
-        assertThat(keys(PpoConfig.defaults())).containsExactly("iterations", "rollouts_per_iteration",
-                "max_new_tokens", "ppo_epochs", "minibatch_size", "lr", "value_lr", "beta", "kl_target", "gamma",
-                "ptx_batch_size", "discount", "lambda", "clip_range", "value_clip_range", "grad_clip", "seed");
+        assertThat(keys(SftConfig.defaults()))
+                .containsExactly(
+                        "epochs",
+                        "batch_size",
+                        "lr",
+                        "min_lr",
+                        "warmup_steps",
+                        "weight_decay",
+                        "grad_clip",
+                        "dropout",
+                        "eval_every",
+                        "seed");
+        assertThat(keys(RmConfig.defaults()))
+                .containsExactly(
+                        "epochs",
+                        "rankings_per_step",
+                        "lr",
+                        "min_lr",
+                        "warmup_steps",
+                        "weight_decay",
+                        "grad_clip",
+                        "eval_every",
+                        "seed");
+        assertThat(keys(PpoConfig.defaults()))
+                .containsExactly(
+                        "iterations",
+                        "rollouts_per_iteration",
+                        "max_new_tokens",
+                        "ppo_epochs",
+                        "minibatch_size",
+                        "lr",
+                        "value_lr",
+                        "beta",
+                        "kl_target",
+                        "gamma",
+                        "ptx_batch_size",
+                        "discount",
+                        "lambda",
+                        "clip_range",
+                        "value_clip_range",
+                        "grad_clip",
+                        "seed");
         // The demo model was trained before the optimizer had a record: its state must still match exactly.
-        JsonNode state = JSON.readTree(Path.of("..", "demo", "base-model", "trainer_state.json").toFile());
+        JsonNode state = JSON.readTree(
+                Path.of("..", "demo", "base-model", "trainer_state.json").toFile());
         assertThat(JSON.writeValueAsString(PretrainConfig.demo()))
                 .isEqualTo(JSON.writeValueAsString(state.get("config")));
     }
@@ -69,12 +108,19 @@ class StageConfigJsonTest {
         assertThat(c.rm().epochs()).isEqualTo(2);
         assertThat(c.rm().optimizer()).isEqualTo(OptimizerConfig.adamW(5e-4, 0.0, 1.0));
         PpoConfig p = c.ppo();
-        assertThat(List.of(p.iterations(), p.rolloutsPerIteration(), p.maxNewTokens(), p.ppoEpochs(),
-                p.minibatchSize(), p.ptxBatchSize())).containsExactly(20, 16, 24, 2, 8, 8);
+        assertThat(List.of(
+                        p.iterations(),
+                        p.rolloutsPerIteration(),
+                        p.maxNewTokens(),
+                        p.ppoEpochs(),
+                        p.minibatchSize(),
+                        p.ptxBatchSize()))
+                .containsExactly(20, 16, 24, 2, 8, 8);
         assertThat(p.policyOptimizer()).isEqualTo(OptimizerConfig.adamW(3e-5, 0.0, 1.0));
         assertThat(p.valueOptimizer()).isEqualTo(OptimizerConfig.adamW(1e-4, 0.0, 1.0));
-        assertThat(List.of(p.beta(), p.klTarget(), p.gamma(), p.discount(), p.lambda(), p.clipRange(),
-                p.valueClipRange())).containsExactly(0.05, 0.0, 0.5, 1.0, 0.95, 0.2, 0.2);
+        assertThat(List.of(
+                        p.beta(), p.klTarget(), p.gamma(), p.discount(), p.lambda(), p.clipRange(), p.valueClipRange()))
+                .containsExactly(0.05, 0.0, 0.5, 1.0, 0.95, 0.2, 0.2);
     }
 
     @Test

@@ -9,7 +9,8 @@ class KlControllerTest {
 
     @Test
     void aFixedControllerKeepsBeta() {
-        KlController kl = KlController.of(PpoConfig.defaults().with(b -> b.beta(0.05).klTarget(0)), 0.05);
+        KlController kl =
+                KlController.of(PpoConfig.defaults().with(b -> b.beta(0.05).klTarget(0)), 0.05);
         assertThat(kl).isInstanceOf(KlController.Fixed.class);
         assertThat(kl.update(100).update(0).beta()).isEqualTo(0.05);
     }

@@ -53,29 +53,33 @@ class PpoLossTest {
 
     @Test
     void theValueLossIsClippedAroundTheOldValue() {
-        NDArray loss = LOSS.valueLoss(t(values), t(oldValues), t(returns), t(valueMask), t(valueMask).sum());
+        NDArray loss = LOSS.valueLoss(
+                t(values), t(oldValues), t(returns), t(valueMask), t(valueMask).sum());
         assertThat(loss.getFloat()).isCloseTo(0.5f * (0.09f + 0.36f + 0.64f) / 3, within(1e-6f));
     }
 
     @Test
     void thePretrainingTermIsWeightedByGamma() {
-        Experience.Minibatch mb = new Experience.Minibatch(null, t(mask), t(0, 0, 0, 0, 0, 0), t(advantages),
-                t(returns), t(oldValues));
+        Experience.Minibatch mb =
+                new Experience.Minibatch(null, t(mask), t(0, 0, 0, 0, 0, 0), t(advantages), t(returns), t(oldValues));
         NDArray newLogprobs = t(ratio).log();
         PpoLoss.Losses plain = LOSS.compute(newLogprobs, t(values), mb, null);
         assertThat(plain.ptx()).isNull();
-        assertThat(plain.total().getFloat()).isCloseTo(plain.policy().getFloat() + plain.value().getFloat(),
-                within(1e-6f));
+        assertThat(plain.total().getFloat())
+                .isCloseTo(plain.policy().getFloat() + plain.value().getFloat(), within(1e-6f));
         PpoLoss.Losses mixed = LOSS.compute(newLogprobs, t(values), mb, m.create(2.0f));
         assertThat(mixed.total().getFloat()).isCloseTo(plain.total().getFloat() + 0.5f * 2.0f, within(1e-6f));
-        assertThat(new PpoLoss(0.2, 0.2, 0.0).compute(newLogprobs, t(values), mb, m.create(2.0f)).total().getFloat())
+        assertThat(new PpoLoss(0.2, 0.2, 0.0)
+                        .compute(newLogprobs, t(values), mb, m.create(2.0f))
+                        .total()
+                        .getFloat())
                 .isCloseTo(plain.total().getFloat(), within(1e-6f));
     }
 
     @Test
     void entropyOfAUniformChoiceIsLogTwo() {
-        NDArray logp = m.create(new float[] {(float) Math.log(0.5), (float) Math.log(0.5), 0f, -100f},
-                new Shape(1, 2, 2));
+        NDArray logp =
+                m.create(new float[] {(float) Math.log(0.5), (float) Math.log(0.5), 0f, -100f}, new Shape(1, 2, 2));
         NDArray firstOnly = m.create(new float[] {1, 0}, new Shape(1, 2));
         assertThat(PpoLoss.entropy(logp, firstOnly).getFloat()).isCloseTo((float) Math.log(2), within(1e-6f));
     }

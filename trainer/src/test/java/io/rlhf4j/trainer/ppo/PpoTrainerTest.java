@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.rm.RewardTrainer;
 import io.rlhf4j.trainer.rm.RmConfig;
+import io.rlhf4j.trainer.run.RunAssertions;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,7 +49,8 @@ class PpoTrainerTest {
         for (int i = 0; i < 48; i++) {
             String topic = topics[r.nextInt(topics.length)];
             var row = JSON.createObjectNode().put("prompt", "Describe the " + topic + ":");
-            row.putArray("completions").add(good[r.nextInt(good.length)] + " " + topic)
+            row.putArray("completions")
+                    .add(good[r.nextInt(good.length)] + " " + topic)
                     .add(bad[r.nextInt(bad.length)] + " " + topic);
             var rank = row.putArray("rankings").addObject().put("labeler", "a");
             rank.putArray("completions").add(0).add(1);
@@ -64,15 +65,42 @@ class PpoTrainerTest {
         Files.write(snapshot.resolve("ppo.train.jsonl"), ppo);
         Files.write(snapshot.resolve("ppo.validation.jsonl"), ppo);
         PpoTrainerTest.rm = tmp.resolve("rm");
-        new RewardTrainer(RmConfig.builder().epochs(3).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(3).weightDecay(0.0)
-                .gradClip(1.0).evalEvery(100).seed(3).build(), QUIET).run(snapshot, BASE,
-                PpoTrainerTest.rm);
+        new RewardTrainer(
+                        RmConfig.builder()
+                                .epochs(3)
+                                .rankingsPerStep(4)
+                                .lr(1e-3)
+                                .minLr(1e-4)
+                                .warmupSteps(3)
+                                .weightDecay(0.0)
+                                .gradClip(1.0)
+                                .evalEvery(100)
+                                .seed(3)
+                                .build(),
+                        QUIET)
+                .run(snapshot, BASE, PpoTrainerTest.rm);
     }
 
     static PpoConfig config(int iterations, double gamma) {
-        return PpoConfig.builder().iterations(iterations).rolloutsPerIteration(10).maxNewTokens(6).ppoEpochs(2)
-                .minibatchSize(5).lr(3e-4).valueLr(3e-4).beta(0.02).klTarget(0.0).gamma(gamma).ptxBatchSize(4)
-                .discount(1.0).lambda(0.95).clipRange(0.2).valueClipRange(0.2).gradClip(1.0).seed(21).build();
+        return PpoConfig.builder()
+                .iterations(iterations)
+                .rolloutsPerIteration(10)
+                .maxNewTokens(6)
+                .ppoEpochs(2)
+                .minibatchSize(5)
+                .lr(3e-4)
+                .valueLr(3e-4)
+                .beta(0.02)
+                .klTarget(0.0)
+                .gamma(gamma)
+                .ptxBatchSize(4)
+                .discount(1.0)
+                .lambda(0.95)
+                .clipRange(0.2)
+                .valueClipRange(0.2)
+                .gradClip(1.0)
+                .seed(21)
+                .build();
     }
 
     @Test
@@ -85,7 +113,8 @@ class PpoTrainerTest {
             assertThat(s.clipFraction()).isBetween(0.0, 1.0);
             assertThat(s.generationShare()).isBetween(0.0, 1.0);
         });
-        assertThat(Files.readString(tmp.resolve("ppo").resolve(PpoTrainer.MANIFEST))).contains("reward_after");
+        assertThat(Files.readString(tmp.resolve("ppo").resolve(PpoTrainer.MANIFEST)))
+                .contains("reward_after");
     }
 
     @Test

@@ -29,7 +29,8 @@ class PretrainerTest {
     @BeforeAll
     static void loadCorpus() {
         WordNetCorpus.Split all = WordNetCorpus.load(2);
-        corpus = new WordNetCorpus.Split(all.train().subList(0, 2000), all.validation().subList(0, 100));
+        corpus = new WordNetCorpus.Split(
+                all.train().subList(0, 2000), all.validation().subList(0, 100));
     }
 
     static PretrainConfig tiny(int steps) {
@@ -37,9 +38,28 @@ class PretrainerTest {
     }
 
     static PretrainConfig tiny(int steps, double dropout) {
-        return PretrainConfig.builder().vocabSize(300).dim(32).hiddenDim(64).layers(2).heads(4).kvHeads(2).seqLen(32)
-                .batchSize(4).steps(steps).lr(1e-2).minLr(1e-3).warmupSteps(2).weightDecay(0.1).gradClip(1.0)
-                .dropout(dropout).evalEvery(6).evalBatches(2).checkpointEvery(4).validationPercent(2).seed(7).build();
+        return PretrainConfig.builder()
+                .vocabSize(300)
+                .dim(32)
+                .hiddenDim(64)
+                .layers(2)
+                .heads(4)
+                .kvHeads(2)
+                .seqLen(32)
+                .batchSize(4)
+                .steps(steps)
+                .lr(1e-2)
+                .minLr(1e-3)
+                .warmupSteps(2)
+                .weightDecay(0.1)
+                .gradClip(1.0)
+                .dropout(dropout)
+                .evalEvery(6)
+                .evalBatches(2)
+                .checkpointEvery(4)
+                .validationPercent(2)
+                .seed(7)
+                .build();
     }
 
     @Test
@@ -58,11 +78,13 @@ class PretrainerTest {
         Pretrainer.Outcome o = new Pretrainer(tiny(12), out, QUIET).run(corpus);
         List<JsonNode> metrics = metrics(out);
         assertThat(metrics).hasSize(12);
-        assertThat(metrics.get(11).get("loss").asDouble()).isLessThan(metrics.get(0).get("loss").asDouble() - 0.5);
+        assertThat(metrics.get(11).get("loss").asDouble())
+                .isLessThan(metrics.get(0).get("loss").asDouble() - 0.5);
         assertThat(metrics.get(5).has("val_loss")).isTrue();
         assertThat(o.validationLoss()).isFinite();
         assertThat(Checkpoint.readConfig(out).vocabSize()).isEqualTo(300);
-        assertThat(Checkpoint.readTokenizer(out).decode(Checkpoint.readTokenizer(out).encode("a dog (noun)", false)))
+        assertThat(Checkpoint.readTokenizer(out)
+                        .decode(Checkpoint.readTokenizer(out).encode("a dog (noun)", false)))
                 .isEqualTo("a dog (noun)");
     }
 
@@ -82,17 +104,21 @@ class PretrainerTest {
         Map<String, Tensor> b = Checkpoint.readWeights(interrupted);
         assertThat(b.keySet()).isEqualTo(a.keySet());
         for (String name : a.keySet()) {
-            assertThat(java.util.Arrays.equals(b.get(name).data(), a.get(name).data())).as(name + " equal").isTrue();
+            assertThat(java.util.Arrays.equals(b.get(name).data(), a.get(name).data()))
+                    .as(name + " equal")
+                    .isTrue();
         }
         List<JsonNode> ma = metrics(straight);
         List<JsonNode> mb = metrics(interrupted);
         Path noDropout = tmp.resolve("no-dropout");
         new Pretrainer(tiny(12), noDropout, QUIET).stopAfter(4).run(corpus);
-        assertThat(metrics(noDropout).get(3).get("loss").asDouble()).as("dropout is in effect")
+        assertThat(metrics(noDropout).get(3).get("loss").asDouble())
+                .as("dropout is in effect")
                 .isNotEqualTo(ma.get(3).get("loss").asDouble());
         assertThat(mb).hasSize(12);
         for (int i = 0; i < 12; i++) {
-            assertThat(mb.get(i).get("loss").asDouble()).isEqualTo(ma.get(i).get("loss").asDouble());
+            assertThat(mb.get(i).get("loss").asDouble())
+                    .isEqualTo(ma.get(i).get("loss").asDouble());
         }
     }
 
@@ -101,18 +127,22 @@ class PretrainerTest {
         Path out = tmp.resolve("run");
         new Pretrainer(tiny(12), out, QUIET).stopAfter(4).run(corpus);
         assertThatThrownBy(() -> new Pretrainer(tiny(20), out, QUIET).run(corpus))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("different configuration");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("different configuration");
         assertThat(metrics(out)).hasSize(4);
     }
 
     private static List<JsonNode> metrics(Path dir) throws IOException {
         ObjectMapper json = new ObjectMapper();
-        return Files.readAllLines(dir.resolve(Pretrainer.METRICS)).stream().filter(l -> !l.isBlank()).map(l -> {
-            try {
-                return json.readTree(l);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }).toList();
+        return Files.readAllLines(dir.resolve(Pretrainer.METRICS)).stream()
+                .filter(l -> !l.isBlank())
+                .map(l -> {
+                    try {
+                        return json.readTree(l);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                })
+                .toList();
     }
 }

@@ -19,7 +19,8 @@ class RankingLossTest {
             NDArray r = m.create(new float[] {2, 1, 0});
             assertThat(RankingLoss.loss(r, new int[] {0, 1, 2}).getFloat()).isCloseTo(0.2511505f, within(1e-6f));
         }
-        assertThat(RankingLoss.value(new float[] {2, 1, 0}, new int[] {0, 1, 2})).isCloseTo(0.2511505, within(1e-6));
+        assertThat(RankingLoss.value(new float[] {2, 1, 0}, new int[] {0, 1, 2}))
+                .isCloseTo(0.2511505, within(1e-6));
     }
 
     @Test
@@ -27,7 +28,8 @@ class RankingLossTest {
         assertThat(RankingLoss.pairs(new int[] {0, 1, 2, 3})).hasSize(6);
         assertThat(RankingLoss.pairs(new int[] {0, 1, 1, 2})).hasSize(5);
         // Completion 2 ranked best, then 0, with 1 and 3 tied last.
-        assertThat(RankingLoss.pairs(new int[] {1, 2, 0, 2})).extracting(p -> p[0] + ">" + p[1])
+        assertThat(RankingLoss.pairs(new int[] {1, 2, 0, 2}))
+                .extracting(p -> p[0] + ">" + p[1])
                 .containsExactlyInAnyOrder("0>1", "0>3", "2>0", "2>1", "2>3");
         assertThat(RankingLoss.pairs(new int[] {0, 0})).isEmpty();
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {

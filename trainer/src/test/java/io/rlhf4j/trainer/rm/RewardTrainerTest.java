@@ -9,8 +9,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -36,7 +36,8 @@ class RewardTrainerTest {
         for (int i = 0; i < n; i++) {
             String topic = TOPICS[topicFrom + r.nextInt(topicTo - topicFrom)];
             ObjectNode row = JSON.createObjectNode().put("prompt", "Describe the " + topic + ":");
-            row.putArray("completions").add(GOOD[r.nextInt(GOOD.length)] + " " + topic)
+            row.putArray("completions")
+                    .add(GOOD[r.nextInt(GOOD.length)] + " " + topic)
                     .add(" a" + GOOD[r.nextInt(GOOD.length)] + " and" + BAD[r.nextInt(BAD.length)] + " " + topic)
                     .add(BAD[r.nextInt(BAD.length)] + " " + topic);
             ObjectNode rank = row.putArray("rankings").addObject().put("labeler", labeler);
@@ -64,18 +65,35 @@ class RewardTrainerTest {
     void learnsThePreferenceBeatsChanceOnHeldOutLabelersAndCentresDemonstrations() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"));
         Path out = tmp.resolve("rm");
-        RewardTrainer.Outcome o = new RewardTrainer(RmConfig.builder().epochs(3).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(3).weightDecay(0.0)
-                .gradClip(1.0).evalEvery(10).seed(3).build(), QUIET)
+        RewardTrainer.Outcome o = new RewardTrainer(
+                        RmConfig.builder()
+                                .epochs(3)
+                                .rankingsPerStep(4)
+                                .lr(1e-3)
+                                .minLr(1e-4)
+                                .warmupSteps(3)
+                                .weightDecay(0.0)
+                                .gradClip(1.0)
+                                .evalEvery(10)
+                                .seed(3)
+                                .build(),
+                        QUIET)
                 .run(snap, BASE, out);
-        assertThat(o.after().accuracy()).isGreaterThan(0.85).isGreaterThan(o.before().accuracy());
+        assertThat(o.after().accuracy())
+                .isGreaterThan(0.85)
+                .isGreaterThan(o.before().accuracy());
         assertThat(o.after().accuracyByLabeler().get("held-out-group")).isGreaterThan(0.8);
         JsonNode manifest = JSON.readTree(out.resolve(RewardTrainer.MANIFEST).toFile());
-        assertThat(manifest.get("metrics").get("validation_accuracy").asDouble()).isEqualTo(o.after().accuracy());
+        assertThat(manifest.get("metrics").get("validation_accuracy").asDouble())
+                .isEqualTo(o.after().accuracy());
         assertThat(Checkpoint.readWeights(out)).containsKeys(RewardModel.HEAD_WEIGHT, RewardModel.HEAD_BIAS);
         // Demonstrations score 0 on average after the bias shift.
         Tokenizer tok = Checkpoint.readTokenizer(out);
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); RewardModel rm = RewardModel.load(out, m)) {
-            List<int[]> demos = SftExample.load(snap, "train", tok, 128).stream().map(SftExample::tokens).toList();
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                RewardModel rm = RewardModel.load(out, m)) {
+            List<int[]> demos = SftExample.load(snap, "train", tok, 128).stream()
+                    .map(SftExample::tokens)
+                    .toList();
             float mean = 0;
             for (float r : RewardTrainer.rewards(rm, demos).toFloatArray()) {
                 mean += r / demos.size();
@@ -87,8 +105,17 @@ class RewardTrainerTest {
     @Test
     void anInterruptedRunResumesAndFinishes() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"));
-        RmConfig config = RmConfig.builder().epochs(1).rankingsPerStep(4).lr(1e-3).minLr(1e-4).warmupSteps(2).weightDecay(0.0)
-                .gradClip(1.0).evalEvery(3).seed(9).build();
+        RmConfig config = RmConfig.builder()
+                .epochs(1)
+                .rankingsPerStep(4)
+                .lr(1e-3)
+                .minLr(1e-4)
+                .warmupSteps(2)
+                .weightDecay(0.0)
+                .gradClip(1.0)
+                .evalEvery(3)
+                .seed(9)
+                .build();
         Path straight = tmp.resolve("straight");
         new RewardTrainer(config, QUIET).run(snap, BASE, straight);
         Path interrupted = tmp.resolve("interrupted");

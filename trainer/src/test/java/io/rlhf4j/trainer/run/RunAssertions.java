@@ -15,8 +15,7 @@ public final class RunAssertions {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private RunAssertions() {
-    }
+    private RunAssertions() {}
 
     /**
      * The resumed run went on from where it stopped and finished like the straight one: the same steps,
@@ -25,18 +24,26 @@ public final class RunAssertions {
      */
     public static void assertResumedLike(Path straight, Path resumed) throws IOException {
         assertThat(steps(resumed)).isEqualTo(steps(straight));
-        assertThat(Checkpoint.readWeights(resumed).keySet()).isEqualTo(Checkpoint.readWeights(straight).keySet());
-        assertThat(JSON.readTree(resumed.resolve(RunDirectory.STATE).toFile()).get("step").asInt())
-                .isEqualTo(JSON.readTree(straight.resolve(RunDirectory.STATE).toFile()).get("step").asInt());
+        assertThat(Checkpoint.readWeights(resumed).keySet())
+                .isEqualTo(Checkpoint.readWeights(straight).keySet());
+        assertThat(JSON.readTree(resumed.resolve(RunDirectory.STATE).toFile())
+                        .get("step")
+                        .asInt())
+                .isEqualTo(JSON.readTree(straight.resolve(RunDirectory.STATE).toFile())
+                        .get("step")
+                        .asInt());
     }
 
     private static List<Integer> steps(Path run) throws IOException {
-        return Files.readAllLines(run.resolve(RunDirectory.METRICS)).stream().filter(l -> !l.isBlank()).map(l -> {
-            try {
-                return JSON.readTree(l).get("step").asInt();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }).toList();
+        return Files.readAllLines(run.resolve(RunDirectory.METRICS)).stream()
+                .filter(l -> !l.isBlank())
+                .map(l -> {
+                    try {
+                        return JSON.readTree(l).get("step").asInt();
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                })
+                .toList();
     }
 }

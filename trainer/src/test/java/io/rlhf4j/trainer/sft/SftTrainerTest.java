@@ -7,10 +7,10 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.trainer.run.RunAssertions;
 import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.run.RunAssertions;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +29,8 @@ class SftTrainerTest {
         {"Give a synonym of big:", " large"}, {"Give a synonym of small:", " little"},
         {"Give an antonym of hot:", " cold"}, {"Give an antonym of up:", " down"},
         {"Give a synonym of quick:", " fast"}, {"Give an antonym of open:", " closed"},
-        {"Give a synonym of begin:", " start"}, {"Give an antonym of light:", " dark"}};
+        {"Give a synonym of begin:", " start"}, {"Give an antonym of light:", " dark"}
+    };
     static final String[][] VALIDATION = {{"Give a synonym of happy:", " glad"}, {"Give an antonym of old:", " new"}};
 
     @TempDir
@@ -55,11 +56,22 @@ class SftTrainerTest {
         // Validation on the training prompts themselves: selection then keeps the best-learnt checkpoint.
         Path snap = snapshot(tmp.resolve("snap"), TRAIN, TRAIN);
         Path out = tmp.resolve("sft");
-        SftConfig config = SftConfig.builder().epochs(30).batchSize(4).lr(3e-3).minLr(3e-4).warmupSteps(5)
-                .weightDecay(0.0).gradClip(1.0).dropout(0.0).evalEvery(20).seed(7).build();
+        SftConfig config = SftConfig.builder()
+                .epochs(30)
+                .batchSize(4)
+                .lr(3e-3)
+                .minLr(3e-4)
+                .warmupSteps(5)
+                .weightDecay(0.0)
+                .gradClip(1.0)
+                .dropout(0.0)
+                .evalEvery(20)
+                .seed(7)
+                .build();
         SftTrainer.Outcome o = new SftTrainer(config, QUIET).run(snap, BASE, out);
         assertThat(o.bestValidationLoss()).isLessThan(o.firstValidationLoss());
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.load(out, m)) {
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.load(out, m)) {
             Generator g = new Generator(d, Checkpoint.readTokenizer(out));
             int right = 0;
             for (String[] e : TRAIN) {
@@ -67,18 +79,30 @@ class SftTrainerTest {
             }
             assertThat(right).as("demonstrations reproduced greedily").isGreaterThanOrEqualTo(6);
         }
-        JsonNode manifest = new ObjectMapper().readTree(out.resolve(SftTrainer.MANIFEST).toFile());
+        JsonNode manifest =
+                new ObjectMapper().readTree(out.resolve(SftTrainer.MANIFEST).toFile());
         assertThat(manifest.get("kind").asText()).isEqualTo("sft");
         assertThat(manifest.get("data_snapshot").asText()).endsWith("snap");
         assertThat(manifest.get("parent_weights_sha256").asText()).hasSize(64);
-        assertThat(manifest.get("metrics").get("validation_loss_best").asDouble()).isEqualTo(o.bestValidationLoss());
+        assertThat(manifest.get("metrics").get("validation_loss_best").asDouble())
+                .isEqualTo(o.bestValidationLoss());
     }
 
     @Test
     void anInterruptedRunResumesAndFinishes() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"), TRAIN, VALIDATION);
-        SftConfig config = SftConfig.builder().epochs(3).batchSize(3).lr(2e-3).minLr(2e-4).warmupSteps(2)
-                .weightDecay(0.01).gradClip(1.0).dropout(0.1).evalEvery(2).seed(11).build();
+        SftConfig config = SftConfig.builder()
+                .epochs(3)
+                .batchSize(3)
+                .lr(2e-3)
+                .minLr(2e-4)
+                .warmupSteps(2)
+                .weightDecay(0.01)
+                .gradClip(1.0)
+                .dropout(0.1)
+                .evalEvery(2)
+                .seed(11)
+                .build();
         Path straight = tmp.resolve("straight");
         new SftTrainer(config, QUIET).run(snap, BASE, straight);
         Path interrupted = tmp.resolve("interrupted");

@@ -12,20 +12,32 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "admin", mixinStandardHelpOptions = true,
+@Command(
+        name = "admin",
+        mixinStandardHelpOptions = true,
         description = "Administer a running server over its admin API (the Java client): versions, promotion and "
                 + "rollback, training runs, user deletion. Needs the server's admin token.",
-        subcommands = {AdminCommand.Versions.class, AdminCommand.Promote.class, AdminCommand.Rollback.class,
-                AdminCommand.Train.class, AdminCommand.Runs.class, AdminCommand.DeleteUser.class})
+        subcommands = {
+            AdminCommand.Versions.class,
+            AdminCommand.Promote.class,
+            AdminCommand.Rollback.class,
+            AdminCommand.Train.class,
+            AdminCommand.Runs.class,
+            AdminCommand.DeleteUser.class
+        })
 final class AdminCommand {
 
     /** Where the server is and the admin token. */
     static final class Server {
-        @Option(names = "--server", defaultValue = "${env:RLHF4J_SERVER:-http://127.0.0.1:8080}",
+        @Option(
+                names = "--server",
+                defaultValue = "${env:RLHF4J_SERVER:-http://127.0.0.1:8080}",
                 description = "the server's base URL (default ${DEFAULT-VALUE})")
         String url;
 
-        @Option(names = "--admin-token", defaultValue = "${env:RLHF4J_ADMIN_TOKEN}",
+        @Option(
+                names = "--admin-token",
+                defaultValue = "${env:RLHF4J_ADMIN_TOKEN}",
                 description = "the server's admin token (default: $RLHF4J_ADMIN_TOKEN)")
         String token;
 
@@ -33,7 +45,11 @@ final class AdminCommand {
             if (token == null || token.isBlank()) {
                 throw new IllegalArgumentException("no admin token: pass --admin-token or set RLHF4J_ADMIN_TOKEN");
             }
-            return Rlhf4jClient.builder().baseUrl(url).adminToken(token).timeout(Duration.ofMinutes(5)).build();
+            return Rlhf4jClient.builder()
+                    .baseUrl(url)
+                    .adminToken(token)
+                    .timeout(Duration.ofMinutes(5))
+                    .build();
         }
     }
 
@@ -46,15 +62,27 @@ final class AdminCommand {
         public Integer call() {
             for (ModelVersion v : server.client().admin().versions()) {
                 var gate = v.manifest().path("gate");
-                System.out.printf("%-6s %-7s parent %-6s %-12s %s%s%n", v.version(), v.kind(), v.parent(), v.state(),
-                        v.active() ? "active" : "", gate.isMissingNode() ? "" : String.format("  gate %s, win rate %.3f",
-                                gate.path("passed").asBoolean() ? "passed" : "failed", gate.path("win_rate").asDouble()));
+                System.out.printf(
+                        "%-6s %-7s parent %-6s %-12s %s%s%n",
+                        v.version(),
+                        v.kind(),
+                        v.parent(),
+                        v.state(),
+                        v.active() ? "active" : "",
+                        gate.isMissingNode()
+                                ? ""
+                                : String.format(
+                                        "  gate %s, win rate %.3f",
+                                        gate.path("passed").asBoolean() ? "passed" : "failed",
+                                        gate.path("win_rate").asDouble()));
             }
             return 0;
         }
     }
 
-    @Command(name = "promote", mixinStandardHelpOptions = true,
+    @Command(
+            name = "promote",
+            mixinStandardHelpOptions = true,
             description = "Make a version active (load, warm, swap). A version whose gate failed needs --force, "
                     + "which the server logs.")
     static final class Promote implements Callable<Integer> {
@@ -75,7 +103,10 @@ final class AdminCommand {
         }
     }
 
-    @Command(name = "rollback", mixinStandardHelpOptions = true, description = "Make the previously active version active.")
+    @Command(
+            name = "rollback",
+            mixinStandardHelpOptions = true,
+            description = "Make the previously active version active.")
     static final class Rollback implements Callable<Integer> {
         @Mixin
         Server server;
@@ -88,14 +119,17 @@ final class AdminCommand {
         }
     }
 
-    @Command(name = "train", mixinStandardHelpOptions = true,
+    @Command(
+            name = "train",
+            mixinStandardHelpOptions = true,
             description = "Start a training run on the server (snapshot, SFT, RM, PPO-ptx, gate, export, register) and "
                     + "follow it until it ends; exit 1 if it fails.")
     static final class Train implements Callable<Integer> {
         @Mixin
         Server server;
 
-        @Option(names = "--no-wait", description = "start it and return") boolean noWait;
+        @Option(names = "--no-wait", description = "start it and return")
+        boolean noWait;
 
         @Override
         public Integer call() {
@@ -105,11 +139,20 @@ final class AdminCommand {
             if (noWait) {
                 return 0;
             }
-            run = client.admin().awaitTrainingRun(run.id(), Duration.ofHours(6), r -> System.err.printf(
-                    "%s %s %s %.0f%%%n", r.id(), r.state(), r.stage(), 100 * r.progress()));
-            System.out.printf("%s %s: candidate %s, gate %s, promoted %s%s%n", run.id(), run.state(), run.candidate(),
+            run = client.admin()
+                    .awaitTrainingRun(
+                            run.id(),
+                            Duration.ofHours(6),
+                            r -> System.err.printf(
+                                    "%s %s %s %.0f%%%n", r.id(), r.state(), r.stage(), 100 * r.progress()));
+            System.out.printf(
+                    "%s %s: candidate %s, gate %s, promoted %s%s%n",
+                    run.id(),
+                    run.state(),
+                    run.candidate(),
                     run.gate() == null ? "-" : run.gate().path("passed").asBoolean() ? "passed" : "failed",
-                    run.promoted(), run.error() == null ? "" : " (" + run.error() + ")");
+                    run.promoted(),
+                    run.error() == null ? "" : " (" + run.error() + ")");
             return TrainingRun.SUCCEEDED.equals(run.state()) ? 0 : 1;
         }
     }
@@ -122,14 +165,23 @@ final class AdminCommand {
         @Override
         public Integer call() {
             for (TrainingRun r : server.client().admin().trainingRuns()) {
-                System.out.printf("%-8s %-10s %-9s %-9s %3.0f%%  candidate %s%s%n", r.id(), r.state(), r.trigger(),
-                        r.stage(), 100 * r.progress(), r.candidate(), r.error() == null ? "" : "  " + r.error());
+                System.out.printf(
+                        "%-8s %-10s %-9s %-9s %3.0f%%  candidate %s%s%n",
+                        r.id(),
+                        r.state(),
+                        r.trigger(),
+                        r.stage(),
+                        100 * r.progress(),
+                        r.candidate(),
+                        r.error() == null ? "" : "  " + r.error());
             }
             return 0;
         }
     }
 
-    @Command(name = "delete-user", mixinStandardHelpOptions = true,
+    @Command(
+            name = "delete-user",
+            mixinStandardHelpOptions = true,
             description = "Delete a user's prompts, completions and judgements; prints what went and the versions "
                     + "trained on snapshots that held them.")
     static final class DeleteUser implements Callable<Integer> {

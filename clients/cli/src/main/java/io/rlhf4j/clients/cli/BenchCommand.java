@@ -20,44 +20,64 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Print throughput figures for stories260K (from ../shared/data when present) and a "
-                + "GPT-2-small-shaped model (random weights).",
-                "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
-                "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
-                        + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
-                        + "snapshot).",
-                "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
-                "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
-                        + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
-                        + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
-                        + BenchCommand.LONG_PROMPT + "-token prompt."})
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Print throughput figures for stories260K (from ../shared/data when present) and a "
+                    + "GPT-2-small-shaped model (random weights).",
+            "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
+            "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
+                    + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
+                    + "snapshot).",
+            "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
+            "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
+                    + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
+                    + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
+                    + BenchCommand.LONG_PROMPT + "-token prompt."
+        })
 final class BenchCommand implements Callable<Integer> {
 
-    enum Suite { trainer, pipeline, export, serve, all }
+    enum Suite {
+        trainer,
+        pipeline,
+        export,
+        serve,
+        all
+    }
 
     /** Prompt lengths, in tokens with BOS, of the serve suite's decode-cost-by-prompt-length row. */
     static final int SHORT_PROMPT = 64;
+
     static final int LONG_PROMPT = 900;
 
-    @Option(names = "--suite", defaultValue = "all",
+    @Option(
+            names = "--suite",
+            defaultValue = "all",
             description = "trainer, pipeline, export, serve or all (default ${DEFAULT-VALUE})")
     Suite suite;
 
-    @Option(names = "--stories", paramLabel = "DIR", description = "directory with stories260K.bin and tok512.bin "
-            + "(default: shared data)")
+    @Option(
+            names = "--stories",
+            paramLabel = "DIR",
+            description = "directory with stories260K.bin and tok512.bin " + "(default: shared data)")
     Path stories;
 
     @Option(names = "--skip-gpt2", description = "only the small model")
     boolean skipGpt2;
 
-    @Option(names = "--new-tokens", defaultValue = "64", description = "generated tokens per sequence (default ${DEFAULT-VALUE})")
+    @Option(
+            names = "--new-tokens",
+            defaultValue = "64",
+            description = "generated tokens per sequence (default ${DEFAULT-VALUE})")
     int newTokens;
 
     @Override
     public Integer call() throws Exception {
-        System.out.printf("rlhf4j bench: %d CPU cores, PyTorch %s via DJL, ONNX Runtime %s%n",
-                Runtime.getRuntime().availableProcessors(), ai.djl.engine.Engine.getEngine("PyTorch").getVersion(),
+        System.out.printf(
+                "rlhf4j bench: %d CPU cores, PyTorch %s via DJL, ONNX Runtime %s%n",
+                Runtime.getRuntime().availableProcessors(),
+                ai.djl.engine.Engine.getEngine("PyTorch").getVersion(),
                 io.rlhf4j.exporter.ort.Ort.env().getVersion());
         Path work = Files.createTempDirectory("rlhf4j-bench");
         try {
@@ -65,8 +85,8 @@ final class BenchCommand implements Callable<Integer> {
             Path storiesCkpt = null;
             if (dir.isPresent()) {
                 storiesCkpt = work.resolve("stories260K");
-                Llama2cImporter.importModel(dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"),
-                        storiesCkpt);
+                Llama2cImporter.importModel(
+                        dir.get().resolve("stories260K.bin"), dir.get().resolve("tok512.bin"), storiesCkpt);
             } else {
                 System.out.println("stories260K: skipped (no ../shared/data/models/stories260K; pass --stories DIR)");
             }
@@ -74,9 +94,10 @@ final class BenchCommand implements Callable<Integer> {
             if (!skipGpt2) {
                 gpt2Ckpt = work.resolve("gpt2-small");
                 ModelConfig gpt2 = ModelConfig.gpt2(50257, 768, 12, 12, 1024);
-                Tokenizer tok = new ByteLevelBpeTrainer(300).train(List.of("random weights need no real tokenizer"),
-                        work.resolve("tok"));
-                try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.initialise(gpt2, m, 1)) {
+                Tokenizer tok = new ByteLevelBpeTrainer(300)
+                        .train(List.of("random weights need no real tokenizer"), work.resolve("tok"));
+                try (NDManager m = NDManager.newBaseManager("PyTorch");
+                        Decoder d = Decoder.initialise(gpt2, m, 1)) {
                     Checkpoint.write(gpt2Ckpt, gpt2, d.toTensors(), tok, null);
                 }
             }
@@ -114,36 +135,69 @@ final class BenchCommand implements Callable<Integer> {
     private void serve(String name, Path checkpoint, Path work) throws Exception {
         Path export = work.resolve("export");
         new io.rlhf4j.exporter.Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new io.rlhf4j.exporter.Exporter.Options(checkpoint, export, false, false, 1e-4, 2, 1L << 30, false));
+                .export(new io.rlhf4j.exporter.Exporter.Options(
+                        checkpoint, export, false, false, 1e-4, 2, 1L << 30, false));
         io.rlhf4j.serving.ServingApp.Config config = io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("data"))
-                .withPort(0).withLimits(32, 1024);
-        List<String> prompts = List.of("dog (noun):", "happy (adjective):", "run (verb):", "a small",
-                "tree (noun): a tall", "to eat (verb):", "red (adjective): the colour", "music (noun):");
+                .withPort(0)
+                .withLimits(32, 1024);
+        List<String> prompts = List.of(
+                "dog (noun):",
+                "happy (adjective):",
+                "run (verb):",
+                "a small",
+                "tree (noun): a tall",
+                "to eat (verb):",
+                "red (adjective): the colour",
+                "music (noun):");
         try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(config)) {
             app.registerAndActivate(export);
             io.rlhf4j.serving.bench.LoadGenerator load = new io.rlhf4j.serving.bench.LoadGenerator(app.port());
             load.run(2, 4, prompts, 8); // warm-up
-            System.out.printf("%s%n  %-11s %8s %10s %12s %12s %12s %12s %8s%n", name, "concurrency", "requests",
-                    "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "lat p50 ms", "lat p99 ms", "failed");
+            System.out.printf(
+                    "%s%n  %-11s %8s %10s %12s %12s %12s %12s %8s%n",
+                    name,
+                    "concurrency",
+                    "requests",
+                    "tokens/s",
+                    "TTFT p50 ms",
+                    "TTFT p99 ms",
+                    "lat p50 ms",
+                    "lat p99 ms",
+                    "failed");
             double single = 0;
             for (int c : new int[] {1, 8, 32}) {
                 io.rlhf4j.serving.bench.LoadGenerator.Result r = load.run(c, Math.max(8, 2 * c), prompts, newTokens);
                 if (c == 1) {
                     single = r.tokensPerSecond();
                 }
-                System.out.printf("  %-11d %8d %10.1f %12.1f %12.1f %12.1f %12.1f %8d%n", c, r.requests(),
-                        r.tokensPerSecond(), r.ttftP50(), r.ttftP99(), r.latencyP50(), r.latencyP99(), r.failures());
+                System.out.printf(
+                        "  %-11d %8d %10.1f %12.1f %12.1f %12.1f %12.1f %8d%n",
+                        c,
+                        r.requests(),
+                        r.tokensPerSecond(),
+                        r.ttftP50(),
+                        r.ttftP99(),
+                        r.latencyP50(),
+                        r.latencyP99(),
+                        r.failures());
                 if (c > 1) {
-                    System.out.printf("  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
+                    System.out.printf(
+                            "  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
                 }
             }
             decodeByPromptLength(checkpoint, load);
-            io.rlhf4j.serving.bench.LoadGenerator.Result chat = load.run(
-                    io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, newTokens);
+            io.rlhf4j.serving.bench.LoadGenerator.Result chat =
+                    load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, newTokens);
             io.rlhf4j.serving.bench.LoadGenerator.Result plain = load.run(8, 16, prompts, newTokens);
-            System.out.printf("  chat vs completions, 8 streams, 16 requests each: %.1f vs %.1f tokens/s (%.2fx); "
-                    + "TTFT p50 %.1f vs %.1f ms; failed %d + %d%n", chat.tokensPerSecond(), plain.tokensPerSecond(),
-                    chat.tokensPerSecond() / plain.tokensPerSecond(), chat.ttftP50(), plain.ttftP50(), chat.failures(),
+            System.out.printf(
+                    "  chat vs completions, 8 streams, 16 requests each: %.1f vs %.1f tokens/s (%.2fx); "
+                            + "TTFT p50 %.1f vs %.1f ms; failed %d + %d%n",
+                    chat.tokensPerSecond(),
+                    plain.tokensPerSecond(),
+                    chat.tokensPerSecond() / plain.tokensPerSecond(),
+                    chat.ttftP50(),
+                    plain.ttftP50(),
+                    chat.failures(),
                     plain.failures());
             logLikelihood(checkpoint, load);
         }
@@ -161,9 +215,15 @@ final class BenchCommand implements Callable<Integer> {
         }
         io.rlhf4j.serving.bench.LoadGenerator.Scoring one = load.score(prompts, 1);
         io.rlhf4j.serving.bench.LoadGenerator.Scoring eight = load.score(prompts, 8);
-        System.out.printf("  log-likelihood (echo, logprobs 1, %d-token prompts, %d prompts): %.1f prompts/s one to "
-                + "a request (p50 %.1f ms), %.1f prompts/s eight to a request (p50 %.1f ms, %.2fx)%n", ids.length,
-                prompts.size(), one.promptsPerSecond(), one.latencyP50(), eight.promptsPerSecond(), eight.latencyP50(),
+        System.out.printf(
+                "  log-likelihood (echo, logprobs 1, %d-token prompts, %d prompts): %.1f prompts/s one to "
+                        + "a request (p50 %.1f ms), %.1f prompts/s eight to a request (p50 %.1f ms, %.2fx)%n",
+                ids.length,
+                prompts.size(),
+                one.promptsPerSecond(),
+                one.latencyP50(),
+                eight.promptsPerSecond(),
+                eight.latencyP50(),
                 eight.promptsPerSecond() / one.promptsPerSecond());
     }
 
@@ -171,8 +231,9 @@ final class BenchCommand implements Callable<Integer> {
     private void decodeByPromptLength(Path checkpoint, io.rlhf4j.serving.bench.LoadGenerator load) throws Exception {
         int window = ModelConfig.read(checkpoint).maxPositions();
         if (window <= LONG_PROMPT + newTokens) {
-            System.out.printf("  decode ms/token by prompt length: skipped (context %d tokens; it needs more than %d + %d)%n", window,
-                    LONG_PROMPT, newTokens);
+            System.out.printf(
+                    "  decode ms/token by prompt length: skipped (context %d tokens; it needs more than %d + %d)%n",
+                    window, LONG_PROMPT, newTokens);
             return;
         }
         Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
@@ -180,10 +241,16 @@ final class BenchCommand implements Callable<Integer> {
         String longPrompt = promptOf(tok, LONG_PROMPT);
         io.rlhf4j.serving.bench.LoadGenerator.Result s = load.run(1, 4, List.of(shortPrompt), newTokens);
         io.rlhf4j.serving.bench.LoadGenerator.Result l = load.run(1, 4, List.of(longPrompt), newTokens);
-        System.out.printf("  decode ms/token after the first, 1 stream, 4 requests each: %d-token prompt %.2f, "
-                + "%d-token prompt %.2f (%.2fx); TTFT p50 %.0f vs %.0f ms%n", tok.encode(shortPrompt, true).length,
-                s.decodeMsPerToken(), tok.encode(longPrompt, true).length, l.decodeMsPerToken(),
-                l.decodeMsPerToken() / s.decodeMsPerToken(), s.ttftP50(), l.ttftP50());
+        System.out.printf(
+                "  decode ms/token after the first, 1 stream, 4 requests each: %d-token prompt %.2f, "
+                        + "%d-token prompt %.2f (%.2fx); TTFT p50 %.0f vs %.0f ms%n",
+                tok.encode(shortPrompt, true).length,
+                s.decodeMsPerToken(),
+                tok.encode(longPrompt, true).length,
+                l.decodeMsPerToken(),
+                l.decodeMsPerToken() / s.decodeMsPerToken(),
+                s.ttftP50(),
+                l.ttftP50());
     }
 
     /** English-like text that the tokenizer makes {@code tokens} long with BOS (or just past it). */
@@ -203,7 +270,10 @@ final class BenchCommand implements Callable<Integer> {
             bench.run("stories260K", storiesCkpt, PipelineBenchmark.Sizes.small(), work.resolve("pipeline-stories"));
         }
         if (gpt2Ckpt != null) {
-            bench.run("gpt2-small shape (random weights)", gpt2Ckpt, PipelineBenchmark.Sizes.tiny(),
+            bench.run(
+                    "gpt2-small shape (random weights)",
+                    gpt2Ckpt,
+                    PipelineBenchmark.Sizes.tiny(),
                     work.resolve("pipeline-gpt2"));
         }
     }

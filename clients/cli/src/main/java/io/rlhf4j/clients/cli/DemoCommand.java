@@ -3,8 +3,8 @@ package io.rlhf4j.clients.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.store.ApiKey;
-import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import java.net.URI;
@@ -17,12 +17,16 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"Run the whole loop unattended on the demo world: a server on the demo model, simulated users "
-                + "sending prompts, simulated labelers ranking through the labeling API, a training run per turn whose "
-                + "candidate is promoted when it beats the serving version by the gold labelers' judgement.",
-                "Prints one line per turn, or one JSON object per turn with --json; the admin console at / shows the "
-                        + "runs while it goes."})
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Run the whole loop unattended on the demo world: a server on the demo model, simulated users "
+                    + "sending prompts, simulated labelers ranking through the labeling API, a training run per turn whose "
+                    + "candidate is promoted when it beats the serving version by the gold labelers' judgement.",
+            "Prints one line per turn, or one JSON object per turn with --json; the admin console at / shows the "
+                    + "runs while it goes."
+        })
 final class DemoCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper()
@@ -40,40 +44,73 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "0", description = "HTTP port; 0 picks a free one")
     int port;
 
-    @Option(names = "--users", defaultValue = "120") int users;
-    @Option(names = "--prompts", defaultValue = "400", description = "prompts per turn (default ${DEFAULT-VALUE})") int prompts;
-    @Option(names = "--demonstrations", defaultValue = "160", description = "per turn (default ${DEFAULT-VALUE})") int demonstrations;
-    @Option(names = "--rankings", defaultValue = "120", description = "per turn (default ${DEFAULT-VALUE})") int rankings;
-    @Option(names = "--k", defaultValue = "4", description = "completions per ranking, 4..9") int k;
-    @Option(names = "--ppo-iterations", defaultValue = "20") int ppoIterations;
-    @Option(names = "--seed", defaultValue = "7") long seed;
+    @Option(names = "--users", defaultValue = "120")
+    int users;
+
+    @Option(names = "--prompts", defaultValue = "400", description = "prompts per turn (default ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--demonstrations", defaultValue = "160", description = "per turn (default ${DEFAULT-VALUE})")
+    int demonstrations;
+
+    @Option(names = "--rankings", defaultValue = "120", description = "per turn (default ${DEFAULT-VALUE})")
+    int rankings;
+
+    @Option(names = "--k", defaultValue = "4", description = "completions per ranking, 4..9")
+    int k;
+
+    @Option(names = "--ppo-iterations", defaultValue = "20")
+    int ppoIterations;
+
+    @Option(names = "--seed", defaultValue = "7")
+    long seed;
 
     @Override
     public Integer call() throws Exception {
         Path data = dataDir != null ? dataDir : Files.createTempDirectory("rlhf4j-demo");
         String token = ApiKey.generate();
         TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
-                .withAutoPromote(true).withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
-        try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(data).withPort(port).withAdminToken(token)
+                .withAutoPromote(true)
+                .withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
+        try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(data)
+                .withPort(port)
+                .withAdminToken(token)
                 .withLoop(loop))) {
             if (app.store().versions().active(ModelVersion.POLICY).isEmpty()) {
                 app.registerAndActivate(ServeCommand.exported(DemoModel.locate()));
             }
             URI base = URI.create("http://127.0.0.1:" + app.port());
-            System.err.printf("demo server on %s (admin console: %s/admin.html, admin token %s...), data in %s%n", base,
-                    base, token.substring(0, 10), data);
-            DemoLoop demo = new DemoLoop(base, token, new DemoLoop.Options(users, prompts, demonstrations, rankings, k,
-                    pipeline(ppoIterations), Duration.ofHours(2), seed));
+            System.err.printf(
+                    "demo server on %s (admin console: %s/admin.html, admin token %s...), data in %s%n",
+                    base, base, token.substring(0, 10), data);
+            DemoLoop demo = new DemoLoop(
+                    base,
+                    token,
+                    new DemoLoop.Options(
+                            users,
+                            prompts,
+                            demonstrations,
+                            rankings,
+                            k,
+                            pipeline(ppoIterations),
+                            Duration.ofHours(2),
+                            seed));
             for (int i = 0; i < turns; i++) {
                 DemoLoop.Turn t = demo.turn(line -> System.err.println(line));
                 if (json) {
                     ObjectNode o = JSON.valueToTree(t);
                     System.out.println(o.toString());
                 } else {
-                    System.out.printf("turn %d: version %s (was %s), gold win rate vs previous %s, gate %s, promoted %s, "
-                            + "%.0f s%n", t.turn(), t.version(), t.previous(),
+                    System.out.printf(
+                            "turn %d: version %s (was %s), gold win rate vs previous %s, gate %s, promoted %s, "
+                                    + "%.0f s%n",
+                            t.turn(),
+                            t.version(),
+                            t.previous(),
                             t.winRateVsPrevious() == null ? "n/a" : String.format("%.3f", t.winRateVsPrevious()),
-                            t.gatePassed() ? "passed" : "failed", t.promoted(), t.seconds());
+                            t.gatePassed() ? "passed" : "failed",
+                            t.promoted(),
+                            t.seconds());
                 }
                 System.out.flush();
             }

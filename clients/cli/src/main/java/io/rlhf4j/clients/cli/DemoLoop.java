@@ -28,14 +28,30 @@ import java.util.function.Consumer;
 final class DemoLoop {
 
     /** How much happens in a turn, and the pipeline overrides its training run uses. */
-    record Options(int users, int prompts, int demonstrations, int rankings, int k, Map<String, Object> pipeline,
-            Duration runTimeout, long seed) {
-    }
+    record Options(
+            int users,
+            int prompts,
+            int demonstrations,
+            int rankings,
+            int k,
+            Map<String, Object> pipeline,
+            Duration runTimeout,
+            long seed) {}
 
-    record Turn(int turn, String version, String previous, Double winRateVsPrevious, boolean gatePassed,
-            boolean promoted, double seconds, int prompts, int demonstrations, int rankings, String run,
-            JsonNode gate, String error) {
-    }
+    record Turn(
+            int turn,
+            String version,
+            String previous,
+            Double winRateVsPrevious,
+            boolean gatePassed,
+            boolean promoted,
+            double seconds,
+            int prompts,
+            int demonstrations,
+            int rankings,
+            String run,
+            JsonNode gate,
+            String error) {}
 
     private final URI server;
     private final String adminToken;
@@ -57,15 +73,22 @@ final class DemoLoop {
     Turn turn(Consumer<String> progress) {
         long started = System.nanoTime();
         int turn = ++turns;
-        Rlhf4jClient admin = Rlhf4jClient.builder().baseUrl(server).adminToken(adminToken)
-                .timeout(Duration.ofMinutes(2)).build();
+        Rlhf4jClient admin = Rlhf4jClient.builder()
+                .baseUrl(server)
+                .adminToken(adminToken)
+                .timeout(Duration.ofMinutes(2))
+                .build();
         String previous = active(admin);
 
         progress.accept("turn " + turn + ": " + options.prompts() + " prompts from simulated users");
         for (int i = 0; i < options.prompts(); i++) {
             SimulatedUsers.Prompt p = users.next();
-            admin.complete(CompletionRequest.builder().prompt(p.task().prompt()).user(p.userId()).maxTokens(32)
-                    .temperature(0.7).build());
+            admin.complete(CompletionRequest.builder()
+                    .prompt(p.task().prompt())
+                    .user(p.userId())
+                    .maxTokens(32)
+                    .temperature(0.7)
+                    .build());
         }
 
         progress.accept("turn " + turn + ": " + options.demonstrations() + " demonstrations");
@@ -89,7 +112,9 @@ final class DemoLoop {
             labelers = calibrate(admin);
         }
         progress.accept("turn " + turn + ": " + options.rankings() + " rankings");
-        List<String> pool = labelers.groups().stream().flatMap(g -> labelers.labelers(g).stream()).toList();
+        List<String> pool = labelers.groups().stream()
+                .flatMap(g -> labelers.labelers(g).stream())
+                .toList();
         int rankings = 0;
         for (int i = 0; i < options.rankings(); i++) {
             // Each labeler judges the task it was handed before asking for the next, as people do.
@@ -107,7 +132,8 @@ final class DemoLoop {
             int[] ranks = labelers.rank(labelerId, task.get(), texts(t.get()), random);
             Map<Integer, List<String>> groups = new TreeMap<>();
             for (int c = 0; c < ranks.length; c++) {
-                groups.computeIfAbsent(ranks[c], x -> new ArrayList<>()).add(t.get().completions().get(c).id());
+                groups.computeIfAbsent(ranks[c], x -> new ArrayList<>())
+                        .add(t.get().completions().get(c).id());
             }
             if (groups.size() < 2) {
                 labeler.labeling().skip(t.get().promptId(), "all completions are the same");
@@ -128,10 +154,23 @@ final class DemoLoop {
             }
         });
         JsonNode gate = run.gate();
-        Double winRate = gate == null || !gate.has("win_rate") ? null : gate.get("win_rate").asDouble();
-        return new Turn(turn, active(admin), previous, winRate, gate != null && gate.path("passed").asBoolean(),
-                run.promoted(), (System.nanoTime() - started) / 1e9, options.prompts(), demonstrations, rankings,
-                run.id(), gate, run.error());
+        Double winRate = gate == null || !gate.has("win_rate")
+                ? null
+                : gate.get("win_rate").asDouble();
+        return new Turn(
+                turn,
+                active(admin),
+                previous,
+                winRate,
+                gate != null && gate.path("passed").asBoolean(),
+                run.promoted(),
+                (System.nanoTime() - started) / 1e9,
+                options.prompts(),
+                demonstrations,
+                rankings,
+                run.id(),
+                gate,
+                run.error());
     }
 
     /**
@@ -143,9 +182,19 @@ final class DemoLoop {
         List<Labelers.Sample> sample = new ArrayList<>();
         for (int i = 0; i < 60; i++) {
             Task t = world.randomTask(random);
-            List<String> texts = client.complete(CompletionRequest.builder().prompt(t.prompt()).n(options.k())
-                    .temperature(1.0).maxTokens(32).user("sim-calibration").trainingConsent(false).build())
-                    .choices().stream().map(io.rlhf4j.client.Choice::text).toList();
+            List<String> texts = client
+                    .complete(CompletionRequest.builder()
+                            .prompt(t.prompt())
+                            .n(options.k())
+                            .temperature(1.0)
+                            .maxTokens(32)
+                            .user("sim-calibration")
+                            .trainingConsent(false)
+                            .build())
+                    .choices()
+                    .stream()
+                    .map(io.rlhf4j.client.Choice::text)
+                    .toList();
             sample.add(new Labelers.Sample(t, texts));
         }
         return Labelers.calibrated(world, sample, Labelers.DEFAULT_GROUPS, Labelers.DEFAULT_AGREEMENT, options.seed());
@@ -155,8 +204,13 @@ final class DemoLoop {
 
     /** One client (one HTTP connection pool) per simulated person, kept across turns. */
     private Rlhf4jClient as(String labeler) {
-        return clients.computeIfAbsent(labeler, l -> Rlhf4jClient.builder().baseUrl(server).labeler(l)
-                .timeout(Duration.ofMinutes(2)).build());
+        return clients.computeIfAbsent(
+                labeler,
+                l -> Rlhf4jClient.builder()
+                        .baseUrl(server)
+                        .labeler(l)
+                        .timeout(Duration.ofMinutes(2))
+                        .build());
     }
 
     private static List<String> texts(LabelingTask t) {
@@ -164,7 +218,10 @@ final class DemoLoop {
     }
 
     private static String active(Rlhf4jClient admin) {
-        return admin.admin().versions().stream().filter(v -> v.active() && "policy".equals(v.kind()))
-                .map(io.rlhf4j.client.ModelVersion::version).findFirst().orElse(null);
+        return admin.admin().versions().stream()
+                .filter(v -> v.active() && "policy".equals(v.kind()))
+                .map(io.rlhf4j.client.ModelVersion::version)
+                .findFirst()
+                .orElse(null);
     }
 }

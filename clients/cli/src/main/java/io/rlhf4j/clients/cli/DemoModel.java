@@ -6,8 +6,7 @@ import java.nio.file.Path;
 /** Finds the bundled demo base model: {@code $RLHF4J_HOME/demo/base-model} or {@code ./demo/base-model}. */
 final class DemoModel {
 
-    private DemoModel() {
-    }
+    private DemoModel() {}
 
     static Path locate() {
         String home = System.getProperty("rlhf4j.home", System.getenv("RLHF4J_HOME"));

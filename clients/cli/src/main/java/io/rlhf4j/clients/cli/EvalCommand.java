@@ -8,8 +8,8 @@ import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
 import io.rlhf4j.trainer.pipeline.Pipeline;
-import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RankedExample;
+import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RewardTrainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,9 +19,12 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "eval", mixinStandardHelpOptions = true,
-        description = "Evaluations: win rate, reward-model accuracy per labeler group, the alignment tax. Each prints a "
-                + "table, or one JSON object with --json.",
+@Command(
+        name = "eval",
+        mixinStandardHelpOptions = true,
+        description =
+                "Evaluations: win rate, reward-model accuracy per labeler group, the alignment tax. Each prints a "
+                        + "table, or one JSON object with --json.",
         subcommands = {EvalCommand.WinRateCommand.class, EvalCommand.RmCommand.class, EvalCommand.TaxCommand.class})
 final class EvalCommand {
 
@@ -32,25 +35,60 @@ final class EvalCommand {
             System.out.println(result.toString());
             return;
         }
-        result.fields().forEachRemaining(e -> System.out.printf("%-28s %s%n", e.getKey(),
-                e.getValue().isFloatingPointNumber() ? String.format("%.4f", e.getValue().asDouble()) : e.getValue()));
+        result.fields()
+                .forEachRemaining(e -> System.out.printf(
+                        "%-28s %s%n",
+                        e.getKey(),
+                        e.getValue().isFloatingPointNumber()
+                                ? String.format("%.4f", e.getValue().asDouble())
+                                : e.getValue()));
     }
 
-    @Command(name = "winrate", mixinStandardHelpOptions = true,
+    @Command(
+            name = "winrate",
+            mixinStandardHelpOptions = true,
             description = "How often model A's completion beats model B's on a snapshot's held-out test prompts (ties "
                     + "count half), judged by the demo world's gold labelers or by a reward model.")
     static final class WinRateCommand implements Callable<Integer> {
-        @Option(names = "--a", required = true, paramLabel = "DIR") Path a;
-        @Option(names = "--b", required = true, paramLabel = "DIR") Path b;
-        @Option(names = "--snapshot", required = true, paramLabel = "DIR", description = "its test split is the prompts")
+        @Option(names = "--a", required = true, paramLabel = "DIR")
+        Path a;
+
+        @Option(names = "--b", required = true, paramLabel = "DIR")
+        Path b;
+
+        @Option(
+                names = "--snapshot",
+                required = true,
+                paramLabel = "DIR",
+                description = "its test split is the prompts")
         Path snapshot;
-        @Option(names = "--judge", defaultValue = "gold", description = "gold or rm (default ${DEFAULT-VALUE})") String judge;
-        @Option(names = "--rm", paramLabel = "DIR", description = "the reward model for --judge rm") Path rm;
-        @Option(names = "--n", defaultValue = "200", description = "at most this many prompts (default ${DEFAULT-VALUE})") int n;
-        @Option(names = "--max-new-tokens", defaultValue = "32") int maxNew;
-        @Option(names = "--temperature", defaultValue = "0", description = "0 compares greedy answers (default ${DEFAULT-VALUE})") double temperature;
-        @Option(names = "--seed", defaultValue = "1234") long seed;
-        @Option(names = "--json", description = "one JSON object") boolean json;
+
+        @Option(names = "--judge", defaultValue = "gold", description = "gold or rm (default ${DEFAULT-VALUE})")
+        String judge;
+
+        @Option(names = "--rm", paramLabel = "DIR", description = "the reward model for --judge rm")
+        Path rm;
+
+        @Option(
+                names = "--n",
+                defaultValue = "200",
+                description = "at most this many prompts (default ${DEFAULT-VALUE})")
+        int n;
+
+        @Option(names = "--max-new-tokens", defaultValue = "32")
+        int maxNew;
+
+        @Option(
+                names = "--temperature",
+                defaultValue = "0",
+                description = "0 compares greedy answers (default ${DEFAULT-VALUE})")
+        double temperature;
+
+        @Option(names = "--seed", defaultValue = "1234")
+        long seed;
+
+        @Option(names = "--json", description = "one JSON object")
+        boolean json;
 
         @Override
         public Integer call() throws Exception {
@@ -59,7 +97,8 @@ final class EvalCommand {
                 throw new IllegalArgumentException("--judge rm needs --rm DIR");
             }
             try (Judge j = Judge.named(judge, prompts, rm, a)) {
-                WinRate.Result r = WinRate.evaluate(a, b, prompts, j, new WinRate.Options(maxNew, temperature, seed, 16));
+                WinRate.Result r =
+                        WinRate.evaluate(a, b, prompts, j, new WinRate.Options(maxNew, temperature, seed, 16));
                 ObjectNode o = JSON.createObjectNode();
                 o.put("win_rate", r.winRate());
                 o.put("n", r.n());
@@ -77,13 +116,21 @@ final class EvalCommand {
         }
     }
 
-    @Command(name = "rm", mixinStandardHelpOptions = true,
-            description = "Reward-model pair accuracy on a snapshot's validation rankings, per labeler group, and on the "
-                    + "held-out labelers' rankings (rm.heldout.jsonl), which it never trained on.")
+    @Command(
+            name = "rm",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Reward-model pair accuracy on a snapshot's validation rankings, per labeler group, and on the "
+                            + "held-out labelers' rankings (rm.heldout.jsonl), which it never trained on.")
     static final class RmCommand implements Callable<Integer> {
-        @Option(names = "--rm", required = true, paramLabel = "DIR") Path rm;
-        @Option(names = "--snapshot", required = true, paramLabel = "DIR") Path snapshot;
-        @Option(names = "--json") boolean json;
+        @Option(names = "--rm", required = true, paramLabel = "DIR")
+        Path rm;
+
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        Path snapshot;
+
+        @Option(names = "--json")
+        boolean json;
 
         @Override
         public Integer call() throws Exception {
@@ -106,11 +153,14 @@ final class EvalCommand {
                     if (!split.equals("train")) {
                         // Pair accuracy over each group's own rankings (not a mean of its labelers' rates).
                         Map<String, java.util.List<RankedExample>> groups = new TreeMap<>();
-                        examples.forEach(x -> groups.computeIfAbsent(group(x.labeler()), k -> new java.util.ArrayList<>())
-                                .add(x));
+                        examples.forEach(
+                                x -> groups.computeIfAbsent(group(x.labeler()), k -> new java.util.ArrayList<>())
+                                        .add(x));
                         ObjectNode by = o.putObject("by_group_" + split);
                         for (var g : groups.entrySet()) {
-                            by.put(g.getKey(), RewardTrainer.evaluate(model, g.getValue()).accuracy());
+                            by.put(
+                                    g.getKey(),
+                                    RewardTrainer.evaluate(model, g.getValue()).accuracy());
                         }
                     }
                 }
@@ -128,13 +178,23 @@ final class EvalCommand {
         }
     }
 
-    @Command(name = "alignment-tax", mixinStandardHelpOptions = true,
-            description = "Pretraining validation loss (WordNet held-out synsets, nats/token) before and after alignment.")
+    @Command(
+            name = "alignment-tax",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Pretraining validation loss (WordNet held-out synsets, nats/token) before and after alignment.")
     static final class TaxCommand implements Callable<Integer> {
-        @Option(names = "--before", required = true, paramLabel = "DIR") Path before;
-        @Option(names = "--after", required = true, paramLabel = "DIR", arity = "1..*") java.util.List<Path> after;
-        @Option(names = "--batches", defaultValue = "16") int batches;
-        @Option(names = "--json") boolean json;
+        @Option(names = "--before", required = true, paramLabel = "DIR")
+        Path before;
+
+        @Option(names = "--after", required = true, paramLabel = "DIR", arity = "1..*")
+        java.util.List<Path> after;
+
+        @Option(names = "--batches", defaultValue = "16")
+        int batches;
+
+        @Option(names = "--json")
+        boolean json;
 
         @Override
         public Integer call() throws Exception {

@@ -2,10 +2,10 @@ package io.rlhf4j.clients.cli;
 
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.trainer.model.Decoder;
 import java.nio.file.Path;
 import java.util.List;
@@ -13,7 +13,9 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "generate", mixinStandardHelpOptions = true,
+@Command(
+        name = "generate",
+        mixinStandardHelpOptions = true,
         description = "Complete a prompt with a checkpoint; prints only the generated text.")
 final class GenerateCommand implements Callable<Integer> {
 
@@ -45,7 +47,8 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         SamplingParams params = new SamplingParams(maxTokens, temperature, topP, topK, stop, seed);
         Tokenizer tokenizer = Checkpoint.readTokenizer(model);
-        try (NDManager manager = NDManager.newBaseManager("PyTorch"); Decoder decoder = Decoder.load(model, manager)) {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+                Decoder decoder = Decoder.load(model, manager)) {
             Generation g = new Generator(decoder, tokenizer).generate(prompt, params);
             System.out.println(g.text());
         }

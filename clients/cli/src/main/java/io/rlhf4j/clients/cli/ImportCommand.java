@@ -9,11 +9,16 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "import", mixinStandardHelpOptions = true,
+@Command(
+        name = "import",
+        mixinStandardHelpOptions = true,
         description = "Convert a llama2.c model or an HF checkpoint into an rlhf4j checkpoint directory.")
 final class ImportCommand implements Callable<Integer> {
 
-    enum Format { llama2c, hf }
+    enum Format {
+        llama2c,
+        hf
+    }
 
     @Option(names = "--format", required = true, description = "llama2c or hf")
     Format format;
@@ -38,7 +43,8 @@ final class ImportCommand implements Callable<Integer> {
         } else {
             config = HfImporter.importDir(source, out);
         }
-        System.err.printf("imported %s model (%,d parameters, %d layers, vocab %d) into %s%n",
+        System.err.printf(
+                "imported %s model (%,d parameters, %d layers, vocab %d) into %s%n",
                 config.family().modelType(), config.parameterCount(), config.numLayers(), config.vocabSize(), out);
         return 0;
     }

@@ -2,17 +2,21 @@ package io.rlhf4j.clients.cli;
 
 import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.Store;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "keys", mixinStandardHelpOptions = true, description = "Create and revoke API keys (stored hashed).",
+@Command(
+        name = "keys",
+        mixinStandardHelpOptions = true,
+        description = "Create and revoke API keys (stored hashed).",
         subcommands = {KeysCommand.Create.class, KeysCommand.Revoke.class})
 final class KeysCommand {
 
-    @Command(name = "create", mixinStandardHelpOptions = true,
+    @Command(
+            name = "create",
+            mixinStandardHelpOptions = true,
             description = "Create a key for a user; prints the key once (only its hash is kept).")
     static final class Create implements Callable<Integer> {
         @Mixin
@@ -21,7 +25,10 @@ final class KeysCommand {
         @Option(names = "--user", required = true, description = "the user id requests with this key are logged under")
         String user;
 
-        @Option(names = "--role", defaultValue = "user", description = "user, service or labeler (default ${DEFAULT-VALUE})")
+        @Option(
+                names = "--role",
+                defaultValue = "user",
+                description = "user, service or labeler (default ${DEFAULT-VALUE})")
         String role;
 
         @Option(names = "--rpm", defaultValue = "600", description = "requests per minute (default ${DEFAULT-VALUE})")
@@ -33,8 +40,15 @@ final class KeysCommand {
         @Override
         public Integer call() {
             String key = ApiKey.generate();
-            ApiKey k = new ApiKey(ApiKey.hash(key), ApiKey.prefixOf(key), user, role, maySetUser, rpm,
-                    System.currentTimeMillis(), null);
+            ApiKey k = new ApiKey(
+                    ApiKey.hash(key),
+                    ApiKey.prefixOf(key),
+                    user,
+                    role,
+                    maySetUser,
+                    rpm,
+                    System.currentTimeMillis(),
+                    null);
             try (Store s = store.open()) {
                 s.keys().create(k);
             }

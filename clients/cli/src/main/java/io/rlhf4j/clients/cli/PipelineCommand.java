@@ -18,23 +18,32 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "pipeline", mixinStandardHelpOptions = true,
-        description = {"SFT, reward model and PPO(-ptx) on one snapshot, then the evaluation gate (win rate against "
-                + "--against on held-out test prompts, and the alignment tax), and optionally the export.",
-                "With --data-dir and no --snapshot it first builds a snapshot from the store. Running again on the same "
-                        + "--out resumes an interrupted run on the same snapshot.",
-                "--request FILE runs a pipeline request (JSON) as a server's training loop writes it, instead of "
-                        + "the flags."})
+@Command(
+        name = "pipeline",
+        mixinStandardHelpOptions = true,
+        description = {
+            "SFT, reward model and PPO(-ptx) on one snapshot, then the evaluation gate (win rate against "
+                    + "--against on held-out test prompts, and the alignment tax), and optionally the export.",
+            "With --data-dir and no --snapshot it first builds a snapshot from the store. Running again on the same "
+                    + "--out resumes an interrupted run on the same snapshot.",
+            "--request FILE runs a pipeline request (JSON) as a server's training loop writes it, instead of "
+                    + "the flags."
+        })
 final class PipelineCommand implements Callable<Integer> {
 
     @Mixin
     StoreOptions store;
 
-    @Option(names = "--request", paramLabel = "FILE", description = "a pipeline request (JSON); the other flags, "
-            + "except the store's, are then not used")
+    @Option(
+            names = "--request",
+            paramLabel = "FILE",
+            description = "a pipeline request (JSON); the other flags, " + "except the store's, are then not used")
     Path requestFile;
 
-    @Option(names = "--snapshot", paramLabel = "DIR", description = "a built snapshot; default: build one from the store")
+    @Option(
+            names = "--snapshot",
+            paramLabel = "DIR",
+            description = "a built snapshot; default: build one from the store")
     Path snapshot;
 
     @Option(names = "--model", paramLabel = "DIR", description = "the base checkpoint SFT starts from")
@@ -46,20 +55,30 @@ final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON: sections sft, rm, ppo, eval")
     Path configFile;
 
-    @Option(names = "--against", paramLabel = "DIR", description = "the checkpoint the candidate must beat (the "
-            + "active version); default: the run's own SFT model")
+    @Option(
+            names = "--against",
+            paramLabel = "DIR",
+            description = "the checkpoint the candidate must beat (the "
+                    + "active version); default: the run's own SFT model")
     Path against;
 
-    @Option(names = "--select-with-rm", paramLabel = "DIR", description = "a reward model to select the SFT "
-            + "checkpoint by; default: validation loss")
+    @Option(
+            names = "--select-with-rm",
+            paramLabel = "DIR",
+            description = "a reward model to select the SFT " + "checkpoint by; default: validation loss")
     Path selectionRm;
 
-    @Option(names = "--held-out-labelers", defaultValue = "", paramLabel = "PREFIX",
+    @Option(
+            names = "--held-out-labelers",
+            defaultValue = "",
+            paramLabel = "PREFIX",
             description = "labelers held out of RM training when building a snapshot (default: none)")
     String heldOut;
 
-    @Option(names = "--export", paramLabel = "DIR", description = "export the candidate (ONNX, parity, manifest with "
-            + "lineage and gate) into DIR")
+    @Option(
+            names = "--export",
+            paramLabel = "DIR",
+            description = "export the candidate (ONNX, parity, manifest with " + "lineage and gate) into DIR")
     Path export;
 
     @Option(names = "--progress", paramLabel = "FILE", description = "keep {stage, progress, snapshot} JSON here")
@@ -68,21 +87,32 @@ final class PipelineCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PipelineRequest request = requestFile != null ? PipelineRequest.read(requestFile) : fromFlags();
-        PipelineConfig config = PipelineConfig.defaults().with(request.config(),
-                requestFile != null ? requestFile.toString() : "--config");
+        PipelineConfig config = PipelineConfig.defaults()
+                .with(request.config(), requestFile != null ? requestFile.toString() : "--config");
         Path run = request.out();
         Files.createDirectories(run);
         Path snap = request.snapshot() != null ? request.snapshot() : snapshotFor(request);
         String snapshotId = snap.getFileName().toString();
-        Json.MAPPER.writerWithDefaultPrettyPrinter().writeValue(run.resolve("pipeline_config.json").toFile(),
-                config.toJson());
-        Pipeline.Result r = new Pipeline(config, System.err,
-                (stage, fraction) -> progress(request, new PipelineProgress(stage, fraction, snapshotId)))
+        Json.MAPPER
+                .writerWithDefaultPrettyPrinter()
+                .writeValue(run.resolve("pipeline_config.json").toFile(), config.toJson());
+        Pipeline.Result r = new Pipeline(
+                        config,
+                        System.err,
+                        (stage, fraction) -> progress(request, new PipelineProgress(stage, fraction, snapshotId)))
                 .run(snap, request.baseModel(), run, request.against(), request.selectWithRm());
         if (request.export() != null) {
             progress(request, new PipelineProgress("export", 0.92, snapshotId));
-            new Exporter(System.err).export(new Exporter.Options(r.candidate(), request.export(), false, true, 1e-4, 8,
-                    OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false));
+            new Exporter(System.err)
+                    .export(new Exporter.Options(
+                            r.candidate(),
+                            request.export(),
+                            false,
+                            true,
+                            1e-4,
+                            8,
+                            OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD,
+                            false));
         }
         progress(request, new PipelineProgress("done", 1.0, snapshotId));
         System.out.println(r.gate().toPrettyString());
@@ -93,9 +123,20 @@ final class PipelineCommand implements Callable<Integer> {
         if (model == null || out == null) {
             throw new IllegalArgumentException("--model and --out are required (or --request FILE)");
         }
-        JsonNode config = configFile == null ? null : PipelineConfig.read(configFile).toJson();
-        return new PipelineRequest(store.dataDir, snapshot, SplitPolicy.DEFAULT, heldOut, model, out, config, against,
-                selectionRm, export, progressFile);
+        JsonNode config =
+                configFile == null ? null : PipelineConfig.read(configFile).toJson();
+        return new PipelineRequest(
+                store.dataDir,
+                snapshot,
+                SplitPolicy.DEFAULT,
+                heldOut,
+                model,
+                out,
+                config,
+                against,
+                selectionRm,
+                export,
+                progressFile);
     }
 
     /** The snapshot this run trains on: built once, then the same one on every resume. */
@@ -112,8 +153,12 @@ final class PipelineCommand implements Callable<Integer> {
         Path snapshots = request.dataDir().resolve("snapshots");
         JsonNode manifest;
         try (Store s = store.open(request.dataDir())) {
-            manifest = DatasetBuilder.build(s, snapshots, DatasetBuilder.Options.defaults().withSplit(request.split())
-                    .withHeldOutLabelers(request.heldOutLabelers()));
+            manifest = DatasetBuilder.build(
+                    s,
+                    snapshots,
+                    DatasetBuilder.Options.defaults()
+                            .withSplit(request.split())
+                            .withHeldOutLabelers(request.heldOutLabelers()));
         }
         Path built = snapshots.resolve(manifest.get("id").asText()).toAbsolutePath();
         System.err.println("built snapshot " + built + ": " + manifest.get("counts"));

@@ -7,12 +7,26 @@ import picocli.CommandLine.Command;
  * The {@code rlhf4j} command line. Exit codes scripts can rely on: 0 success, 1 the work failed (the
  * reason is one line on stderr), 2 the command line itself was wrong.
  */
-@Command(name = "rlhf4j", mixinStandardHelpOptions = true, version = "rlhf4j 0.1.0",
+@Command(
+        name = "rlhf4j",
+        mixinStandardHelpOptions = true,
+        version = "rlhf4j 0.1.0",
         description = "Align and serve language models with your users' feedback (InstructGPT on the JVM).",
-        subcommands = {ServeCommand.class, KeysCommand.class, DataCommand.class, ImportCommand.class, GenerateCommand.class, PretrainCommand.class, EvalCommand.class, DemoCommand.class, AdminCommand.class,
-                ExportCommand.class, TrainCommand.class,
-                BenchCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {
+            ServeCommand.class,
+            KeysCommand.class,
+            DataCommand.class,
+            ImportCommand.class,
+            GenerateCommand.class,
+            PretrainCommand.class,
+            EvalCommand.class,
+            DemoCommand.class,
+            AdminCommand.class,
+            ExportCommand.class,
+            TrainCommand.class,
+            BenchCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class Rlhf4j implements Runnable {
 
     public static final int FAILED = 1;
@@ -35,7 +49,9 @@ public final class Rlhf4j implements Runnable {
         CommandLine cli = new CommandLine(new Rlhf4j());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
-            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + message.lines().findFirst().orElse(""));
+            cmd.getErr()
+                    .println(cmd.getCommandSpec().qualifiedName() + ": "
+                            + message.lines().findFirst().orElse(""));
             if (System.getenv("RLHF4J_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }

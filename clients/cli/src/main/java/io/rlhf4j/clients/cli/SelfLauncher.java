@@ -19,8 +19,14 @@ final class SelfLauncher implements PipelineLauncher {
         if (home != null) {
             cmd.add("-Drlhf4j.home=" + home);
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Rlhf4j.class.getName(), "train", "pipeline",
-                "--request", requestFile.toString()));
+        cmd.addAll(List.of(
+                "-cp",
+                System.getProperty("java.class.path"),
+                Rlhf4j.class.getName(),
+                "train",
+                "pipeline",
+                "--request",
+                requestFile.toString()));
         return cmd;
     }
 }

@@ -3,26 +3,32 @@ package io.rlhf4j.clients.cli;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.serving.ServingApp;
-import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.config.ServeConfig;
 import io.rlhf4j.serving.engine.EngineOptions;
+import io.rlhf4j.serving.loop.TrainingLoop;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve the active model version over an OpenAI-compatible HTTP API, logging every prompt.",
-                "With --model, the checkpoint (or export directory) is exported if needed, registered as a new "
-                        + "version and made active. With no model at all, the bundled demo model becomes version 1."})
+@Command(
+        name = "serve",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Serve the active model version over an OpenAI-compatible HTTP API, logging every prompt.",
+            "With --model, the checkpoint (or export directory) is exported if needed, registered as a new "
+                    + "version and made active. With no model at all, the bundled demo model becomes version 1."
+        })
 final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "DIR", description = "checkpoint or export directory to register and serve")
     Path model;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML configuration (environment variables and "
-            + "flags override it)")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "YAML configuration (environment variables and " + "flags override it)")
     Path configFile;
 
     @Option(names = "--port", description = "HTTP port (default 8080; RLHF4J_PORT)")
@@ -49,12 +55,16 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--queue", description = "requests waiting at most before 503 (default 256; RLHF4J_QUEUE)")
     Integer queue;
 
-    @Option(names = "--train-every", paramLabel = "N", description = "start a training run after every N new rankings "
-            + "and demonstrations; 0 = only on POST /admin/training-runs (RLHF4J_TRAIN_EVERY)")
+    @Option(
+            names = "--train-every",
+            paramLabel = "N",
+            description = "start a training run after every N new rankings "
+                    + "and demonstrations; 0 = only on POST /admin/training-runs (RLHF4J_TRAIN_EVERY)")
     Integer trainEvery;
 
-    @Option(names = "--auto-promote", description = "promote a training run's candidate when it passes its gate "
-            + "(RLHF4J_AUTO_PROMOTE)")
+    @Option(
+            names = "--auto-promote",
+            description = "promote a training run's candidate when it passes its gate " + "(RLHF4J_AUTO_PROMOTE)")
     Boolean autoPromote;
 
     @Option(names = "--no-training", description = "serve only: no background training runs")
@@ -63,24 +73,44 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ServingApp.Config c = ServeConfig.load(configFile, System.getenv(), System.getenv("RLHF4J_ADMIN_TOKEN"));
-        EngineOptions e = new EngineOptions(engine != null ? engine : c.engine().kind(),
-                threads != null ? threads : c.engine().threads(), c.engine().device());
+        EngineOptions e = new EngineOptions(
+                engine != null ? engine : c.engine().kind(),
+                threads != null ? threads : c.engine().threads(),
+                c.engine().device());
         String adminToken = c.adminToken();
         if (adminToken == null && io.rlhf4j.serving.api.ApiServer.isLoopback(host != null ? host : c.host())) {
             // A console on loopback should work out of the box: a fresh token, shown once, like Jupyter's.
             adminToken = io.rlhf4j.core.store.ApiKey.generate();
             System.err.println("admin token for this run (set RLHF4J_ADMIN_TOKEN to choose one): " + adminToken);
         }
-        ServingApp.Config config = new ServingApp.Config(dataDir != null ? dataDir : c.dataDir(),
-                dbUrl != null ? dbUrl : c.dbUrl(), c.dbUser(), c.dbPassword(), host != null ? host : c.host(),
-                port != null ? port : c.port(), e, maxBatch != null ? maxBatch : c.maxRows(),
-                queue != null ? queue : c.queueCapacity(), adminToken, noTraining ? TrainingLoop.Options.disabled()
-                        : c.loop().withLauncher(new SelfLauncher())
-                                .withBaseModel(c.loop().baseModel() != null ? c.loop().baseModel() : DemoModel.locate())
-                                .withEveryJudgements(trainEvery != null ? trainEvery : c.loop().everyJudgements())
-                                .withAutoPromote(autoPromote != null ? autoPromote : c.loop().autoPromote()));
+        ServingApp.Config config = new ServingApp.Config(
+                dataDir != null ? dataDir : c.dataDir(),
+                dbUrl != null ? dbUrl : c.dbUrl(),
+                c.dbUser(),
+                c.dbPassword(),
+                host != null ? host : c.host(),
+                port != null ? port : c.port(),
+                e,
+                maxBatch != null ? maxBatch : c.maxRows(),
+                queue != null ? queue : c.queueCapacity(),
+                adminToken,
+                noTraining
+                        ? TrainingLoop.Options.disabled()
+                        : c.loop()
+                                .withLauncher(new SelfLauncher())
+                                .withBaseModel(
+                                        c.loop().baseModel() != null ? c.loop().baseModel() : DemoModel.locate())
+                                .withEveryJudgements(
+                                        trainEvery != null
+                                                ? trainEvery
+                                                : c.loop().everyJudgements())
+                                .withAutoPromote(
+                                        autoPromote != null
+                                                ? autoPromote
+                                                : c.loop().autoPromote()));
         try (ServingApp app = ServingApp.start(config)) {
-            boolean hasActive = app.store().versions().active(ModelVersion.POLICY).isPresent();
+            boolean hasActive =
+                    app.store().versions().active(ModelVersion.POLICY).isPresent();
             Path source = model;
             if (source == null && !hasActive) {
                 source = DemoModel.locate();
@@ -90,12 +120,21 @@ final class ServeCommand implements Callable<Integer> {
                 ModelVersion v = app.registerAndActivate(exported(source));
                 System.err.printf("version %s (%s) is active%n", v.version(), source);
             }
-            System.err.printf("rlhf4j serving version %s on http://%s:%d (Ctrl-C to stop)%n",
+            System.err.printf(
+                    "rlhf4j serving version %s on http://%s:%d (Ctrl-C to stop)%n",
                     app.router().current().engine().version(), config.host(), app.port());
-            System.err.printf("playground http://%s:%d/ · labeling /label.html · admin console /admin.html%s%n",
-                    config.host(), app.port(), config.loop().enabled() ? String.format("; training runs %s",
-                            config.loop().everyJudgements() > 0 ? "every " + config.loop().everyJudgements()
-                                    + " new judgements and on demand" : "on demand (POST /admin/training-runs)") : "");
+            System.err.printf(
+                    "playground http://%s:%d/ · labeling /label.html · admin console /admin.html%s%n",
+                    config.host(),
+                    app.port(),
+                    config.loop().enabled()
+                            ? String.format(
+                                    "; training runs %s",
+                                    config.loop().everyJudgements() > 0
+                                            ? "every " + config.loop().everyJudgements()
+                                                    + " new judgements and on demand"
+                                            : "on demand (POST /admin/training-runs)")
+                            : "");
             CountDownLatch stop = new CountDownLatch(1);
             CountDownLatch closed = new CountDownLatch(1);
             // The JVM halts when its hooks return: wait for the close below (it stops a training child so

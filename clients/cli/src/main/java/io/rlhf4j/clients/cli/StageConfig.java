@@ -19,8 +19,7 @@ final class StageConfig {
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    private StageConfig() {
-    }
+    private StageConfig() {}
 
     static <T> T resolve(T defaults, Path file, CommandSpec spec, Class<T> type) throws IOException {
         ObjectNode tree = YAML.valueToTree(defaults);

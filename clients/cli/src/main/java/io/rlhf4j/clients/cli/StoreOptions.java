@@ -7,7 +7,10 @@ import picocli.CommandLine.Option;
 
 /** The flags that choose a store, for every command that reads or writes one. */
 final class StoreOptions {
-    @Option(names = "--data-dir", defaultValue = "${env:RLHF4J_DATA_DIR:-data}", description = "default ${DEFAULT-VALUE}")
+    @Option(
+            names = "--data-dir",
+            defaultValue = "${env:RLHF4J_DATA_DIR:-data}",
+            description = "default ${DEFAULT-VALUE}")
     Path dataDir;
 
     @Option(names = "--db-url", defaultValue = "${env:RLHF4J_DB_URL}")

@@ -7,14 +7,21 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "train", mixinStandardHelpOptions = true, description = "The InstructGPT training stages.",
+@Command(
+        name = "train",
+        mixinStandardHelpOptions = true,
+        description = "The InstructGPT training stages.",
         subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class, TrainCommand.Ppo.class, PipelineCommand.class})
 final class TrainCommand {
 
-    @Command(name = "sft", mixinStandardHelpOptions = true,
-            description = {"Supervised fine-tuning on a snapshot's demonstrations (loss on completion tokens only).",
-                    "Running again on the same --out resumes an interrupted run; the result is the checkpoint with the "
-                            + "lowest validation loss, with training_manifest.json."})
+    @Command(
+            name = "sft",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Supervised fine-tuning on a snapshot's demonstrations (loss on completion tokens only).",
+                "Running again on the same --out resumes an interrupted run; the result is the checkpoint with the "
+                        + "lowest validation loss, with training_manifest.json."
+            })
     static final class Sft implements Callable<Integer> {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
@@ -33,16 +40,35 @@ final class TrainCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--epochs") int epochs = D.epochs();
-        @Option(names = "--batch-size") int batchSize = D.batchSize();
-        @Option(names = "--lr") double lr = D.optimizer().lr();
-        @Option(names = "--min-lr") double minLr = D.minLr();
-        @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
-        @Option(names = "--weight-decay") double weightDecay = D.optimizer().weightDecay();
-        @Option(names = "--grad-clip") double gradClip = D.optimizer().gradClip();
-        @Option(names = "--dropout", description = "residual dropout (default ${DEFAULT-VALUE})") double dropout = D.dropout();
-        @Option(names = "--eval-every") int evalEvery = D.evalEvery();
-        @Option(names = "--seed") long seed = D.seed();
+        @Option(names = "--epochs")
+        int epochs = D.epochs();
+
+        @Option(names = "--batch-size")
+        int batchSize = D.batchSize();
+
+        @Option(names = "--lr")
+        double lr = D.optimizer().lr();
+
+        @Option(names = "--min-lr")
+        double minLr = D.minLr();
+
+        @Option(names = "--warmup-steps")
+        int warmup = D.warmupSteps();
+
+        @Option(names = "--weight-decay")
+        double weightDecay = D.optimizer().weightDecay();
+
+        @Option(names = "--grad-clip")
+        double gradClip = D.optimizer().gradClip();
+
+        @Option(names = "--dropout", description = "residual dropout (default ${DEFAULT-VALUE})")
+        double dropout = D.dropout();
+
+        @Option(names = "--eval-every")
+        int evalEvery = D.evalEvery();
+
+        @Option(names = "--seed")
+        long seed = D.seed();
 
         @Override
         public Integer call() throws Exception {
@@ -52,10 +78,14 @@ final class TrainCommand {
         }
     }
 
-    @Command(name = "rm", mixinStandardHelpOptions = true,
-            description = {"Train the reward model from an SFT checkpoint on a snapshot's rankings (all C(K,2) pairs "
-                    + "of a ranking in one batch element); the bias is shifted so demonstrations score 0.",
-                    "Prints validation accuracy per labeler group; resumes an interrupted run on the same --out."})
+    @Command(
+            name = "rm",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Train the reward model from an SFT checkpoint on a snapshot's rankings (all C(K,2) pairs "
+                        + "of a ranking in one batch element); the bias is shifted so demonstrations score 0.",
+                "Prints validation accuracy per labeler group; resumes an interrupted run on the same --out."
+            })
     static final class Rm implements Callable<Integer> {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
@@ -74,20 +104,37 @@ final class TrainCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--epochs") int epochs = D.epochs();
-        @Option(names = "--rankings-per-step") int perStep = D.rankingsPerStep();
-        @Option(names = "--lr") double lr = D.optimizer().lr();
-        @Option(names = "--min-lr") double minLr = D.minLr();
-        @Option(names = "--warmup-steps") int warmup = D.warmupSteps();
-        @Option(names = "--weight-decay") double weightDecay = D.optimizer().weightDecay();
-        @Option(names = "--grad-clip") double gradClip = D.optimizer().gradClip();
-        @Option(names = "--eval-every") int evalEvery = D.evalEvery();
-        @Option(names = "--seed") long seed = D.seed();
+        @Option(names = "--epochs")
+        int epochs = D.epochs();
+
+        @Option(names = "--rankings-per-step")
+        int perStep = D.rankingsPerStep();
+
+        @Option(names = "--lr")
+        double lr = D.optimizer().lr();
+
+        @Option(names = "--min-lr")
+        double minLr = D.minLr();
+
+        @Option(names = "--warmup-steps")
+        int warmup = D.warmupSteps();
+
+        @Option(names = "--weight-decay")
+        double weightDecay = D.optimizer().weightDecay();
+
+        @Option(names = "--grad-clip")
+        double gradClip = D.optimizer().gradClip();
+
+        @Option(names = "--eval-every")
+        int evalEvery = D.evalEvery();
+
+        @Option(names = "--seed")
+        long seed = D.seed();
 
         @Override
         public Integer call() throws Exception {
-            var config = StageConfig.resolve(io.rlhf4j.trainer.rm.RmConfig.defaults(), configFile, spec,
-                    io.rlhf4j.trainer.rm.RmConfig.class);
+            var config = StageConfig.resolve(
+                    io.rlhf4j.trainer.rm.RmConfig.defaults(), configFile, spec, io.rlhf4j.trainer.rm.RmConfig.class);
             var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err).run(snapshot, sft, out);
             if (o.after() != null) {
                 o.after().accuracyByLabeler().forEach((k, v) -> System.out.printf("%-40s %.3f%n", k, v));
@@ -96,11 +143,15 @@ final class TrainCommand {
         }
     }
 
-    @Command(name = "ppo", mixinStandardHelpOptions = true,
-            description = {"PPO (or PPO-ptx with --gamma > 0) from an SFT policy against a reward model, on a "
-                    + "snapshot's PPO prompts.",
-                    "Reward: the reward model's score at the end minus beta * per-token KL(policy || SFT). PPO-ptx mixes "
-                            + "in WordNet pretraining text. Resumes an interrupted run on the same --out."})
+    @Command(
+            name = "ppo",
+            mixinStandardHelpOptions = true,
+            description = {
+                "PPO (or PPO-ptx with --gamma > 0) from an SFT policy against a reward model, on a "
+                        + "snapshot's PPO prompts.",
+                "Reward: the reward model's score at the end minus beta * per-token KL(policy || SFT). PPO-ptx mixes "
+                        + "in WordNet pretraining text. Resumes an interrupted run on the same --out."
+            })
     static final class Ppo implements Callable<Integer> {
         @picocli.CommandLine.Spec
         picocli.CommandLine.Model.CommandSpec spec;
@@ -116,38 +167,79 @@ final class TrainCommand {
         @Option(names = "--sft", required = true, paramLabel = "DIR", description = "policy and reference")
         Path sft;
 
-        @Option(names = "--rm", required = true, paramLabel = "DIR", description = "reward model (also the value's start)")
+        @Option(
+                names = "--rm",
+                required = true,
+                paramLabel = "DIR",
+                description = "reward model (also the value's start)")
         Path rm;
 
         @Option(names = "--out", required = true, paramLabel = "DIR")
         Path out;
 
-        @Option(names = "--iterations") int iterations = D.iterations();
-        @Option(names = "--rollouts-per-iteration") int rollouts = D.rolloutsPerIteration();
-        @Option(names = "--max-new-tokens") int maxNew = D.maxNewTokens();
-        @Option(names = "--ppo-epochs") int ppoEpochs = D.ppoEpochs();
-        @Option(names = "--minibatch-size") int minibatch = D.minibatchSize();
-        @Option(names = "--lr") double lr = D.policyOptimizer().lr();
-        @Option(names = "--value-lr") double valueLr = D.valueOptimizer().lr();
-        @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})") double beta = D.beta();
-        @Option(names = "--kl-target", description = "adapt beta towards this KL; 0 keeps beta fixed") double klTarget = D.klTarget();
-        @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain PPO (default ${DEFAULT-VALUE})") double gamma = D.gamma();
-        @Option(names = "--ptx-batch-size") int ptxBatch = D.ptxBatchSize();
-        @Option(names = "--discount") double discount = D.discount();
-        @Option(names = "--lambda") double lambda = D.lambda();
-        @Option(names = "--clip-range") double clip = D.clipRange();
-        @Option(names = "--value-clip-range") double valueClip = D.valueClipRange();
-        @Option(names = "--grad-clip") double gradClip = D.policyOptimizer().gradClip();
-        @Option(names = "--seed") long seed = D.seed();
+        @Option(names = "--iterations")
+        int iterations = D.iterations();
+
+        @Option(names = "--rollouts-per-iteration")
+        int rollouts = D.rolloutsPerIteration();
+
+        @Option(names = "--max-new-tokens")
+        int maxNew = D.maxNewTokens();
+
+        @Option(names = "--ppo-epochs")
+        int ppoEpochs = D.ppoEpochs();
+
+        @Option(names = "--minibatch-size")
+        int minibatch = D.minibatchSize();
+
+        @Option(names = "--lr")
+        double lr = D.policyOptimizer().lr();
+
+        @Option(names = "--value-lr")
+        double valueLr = D.valueOptimizer().lr();
+
+        @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})")
+        double beta = D.beta();
+
+        @Option(names = "--kl-target", description = "adapt beta towards this KL; 0 keeps beta fixed")
+        double klTarget = D.klTarget();
+
+        @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain PPO (default ${DEFAULT-VALUE})")
+        double gamma = D.gamma();
+
+        @Option(names = "--ptx-batch-size")
+        int ptxBatch = D.ptxBatchSize();
+
+        @Option(names = "--discount")
+        double discount = D.discount();
+
+        @Option(names = "--lambda")
+        double lambda = D.lambda();
+
+        @Option(names = "--clip-range")
+        double clip = D.clipRange();
+
+        @Option(names = "--value-clip-range")
+        double valueClip = D.valueClipRange();
+
+        @Option(names = "--grad-clip")
+        double gradClip = D.policyOptimizer().gradClip();
+
+        @Option(names = "--seed")
+        long seed = D.seed();
 
         @Override
         public Integer call() throws Exception {
-            var config = StageConfig.resolve(io.rlhf4j.trainer.ppo.PpoConfig.defaults(), configFile, spec,
+            var config = StageConfig.resolve(
+                    io.rlhf4j.trainer.ppo.PpoConfig.defaults(),
+                    configFile,
+                    spec,
                     io.rlhf4j.trainer.ppo.PpoConfig.class);
             io.rlhf4j.trainer.data.TokenStream ptx = null;
             if (config.gamma() > 0) {
                 System.err.println("loading WordNet pretraining text for the PPO-ptx term");
-                ptx = io.rlhf4j.trainer.data.TokenStream.of(io.rlhf4j.trainer.data.WordNetCorpus.load(2).train(),
+                ptx = io.rlhf4j.trainer.data.TokenStream.of(
+                        io.rlhf4j.trainer.data.WordNetCorpus.load(2).train(),
                         io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));
             }
             new io.rlhf4j.trainer.ppo.PpoTrainer(config, System.err).run(snapshot, sft, rm, out, ptx);

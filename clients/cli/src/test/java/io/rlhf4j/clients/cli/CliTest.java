@@ -30,8 +30,7 @@ class CliTest {
 
     Path model;
 
-    record Run(int code, String out, String err) {
-    }
+    record Run(int code, String out, String err) {}
 
     static Run run(String... args) {
         PrintStream oldOut = System.out;
@@ -52,24 +51,41 @@ class CliTest {
     @BeforeEach
     void tinyModel() throws IOException {
         model = tmp.resolve("tiny");
-        var tokenizer = new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat", "a dog ran"),
-                tmp.resolve("tok"));
-        ModelConfig config = ModelConfig.llama(300, 32, 64, 2, 4, 2, 32)
-                .withSpecialTokens(tokenizer.bosId(), tokenizer.eosId());
-        try (NDManager m = NDManager.newBaseManager("PyTorch"); Decoder d = Decoder.initialise(config, m, 1)) {
+        var tokenizer =
+                new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat", "a dog ran"), tmp.resolve("tok"));
+        ModelConfig config =
+                ModelConfig.llama(300, 32, 64, 2, 4, 2, 32).withSpecialTokens(tokenizer.bosId(), tokenizer.eosId());
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+                Decoder d = Decoder.initialise(config, m, 1)) {
             Checkpoint.write(model, config, d.toTensors(), tokenizer, null);
         }
     }
 
     @Test
     void generatePrintsOnlyTheCompletion() {
-        Run r = run("generate", "--model", model.toString(), "--prompt", "the cat", "--max-tokens", "8",
-                "--temperature", "0");
+        Run r = run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--prompt",
+                "the cat",
+                "--max-tokens",
+                "8",
+                "--temperature",
+                "0");
         assertThat(r.code()).isZero();
         assertThat(r.out()).endsWith(System.lineSeparator());
         assertThat(r.out().lines().count()).isLessThanOrEqualTo(8);
-        Run again = run("generate", "--model", model.toString(), "--prompt", "the cat", "--max-tokens", "8",
-                "--temperature", "0");
+        Run again = run(
+                "generate",
+                "--model",
+                model.toString(),
+                "--prompt",
+                "the cat",
+                "--max-tokens",
+                "8",
+                "--temperature",
+                "0");
         assertThat(again.out()).isEqualTo(r.out());
     }
 
@@ -83,11 +99,15 @@ class CliTest {
         assertThat(tooLong.code()).isEqualTo(1);
         assertThat(tooLong.err().strip()).doesNotContain("\n").contains("context window is 32");
 
-        Files.writeString(model.resolve("config.json"),
+        Files.writeString(
+                model.resolve("config.json"),
                 Files.readString(model.resolve("config.json")).replace("\"llama\"", "\"rwkv\""));
         Run unknown = run("generate", "--model", model.toString());
         assertThat(unknown.code()).isEqualTo(1);
-        assertThat(unknown.err().strip()).doesNotContain("\n").contains("config.json").contains("'rwkv'");
+        assertThat(unknown.err().strip())
+                .doesNotContain("\n")
+                .contains("config.json")
+                .contains("'rwkv'");
 
         Run usage = run("import", "--format", "llama2c", "x.bin");
         assertThat(usage.code()).isEqualTo(2);
@@ -99,7 +119,14 @@ class CliTest {
         Path bin = tmp.resolve("broken.bin");
         Files.write(bin, new byte[100]);
         Path out = tmp.resolve("imported");
-        Run r = run("import", "--format", "llama2c", bin.toString(), "--tokenizer", bin.toString(), "--out",
+        Run r = run(
+                "import",
+                "--format",
+                "llama2c",
+                bin.toString(),
+                "--tokenizer",
+                bin.toString(),
+                "--out",
                 out.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").contains("broken.bin");
@@ -114,13 +141,21 @@ class CliTest {
         Optional<Path> dir = SharedData.file("models/stories260K");
         assumeThat(dir).as("shared data absent: skipped").isPresent();
         Path out = tmp.resolve("stories");
-        Run imp = run("import", "--format", "llama2c", dir.get().resolve("stories260K.bin").toString(),
-                "--tokenizer", dir.get().resolve("tok512.bin").toString(), "--out", out.toString());
+        Run imp = run(
+                "import",
+                "--format",
+                "llama2c",
+                dir.get().resolve("stories260K.bin").toString(),
+                "--tokenizer",
+                dir.get().resolve("tok512.bin").toString(),
+                "--out",
+                out.toString());
         assertThat(imp.code()).as(imp.err()).isZero();
         Run gen = run("generate", "--model", out.toString(), "--max-tokens", "200", "--temperature", "0");
         assertThat(gen.code()).as(gen.err()).isZero();
-        assertThat(gen.out()).startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
-                + "outside in the park.");
+        assertThat(gen.out())
+                .startsWith("Once upon a time, there was a little girl named Lily. She loved to play "
+                        + "outside in the park.");
     }
 
     @Test
@@ -132,12 +167,24 @@ class CliTest {
         assertThat(out.resolve("policy.opt.onnx")).exists();
         assertThat(Files.readString(out.resolve("manifest.json"))).contains("\"decode_steps\" : 3");
 
-        Run trt = run("export", "--model", model.toString(), "--out", tmp.resolve("trt").toString(), "--tensorrt");
+        Run trt = run(
+                "export",
+                "--model",
+                model.toString(),
+                "--out",
+                tmp.resolve("trt").toString(),
+                "--tensorrt");
         assertThat(trt.code()).isEqualTo(1);
         assertThat(trt.err().strip()).doesNotContain("\n").contains("TensorRT");
         assertThat(tmp.resolve("trt")).doesNotExist();
 
-        Run reward = run("export", "--model", model.toString(), "--out", tmp.resolve("rm").toString(), "--reward");
+        Run reward = run(
+                "export",
+                "--model",
+                model.toString(),
+                "--out",
+                tmp.resolve("rm").toString(),
+                "--reward");
         assertThat(reward.code()).isEqualTo(1);
         assertThat(reward.err().strip()).doesNotContain("\n").contains("score.weight");
     }
@@ -151,15 +198,35 @@ class CliTest {
         Files.write(snap.resolve("sft.validation.jsonl"), List.of(row));
         Path config = tmp.resolve("sft.yaml");
         Files.writeString(config, "epochs: 1\nbatch_size: 3\nlrr: 0.1\n");
-        Run bad = run("train", "sft", "--snapshot", snap.toString(), "--model", model.toString(), "--out",
-                tmp.resolve("bad").toString(), "--config", config.toString());
+        Run bad = run(
+                "train",
+                "sft",
+                "--snapshot",
+                snap.toString(),
+                "--model",
+                model.toString(),
+                "--out",
+                tmp.resolve("bad").toString(),
+                "--config",
+                config.toString());
         assertThat(bad.code()).isEqualTo(1);
         assertThat(bad.err().strip()).doesNotContain("\n").contains("unknown key 'lrr'");
 
         Files.writeString(config, "epochs: 1\nbatch_size: 3\n");
         Path out = tmp.resolve("sft");
-        Run ok = run("train", "sft", "--snapshot", snap.toString(), "--model", model.toString(), "--out", out.toString(),
-                "--config", config.toString(), "--batch-size", "2");
+        Run ok = run(
+                "train",
+                "sft",
+                "--snapshot",
+                snap.toString(),
+                "--model",
+                model.toString(),
+                "--out",
+                out.toString(),
+                "--config",
+                config.toString(),
+                "--batch-size",
+                "2");
         assertThat(ok.code()).as(ok.err()).isZero();
         String manifest = Files.readString(out.resolve("training_manifest.json"));
         assertThat(manifest).contains("\"epochs\" : 1").contains("\"batch_size\" : 2");
@@ -168,9 +235,13 @@ class CliTest {
     @Test
     void adminCommandsPromoteAndRollBackOnARunningServerAndFailWithOneLine() throws Exception {
         Path export = tmp.resolve("export");
-        assertThat(run("export", "--model", model.toString(), "--out", export.toString()).code()).isZero();
-        try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(io.rlhf4j.serving.ServingApp.Config
-                .defaults(tmp.resolve("data")).withPort(0).withAdminToken("secret"))) {
+        assertThat(run("export", "--model", model.toString(), "--out", export.toString())
+                        .code())
+                .isZero();
+        try (io.rlhf4j.serving.ServingApp app =
+                io.rlhf4j.serving.ServingApp.start(io.rlhf4j.serving.ServingApp.Config.defaults(tmp.resolve("data"))
+                        .withPort(0)
+                        .withAdminToken("secret"))) {
             String first = app.registerAndActivate(export).version();
             String second = app.registry().register(export, first).version();
             String url = "http://127.0.0.1:" + app.port();

@@ -32,23 +32,39 @@ class LoopEndToEndTest {
 
     @Test
     void aLoopTurnTrainsRegistersPromotesAndRollsBack() throws Exception {
-        System.setProperty("rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
+        System.setProperty(
+                "rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
         TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
-                .withMaxAttempts(1).withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
-        try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data")).withPort(0)
-                .withAdminToken("admin-token").withLoop(loop))) {
-            String first = app.registerAndActivate(ServeCommand.exported(DemoModel.locate())).version();
+                .withMaxAttempts(1)
+                .withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
+        try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data"))
+                .withPort(0)
+                .withAdminToken("admin-token")
+                .withLoop(loop))) {
+            String first = app.registerAndActivate(ServeCommand.exported(DemoModel.locate()))
+                    .version();
             URI base = URI.create("http://127.0.0.1:" + app.port());
-            Rlhf4jClient admin = Rlhf4jClient.builder().baseUrl(base).adminToken("admin-token").build();
+            Rlhf4jClient admin = Rlhf4jClient.builder()
+                    .baseUrl(base)
+                    .adminToken("admin-token")
+                    .build();
 
             Map<String, Object> tiny = Map.of(
                     "sft", Map.of("epochs", 1),
                     "rm", Map.of("epochs", 1),
                     "ppo", Map.of("iterations", 2, "rollouts_per_iteration", 8, "max_new_tokens", 12),
-                    "eval", Map.of("judge", "gold", "test_prompts", 16, "min_win_rate", 0.0,
-                            "max_pretraining_loss_increase", 10.0));
-            DemoLoop demo = new DemoLoop(base, "admin-token",
-                    new DemoLoop.Options(120, 240, 90, 70, 4, tiny, Duration.ofMinutes(15), 5));
+                    "eval",
+                            Map.of(
+                                    "judge",
+                                    "gold",
+                                    "test_prompts",
+                                    16,
+                                    "min_win_rate",
+                                    0.0,
+                                    "max_pretraining_loss_increase",
+                                    10.0));
+            DemoLoop demo = new DemoLoop(
+                    base, "admin-token", new DemoLoop.Options(120, 240, 90, 70, 4, tiny, Duration.ofMinutes(15), 5));
             List<String> progress = new ArrayList<>();
             DemoLoop.Turn turn = demo.turn(progress::add);
 
@@ -57,34 +73,51 @@ class LoopEndToEndTest {
             assertThat(turn.demonstrations()).isPositive();
             assertThat(progress).anyMatch(p -> p.contains("ppo"));
             assertThat(app.store().judgements().rankings()).hasSize(turn.rankings());
-            assertThat(app.store().judgements().rankings()).allSatisfy(r -> assertThat(r.labelerId()).startsWith("sim-labeler-"));
+            assertThat(app.store().judgements().rankings())
+                    .allSatisfy(r -> assertThat(r.labelerId()).startsWith("sim-labeler-"));
 
             // The candidate is registered with its lineage, metrics and gate, and waits for the admin.
             String candidate = admin.admin().trainingRun(turn.run()).candidate();
             assertThat(candidate).isNotNull().isNotEqualTo(first);
             assertThat(turn.version()).isEqualTo(first);
-            ModelVersion v = admin.admin().versions().stream().filter(x -> x.version().equals(candidate)).findFirst()
+            ModelVersion v = admin.admin().versions().stream()
+                    .filter(x -> x.version().equals(candidate))
+                    .findFirst()
                     .orElseThrow();
             assertThat(v.parent()).isEqualTo(first);
             assertThat(v.manifest().path("gate").path("win_rate").isNumber()).isTrue();
             assertThat(v.manifest().path("gate").path("judge").asText()).isEqualTo("gold");
-            assertThat(v.manifest().path("training").path("data_snapshot").asText()).contains("snap-1");
-            assertThat(admin.admin().trainingRunMetrics(turn.run())).anySatisfy(m ->
-                    assertThat(m.get("stage").asText()).isEqualTo("ppo"));
+            assertThat(v.manifest().path("training").path("data_snapshot").asText())
+                    .contains("snap-1");
+            assertThat(admin.admin().trainingRunMetrics(turn.run()))
+                    .anySatisfy(m -> assertThat(m.get("stage").asText()).isEqualTo("ppo"));
 
             // Promoted, it answers; rolled back, the first version answers again.
             admin.admin().promote(candidate);
-            assertThat(admin.complete(CompletionRequest.builder().prompt("Define: dog (noun):").maxTokens(4).build())
-                    .model()).isEqualTo(candidate);
+            assertThat(admin.complete(CompletionRequest.builder()
+                                    .prompt("Define: dog (noun):")
+                                    .maxTokens(4)
+                                    .build())
+                            .model())
+                    .isEqualTo(candidate);
             admin.admin().rollback();
-            assertThat(admin.complete(CompletionRequest.builder().prompt("Define: dog (noun):").maxTokens(4).build())
-                    .model()).isEqualTo(first);
+            assertThat(admin.complete(CompletionRequest.builder()
+                                    .prompt("Define: dog (noun):")
+                                    .maxTokens(4)
+                                    .build())
+                            .model())
+                    .isEqualTo(first);
 
             // A judgement for a prompt never served is refused, and nothing stored is lost.
             int before = app.store().judgements().rankings().size();
-            Rlhf4jException e = catchThrowableOfType(Rlhf4jException.class, () -> Rlhf4jClient.builder().baseUrl(base)
-                    .labeler("sim-labeler-group-a-0").build().labeling()
-                    .rank("no-such-prompt", List.of(List.of("x-1"), List.of("x-2"))));
+            Rlhf4jException e = catchThrowableOfType(
+                    Rlhf4jException.class,
+                    () -> Rlhf4jClient.builder()
+                            .baseUrl(base)
+                            .labeler("sim-labeler-group-a-0")
+                            .build()
+                            .labeling()
+                            .rank("no-such-prompt", List.of(List.of("x-1"), List.of("x-2"))));
             assertThat(e.status()).isEqualTo(404);
             assertThat(app.store().judgements().rankings()).hasSize(before);
         }
