@@ -7,6 +7,7 @@ import io.rlhf4j.core.store.StoreSettings;
 import io.rlhf4j.serving.api.ApiServer;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
+import io.rlhf4j.serving.loop.LoopOptions;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
@@ -35,7 +36,7 @@ public final class ServingApp implements AutoCloseable {
             int maxRows,
             int queueCapacity,
             String adminToken,
-            TrainingLoop.Options loop) {
+            LoopOptions loop) {
         public Config {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
@@ -57,7 +58,7 @@ public final class ServingApp implements AutoCloseable {
                     32,
                     256,
                     null,
-                    TrainingLoop.Options.disabled());
+                    LoopOptions.disabled());
         }
 
         public Config withPort(int p) {
@@ -73,7 +74,7 @@ public final class ServingApp implements AutoCloseable {
             return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, rows, queue, adminToken, loop);
         }
 
-        public Config withLoop(TrainingLoop.Options l) {
+        public Config withLoop(LoopOptions l) {
             return new Config(
                     dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, adminToken, l);
         }

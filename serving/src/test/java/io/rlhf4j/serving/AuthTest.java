@@ -124,7 +124,7 @@ class AuthTest {
                 4,
                 4,
                 null,
-                io.rlhf4j.serving.loop.TrainingLoop.Options.disabled());
+                io.rlhf4j.serving.loop.LoopOptions.disabled());
         assertThatThrownBy(() -> ServingApp.start(c))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("open mode");

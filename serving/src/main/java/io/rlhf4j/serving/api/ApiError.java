@@ -2,7 +2,10 @@ package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.Json;
+import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
+import java.util.concurrent.Callable;
 
 /** An error the client caused or must wait out, sent as OpenAI's error body with its HTTP status. */
 public final class ApiError extends RuntimeException {
@@ -43,7 +46,7 @@ public final class ApiError extends RuntimeException {
     }
 
     /** The request body as a JSON object, or the 400 that says why it is not one. */
-    static com.fasterxml.jackson.databind.JsonNode jsonObject(io.vertx.ext.web.RoutingContext ctx) {
+    static com.fasterxml.jackson.databind.JsonNode jsonObject(RoutingContext ctx) {
         com.fasterxml.jackson.databind.JsonNode b;
         try {
             b = Json.MAPPER.readTree(
@@ -83,5 +86,30 @@ public final class ApiError extends RuntimeException {
             response.putHeader("retry-after", Long.toString(retryAfterSeconds));
         }
         response.end(body());
+    }
+
+    /** What a failure tells the client: itself if it is one, a 400 for a bad argument, else a 500. */
+    static ApiError of(Throwable e) {
+        if (e instanceof ApiError a) {
+            return a;
+        }
+        if (e instanceof IllegalArgumentException) {
+            return invalid(null, e.getMessage());
+        }
+        return internal(e.getMessage());
+    }
+
+    /** Runs {@code work} on a worker and answers with its JSON and {@code status}, or with its failure. */
+    static void respond(Vertx vertx, RoutingContext ctx, int status, Callable<ObjectNode> work) {
+        vertx.executeBlocking(work, false).onComplete(ar -> {
+            if (ar.succeeded()) {
+                ctx.response()
+                        .setStatusCode(status)
+                        .putHeader("content-type", "application/json")
+                        .end(ar.result().toString());
+            } else {
+                of(ar.cause()).send(ctx.response());
+            }
+        });
     }
 }

@@ -80,6 +80,7 @@ public final class ApiServer {
                         .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop, clock).mount(r);
         new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock).mount(r);
+        new ConsentHandler(vertx, registry.store(), auth, clock).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

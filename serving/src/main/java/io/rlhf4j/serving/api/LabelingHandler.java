@@ -32,11 +32,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.Callable;
 
 /**
- * The labelers' API ({@code /v1/labeling/...}) and the users' consent ({@code PUT /v1/consent}), as
- * docs/api.md describes. A task is a logged prompt with K fresh completions from the active policy,
+ * The labelers' API ({@code /v1/labeling/...}), as docs/api.md describes. A task is a logged prompt with K fresh completions from the active policy,
  * stored with the prompt so a ranking can only order completions that really exist. The queue leaves
  * out test-split users (their prompts are held out for evaluation) and leases a task to one labeler
  * for ten minutes so two labelers do not judge the same prompt at once. Store work runs on workers.
@@ -80,10 +78,9 @@ final class LabelingHandler {
 
     void mount(Router r) {
         r.get("/v1/labeling/next").handler(this::next);
-        r.post("/v1/labeling/rankings").handler(ctx -> respond(ctx, 201, () -> rank(ctx)));
-        r.post("/v1/labeling/demonstrations").handler(ctx -> respond(ctx, 201, () -> demonstrate(ctx)));
-        r.post("/v1/labeling/skips").handler(ctx -> respond(ctx, 201, () -> skip(ctx)));
-        r.put("/v1/consent").handler(ctx -> respond(ctx, 200, () -> consent(ctx)));
+        r.post("/v1/labeling/rankings").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> rank(ctx)));
+        r.post("/v1/labeling/demonstrations").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> demonstrate(ctx)));
+        r.post("/v1/labeling/skips").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> skip(ctx)));
     }
 
     // ------------------------------------------------------------------ the queue
@@ -123,7 +120,7 @@ final class LabelingHandler {
                                 : sample(task.get(), Integer.parseInt(kParam)).map(Optional::of))
                 .onComplete(ar -> {
                     if (ar.failed()) {
-                        send(ctx, ar.cause());
+                        ApiError.of(ar.cause()).send(ctx.response());
                     } else if (ar.result().isEmpty()) {
                         ctx.response().setStatusCode(204).end();
                     } else {
@@ -374,21 +371,6 @@ final class LabelingHandler {
         return o;
     }
 
-    private ObjectNode consent(RoutingContext ctx) {
-        JsonNode b = ApiError.jsonObject(ctx);
-        if (!b.path("training_consent").isBoolean()) {
-            throw ApiError.invalid("training_consent", "send {\"training_consent\": true|false}");
-        }
-        Auth.Principal who = auth.authenticate(ctx.request().getHeader("authorization"), text(b, "user", false));
-        boolean consent = b.get("training_consent").asBoolean();
-        int updated = store.consent().set(who.userId(), consent, clock.millis());
-        ObjectNode o = Json.MAPPER.createObjectNode();
-        o.put("user", who.userId());
-        o.put("training_consent", consent);
-        o.put("prompts_updated", updated);
-        return o;
-    }
-
     // ------------------------------------------------------------------ plumbing
 
     /** The labeler's id: the key's user, or in open mode the one the caller names. */
@@ -427,28 +409,5 @@ final class LabelingHandler {
             throw ApiError.invalid(field, field + " must be a string");
         }
         return v.asText();
-    }
-
-    private void respond(RoutingContext ctx, int status, Callable<ObjectNode> work) {
-        vertx.executeBlocking(work, false).onComplete(ar -> {
-            if (ar.succeeded()) {
-                ctx.response()
-                        .setStatusCode(status)
-                        .putHeader("content-type", "application/json")
-                        .end(ar.result().toString());
-            } else {
-                send(ctx, ar.cause());
-            }
-        });
-    }
-
-    private static void send(RoutingContext ctx, Throwable e) {
-        if (e instanceof ApiError a) {
-            a.send(ctx.response());
-        } else if (e instanceof IllegalArgumentException) {
-            ApiError.invalid(null, e.getMessage()).send(ctx.response());
-        } else {
-            ApiError.internal(e.getMessage()).send(ctx.response());
-        }
     }
 }

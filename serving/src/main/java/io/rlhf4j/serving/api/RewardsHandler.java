@@ -34,73 +34,56 @@ final class RewardsHandler implements Handler<RoutingContext> {
     @Override
     public void handle(RoutingContext ctx) {
         String authorization = ctx.request().getHeader("authorization");
-        vertx.executeBlocking(
-                        () -> {
-                            JsonNode b = ApiError.jsonObject(ctx);
-                            auth.authenticate(authorization, null);
-                            OrtRewardEngine rm = router.currentReward();
-                            if (rm == null) {
-                                throw ApiError.notFound(
-                                        "model",
-                                        "model_not_found",
-                                        "no reward model is active (register one "
-                                                + "exported with --reward and promote it)");
-                            }
-                            if (b.hasNonNull("model")
-                                    && !b.get("model").asText().equals(rm.version())) {
-                                throw ApiError.notFound(
-                                        "model",
-                                        "model_not_found",
-                                        "model '" + b.get("model").asText() + "' is not the active reward model '"
-                                                + rm.version() + "'");
-                            }
-                            if (!b.path("prompt").isTextual()) {
-                                throw ApiError.invalid("prompt", "prompt must be a string");
-                            }
-                            JsonNode cs = b.get("completions");
-                            if (cs == null || !cs.isArray() || cs.isEmpty() || cs.size() > MAX_COMPLETIONS) {
-                                throw ApiError.invalid(
-                                        "completions",
-                                        "completions must be a list of 1 to " + MAX_COMPLETIONS + " strings");
-                            }
-                            String prompt = b.get("prompt").asText();
-                            int window = rm.config().maxPositions();
-                            List<int[]> sequences = new ArrayList<>();
-                            for (JsonNode c : cs) {
-                                if (!c.isTextual()) {
-                                    throw ApiError.invalid("completions", "completions must be strings");
-                                }
-                                int[] ids = rm.tokenizer().encode(prompt + c.asText(), true);
-                                if (ids.length > window) {
-                                    throw ApiError.invalid(
-                                            "completions",
-                                            "prompt plus completion is " + ids.length
-                                                    + " tokens; the reward model's context window is " + window);
-                                }
-                                sequences.add(ids);
-                            }
-                            float[] rewards = rm.score(sequences);
-                            ObjectNode root = Json.MAPPER.createObjectNode();
-                            root.put("object", "list");
-                            root.put("model", rm.version());
-                            ArrayNode data = root.putArray("data");
-                            for (int i = 0; i < rewards.length; i++) {
-                                data.addObject().put("index", i).put("reward", rewards[i]);
-                            }
-                            return root;
-                        },
-                        false)
-                .onComplete(ar -> {
-                    if (ar.succeeded()) {
-                        ctx.response()
-                                .putHeader("content-type", "application/json")
-                                .end(ar.result().toString());
-                    } else {
-                        (ar.cause() instanceof ApiError a
-                                        ? a
-                                        : ApiError.internal(ar.cause().getMessage()))
-                                .send(ctx.response());
-                    }
-                });
+        ApiError.respond(vertx, ctx, 200, () -> {
+            JsonNode b = ApiError.jsonObject(ctx);
+            auth.authenticate(authorization, null);
+            OrtRewardEngine rm = router.currentReward();
+            if (rm == null) {
+                throw ApiError.notFound(
+                        "model",
+                        "model_not_found",
+                        "no reward model is active (register one " + "exported with --reward and promote it)");
+            }
+            if (b.hasNonNull("model") && !b.get("model").asText().equals(rm.version())) {
+                throw ApiError.notFound(
+                        "model",
+                        "model_not_found",
+                        "model '" + b.get("model").asText() + "' is not the active reward model '" + rm.version()
+                                + "'");
+            }
+            if (!b.path("prompt").isTextual()) {
+                throw ApiError.invalid("prompt", "prompt must be a string");
+            }
+            JsonNode cs = b.get("completions");
+            if (cs == null || !cs.isArray() || cs.isEmpty() || cs.size() > MAX_COMPLETIONS) {
+                throw ApiError.invalid(
+                        "completions", "completions must be a list of 1 to " + MAX_COMPLETIONS + " strings");
+            }
+            String prompt = b.get("prompt").asText();
+            int window = rm.config().maxPositions();
+            List<int[]> sequences = new ArrayList<>();
+            for (JsonNode c : cs) {
+                if (!c.isTextual()) {
+                    throw ApiError.invalid("completions", "completions must be strings");
+                }
+                int[] ids = rm.tokenizer().encode(prompt + c.asText(), true);
+                if (ids.length > window) {
+                    throw ApiError.invalid(
+                            "completions",
+                            "prompt plus completion is " + ids.length + " tokens; the reward model's context window is "
+                                    + window);
+                }
+                sequences.add(ids);
+            }
+            float[] rewards = rm.score(sequences);
+            ObjectNode root = Json.MAPPER.createObjectNode();
+            root.put("object", "list");
+            root.put("model", rm.version());
+            ArrayNode data = root.putArray("data");
+            for (int i = 0; i < rewards.length; i++) {
+                data.addObject().put("index", i).put("reward", rewards[i]);
+            }
+            return root;
+        });
     }
 }

@@ -91,36 +91,22 @@ final class TokenizeHandler {
 
     private void run(RoutingContext ctx, BiFunction<JsonNode, PolicyEngine, ObjectNode> work) {
         String authorization = ctx.request().getHeader("authorization");
-        vertx.executeBlocking(
-                        () -> {
-                            JsonNode b = ApiError.jsonObject(ctx);
-                            auth.authenticate(authorization, null);
-                            Scheduler s = router.current();
-                            if (s == null) {
-                                throw ApiError.overloaded("no model version is active yet");
-                            }
-                            String model = GenerationHandler.Fields.optionalText(b, "model");
-                            String version = s.engine().version();
-                            if (model != null && !model.equals(version) && !model.equals(GenerationHandler.ALIAS)) {
-                                throw ApiError.notFound(
-                                        "model",
-                                        "model_not_found",
-                                        "model '" + model + "' is not served; the active version is '" + version + "'");
-                            }
-                            return work.apply(b, s.engine());
-                        },
-                        false)
-                .onComplete(ar -> {
-                    if (ar.succeeded()) {
-                        ctx.response()
-                                .putHeader("content-type", "application/json")
-                                .end(ar.result().toString());
-                    } else {
-                        (ar.cause() instanceof ApiError a
-                                        ? a
-                                        : ApiError.internal(ar.cause().getMessage()))
-                                .send(ctx.response());
-                    }
-                });
+        ApiError.respond(vertx, ctx, 200, () -> {
+            JsonNode b = ApiError.jsonObject(ctx);
+            auth.authenticate(authorization, null);
+            Scheduler s = router.current();
+            if (s == null) {
+                throw ApiError.overloaded("no model version is active yet");
+            }
+            String model = GenerationHandler.Fields.optionalText(b, "model");
+            String version = s.engine().version();
+            if (model != null && !model.equals(version) && !model.equals(GenerationHandler.ALIAS)) {
+                throw ApiError.notFound(
+                        "model",
+                        "model_not_found",
+                        "model '" + model + "' is not served; the active version is '" + version + "'");
+            }
+            return work.apply(b, s.engine());
+        });
     }
 }

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.engine.EngineOptions;
-import io.rlhf4j.serving.loop.TrainingLoop;
+import io.rlhf4j.serving.loop.LoopOptions;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -102,7 +102,7 @@ public final class ServeConfig {
                     integer(tree, "scheduler.queue", 256),
                     adminToken,
                     // The pipeline launcher is the command line's to supply: it knows its own class path.
-                    TrainingLoop.Options.disabled()
+                    LoopOptions.disabled()
                             .withBaseModel(
                                     text(tree, "loop.base_model", null) == null
                                             ? null

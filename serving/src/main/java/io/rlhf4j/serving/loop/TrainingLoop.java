@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Layout;
-import io.rlhf4j.core.loop.PipelineLauncher;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
 import io.rlhf4j.core.loop.SnapshotIndex;
@@ -37,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * threads are bounded and run at lower priority ({@code nice}) so they never starve the scheduler,
  * and a crash of either side leaves the other whole. The run's row in the store is its durable state:
  * at start-up a run left running by a crash is resumed (every stage resumes from its checkpoints) or,
- * past {@link Options#maxAttempts}, marked failed. A candidate is registered only from a finished
+ * past {@link LoopOptions#maxAttempts}, marked failed. A candidate is registered only from a finished
  * export directory, atomically, so nothing is ever half-registered.
  */
 public final class TrainingLoop implements AutoCloseable {
@@ -49,85 +48,7 @@ public final class TrainingLoop implements AutoCloseable {
 
     private static final String PROGRESS = "progress.json";
 
-    /**
-     * How this server trains; built by name ({@link #enabled}, then {@code with...}).
-     *
-     * @param launcher starts the pipeline's process; null disables training on this server
-     * @param baseModel the checkpoint each run's SFT starts from
-     * @param everyJudgements start a run after this many new rankings and demonstrations; 0 only on demand
-     * @param autoPromote promote a candidate that passes its gate
-     * @param trainingThreads threads the child may use
-     * @param maxAttempts how often a run interrupted by restarts is resumed before it is marked failed
-     * @param split how users are split: the labeling queue and every run's snapshot use the same
-     * @param heldOutLabelers rankings by labelers whose id starts with this are held out of RM training
-     */
-    public record Options(
-            PipelineLauncher launcher,
-            Path baseModel,
-            int everyJudgements,
-            boolean autoPromote,
-            int trainingThreads,
-            int maxAttempts,
-            SplitPolicy split,
-            String heldOutLabelers) {
-        public Options {
-            split = split == null ? SplitPolicy.DEFAULT : split;
-            heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
-            if (launcher != null && baseModel == null) {
-                throw new IllegalArgumentException("a training loop needs a base model");
-            }
-        }
-
-        public static Options disabled() {
-            return new Options(null, null, 0, false, 1, 2, SplitPolicy.DEFAULT, "");
-        }
-
-        /** Training on demand, one thread, no auto-promotion, two attempts per run. */
-        public static Options enabled(PipelineLauncher launcher, Path baseModel) {
-            return new Options(launcher, baseModel, 0, false, 1, 2, SplitPolicy.DEFAULT, "");
-        }
-
-        public Options withEveryJudgements(int n) {
-            return new Options(
-                    launcher, baseModel, n, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
-        }
-
-        public Options withAutoPromote(boolean on) {
-            return new Options(
-                    launcher, baseModel, everyJudgements, on, trainingThreads, maxAttempts, split, heldOutLabelers);
-        }
-
-        public Options withTrainingThreads(int n) {
-            return new Options(
-                    launcher, baseModel, everyJudgements, autoPromote, n, maxAttempts, split, heldOutLabelers);
-        }
-
-        public Options withMaxAttempts(int n) {
-            return new Options(
-                    launcher, baseModel, everyJudgements, autoPromote, trainingThreads, n, split, heldOutLabelers);
-        }
-
-        public Options withBaseModel(Path dir) {
-            return new Options(
-                    launcher, dir, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
-        }
-
-        public Options withLauncher(PipelineLauncher l) {
-            return new Options(
-                    l, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, heldOutLabelers);
-        }
-
-        public Options withHeldOutLabelers(String prefix) {
-            return new Options(
-                    launcher, baseModel, everyJudgements, autoPromote, trainingThreads, maxAttempts, split, prefix);
-        }
-
-        public boolean enabled() {
-            return launcher != null;
-        }
-    }
-
-    private final Options options;
+    private final LoopOptions options;
     private final Store store;
     private final Registry registry;
     private final Path runsDir;
@@ -145,7 +66,7 @@ public final class TrainingLoop implements AutoCloseable {
      * @param promote makes a registered version active (the same path as an admin's promotion)
      */
     public TrainingLoop(
-            Options options,
+            LoopOptions options,
             Store store,
             Registry registry,
             Path dataDir,
@@ -177,7 +98,7 @@ public final class TrainingLoop implements AutoCloseable {
     public synchronized TrainingRun start(String trigger, ObjectNode config) throws IOException {
         if (!options.enabled()) {
             throw new IllegalStateException("training is not enabled on this server (rlhf4j serve runs the loop; "
-                    + "an embedded server needs TrainingLoop.Options with a pipeline launcher)");
+                    + "an embedded server needs TrainingLoop.LoopOptions with a pipeline launcher)");
         }
         if (running != null) {
             throw new IllegalStateException("training run " + running + " is still running");

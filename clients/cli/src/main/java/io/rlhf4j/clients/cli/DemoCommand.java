@@ -6,7 +6,7 @@ import io.rlhf4j.core.store.ApiKey;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.serving.ServingApp;
-import io.rlhf4j.serving.loop.TrainingLoop;
+import io.rlhf4j.serving.loop.LoopOptions;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +69,7 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path data = dataDir != null ? dataDir : Files.createTempDirectory("rlhf4j-demo");
         String token = ApiKey.generate();
-        TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
+        LoopOptions loop = LoopOptions.enabled(new SelfLauncher(), DemoModel.locate())
                 .withAutoPromote(true)
                 .withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(data)

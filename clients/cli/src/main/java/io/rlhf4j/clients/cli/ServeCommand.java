@@ -5,7 +5,7 @@ import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.config.ServeConfig;
 import io.rlhf4j.serving.engine.EngineOptions;
-import io.rlhf4j.serving.loop.TrainingLoop;
+import io.rlhf4j.serving.loop.LoopOptions;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -95,7 +95,7 @@ final class ServeCommand implements Callable<Integer> {
                 queue != null ? queue : c.queueCapacity(),
                 adminToken,
                 noTraining
-                        ? TrainingLoop.Options.disabled()
+                        ? LoopOptions.disabled()
                         : c.loop()
                                 .withLauncher(new SelfLauncher())
                                 .withBaseModel(

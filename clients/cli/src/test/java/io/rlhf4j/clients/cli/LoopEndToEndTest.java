@@ -9,7 +9,7 @@ import io.rlhf4j.client.Rlhf4jClient;
 import io.rlhf4j.client.Rlhf4jException;
 import io.rlhf4j.demo.Labelers;
 import io.rlhf4j.serving.ServingApp;
-import io.rlhf4j.serving.loop.TrainingLoop;
+import io.rlhf4j.serving.loop.LoopOptions;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +34,7 @@ class LoopEndToEndTest {
     void aLoopTurnTrainsRegistersPromotesAndRollsBack() throws Exception {
         System.setProperty(
                 "rlhf4j.home", Path.of("..", "..").toAbsolutePath().normalize().toString());
-        TrainingLoop.Options loop = TrainingLoop.Options.enabled(new SelfLauncher(), DemoModel.locate())
+        LoopOptions loop = LoopOptions.enabled(new SelfLauncher(), DemoModel.locate())
                 .withMaxAttempts(1)
                 .withHeldOutLabelers(Labelers.HELD_OUT_PREFIX);
         try (ServingApp app = ServingApp.start(ServingApp.Config.defaults(tmp.resolve("data"))
