@@ -117,10 +117,10 @@ export async function api(path, options) {
  * POSTs a completion with `stream: true` and yields each server-sent event's JSON chunk until
  * `data: [DONE]`. An error the server sends mid-stream (after the status line went out) throws.
  */
-export async function* streamCompletion(body, { signal } = {}) {
+export async function* streamCompletion(body, { signal, path = '/v1/completions' } = {}) {
   let response;
   try {
-    response = await fetch('/v1/completions', {
+    response = await fetch(path, {
       method: 'POST',
       headers: { ...headers({ json: true }), Accept: 'text/event-stream' },
       body: JSON.stringify({ ...body, stream: true }),
@@ -144,6 +144,23 @@ export async function* streamCompletion(body, { signal } = {}) {
       throw new ApiError(response.status, chunk.error.message ?? 'the stream failed', chunk.error);
     }
     yield chunk;
+  }
+}
+
+/**
+ * Streams a chat reply from /v1/chat/completions, each chunk reshaped as a completion chunk (a choice's
+ * `text` is its delta's content), so the same panes show both.
+ */
+export async function* streamChat(body, { signal } = {}) {
+  for await (const c of streamCompletion(body, { signal, path: '/v1/chat/completions' })) {
+    yield {
+      ...c,
+      choices: (c.choices ?? []).map((ch) => ({
+        index: ch.index,
+        text: ch.delta?.content ?? '',
+        finish_reason: ch.finish_reason ?? null,
+      })),
+    };
   }
 }
 

@@ -1,8 +1,10 @@
 // Playground: a prompt, OpenAI's sampling parameters, and the completion streamed into one pane, or
 // into two side by side when comparing models. Each pane is labelled with the version that answered
-// (the `model` field of the chunks).
+// (the `model` field of the chunks). In chat mode the prompt is the next user turn of a conversation
+// (after an optional system prompt), sent to /v1/chat/completions; the first pane's reply joins the
+// conversation.
 
-import { api, describe, settings, streamCompletion } from './api.js';
+import { api, describe, settings, streamChat, streamCompletion } from './api.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,8 +15,11 @@ const compare = $('compare');
 const generate = $('generate');
 const cancel = $('cancel');
 const formError = $('form-error');
+const chatMode = $('chat-mode');
 
 let controller = null;
+/** The chat so far: {role, content} turns after the system prompt. */
+let conversation = [];
 
 /** Fills both model pickers from GET /v1/models, keeping what was selected. */
 async function loadModels() {
@@ -48,7 +53,7 @@ function readBody() {
   if (!prompt.trim()) {
     throw new Error('Write a prompt first.');
   }
-  const body = { prompt };
+  const body = chatMode.checked ? { messages: messagesWith(prompt) } : { prompt };
   const integer = (id, name) => {
     const v = $(id).value.trim();
     if (v === '') {
@@ -71,7 +76,7 @@ function readBody() {
     }
     body[name] = x;
   };
-  integer('max-tokens', 'max_tokens');
+  integer('max-tokens', chatMode.checked ? 'max_completion_tokens' : 'max_tokens');
   number('temperature', 'temperature');
   number('top-p', 'top_p');
   integer('top-k', 'top_k');
@@ -157,11 +162,12 @@ class Pane {
     this.root.dataset.state = 'streaming';
   }
 
-  /** Streams one completion into the pane; never throws (errors are shown in the pane). */
+  /** Streams one completion (or chat reply) into the pane; never throws (errors are shown in the pane). */
   async run(body, signal) {
     const started = performance.now();
+    const stream = body.messages ? streamChat : streamCompletion;
     try {
-      for await (const c of streamCompletion(body, { signal })) {
+      for await (const c of stream(body, { signal })) {
         this.chunk(c);
       }
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -182,6 +188,38 @@ class Pane {
 
 const paneA = new Pane('a');
 const paneB = new Pane('b');
+
+/** The request's messages: the system prompt, the conversation so far, then the new user turn. */
+function messagesWith(prompt) {
+  const system = $('system-prompt').value;
+  return [...(system.trim() ? [{ role: 'system', content: system }] : []), ...conversation,
+    { role: 'user', content: prompt }];
+}
+
+function showConversation() {
+  const list = $('conversation');
+  list.replaceChildren(...conversation.map((m, i) => {
+    const li = document.createElement('li');
+    li.className = `turn turn-${m.role}`;
+    li.dataset.testid = `turn-${i}`;
+    const who = document.createElement('strong');
+    who.textContent = `${m.role}: `;
+    li.append(who, document.createTextNode(m.content));
+    return li;
+  }));
+  $('conversation-field').hidden = conversation.length === 0;
+}
+
+function showChatMode() {
+  const on = chatMode.checked;
+  $('system-field').hidden = !on;
+  $('clear-chat').hidden = !on;
+  $('prompt-label').textContent = on ? 'Message' : 'Prompt';
+  showConversation();
+  if (!on) {
+    $('conversation-field').hidden = true;
+  }
+}
 
 function showCompare() {
   const on = compare.checked;
@@ -205,13 +243,20 @@ form.addEventListener('submit', async (event) => {
   cancel.disabled = false;
   const n = body.n ?? 1;
   const runs = [];
-  paneA.reset(n, body.prompt);
+  const echo = body.messages ? '' : body.prompt;
+  paneA.reset(n, echo);
   runs.push(paneA.run({ ...body, model: modelA.value }, controller.signal));
   if (compare.checked) {
-    paneB.reset(n, body.prompt);
+    paneB.reset(n, echo);
     runs.push(paneB.run({ ...body, model: modelB.value }, controller.signal));
   }
   await Promise.all(runs);
+  if (body.messages && paneA.root.dataset.state === 'done') {
+    conversation.push(body.messages[body.messages.length - 1],
+      { role: 'assistant', content: paneA.texts[0].textContent });
+    $('prompt').value = '';
+    showConversation();
+  }
   generate.disabled = false;
   cancel.disabled = true;
   controller = null;
@@ -227,7 +272,13 @@ $('prompt').addEventListener('keydown', (event) => {
 });
 
 compare.addEventListener('change', showCompare);
+chatMode.addEventListener('change', showChatMode);
+$('clear-chat').addEventListener('click', () => {
+  conversation = [];
+  showConversation();
+});
 document.addEventListener('settings-changed', loadModels);
 
 showCompare();
+showChatMode();
 loadModels();

@@ -209,6 +209,49 @@ class BrowserTest {
     }
 
     @Test
+    void thePlaygroundChatsTurnByTurnThroughTheChatApi() {
+        driver.get(base + "/");
+        waiting(10)
+                .until(d -> !d.findElements(By.cssSelector("#model option[value='1']"))
+                        .isEmpty());
+        byId("chat-mode").click();
+        assertThat(byId("system-prompt").isDisplayed()).isTrue();
+        assertThat(byId("prompt-label").getText()).isEqualTo("Message");
+        type("prompt", "dog (noun):");
+        type("max-tokens", "12");
+        type("temperature", "0");
+        byId("generate").click();
+        waiting(60).until(ExpectedConditions.attributeToBe(By.id("pane-a"), "data-state", "done"));
+        // The demo model has no chat template: one user turn answers as its completion does.
+        assertThat(textContent(byId("pane-a-text-0"))).isEqualTo(DOG_GREEDY);
+        assertThat(byTestId("turn-0").getText()).isEqualTo("user: dog (noun):");
+        assertThat(textContent(byTestId("turn-1"))).isEqualTo("assistant: " + DOG_GREEDY);
+        assertThat(byId("prompt").getDomProperty("value")).isEmpty();
+
+        type("prompt", "cat (noun):");
+        byId("generate").click();
+        waiting(60)
+                .until(d ->
+                        d.findElements(By.cssSelector("[data-testid='turn-3']")).size() == 1);
+        // The server saw the whole conversation, and logged it as turns.
+        PromptLogView last = lastLogged();
+        assertThat(last.roles()).containsExactly("user", "assistant", "user");
+        assertThat(last.text()).isEqualTo("dog (noun):\n\n" + DOG_GREEDY + "\n\ncat (noun):");
+
+        byId("clear-chat").click();
+        assertThat(driver.findElements(By.cssSelector("[data-testid='turn-0']")))
+                .isEmpty();
+    }
+
+    record PromptLogView(String text, List<String> roles) {}
+
+    static PromptLogView lastLogged() {
+        var log = app.store().prompts().recent(1).get(0);
+        return new PromptLogView(
+                log.text(), log.messages().stream().map(m -> m.role()).toList());
+    }
+
+    @Test
     void aLabelerRanksWithKeyboardAndButtonsThenDemonstratesAndSkips() throws Exception {
         // A prompt from a user whose prompts may be labeled (the queue leaves test-split users out).
         String user = IntStream.range(0, 1000)
