@@ -146,6 +146,8 @@ public final class Exporter {
                     config.family().modelType(),
                     "rlhf4j.source_sha256",
                     io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
+            // The conversation format serving will use, fixed at export (the default, if the model has none).
+            manifest.put("chat_template", ChatTemplate.load(o.model()).writeInto(tmp));
             ObjectNode files = manifest.putObject("files");
             ObjectNode parity = manifest.putObject("parity");
             log.printf(

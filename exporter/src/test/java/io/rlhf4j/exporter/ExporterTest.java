@@ -97,6 +97,10 @@ class ExporterTest {
         assertThat(parity.get("reward.onnx").get("max_abs_diff").asDouble()).isLessThan(1e-4);
         assertThat(parity.get("reward.opt.onnx").get("max_abs_diff").asDouble()).isLessThan(1e-4);
         assertThat(manifest.get("opset").asInt()).isEqualTo(17);
+        // A model without a chat template is served with the default it was exported with.
+        assertThat(manifest.get("chat_template").asText()).isEqualTo("default");
+        assertThat(io.rlhf4j.core.chat.ChatTemplate.load(out).isDefault()).isTrue();
+        assertThat(out.resolve("chat_template.jinja")).exists();
         assertThat(manifest.get("source").get("weights_sha256").asText())
                 .isEqualTo(io.rlhf4j.core.io.Checksums.sha256(model.resolve("model.safetensors")));
         assertThat(manifest.get("files").get("policy.onnx").get("sha256").asText())

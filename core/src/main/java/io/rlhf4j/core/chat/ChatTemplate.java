@@ -6,6 +6,7 @@ import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.io.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -46,25 +47,39 @@ public final class ChatTemplate {
 
     private static final Jinjava JINJA = engine();
 
+    /** What an export's manifest says of its {@code chat_template}: the model's own, or the default. */
+    public static final String MODEL = "model";
+
+    public static final String DEFAULT = "default";
+
     private final String source;
     private final String bosToken;
     private final String eosToken;
+    private final boolean isDefault;
 
+    /** A model's own template. */
     public ChatTemplate(String source, String bosToken, String eosToken) {
+        this(source, bosToken, eosToken, false);
+    }
+
+    private ChatTemplate(String source, String bosToken, String eosToken, boolean isDefault) {
         this.source = source;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
+        this.isDefault = isDefault;
     }
 
     /** The project's default template, for a model that has none. */
     public static ChatTemplate defaultTemplate(String bosToken, String eosToken) {
-        return new ChatTemplate(DEFAULT_SOURCE, bosToken, eosToken);
+        return new ChatTemplate(DEFAULT_SOURCE, bosToken, eosToken, true);
     }
 
     /**
      * The template of a checkpoint or export directory: {@code chat_template.jinja} when present, else
      * {@code chat_template} of {@code tokenizer_config.json} (a string, or HF's list of named templates,
-     * of which {@code default} is used), else the project's default.
+     * of which {@code default} is used), else the project's default. An export of a model without a
+     * template holds the default it was exported with ({@link #writeInto}), so a later default does not
+     * change how a served version reads conversations.
      */
     public static ChatTemplate load(Path dir) throws IOException {
         JsonNode config = Json.MAPPER.createObjectNode();
@@ -76,7 +91,7 @@ public final class ChatTemplate {
         String eos = tokenText(config.get("eos_token"));
         Path file = dir.resolve(TEMPLATE_FILE);
         if (Files.isRegularFile(file)) {
-            return new ChatTemplate(Files.readString(file, StandardCharsets.UTF_8), bos, eos);
+            return new ChatTemplate(Files.readString(file, StandardCharsets.UTF_8), bos, eos, exportedDefault(dir));
         }
         JsonNode t = config.get("chat_template");
         if (t == null || t.isNull()) {
@@ -96,6 +111,27 @@ public final class ChatTemplate {
                 + "templates with one named 'default'");
     }
 
+    private static boolean exportedDefault(Path dir) throws IOException {
+        Path manifest = dir.resolve(Layout.EXPORT_MANIFEST);
+        return Files.isRegularFile(manifest)
+                && DEFAULT.equals(Json.MAPPER
+                        .readTree(manifest.toFile())
+                        .path("chat_template")
+                        .asText());
+    }
+
+    /**
+     * Writes the default template into an export directory being made (a model's own travels in its
+     * tokenizer files); returns what the export's manifest records: {@link #DEFAULT} or {@link #MODEL}.
+     */
+    public String writeInto(Path exportDir) throws IOException {
+        if (isDefault) {
+            Files.writeString(exportDir.resolve(TEMPLATE_FILE), source, StandardCharsets.UTF_8);
+            return DEFAULT;
+        }
+        return MODEL;
+    }
+
     /** Special tokens appear as a string or as an AddedToken object with {@code content}. */
     private static String tokenText(JsonNode token) {
         if (token == null || token.isNull()) {
@@ -108,8 +144,12 @@ public final class ChatTemplate {
         return source;
     }
 
+    /**
+     * The project's default: plain text that is read as a completions prompt is (with BOS), where a
+     * model's own template writes its special tokens itself.
+     */
     public boolean isDefault() {
-        return DEFAULT_SOURCE.equals(source);
+        return isDefault;
     }
 
     /**

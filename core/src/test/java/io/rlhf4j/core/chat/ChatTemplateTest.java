@@ -78,6 +78,22 @@ class ChatTemplateTest {
     }
 
     @Test
+    void anExportKeepsTheDefaultItWasMadeWithAndAModelsOwnStaysItsOwn(@TempDir Path dir) throws Exception {
+        Path checkpoint = Files.createDirectories(dir.resolve("checkpoint"));
+        Path export = Files.createDirectories(dir.resolve("export"));
+        assertThat(ChatTemplate.load(checkpoint).writeInto(export)).isEqualTo(ChatTemplate.DEFAULT);
+        Files.writeString(export.resolve("manifest.json"), "{\"chat_template\": \"default\"}");
+        ChatTemplate exported = ChatTemplate.load(export);
+        assertThat(exported.isDefault()).isTrue();
+        assertThat(exported.source()).isEqualTo(ChatTemplate.DEFAULT_SOURCE);
+
+        Path chatml = Path.of(getClass().getResource("/chat/chatml").toURI());
+        Path other = Files.createDirectories(dir.resolve("export-chatml"));
+        assertThat(ChatTemplate.load(chatml).writeInto(other)).isEqualTo(ChatTemplate.MODEL);
+        assertThat(other.resolve(ChatTemplate.TEMPLATE_FILE)).doesNotExist();
+    }
+
+    @Test
     void brokenTemplateIsAClearError() {
         ChatTemplate broken = new ChatTemplate("{% for m in messages %}{{ m['content'] }", null, null);
         assertThatThrownBy(() -> broken.render(List.of(ChatMessage.user("x")), true))
