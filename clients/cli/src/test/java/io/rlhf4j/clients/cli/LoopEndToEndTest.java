@@ -3,6 +3,8 @@ package io.rlhf4j.clients.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import io.rlhf4j.client.ChatCompletion;
+import io.rlhf4j.client.ChatRequest;
 import io.rlhf4j.client.CompletionRequest;
 import io.rlhf4j.client.ModelVersion;
 import io.rlhf4j.client.Rlhf4jClient;
@@ -100,6 +102,22 @@ class LoopEndToEndTest {
                                     .build())
                             .model())
                     .isEqualTo(candidate);
+            // It answers a demo task asked as a chat: the version's default template makes one user turn
+            // the task's prompt, so the reply is the policy's own greedy answer to it.
+            ChatCompletion chat = admin.chat(ChatRequest.builder()
+                    .user("Define: dog (noun):")
+                    .maxTokens(8)
+                    .temperature(0)
+                    .build());
+            assertThat(chat.model()).isEqualTo(candidate);
+            assertThat(chat.content())
+                    .isNotBlank()
+                    .isEqualTo(admin.complete(CompletionRequest.builder()
+                                    .prompt("Define: dog (noun):")
+                                    .maxTokens(8)
+                                    .temperature(0)
+                                    .build())
+                            .text());
             admin.admin().rollback();
             assertThat(admin.complete(CompletionRequest.builder()
                                     .prompt("Define: dog (noun):")
