@@ -316,16 +316,21 @@ public final class Scheduler implements AutoCloseable {
         return engine.select(batch, live);
     }
 
-    /** Samples the next token of {@code s} and reports it; marks {@code s} done when it ends. */
+    /**
+     * Samples the next token of {@code s} and reports it; marks {@code s} done when it ends. EOS is
+     * reported too (no text, its log-prob), and counted, as vLLM does: a client scoring a continuation
+     * (lm-eval reads {@code token_logprobs[ctxlen:-1]}) relies on one entry per generated token.
+     */
     private void accept(Sequence s, float[] logits) {
         SamplingParams p = s.owner.request().params();
         int token = Sampler.sample(logits, p, s.rng);
+        s.generated++;
+        s.last = token;
         if (token == engine.config().eosTokenId() && !p.ignoreEos()) {
+            s.output.token(token, logits);
             finish(s, FinishReason.STOP);
             return;
         }
-        s.generated++;
-        s.last = token;
         if (s.output.token(token, logits)) {
             finish(s, FinishReason.STOP);
         } else if (s.generated >= s.budget) {

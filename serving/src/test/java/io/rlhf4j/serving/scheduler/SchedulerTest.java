@@ -117,7 +117,9 @@ class SchedulerTest {
         script[3] = EOS;
         Recorded eos = complete(script, greedy(20, "##"), 0);
         assertThat(eos.reason).isEqualTo(FinishReason.STOP);
-        assertThat(eos.count).isEqualTo(3);
+        // EOS is reported and counted, with no text of its own.
+        assertThat(eos.count).isEqualTo(4);
+        assertThat(eos.tokens).anySatisfy(t -> assertThat(t.id()).isEqualTo(EOS));
         assertThat(eos.streamed()).isEqualTo(eos.text.get()).isEqualTo("ok#");
         assertThat(eos.tokens.get(eos.tokens.size() - 1)).isEqualTo(new Sink.Token(-1, "", "#", 0f, null));
         // A half character at the length limit is final as the tokenizer decodes it.

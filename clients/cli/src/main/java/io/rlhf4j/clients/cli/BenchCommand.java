@@ -186,11 +186,13 @@ final class BenchCommand implements Callable<Integer> {
                 }
             }
             decodeByPromptLength(checkpoint, load);
+            // Warm the chat path first (the template engine loads on first use), then measure both.
+            load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, 8);
             io.rlhf4j.serving.bench.LoadGenerator.Result chat =
-                    load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, newTokens);
-            io.rlhf4j.serving.bench.LoadGenerator.Result plain = load.run(8, 16, prompts, newTokens);
+                    load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 48, prompts, newTokens);
+            io.rlhf4j.serving.bench.LoadGenerator.Result plain = load.run(8, 48, prompts, newTokens);
             System.out.printf(
-                    "  chat vs completions, 8 streams, 16 requests each: %.1f vs %.1f tokens/s (%.2fx); "
+                    "  chat vs completions, 8 streams, 48 requests each: %.1f vs %.1f tokens/s (%.2fx); "
                             + "TTFT p50 %.1f vs %.1f ms; failed %d + %d%n",
                     chat.tokensPerSecond(),
                     plain.tokensPerSecond(),
