@@ -42,6 +42,7 @@ class AuthTest {
 
     static HttpResponse<String> complete(String key, String user) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                .header("content-type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(
                         "{\"prompt\":\"dog\",\"max_tokens\":2,\"user\":\"" + user + "\"}"));
         if (key != null) {
@@ -53,6 +54,7 @@ class AuthTest {
     static JsonNode newKey(String body) throws Exception {
         HttpResponse<String> r = HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/admin/keys"))
+                        .header("content-type", "application/json")
                         .header("authorization", "Bearer " + ADMIN)
                         .POST(HttpRequest.BodyPublishers.ofString(body))
                         .build(),

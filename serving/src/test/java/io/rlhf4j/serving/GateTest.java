@@ -130,6 +130,7 @@ class GateTest {
         String v = register(failing);
         HttpResponse<String> r = HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/admin/models/" + v + "/promote?force=true"))
+                        .header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.noBody())
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -189,6 +190,7 @@ class GateTest {
                 200,
                 HTTP.send(
                         HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                                .header("content-type", "application/json")
                                 .POST(HttpRequest.BodyPublishers.ofString(
                                         "{\"prompt\":\"dog (noun):\",\"max_tokens\":2}"))
                                 .build(),

@@ -67,6 +67,7 @@ class HotSwapTest {
 
     static HttpResponse<String> admin(String method, String path, String body, String token) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
+                .header("content-type", "application/json")
                 .method(
                         method,
                         body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
@@ -82,6 +83,7 @@ class HotSwapTest {
     static Streamed stream() throws Exception {
         HttpResponse<String> r = HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":24,"
                                 + "\"temperature\":0.8,\"stream\":true}"))
                         .build(),

@@ -599,6 +599,7 @@ class LabelingApiTest {
     static String newKey(String base, String body) throws Exception {
         HttpResponse<String> r = HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/admin/keys"))
+                        .header("content-type", "application/json")
                         .header("authorization", "Bearer " + ADMIN)
                         .POST(HttpRequest.BodyPublishers.ofString(body))
                         .build(),

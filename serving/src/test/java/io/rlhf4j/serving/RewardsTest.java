@@ -72,6 +72,7 @@ class RewardsTest {
     static HttpResponse<String> rewards(String body) throws Exception {
         return HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/v1/rewards"))
+                        .header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString(body))
                         .build(),
                 HttpResponse.BodyHandlers.ofString());

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -192,6 +193,7 @@ class ServingTest {
         for (String p : prompts) {
             together.add(HTTP.sendAsync(
                     HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                            .header("content-type", "application/json")
                             .POST(HttpRequest.BodyPublishers.ofString(
                                     "{\"prompt\":\"" + p + "\",\"max_tokens\":20,\"temperature\":0}"))
                             .build(),
@@ -288,6 +290,7 @@ class ServingTest {
     void aClientThatDisconnectsMidStreamFreesItsSlot() throws Exception {
         HttpResponse<InputStream> r = HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":120,"
                                 + "\"temperature\":1,\"stream\":true}"))
                         .build(),
@@ -332,6 +335,7 @@ class ServingTest {
             small.registerAndActivate(tmp.resolve("export"));
             HttpResponse<String> r = HTTP.send(
                     HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + small.port() + "/v1/completions"))
+                            .header("content-type", "application/json")
                             .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"n\":3}"))
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -362,5 +366,64 @@ class ServingTest {
                         .build(),
                 HttpResponse.BodyHandlers.ofString());
         assertThat(same.statusCode()).as(same.body()).isEqualTo(200);
+    }
+
+    @Test
+    void anOpaqueOriginAndANonJsonBodyAreRefusedAndNothingIsLogged() throws Exception {
+        long before = app.store().prompts().count();
+        // Sandboxed iframes and data: pages send Origin: null; their posts need no preflight.
+        HttpResponse<String> opaque = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json")
+                        .header("origin", "null")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(opaque.statusCode()).isEqualTo(403);
+        assertThat(JSON.readTree(opaque.body()).at("/error/code").asText()).isEqualTo("cross_origin");
+        // A form or text/plain post (what a page can send cross-site without a preflight) is not JSON.
+        for (String type : new String[] {"text/plain", "application/x-www-form-urlencoded"}) {
+            HttpResponse<String> plain = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                            .header("content-type", type)
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(plain.statusCode()).as(type).isEqualTo(415);
+            assertThat(JSON.readTree(plain.body()).at("/error/code").asText()).isEqualTo("unsupported_media_type");
+        }
+        assertThat(app.store().prompts().count()).isEqualTo(before);
+        // JSON with a charset is JSON.
+        HttpResponse<String> charset = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json; charset=utf-8")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\",\"max_tokens\":1}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(charset.statusCode()).isEqualTo(200);
+    }
+
+    /** One HTTP/1.1 request over a plain socket, so the Host header is whatever the test says. */
+    static String rawGet(String path, String host) throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", app.port())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream()
+                    .write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void inOpenModeOnlyLoopbackHostNamesAreAnswered() throws Exception {
+        // A DNS-rebinding page reaches 127.0.0.1 under its own name; the name is what gives it away.
+        String rebound = rawGet("/v1/models", "rebind.attacker.example:" + app.port());
+        assertThat(rebound).startsWith("HTTP/1.1 403").contains("host_not_allowed");
+        for (String host :
+                new String[] {"localhost:" + app.port(), "127.0.0.1:" + app.port(), "127.1.2.3", "[::1]:" + app.port()
+                }) {
+            assertThat(rawGet("/v1/models", host)).as(host).startsWith("HTTP/1.1 200");
+        }
+        assertThat(rawGet("/v1/models", "127.0.0.1.attacker.example")).startsWith("HTTP/1.1 403");
     }
 }

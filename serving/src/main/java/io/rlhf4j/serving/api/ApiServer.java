@@ -68,8 +68,9 @@ public final class ApiServer {
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        r.route().handler(ApiServer::sameOriginWrites);
         Auth auth = new Auth(registry.store(), isLoopback(host), clock);
+        auth.openMode(); // learn the mode before the first request (not on the event loop)
+        r.route().handler(new RequestGuard(auth));
         r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth, clock));
         r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, clock));
         new TokenizeHandler(vertx, router, auth).mount(r);
@@ -171,39 +172,6 @@ public final class ApiServer {
                 .put("version", s.engine().version())
                 .put("in_flight", s.inFlight())
                 .put("queued", s.queued()));
-    }
-
-    /**
-     * Refuses writes that a browser sends from another site's page. Browsers mark every cross-site
-     * POST with {@code Origin} and can send JSON as {@code text/plain} without a preflight, so in open
-     * mode any web page could otherwise submit prompts, rankings or demonstrations to a server on
-     * loopback. Clients other than browsers send no {@code Origin}; the web client at / is same-origin.
-     */
-    private static void sameOriginWrites(RoutingContext ctx) {
-        String origin = ctx.request().getHeader("origin");
-        io.vertx.core.http.HttpMethod m = ctx.request().method();
-        boolean write = m != io.vertx.core.http.HttpMethod.GET
-                && m != io.vertx.core.http.HttpMethod.HEAD
-                && m != io.vertx.core.http.HttpMethod.OPTIONS;
-        if (write && origin != null && !origin.equals("null")) {
-            // HTTP/2 carries it as :authority, HTTP/1.1 as Host: Vert.x gives both as the authority.
-            var authority = ctx.request().authority();
-            String host = authority == null
-                    ? null
-                    : authority.port() >= 0 ? authority.host() + ":" + authority.port() : authority.host();
-            String originHost = origin.replaceFirst("^[a-zA-Z][a-zA-Z0-9+.-]*://", "");
-            if (host == null || !host.equalsIgnoreCase(originHost)) {
-                new ApiError(
-                                403,
-                                "permission_error",
-                                null,
-                                "cross_origin",
-                                "cross-origin writes are refused (Origin " + origin + ")")
-                        .send(ctx.response());
-                return;
-            }
-        }
-        ctx.next();
     }
 
     /** Whether {@code host} is a loopback address (open mode is allowed only there). */

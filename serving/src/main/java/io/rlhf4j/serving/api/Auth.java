@@ -32,6 +32,7 @@ final class Auth {
     private final Cache<String, Optional<ApiKey>> keys;
     private final Cache<String, Bucket> buckets;
     private final Cache<String, Long> activeKeys;
+    private volatile boolean lastKnownOpen;
 
     /**
      * @param loopback whether the server listens on loopback only: open mode is allowed nowhere else
@@ -58,8 +59,19 @@ final class Auth {
                 .build();
     }
 
+    /** Reads the store when the cached key count has expired: call it on a worker. */
     boolean openMode() {
-        return loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
+        boolean open = loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
+        lastKnownOpen = open;
+        return open;
+    }
+
+    /**
+     * Open mode as last seen by {@link #openMode}, without touching the store: for checks on the event
+     * loop. It lags a key's creation or revocation by at most the next authenticated request.
+     */
+    boolean lastKnownOpenMode() {
+        return lastKnownOpen;
     }
 
     /** Forgets cached keys, so a revocation or a new key counts at once. */

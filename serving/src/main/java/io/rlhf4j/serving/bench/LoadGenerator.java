@@ -92,6 +92,7 @@ public final class LoadGenerator {
             long t0 = System.nanoTime();
             HttpResponse<String> r = http.send(
                     HttpRequest.newBuilder(URI.create(base + Endpoint.COMPLETIONS.path))
+                            .header("content-type", "application/json")
                             .POST(HttpRequest.BodyPublishers.ofString(body))
                             .build(),
                     HttpResponse.BodyHandlers.ofString());
@@ -134,6 +135,7 @@ public final class LoadGenerator {
                     try {
                         HttpResponse<InputStream> r = http.send(
                                 HttpRequest.newBuilder(url)
+                                        .header("content-type", "application/json")
                                         .POST(HttpRequest.BodyPublishers.ofString(body))
                                         .build(),
                                 HttpResponse.BodyHandlers.ofInputStream());
