@@ -426,4 +426,61 @@ class ServingTest {
         }
         assertThat(rawGet("/v1/models", "127.0.0.1.attacker.example")).startsWith("HTTP/1.1 403");
     }
+
+    static int[] ids(String text) throws Exception {
+        JsonNode t = JSON.readTree(post("/tokenize", JSON.writeValueAsString(java.util.Map.of("prompt", text)))
+                .body());
+        int[] ids = new int[t.get("tokens").size()];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = t.get("tokens").get(i).asInt();
+        }
+        return ids;
+    }
+
+    static JsonNode score(List<int[]> prompts, int n) throws Exception {
+        return complete(JSON.writeValueAsString(java.util.Map.of(
+                "prompt", prompts, "echo", true, "logprobs", 2, "max_tokens", 1, "temperature", 0, "n", n)));
+    }
+
+    @Test
+    void promptsOfDifferentLengthsScoredInOneRequestGetWhatEachGetsAlone() throws Exception {
+        // One prefill pads the shorter prompt on the left: its log-probs must not shift.
+        int[] shortIds = ids("cat (noun):");
+        int[] longIds = ids("a tree (noun): a tall plant with a trunk and branches");
+        assertThat(longIds.length).isGreaterThan(shortIds.length + 3);
+        JsonNode together = score(List.of(shortIds, longIds), 2).get("choices");
+        assertThat(together).hasSize(4);
+        List<int[]> prompts = List.of(shortIds, longIds);
+        for (int p = 0; p < 2; p++) {
+            JsonNode alone = score(List.of(prompts.get(p)), 1).at("/choices/0/logprobs");
+            for (int c = 0; c < 2; c++) {
+                JsonNode choice = together.get(p * 2 + c);
+                assertThat(choice.get("index").asInt()).isEqualTo(p * 2 + c);
+                JsonNode lps = choice.at("/logprobs/token_logprobs");
+                assertThat(lps).hasSize(prompts.get(p).length + 1);
+                assertThat(lps.get(0).isNull()).isTrue();
+                for (int i = 1; i < lps.size(); i++) {
+                    assertThat(lps.get(i).asDouble())
+                            .as("prompt %d token %d", p, i)
+                            .isCloseTo(
+                                    alone.at("/token_logprobs/" + i).asDouble(),
+                                    org.assertj.core.data.Offset.offset(1e-4));
+                }
+                assertThat(choice.at("/logprobs/tokens")).isEqualTo(alone.get("tokens"));
+            }
+        }
+    }
+
+    @Test
+    void aRequestForMoreCompletionsThanTheLimitIsA400BeforeAnythingRuns() throws Exception {
+        StringBuilder prompts = new StringBuilder("[");
+        for (int i = 0; i < 100; i++) {
+            prompts.append(i == 0 ? "" : ",").append("[1, 2]");
+        }
+        HttpResponse<String> r = post("/v1/completions", "{\"prompt\":" + prompts + "],\"n\":3,\"max_tokens\":1}");
+        assertThat(r.statusCode()).isEqualTo(400);
+        JsonNode error = JSON.readTree(r.body()).get("error");
+        assertThat(error.get("param").asText()).isEqualTo("prompt");
+        assertThat(error.get("message").asText()).contains("300 completions").contains("at most 256");
+    }
 }

@@ -63,7 +63,8 @@ public final class ChatTemplate {
     }
 
     private ChatTemplate(String source, String bosToken, String eosToken, boolean isDefault) {
-        this.source = source;
+        // Jinja2, as HF runs it (keep_trailing_newline off), drops one newline at the end of a template.
+        this.source = source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.isDefault = isDefault;

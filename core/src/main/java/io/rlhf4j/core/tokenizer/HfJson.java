@@ -12,6 +12,9 @@ final class HfJson {
 
     static final String TOKENIZER_JSON = "tokenizer.json";
     static final String TOKENIZER_CONFIG_JSON = "tokenizer_config.json";
+    /** Where HF transformers (4.43 on) keeps a chat template, beside tokenizer_config.json. */
+    static final String CHAT_TEMPLATE = "chat_template.jinja";
+
     static final ObjectMapper MAPPER = new ObjectMapper();
 
     private HfJson() {}

@@ -45,14 +45,23 @@ public final class HfTokenizer implements Tokenizer {
     private final HuggingFaceTokenizer hf;
     private final byte[] json;
     private final byte[] config; // null when there was no tokenizer_config.json
+    private final byte[] chatTemplate; // chat_template.jinja, null when there was none
     private final String[] tokens;
     private final int bosId;
     private final int eosId;
 
-    private HfTokenizer(HuggingFaceTokenizer hf, byte[] json, byte[] config, String[] tokens, int bosId, int eosId) {
+    private HfTokenizer(
+            HuggingFaceTokenizer hf,
+            byte[] json,
+            byte[] config,
+            byte[] chatTemplate,
+            String[] tokens,
+            int bosId,
+            int eosId) {
         this.hf = hf;
         this.json = json;
         this.config = config;
+        this.chatTemplate = chatTemplate;
         this.tokens = tokens;
         this.bosId = bosId;
         this.eosId = eosId;
@@ -69,6 +78,9 @@ public final class HfTokenizer implements Tokenizer {
         Path configFile = file.resolveSibling(HfJson.TOKENIZER_CONFIG_JSON);
         byte[] config = Files.isRegularFile(configFile) ? Files.readAllBytes(configFile) : null;
         JsonNode configRoot = config == null ? null : parse(configFile, config);
+        // The chat template travels with the tokenizer files, so a trained checkpoint keeps its model's.
+        Path templateFile = file.resolveSibling(HfJson.CHAT_TEMPLATE);
+        byte[] chatTemplate = Files.isRegularFile(templateFile) ? Files.readAllBytes(templateFile) : null;
 
         String[] tokens = vocabulary(file, root);
         Map<String, Integer> specials = new HashMap<>();
@@ -99,7 +111,7 @@ public final class HfTokenizer implements Tokenizer {
             // token, ...) as an unchecked exception without the file name.
             throw new IOException("invalid tokenizer " + file + ": " + e.getMessage(), e);
         }
-        return new HfTokenizer(hf, json, config, tokens, bos, eos);
+        return new HfTokenizer(hf, json, config, chatTemplate, tokens, bos, eos);
     }
 
     private static JsonNode parse(Path file, byte[] bytes) throws IOException {
@@ -217,6 +229,9 @@ public final class HfTokenizer implements Tokenizer {
         Files.createDirectories(checkpointDir);
         Files.write(checkpointDir.resolve(HfJson.TOKENIZER_JSON), json);
         Path configFile = checkpointDir.resolve(HfJson.TOKENIZER_CONFIG_JSON);
+        if (chatTemplate != null) {
+            Files.write(checkpointDir.resolve(HfJson.CHAT_TEMPLATE), chatTemplate);
+        }
         if (config != null) {
             Files.write(configFile, config);
         } else {

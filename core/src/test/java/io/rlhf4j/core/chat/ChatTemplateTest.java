@@ -94,6 +94,13 @@ class ChatTemplateTest {
     }
 
     @Test
+    void oneTrailingNewlineOfTheTemplateIsDroppedAsJinja2Does() {
+        // HF renders with Jinja2's keep_trailing_newline off: a template file's final newline is not output.
+        ChatTemplate t = new ChatTemplate("{{ messages[0]['content'] }}\n\n", null, null);
+        assertThat(t.render(List.of(ChatMessage.user("x")), true)).isEqualTo("x\n");
+    }
+
+    @Test
     void brokenTemplateIsAClearError() {
         ChatTemplate broken = new ChatTemplate("{% for m in messages %}{{ m['content'] }", null, null);
         assertThatThrownBy(() -> broken.render(List.of(ChatMessage.user("x")), true))

@@ -133,6 +133,16 @@ class HfTokenizerTest {
     }
 
     @Test
+    void aChatTemplateFileTravelsWithTheTokenizer() throws IOException {
+        Path json = trained();
+        String template = "{% for m in messages %}{{ m['content'] }}{% endfor %}\n";
+        Files.writeString(tmp.resolve("chat_template.jinja"), template);
+        Path out = tmp.resolve("trained-checkpoint");
+        HfTokenizer.load(json).save(out);
+        assertThat(out.resolve("chat_template.jinja")).hasContent(template);
+    }
+
+    @Test
     void saveWritesAConfigNamingBosAndEosWhenThereWasNone() throws IOException {
         Path json = trained();
         Files.delete(tmp.resolve("tokenizer_config.json"));

@@ -46,6 +46,12 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
         int vocab = engine.config().vocabSize();
+        if (params.prompts().size() > scheduler.limits().queueCapacity()) {
+            throw ApiError.invalid(
+                    "prompt",
+                    params.prompts().size() + " prompts exceed this server's queue of "
+                            + scheduler.limits().queueCapacity() + " requests; send them in smaller batches");
+        }
         List<int[]> ids = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         for (Params.Prompt p : params.prompts()) {
@@ -128,8 +134,17 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
                             List.of(t.text()),
                             List.of(t.logprob()),
                             List.of(t.top() == null ? Map.of() : t.top()),
-                            List.of(x.choices[index].text.length() - t.delta().length()));
+                            List.of(echoed(x, index)
+                                    + x.choices[index].text.length()
+                                    - t.delta().length()));
             x.send(chunk(x, index, t.delta(), lp, null));
+        }
+
+        /** How much text an echo put before choice {@code index}'s own: offsets count from the echo's start. */
+        private int echoed(Exchange x, int index) {
+            return params.echo()
+                    ? x.work.loggedPrompts().get(index / x.work.n()).length()
+                    : 0;
         }
 
         @Override
@@ -247,6 +262,9 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
      */
     record Params(Fields.Common common, List<Prompt> prompts, Integer logprobs, boolean echo) {
 
+        /** Completions (prompts x n) one request may ask for. */
+        static final int MAX_COMPLETIONS = 256;
+
         /** A prompt as text (tokenized with BOS) or as token ids (taken as they are, as evaluation clients send). */
         record Prompt(String text, int[] ids) {}
 
@@ -255,7 +273,17 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             int maxTokens = Fields.integer(b, "max_tokens", 16, 0, maxTokensCap);
             Integer logprobs = b.hasNonNull("logprobs") ? Fields.integer(b, "logprobs", 0, 0, 5) : null;
             boolean echo = Fields.bool(b, "echo", false);
-            return new Params(Fields.common(b, maxTokens), prompts(b.get("prompt")), logprobs, echo);
+            Fields.Common common = Fields.common(b, maxTokens);
+            List<Prompt> prompts = prompts(b.get("prompt"));
+            // Each completion holds buffers until the request ends: bound them before anything is allocated.
+            if ((long) prompts.size() * common.n() > MAX_COMPLETIONS) {
+                throw ApiError.invalid(
+                        "prompt",
+                        prompts.size() + " prompts x n = " + common.n() + " asks for "
+                                + (long) prompts.size() * common.n() + " completions; at most " + MAX_COMPLETIONS
+                                + " are allowed in one request");
+            }
+            return new Params(common, prompts, logprobs, echo);
         }
 
         /** A string, a list of strings, a list of token ids, or a list of such lists. */

@@ -120,10 +120,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                         false)
                 .onComplete(ar -> {
                     if (ar.failed()) {
-                        (ar.cause() instanceof ApiError a
-                                        ? a
-                                        : ApiError.internal(ar.cause().getMessage()))
-                                .send(response);
+                        ApiError.of(ar.cause()).send(response);
                         return;
                     }
                     Admitted a = ar.result();

@@ -222,7 +222,10 @@ public final class Scheduler implements AutoCloseable {
             room -= next.request().n();
         }
         out.removeIf(p -> {
-            if (p.handle().cancelled) {
+            if (p.handle().cancelled || cancelAll) {
+                if (!p.handle().cancelled) {
+                    p.sink().onError(retired());
+                }
                 finishRequest(p);
                 return true;
             }
@@ -292,6 +295,11 @@ public final class Scheduler implements AutoCloseable {
         for (Sequence s : running) {
             if (!s.done && (s.owner.handle().cancelled || cancelAll)) {
                 s.done = true;
+                if (!s.owner.handle().cancelled && openChoices.containsKey(s.owner)) {
+                    // Retired past the drain limit: the client hears so instead of waiting on a stream.
+                    s.owner.sink().onError(retired());
+                    openChoices.put(s.owner, 1);
+                }
                 choiceEnded(s.owner);
             }
         }
@@ -354,6 +362,11 @@ public final class Scheduler implements AutoCloseable {
 
     private void finishRequest(Pending p) {
         inFlight.decrementAndGet();
+    }
+
+    private static IllegalStateException retired() {
+        return new IllegalStateException("the model version was retired before this request finished (it "
+                + "outlived the drain limit of " + DRAIN_LIMIT.toMinutes() + " minutes); send it again");
     }
 
     /** Fails every request still open here (admitted or running); finished ones are not touched. */
