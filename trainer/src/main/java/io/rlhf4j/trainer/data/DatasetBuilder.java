@@ -162,7 +162,7 @@ public final class DatasetBuilder {
         }
 
         Files.createDirectories(snapshotsDir);
-        String id = nextId(snapshotsDir);
+        String id = claimId(snapshotsDir);
         ObjectNode manifest = JSON.createObjectNode();
         manifest.put("id", id);
         manifest.put("created_at", System.currentTimeMillis());
@@ -205,6 +205,8 @@ public final class DatasetBuilder {
             JSON.writeValue(dir.resolve("manifest.json").toFile(), manifest);
             new SnapshotIndex(id, users).writeInto(dir);
         });
+        // The directory now holds the id; a failed build leaves its claim, and the id is skipped.
+        Files.deleteIfExists(claim(snapshotsDir, id));
         return manifest;
     }
 
@@ -218,16 +220,39 @@ public final class DatasetBuilder {
         return o.split().splitOf(userId);
     }
 
-    private static String nextId(Path snapshotsDir) throws IOException {
-        int max = 0;
+    /**
+     * The next free snapshot id, claimed by creating its claim file (atomic: of two builders, one gets
+     * it, the other tries the next), so two builds never write the same {@code snap-N}.
+     */
+    static String claimId(Path snapshotsDir) throws IOException {
+        int next = 1;
         try (var s = Files.list(snapshotsDir)) {
             for (Path p : s.toList()) {
                 String n = p.getFileName().toString();
-                if (n.matches("snap-\\d+")) {
-                    max = Math.max(max, Integer.parseInt(n.substring(5)));
+                var m = SNAPSHOT_OR_CLAIM.matcher(n);
+                if (m.matches()) {
+                    next = Math.max(next, Integer.parseInt(m.group(1)) + 1);
                 }
             }
         }
-        return "snap-" + (max + 1);
+        for (; ; next++) {
+            String id = "snap-" + next;
+            if (Files.exists(snapshotsDir.resolve(id))) {
+                continue;
+            }
+            try {
+                Files.createFile(claim(snapshotsDir, id));
+                return id;
+            } catch (java.nio.file.FileAlreadyExistsException taken) {
+                // another builder claimed it first
+            }
+        }
+    }
+
+    private static final java.util.regex.Pattern SNAPSHOT_OR_CLAIM =
+            java.util.regex.Pattern.compile("\\.?snap-(\\d+)(\\.claim)?");
+
+    private static Path claim(Path snapshotsDir, String id) {
+        return snapshotsDir.resolve("." + id + ".claim");
     }
 }

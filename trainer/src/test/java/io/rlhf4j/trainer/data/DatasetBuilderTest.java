@@ -132,4 +132,21 @@ class DatasetBuilderTest {
             assertThat(dir.resolve("manifest.json")).exists();
         }
     }
+
+    @Test
+    void concurrentBuildersNeverClaimTheSameSnapshotId() throws Exception {
+        Path snapshots = Files.createDirectories(tmp.resolve("claims"));
+        Files.createDirectories(snapshots.resolve("snap-3")); // an existing snapshot: ids continue after it
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+        List<java.util.concurrent.Future<String>> claims = new ArrayList<>();
+        for (int i = 0; i < 64; i++) {
+            claims.add(pool.submit(() -> DatasetBuilder.claimId(snapshots)));
+        }
+        Set<String> ids = new HashSet<>();
+        for (var c : claims) {
+            ids.add(c.get());
+        }
+        pool.shutdown();
+        assertThat(ids).hasSize(64).doesNotContain("snap-1", "snap-2", "snap-3").contains("snap-4", "snap-67");
+    }
 }
