@@ -270,6 +270,28 @@ class LabelingApiTest {
     }
 
     @Test
+    void onlyTheLeaseHolderRanksAndOnlyOnce() throws Exception {
+        String prompt = logPrompt(base, null, "bird (noun):", user(SplitPolicy.TRAIN, "once"));
+        JsonNode task = offer(base, null, "dee", prompt);
+        List<String> c = new ArrayList<>();
+        task.get("completions").forEach(x -> c.add(x.get("id").asText()));
+        String body = "{\"prompt_id\":\"" + prompt + "\",\"labeler\":\"%L\",\"ranking\":[\"" + c.get(0) + "\",\""
+                + c.get(1) + "\"]}";
+        List<String> before = rankingIds();
+        // Another labeler, who was never handed this task, cannot judge it.
+        assertError(
+                post(base, null, "/v1/labeling/rankings", body.replace("%L", "eve")), 409, "prompt_id", "not_leased");
+        assertThat(rankingIds()).isEqualTo(before);
+        expect(201, post(base, null, "/v1/labeling/rankings", body.replace("%L", "dee")));
+        // The ranking ends the lease: the same labeler cannot rank the prompt a second time.
+        assertError(
+                post(base, null, "/v1/labeling/rankings", body.replace("%L", "dee")), 409, "prompt_id", "not_leased");
+        assertThat(rankingIds()).hasSize(before.size() + 1);
+        assertThat(app.store().judgements().hasRanking(prompt, "dee")).isTrue();
+        assertThat(app.store().judgements().hasRanking(prompt, "eve")).isFalse();
+    }
+
+    @Test
     void aValidRankingOfTheBadCasesPromptStillWorksAfterAllTheRejections() throws Exception {
         // The rejected requests neither consumed nor broke the task: a valid ranking is still accepted.
         // (The bad cases may run before or after this; each checks nothing was stored by itself.)

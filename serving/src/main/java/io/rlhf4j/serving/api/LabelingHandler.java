@@ -290,6 +290,28 @@ final class LabelingHandler {
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("ranking", e.getMessage());
         }
+        // Checked once the body is known to be a ranking: a malformed one is a 400 whoever sends it.
+        Lease lease = leases.getIfPresent(prompt.id());
+        if (lease == null || !lease.labeler().equals(labeler) || lease.completions() == null) {
+            // Only the labeler the queue handed the task to may judge it, and only while the lease holds.
+            throw new ApiError(
+                    409,
+                    "invalid_request_error",
+                    "prompt_id",
+                    "not_leased",
+                    "prompt " + prompt.id()
+                            + " is not leased to labeler '" + labeler + "': take it from GET /v1/labeling/next first "
+                            + "(a lease lasts ten minutes)");
+        }
+        if (store.judgements().hasRanking(prompt.id(), labeler)) {
+            throw new ApiError(
+                    409,
+                    "invalid_request_error",
+                    "prompt_id",
+                    "already_ranked",
+                    "labeler '" + labeler + "' has already ranked prompt " + prompt.id()
+                            + "; a labeler ranks a prompt once");
+        }
         store.judgements().addRanking(r, labels);
         leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
