@@ -483,4 +483,21 @@ class ServingTest {
         assertThat(error.get("param").asText()).isEqualTo("prompt");
         assertThat(error.get("message").asText()).contains("300 completions").contains("at most 256");
     }
+
+    @Test
+    void theWebPagesMayNotBeFramedAndLoadOnlyTheirOwnScripts() throws Exception {
+        for (String page : new String[] {"/", "/label.html", "/admin.html", "/js/api.js"}) {
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + page)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(page).isEqualTo(200);
+            assertThat(r.headers().firstValue("x-frame-options")).as(page).hasValue("DENY");
+            assertThat(r.headers().firstValue("content-security-policy").orElseThrow())
+                    .contains("default-src 'self'")
+                    .contains("frame-ancestors 'none'");
+        }
+        // The API's answers are not pages.
+        HttpResponse<String> models = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(models.headers().firstValue("x-frame-options")).isEmpty();
+    }
 }

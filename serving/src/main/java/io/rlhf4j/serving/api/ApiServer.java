@@ -85,7 +85,9 @@ public final class ApiServer {
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);
-        // The web client (playground, labeling, admin console) and its WebJars, from the classpath.
+        // The web client (playground, labeling, admin console) and its WebJars, from the classpath. Its
+        // pages load only their own scripts and styles, and no other site may frame them (clickjacking).
+        r.get("/*").handler(ApiServer::pageHeaders);
         r.get("/webjars/*")
                 .handler(StaticHandler.create("META-INF/resources/webjars").setCachingEnabled(true));
         r.get("/*").handler(StaticHandler.create("webroot").setIndexPage("index.html"));
@@ -172,6 +174,18 @@ public final class ApiServer {
                 .put("version", s.engine().version())
                 .put("in_flight", s.inFlight())
                 .put("queued", s.queued()));
+    }
+
+    static final String CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+    private static void pageHeaders(RoutingContext ctx) {
+        ctx.response()
+                .putHeader("content-security-policy", CONTENT_SECURITY_POLICY)
+                .putHeader("x-frame-options", "DENY")
+                .putHeader("x-content-type-options", "nosniff")
+                .putHeader("referrer-policy", "no-referrer");
+        ctx.next();
     }
 
     /** Whether {@code host} is a loopback address (open mode is allowed only there). */
