@@ -32,6 +32,13 @@ final class Auth {
     private final Cache<String, Optional<ApiKey>> keys;
     private final Cache<String, Bucket> buckets;
     private final Cache<String, Long> activeKeys;
+    private final Cache<String, Boolean> misses;
+    private final Cache<String, Boolean> recentlyValid;
+    private final Bucket failedLookups;
+
+    /** How many lookups of unknown keys a second may reach the store. */
+    static final int FAILED_LOOKUPS_PER_SECOND = 50;
+
     private volatile boolean lastKnownOpen;
 
     /**
@@ -57,9 +64,62 @@ final class Auth {
                 .ticker(ticker)
                 .expireAfterWrite(Duration.ofSeconds(5))
                 .build();
+        this.misses = Caffeine.newBuilder()
+                .ticker(ticker)
+                .maximumSize(10_000)
+                .expireAfterWrite(Duration.ofSeconds(10))
+                .build();
+        this.recentlyValid = Caffeine.newBuilder()
+                .ticker(ticker)
+                .maximumSize(100_000)
+                .expireAfterAccess(Duration.ofHours(1))
+                .build();
+        this.failedLookups = Bucket.builder()
+                .withCustomTimePrecision(meter)
+                .addLimit(Bandwidth.builder()
+                        .capacity(FAILED_LOOKUPS_PER_SECOND)
+                        .refillGreedy(FAILED_LOOKUPS_PER_SECOND, Duration.ofSeconds(1))
+                        .build())
+                .build();
     }
 
     /** Reads the store when the cached key count has expired: call it on a worker. */
+    /**
+     * A key by its hash. Keys found stay in their own cache, which unknown keys cannot fill: a flood of
+     * made-up keys would otherwise evict the real ones and send every request to the store. Unknown
+     * keys are remembered apart, and once {@link #FAILED_LOOKUPS_PER_SECOND} lookups a second have
+     * failed, further unknown keys are refused without asking the store until the budget refills.
+     */
+    private Optional<ApiKey> lookUp(String hash) {
+        Optional<ApiKey> known = keys.getIfPresent(hash);
+        if (known != null) {
+            return known;
+        }
+        if (misses.getIfPresent(hash) != null) {
+            return Optional.empty();
+        }
+        // A key seen valid lately is always looked up again (a flood must not lock it out once its
+        // cached entry expires); only keys never seen are held back while the budget is spent.
+        if (recentlyValid.getIfPresent(hash) == null && failedLookups.getAvailableTokens() <= 0) {
+            throw new ApiError(
+                            429,
+                            "requests",
+                            null,
+                            "too_many_failed_authentications",
+                            "too many requests with unknown API keys; retry in 1 s")
+                    .retryAfter(1);
+        }
+        Optional<ApiKey> found = store.keys().find(hash);
+        if (found.isPresent()) {
+            keys.put(hash, found);
+            recentlyValid.put(hash, Boolean.TRUE);
+        } else {
+            failedLookups.tryConsume(1);
+            misses.put(hash, Boolean.TRUE);
+        }
+        return found;
+    }
+
     boolean openMode() {
         boolean open = loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
         lastKnownOpen = open;
@@ -77,6 +137,7 @@ final class Auth {
     /** Forgets cached keys, so a revocation or a new key counts at once. */
     void invalidate() {
         keys.invalidateAll();
+        misses.invalidateAll();
         activeKeys.invalidateAll();
     }
 
@@ -94,7 +155,7 @@ final class Auth {
         }
         String key = authorization.substring(7).trim();
         String hash = ApiKey.hash(key);
-        ApiKey k = keys.get(hash, store.keys()::find)
+        ApiKey k = lookUp(hash)
                 .filter(x -> !x.revoked())
                 .orElseThrow(() -> new ApiError(
                         401,

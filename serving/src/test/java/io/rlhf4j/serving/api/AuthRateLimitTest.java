@@ -74,4 +74,56 @@ class AuthRateLimitTest {
                     .isEqualTo(401);
         }
     }
+
+    @Test
+    void aFloodOfUnknownKeysIsCutOffWithoutLockingOutAKnownKey() {
+        TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
+        try (Store store = Store.openSqlite(tmp)) {
+            String key = ApiKey.generate();
+            store.keys()
+                    .create(new ApiKey(
+                            ApiKey.hash(key),
+                            ApiKey.prefixOf(key),
+                            "carol",
+                            "user",
+                            false,
+                            1000,
+                            clock.millis(),
+                            null));
+            Auth auth = new Auth(store, false, clock);
+            String bearer = "Bearer " + key;
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("carol");
+
+            int unauthorized = 0;
+            int cutOff = 0;
+            for (int i = 0; i < 200; i++) {
+                ApiError e = catchThrowableOfType(
+                        ApiError.class, () -> auth.authenticate("Bearer " + ApiKey.generate(), null));
+                if (e.status == 401) {
+                    unauthorized++;
+                } else {
+                    assertThat(e.status).isEqualTo(429);
+                    assertThat(e.code).isEqualTo("too_many_failed_authentications");
+                    cutOff++;
+                }
+                // The real key keeps working through the flood: unknown keys cannot evict it.
+                assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("carol");
+            }
+            assertThat(unauthorized).isEqualTo(Auth.FAILED_LOOKUPS_PER_SECOND);
+            assertThat(cutOff).isEqualTo(200 - Auth.FAILED_LOOKUPS_PER_SECOND);
+            // The known key's cached lookup expires mid-flood: it is looked up again, not held back.
+            clock.advance(Duration.ofMillis(10_500));
+            for (int i = 0; i < 100; i++) {
+                var unused = catchThrowableOfType(
+                        ApiError.class, () -> auth.authenticate("Bearer " + ApiKey.generate(), null));
+            }
+            assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("carol");
+            // Once the flood stops, a second later the store is asked again.
+            clock.advance(Duration.ofSeconds(1));
+            assertThat(catchThrowableOfType(
+                                    ApiError.class, () -> auth.authenticate("Bearer " + ApiKey.generate(), null))
+                            .status)
+                    .isEqualTo(401);
+        }
+    }
 }
