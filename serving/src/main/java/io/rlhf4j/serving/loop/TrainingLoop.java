@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -54,7 +55,7 @@ public final class TrainingLoop implements AutoCloseable {
     private final Path runsDir;
     private final Path dataDir;
     private final Consumer<ModelVersion> promote;
-    private final java.util.Map<String, String> storeEnv;
+    private final Map<String, String> storeEnv;
     private final ScheduledExecutorService timer;
     private volatile Process child;
     private volatile String running;
@@ -70,10 +71,10 @@ public final class TrainingLoop implements AutoCloseable {
             Store store,
             Registry registry,
             Path dataDir,
-            java.util.Map<String, String> storeEnv,
+            Map<String, String> storeEnv,
             Consumer<ModelVersion> promote) {
         this.options = options;
-        this.storeEnv = java.util.Map.copyOf(storeEnv);
+        this.storeEnv = Map.copyOf(storeEnv);
         this.store = store;
         this.registry = registry;
         this.dataDir = dataDir;
@@ -217,14 +218,8 @@ public final class TrainingLoop implements AutoCloseable {
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(
                             dir.resolve("pipeline.log").toFile()));
-            String threads = Integer.toString(options.trainingThreads());
-            pb.environment().put("OMP_NUM_THREADS", threads);
-            pb.environment().put("MKL_NUM_THREADS", threads);
-            // Reproducible training: fixed kernels and fixed thread counts (docs/notes.md, Reproducibility).
-            pb.environment().put("MKL_CBWR", "COMPATIBLE");
-            pb.environment().put("MKL_DYNAMIC", "FALSE");
-            pb.environment().put("OMP_DYNAMIC", "FALSE");
-            pb.environment().putAll(storeEnv);
+            pb.environment().clear();
+            pb.environment().putAll(RunEnvironment.of(System.getenv(), storeEnv, options.trainingThreads()));
             Process process = pb.start();
             child = process;
             store.runs().save(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
