@@ -99,7 +99,7 @@ public final class TrainingLoop implements AutoCloseable {
     public synchronized TrainingRun start(String trigger, ObjectNode config) throws IOException {
         if (!options.enabled()) {
             throw new IllegalStateException("training is not enabled on this server (rlhf4j serve runs the loop; "
-                    + "an embedded server needs TrainingLoop.LoopOptions with a pipeline launcher)");
+                    + "an embedded server needs LoopOptions with a pipeline launcher)");
         }
         if (running != null) {
             throw new IllegalStateException("training run " + running + " is still running");
@@ -222,11 +222,21 @@ public final class TrainingLoop implements AutoCloseable {
             pb.environment().putAll(RunEnvironment.of(System.getenv(), storeEnv, options.trainingThreads()));
             Process process = pb.start();
             child = process;
-            store.runs().save(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
+            try {
+                store.runs().save(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
+            } catch (RuntimeException storeFailed) {
+                // Without its row the run cannot be followed: stop the child, leave nothing running.
+                stop(process);
+                child = null;
+                throw storeFailed;
+            }
             timer.execute(() -> watch(run.id(), process));
         } catch (IOException e) {
             running = null;
             store.runs().save(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
+        } catch (RuntimeException e) {
+            running = null;
+            throw e;
         }
     }
 
@@ -234,7 +244,12 @@ public final class TrainingLoop implements AutoCloseable {
     private void watch(String id, Process process) {
         try {
             while (!process.waitFor(1, TimeUnit.SECONDS)) {
-                progress(id);
+                try {
+                    progress(id);
+                } catch (RuntimeException e) {
+                    // The store may come back; the child must not be lost meanwhile: keep following it.
+                    LOG.warn("training run {}: cannot record progress: {}", id, e.getMessage());
+                }
             }
             progress(id);
             if (closing) {
@@ -254,12 +269,17 @@ public final class TrainingLoop implements AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             LOG.error("training run {} failed", id, e);
-            store.runs()
-                    .find(id)
-                    .ifPresent(r -> store.runs().save(r.failed(e.getMessage(), System.currentTimeMillis())));
+            try {
+                store.runs()
+                        .find(id)
+                        .ifPresent(r -> store.runs().save(r.failed(e.getMessage(), System.currentTimeMillis())));
+            } catch (RuntimeException storeFailed) {
+                LOG.error("training run {}: cannot record its failure: {}", id, storeFailed.getMessage());
+            }
         } finally {
             synchronized (this) {
-                if (child == process) {
+                // A child still alive stays known, so that close() stops it.
+                if (child == process && !process.isAlive()) {
                     child = null;
                 }
                 if (id.equals(running)) {
@@ -410,17 +430,21 @@ public final class TrainingLoop implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        Process p = child; // before the watcher is interrupted
         timer.shutdownNow();
-        Process p = child;
         if (p != null) {
-            p.destroy();
-            try {
-                if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            stop(p);
+        }
+    }
+
+    private static void stop(Process p) {
+        p.destroy();
+        try {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
