@@ -3,6 +3,7 @@ package io.rlhf4j.trainer.data;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.Arrays;
 import java.util.List;
 
@@ -27,7 +28,11 @@ public record PaddedBatch(NDArray ids, NDArray positions, NDArray mask, int widt
             }
         }
         Shape shape = new Shape(rows, width);
-        return new PaddedBatch(m.create(ids, shape), m.create(pos, shape), m.create(mask, shape), width);
+        return new PaddedBatch(
+                Owned.copy(m.create(ids, shape)),
+                Owned.copy(m.create(pos, shape)),
+                Owned.copy(m.create(mask, shape)),
+                width);
     }
 
     /** A [rows, n] array as one float array per row. */

@@ -12,6 +12,7 @@ import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.KvCache;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -130,7 +131,7 @@ public final class Generator {
                     long[] idx = keep.stream().mapToLong(Integer::longValue).toArray();
                     try (NDScope scope = new NDScope()) {
                         scope.suppressNotUsedWarning();
-                        cache.select(m.create(idx));
+                        cache.select(Owned.copy(m.create(idx)));
                     }
                     List<Row> kept = new ArrayList<>();
                     long[][] keptMask = new long[keep.size()][];
@@ -169,9 +170,9 @@ public final class Generator {
             for (int r = 0; r < rows; r++) {
                 System.arraycopy(mask[r], 0, flatMask, r * total, total);
             }
-            NDArray idArr = m.create(ids, new Shape(rows, len));
-            NDArray posArr = m.create(pos, new Shape(rows, len));
-            NDArray maskArr = m.create(flatMask, new Shape(rows, total));
+            NDArray idArr = Owned.copy(m.create(ids, new Shape(rows, len)));
+            NDArray posArr = Owned.copy(m.create(pos, new Shape(rows, len)));
+            NDArray maskArr = Owned.copy(m.create(flatMask, new Shape(rows, total)));
             NDArray hidden = model.hidden(idArr, posArr, maskArr, cache, false);
             NDArray last = hidden.get(new NDIndex(":, -1, :"));
             float[] flat = model.logits(last).toFloatArray();

@@ -121,7 +121,7 @@ public final class Decoder implements AutoCloseable {
         NDManager manager = parent.newSubManager();
         Map<String, NDArray> params = new LinkedHashMap<>();
         for (Tensor t : ordered) {
-            params.put(t.name(), manager.create(t.data(), new Shape(t.shape())));
+            params.put(t.name(), Owned.copy(manager.create(t.data(), new Shape(t.shape()))));
         }
         return new Decoder(config, manager, params);
     }
@@ -183,7 +183,7 @@ public final class Decoder implements AutoCloseable {
                     data[i] = (float) (gaussian(rng) * std);
                 }
             }
-            params.put(name, manager.create(data, new Shape(shape)));
+            params.put(name, Owned.copy(manager.create(data, new Shape(shape))));
         }
         return new Decoder(config, manager, params);
     }
@@ -223,7 +223,7 @@ public final class Decoder implements AutoCloseable {
     public static void copyInto(NDArray target, float[] data) {
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray source = target.getManager().create(data, target.getShape());
+            NDArray source = Owned.copy(target.getManager().create(data, target.getShape()));
             target.muli(0).addi(source);
         }
     }
@@ -379,7 +379,8 @@ public final class Decoder implements AutoCloseable {
             v = v.expandDims(2).repeat(2, groups).reshape(b, kvHeads * groups, s, hd);
         }
         double scale = 1.0 / Math.sqrt(q.getShape().get(3));
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).mul(scale).add(attnBias);
+        NDArray scores =
+                q.matMul(k.transpose(0, 1, 3, 2)).mul(Owned.scalar(q, scale)).add(attnBias);
         NDArray out = scores.softmax(-1).matMul(v);
         return out.transpose(0, 2, 1, 3).reshape(b, t, -1);
     }
@@ -394,7 +395,7 @@ public final class Decoder implements AutoCloseable {
         NDArray freqs = positions
                 .toType(DataType.FLOAT32, false)
                 .expandDims(-1)
-                .mul(positions.getManager().create(invFreq));
+                .mul(Owned.copy(positions.getManager().create(invFreq)));
         NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
         return new NDArray[] {emb.cos(), emb.sin()};
     }
@@ -421,8 +422,9 @@ public final class Decoder implements AutoCloseable {
 
     /** GPT-2's "gelu_new": the tanh approximation. */
     private static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2.0 / Math.PI));
-        return x.mul(0.5).mul(inner.tanh().add(1));
+        NDArray inner =
+                x.add(x.mul(x).mul(x).mul(Owned.scalar(x, 0.044715))).mul(Owned.scalar(x, Math.sqrt(2.0 / Math.PI)));
+        return x.mul(Owned.scalar(x, 0.5)).mul(inner.tanh().add(1));
     }
 
     private static NDArray embed(NDArray ids, NDArray table) {

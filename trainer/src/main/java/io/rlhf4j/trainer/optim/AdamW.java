@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -119,7 +120,7 @@ public final class AdamW implements AutoCloseable {
             } else {
                 continue;
             }
-            NDArray old = target.put(name, manager.create(t.data(), new Shape(t.shape())));
+            NDArray old = target.put(name, Owned.copy(manager.create(t.data(), new Shape(t.shape()))));
             if (old != null) {
                 old.close();
             }

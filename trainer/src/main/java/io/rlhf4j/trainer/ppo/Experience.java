@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.rlhf4j.trainer.data.PaddedBatch;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.Arrays;
 import java.util.List;
 
@@ -81,7 +82,12 @@ public record Experience(
             }
             Shape s = new Shape(experiences.size(), w);
             return new Minibatch(
-                    b, m.create(act, s), m.create(oldLp, s), m.create(adv, s), m.create(ret, s), m.create(oldV, s));
+                    b,
+                    Owned.copy(m.create(act, s)),
+                    Owned.copy(m.create(oldLp, s)),
+                    Owned.copy(m.create(adv, s)),
+                    Owned.copy(m.create(ret, s)),
+                    Owned.copy(m.create(oldV, s)));
         }
     }
 }

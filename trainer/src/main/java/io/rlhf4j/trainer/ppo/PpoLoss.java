@@ -2,6 +2,7 @@ package io.rlhf4j.trainer.ppo;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import io.rlhf4j.trainer.model.Owned;
 
 /**
  * PPO-ptx's objective as a loss to minimise (InstructGPT eq. 2): the clipped surrogate over completion
@@ -34,7 +35,7 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
         NDArray value = valueLoss(values, mb.oldValues(), mb.returns(), mb.mask(), count);
         NDArray total = policy.add(value);
         if (ptxLoss != null) {
-            total = total.add(ptxLoss.mul((float) gamma));
+            total = total.add(ptxLoss.mul(Owned.scalar(ptxLoss, gamma)));
         }
         return new Losses(total, policy, value, ptxLoss, ratio);
     }
@@ -60,7 +61,7 @@ public record PpoLoss(double clipRange, double valueClipRange, double gamma) {
                 .mul(mask)
                 .sum()
                 .div(count)
-                .mul(0.5f);
+                .mul(Owned.scalar(count, 0.5));
     }
 
     /** The share of masked positions whose ratio left {@code [1 - eps, 1 + eps]}. */

@@ -24,6 +24,7 @@ import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.LanguageModelLoss;
+import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.run.RunDirectory;
@@ -369,7 +370,7 @@ public final class PpoTrainer {
         NDManager m = policy.manager();
         int seq = Math.min(policy.config().maxPositions() - 1, 64);
         long[] windows = ptx.randomBatch(config.seed() + 17, ptxStep, config.ptxBatchSize(), seq);
-        NDArray all = m.create(windows, new Shape(config.ptxBatchSize(), seq + 1));
+        NDArray all = Owned.copy(m.create(windows, new Shape(config.ptxBatchSize(), seq + 1)));
         NDArray positions = m.arange(0, seq, 1, DataType.INT64).reshape(1, seq).repeat(0, config.ptxBatchSize());
         NDArray ptxLogits = policy.forward(all.get(new NDIndex(":, :-1")), positions, null, null, false);
         return LanguageModelLoss.crossEntropy(ptxLogits, all.get(new NDIndex(":, 1:")), null);

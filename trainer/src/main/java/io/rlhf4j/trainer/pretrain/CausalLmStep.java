@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.LanguageModelLoss;
+import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.optim.AdamW;
 
 /**
@@ -87,15 +88,15 @@ public final class CausalLmStep {
             int rows,
             int seqLen,
             boolean training) {
-        NDArray all = m.create(windows, new Shape(rows, seqLen + 1));
+        NDArray all = Owned.copy(m.create(windows, new Shape(rows, seqLen + 1)));
         NDArray inputs = all.get(new NDIndex(":, :-1"));
         NDArray targets = all.get(new NDIndex(":, 1:"));
         NDArray positions = m.arange(0, seqLen, 1, ai.djl.ndarray.types.DataType.INT64)
                 .reshape(1, seqLen)
                 .repeat(0, rows);
-        NDArray mask = keyMask == null ? null : m.create(keyMask, new Shape(rows, seqLen));
+        NDArray mask = keyMask == null ? null : Owned.copy(m.create(keyMask, new Shape(rows, seqLen)));
         NDArray logits = model.forward(inputs, positions, mask, null, training);
-        NDArray w = weights == null ? null : m.create(weights, new Shape(rows, seqLen));
+        NDArray w = weights == null ? null : Owned.copy(m.create(weights, new Shape(rows, seqLen)));
         return LanguageModelLoss.crossEntropy(logits, targets, w);
     }
 }

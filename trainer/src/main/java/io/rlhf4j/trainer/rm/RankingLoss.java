@@ -1,6 +1,7 @@
 package io.rlhf4j.trainer.rm;
 
 import ai.djl.ndarray.NDArray;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -42,13 +43,12 @@ public final class RankingLoss {
             d[i * k + pairs.get(i)[0]] = 1f;
             d[i * k + pairs.get(i)[1]] = -1f;
         }
-        NDArray margin = rewards.getManager()
-                .create(d, new ai.djl.ndarray.types.Shape(pairs.size(), k))
+        NDArray margin = Owned.copy(rewards.getManager().create(d, new ai.djl.ndarray.types.Shape(pairs.size(), k)))
                 .matMul(rewards.reshape(k, 1))
                 .reshape(pairs.size());
         // log sigmoid(x) = min(x, 0) - log(1 + exp(-|x|)): finite however wrong the ordering is.
-        NDArray logSigmoid =
-                margin.minimum(0f).sub(margin.abs().neg().exp().add(1f).log());
+        NDArray logSigmoid = margin.minimum(Owned.scalar(margin, 0))
+                .sub(margin.abs().neg().exp().add(1f).log());
         return logSigmoid.mean().neg();
     }
 

@@ -8,6 +8,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.Owned;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -106,7 +107,7 @@ public final class RewardModel implements AutoCloseable {
             last[r * t + at] = 1f;
         }
         NDArray hidden = trunk.hidden(ids, positions, keyMask, null, false);
-        NDArray pick = ids.getManager().create(last, new Shape(b, t, 1));
+        NDArray pick = Owned.copy(ids.getManager().create(last, new Shape(b, t, 1)));
         NDArray h = hidden.mul(pick).sum(new int[] {1});
         return head.apply(h).reshape(b);
     }

@@ -16,6 +16,7 @@ import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
@@ -183,7 +184,7 @@ public final class RewardTrainer {
                         NDArray l = RankingLoss.loss(rewards(rm, e.sequences()), e.ranks());
                         total = total == null ? l : total.add(l);
                     }
-                    NDArray mean = total.div(batch.size());
+                    NDArray mean = total.div(Owned.scalar(total, batch.size()));
                     gc.backward(mean);
                     loss = mean.getFloat();
                 }

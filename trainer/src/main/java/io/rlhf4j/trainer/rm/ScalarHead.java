@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.Owned;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -47,8 +48,8 @@ public final class ScalarHead {
         Tensor b = tensors.get(BIAS);
         NDManager m = trunk.manager();
         return new ScalarHead(
-                m.create(w.data(), new Shape(w.shape())),
-                m.create(b == null ? new float[] {0f} : b.data(), new Shape(1)));
+                Owned.copy(m.create(w.data(), new Shape(w.shape()))),
+                Owned.copy(m.create(b == null ? new float[] {0f} : b.data(), new Shape(1))));
     }
 
     /** Refuses checkpoints without a head: a policy passed as a reward model is the usual mistake. */
@@ -69,7 +70,8 @@ public final class ScalarHead {
             w[i] = (float) (Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2) / Math.sqrt(d));
         }
         NDManager m = trunk.manager();
-        return new ScalarHead(m.create(w, new Shape(1, d)), m.create(new float[] {0f}, new Shape(1)));
+        return new ScalarHead(
+                Owned.copy(m.create(w, new Shape(1, d))), Owned.copy(m.create(new float[] {0f}, new Shape(1))));
     }
 
     /** {@code hidden} [..., D] to [..., 1]. */
