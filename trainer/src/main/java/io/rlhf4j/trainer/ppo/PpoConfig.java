@@ -7,6 +7,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
 import io.rlhf4j.trainer.optim.OptimizerConfig;
+import io.rlhf4j.trainer.optim.OptimizerSettings;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -144,13 +145,16 @@ public record PpoConfig(
 
     /** Settings by name; starts from the defaults. Jackson reads the flat JSON through it. */
     @JsonPOJOBuilder(withPrefix = "")
-    public static final class Builder {
+    public static final class Builder extends OptimizerSettings<Builder> {
+        private Builder() {
+            super(OptimizerConfig.adamW(1e-5, 0.0, 1.0));
+        }
+
         private int iterations = 20;
         private int rolloutsPerIteration = 16;
         private int maxNewTokens = 24;
         private int ppoEpochs = 2;
         private int minibatchSize = 8;
-        private OptimizerConfig optimizer = OptimizerConfig.adamW(1e-5, 0.0, 1.0);
         private double valueLr = 1e-5;
         private double beta = 0.02;
         private double klTarget = 0.0;
@@ -192,51 +196,9 @@ public record PpoConfig(
             return this;
         }
 
-        /** The policy's optimizer; the value function's is the same with {@link #valueLr}. */
-        public Builder optimizer(OptimizerConfig v) {
-            optimizer = v;
-            return this;
-        }
-
-        @JsonProperty("lr")
-        public Builder lr(double v) {
-            optimizer = optimizer.withLr(v);
-            return this;
-        }
-
         @JsonProperty("value_lr")
         public Builder valueLr(double v) {
             valueLr = v;
-            return this;
-        }
-
-        @JsonProperty("grad_clip")
-        public Builder gradClip(double v) {
-            optimizer = optimizer.withGradClip(v);
-            return this;
-        }
-
-        @JsonProperty(WEIGHT_DECAY)
-        Builder weightDecay(double v) {
-            optimizer = optimizer.withWeightDecay(v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA1_KEY)
-        Builder adamBeta1(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA1_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA2_KEY)
-        Builder adamBeta2(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA2_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.EPS_KEY)
-        Builder adamEps(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.EPS_KEY, v);
             return this;
         }
 

@@ -1,6 +1,5 @@
 package io.rlhf4j.trainer.pretrain;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
@@ -8,9 +7,10 @@ import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.config.ModelFamily;
+import io.rlhf4j.trainer.optim.FlatOptimizerJson;
 import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.optim.OptimizerConfig;
-import java.util.Map;
+import io.rlhf4j.trainer.optim.OptimizerSettings;
 import java.util.function.Consumer;
 
 /**
@@ -60,7 +60,8 @@ public record PretrainConfig(
         @JsonProperty("eval_batches") int evalBatches,
         @JsonProperty("checkpoint_every") int checkpointEvery,
         @JsonProperty("validation_percent") int validationPercent,
-        @JsonProperty("seed") long seed) {
+        @JsonProperty("seed") long seed)
+        implements FlatOptimizerJson {
 
     public PretrainConfig {
         positive("vocab_size", vocabSize);
@@ -153,27 +154,6 @@ public record PretrainConfig(
         return LearningRate.warmupCosine(step, steps, warmupSteps, optimizer.lr(), minLr);
     }
 
-    @JsonProperty("lr")
-    private double jsonLr() {
-        return optimizer.lr();
-    }
-
-    @JsonProperty("weight_decay")
-    private double jsonWeightDecay() {
-        return optimizer.weightDecay();
-    }
-
-    @JsonProperty("grad_clip")
-    private double jsonGradClip() {
-        return optimizer.gradClip();
-    }
-
-    @JsonAnyGetter
-    @SuppressWarnings("UnusedMethod") // Jackson calls it
-    private Map<String, Double> jsonAdam() {
-        return optimizer.nonDefaultAdam();
-    }
-
     private static void positive(String name, long v) {
         if (v <= 0) {
             throw new IllegalArgumentException(name + " must be positive, got " + v);
@@ -182,7 +162,11 @@ public record PretrainConfig(
 
     /** Settings by name; starts from the demo model's. Jackson reads the flat JSON through it. */
     @JsonPOJOBuilder(withPrefix = "")
-    public static final class Builder {
+    public static final class Builder extends OptimizerSettings<Builder> {
+        private Builder() {
+            super(OptimizerConfig.adamW(3e-3, 0.1, 1.0));
+        }
+
         private int vocabSize = 2048;
         private int dim = 128;
         private int hiddenDim = 352;
@@ -192,7 +176,6 @@ public record PretrainConfig(
         private int seqLen = 128;
         private int batchSize = 16;
         private int steps = 1500;
-        private OptimizerConfig optimizer = OptimizerConfig.adamW(3e-3, 0.1, 1.0);
         private double minLr = 3e-4;
         private int warmupSteps = 100;
         private double dropout = 0.0;
@@ -253,47 +236,6 @@ public record PretrainConfig(
         @JsonProperty("steps")
         public Builder steps(int v) {
             steps = v;
-            return this;
-        }
-
-        public Builder optimizer(OptimizerConfig v) {
-            optimizer = v;
-            return this;
-        }
-
-        @JsonProperty("lr")
-        public Builder lr(double v) {
-            optimizer = optimizer.withLr(v);
-            return this;
-        }
-
-        @JsonProperty("weight_decay")
-        public Builder weightDecay(double v) {
-            optimizer = optimizer.withWeightDecay(v);
-            return this;
-        }
-
-        @JsonProperty("grad_clip")
-        public Builder gradClip(double v) {
-            optimizer = optimizer.withGradClip(v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA1_KEY)
-        Builder adamBeta1(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA1_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA2_KEY)
-        Builder adamBeta2(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA2_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.EPS_KEY)
-        Builder adamEps(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.EPS_KEY, v);
             return this;
         }
 

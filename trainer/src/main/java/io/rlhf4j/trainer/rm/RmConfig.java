@@ -1,14 +1,14 @@
 package io.rlhf4j.trainer.rm;
 
-import com.fasterxml.jackson.annotation.JsonAnyGetter;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
 import com.fasterxml.jackson.databind.annotation.JsonPOJOBuilder;
+import io.rlhf4j.trainer.optim.FlatOptimizerJson;
 import io.rlhf4j.trainer.optim.LearningRate;
 import io.rlhf4j.trainer.optim.OptimizerConfig;
-import java.util.Map;
+import io.rlhf4j.trainer.optim.OptimizerSettings;
 import java.util.function.Consumer;
 
 /**
@@ -34,7 +34,8 @@ public record RmConfig(
         @JsonProperty("min_lr") double minLr,
         @JsonProperty("warmup_steps") int warmupSteps,
         @JsonProperty("eval_every") int evalEvery,
-        @JsonProperty("seed") long seed) {
+        @JsonProperty("seed") long seed)
+        implements FlatOptimizerJson {
 
     public RmConfig {
         if (epochs < 1 || rankingsPerStep < 1 || evalEvery < 1) {
@@ -78,33 +79,15 @@ public record RmConfig(
         return LearningRate.warmupCosine(step, steps, warmupSteps, optimizer.lr(), minLr);
     }
 
-    @JsonProperty("lr")
-    private double jsonLr() {
-        return optimizer.lr();
-    }
-
-    @JsonProperty("weight_decay")
-    private double jsonWeightDecay() {
-        return optimizer.weightDecay();
-    }
-
-    @JsonProperty("grad_clip")
-    private double jsonGradClip() {
-        return optimizer.gradClip();
-    }
-
-    @JsonAnyGetter
-    @SuppressWarnings("UnusedMethod") // Jackson calls it
-    private Map<String, Double> jsonAdam() {
-        return optimizer.nonDefaultAdam();
-    }
-
     /** Settings by name; starts from the defaults. Jackson reads the flat JSON through it. */
     @JsonPOJOBuilder(withPrefix = "")
-    public static final class Builder {
+    public static final class Builder extends OptimizerSettings<Builder> {
+        private Builder() {
+            super(OptimizerConfig.adamW(5e-4, 0.0, 1.0));
+        }
+
         private int epochs = 1;
         private int rankingsPerStep = 8;
-        private OptimizerConfig optimizer = OptimizerConfig.adamW(5e-4, 0.0, 1.0);
         private double minLr = 5e-5;
         private int warmupSteps = 10;
         private int evalEvery = 50;
@@ -119,47 +102,6 @@ public record RmConfig(
         @JsonProperty("rankings_per_step")
         public Builder rankingsPerStep(int v) {
             rankingsPerStep = v;
-            return this;
-        }
-
-        public Builder optimizer(OptimizerConfig v) {
-            optimizer = v;
-            return this;
-        }
-
-        @JsonProperty("lr")
-        public Builder lr(double v) {
-            optimizer = optimizer.withLr(v);
-            return this;
-        }
-
-        @JsonProperty("weight_decay")
-        public Builder weightDecay(double v) {
-            optimizer = optimizer.withWeightDecay(v);
-            return this;
-        }
-
-        @JsonProperty("grad_clip")
-        public Builder gradClip(double v) {
-            optimizer = optimizer.withGradClip(v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA1_KEY)
-        Builder adamBeta1(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA1_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.BETA2_KEY)
-        Builder adamBeta2(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.BETA2_KEY, v);
-            return this;
-        }
-
-        @JsonProperty(OptimizerConfig.EPS_KEY)
-        Builder adamEps(double v) {
-            optimizer = optimizer.withAdam(OptimizerConfig.EPS_KEY, v);
             return this;
         }
 
