@@ -22,6 +22,8 @@ import io.vertx.ext.web.handler.StaticHandler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -145,13 +147,11 @@ public final class ApiServer {
                                 m.put("owned_by", "rlhf4j");
                                 m.put("parent", v.parent());
                                 m.put("active", v.version().equals(active));
-                                try {
-                                    m.put(
-                                            "max_model_len",
-                                            Checkpoint.readConfig(Path.of(v.path()))
-                                                    .maxPositions());
-                                } catch (IOException | RuntimeException e) {
+                                Integer len = maxModelLen(v);
+                                if (len == null) {
                                     m.putNull("max_model_len"); // an unregistered version's files may be gone
+                                } else {
+                                    m.put("max_model_len", len);
                                 }
                             }
                             return root;
@@ -161,6 +161,23 @@ public final class ApiServer {
                         .putHeader("content-type", "application/json")
                         .end(root.toString()))
                 .onFailure(e -> ApiError.internal(e.getMessage()).send(ctx.response()));
+    }
+
+    /** A registered version's directory never changes: its config is read once, not on every listing. */
+    private final Map<String, Integer> maxModelLens = new ConcurrentHashMap<>();
+
+    private Integer maxModelLen(ModelVersion v) {
+        Integer known = maxModelLens.get(v.path());
+        if (known != null) {
+            return known;
+        }
+        try {
+            int len = Checkpoint.readConfig(Path.of(v.path())).maxPositions();
+            maxModelLens.put(v.path(), len);
+            return len;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     private void ready(RoutingContext ctx) {
