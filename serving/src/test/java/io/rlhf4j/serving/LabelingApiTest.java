@@ -287,8 +287,10 @@ class LabelingApiTest {
         assertError(
                 post(base, null, "/v1/labeling/rankings", body.replace("%L", "dee")), 409, "prompt_id", "not_leased");
         assertThat(rankingIds()).hasSize(before.size() + 1);
-        assertThat(app.store().judgements().hasRanking(prompt, "dee")).isTrue();
-        assertThat(app.store().judgements().hasRanking(prompt, "eve")).isFalse();
+        assertThat(app.store().judgements().rankings())
+                .filteredOn(r -> r.promptId().equals(prompt))
+                .extracting(Judgement.Ranking::labelerId)
+                .containsExactly("dee");
     }
 
     @Test

@@ -31,12 +31,6 @@ public final class JudgementRepository {
         });
     }
 
-    /** Whether {@code labelerId} has ranked the prompt: a labeler ranks a prompt once. */
-    public boolean hasRanking(String promptId, String labelerId) {
-        return jdbc.count("SELECT COUNT(*) FROM rankings WHERE prompt_id = ? AND labeler_id = ?", promptId, labelerId)
-                > 0;
-    }
-
     /** Stores a ranking; every completion it names must be one of the prompt's. */
     public void addRanking(Judgement.Ranking r) {
         addRanking(r, List.of());

@@ -290,9 +290,14 @@ final class LabelingHandler {
         } catch (IllegalArgumentException e) {
             throw ApiError.invalid("ranking", e.getMessage());
         }
-        // Checked once the body is known to be a ranking: a malformed one is a 400 whoever sends it.
+        // Checked once the body is known to be a ranking: a malformed one is a 400 whoever sends it. The
+        // lease is taken, atomically, before the ranking is stored: of two submissions only one holds it,
+        // and a ranked prompt is never offered again, so a labeler ranks a prompt once.
         Lease lease = leases.getIfPresent(prompt.id());
-        if (lease == null || !lease.labeler().equals(labeler) || lease.completions() == null) {
+        if (lease == null
+                || !lease.labeler().equals(labeler)
+                || lease.completions() == null
+                || !leases.asMap().remove(prompt.id(), lease)) {
             // Only the labeler the queue handed the task to may judge it, and only while the lease holds.
             throw new ApiError(
                     409,
@@ -303,17 +308,12 @@ final class LabelingHandler {
                             + " is not leased to labeler '" + labeler + "': take it from GET /v1/labeling/next first "
                             + "(a lease lasts ten minutes)");
         }
-        if (store.judgements().hasRanking(prompt.id(), labeler)) {
-            throw new ApiError(
-                    409,
-                    "invalid_request_error",
-                    "prompt_id",
-                    "already_ranked",
-                    "labeler '" + labeler + "' has already ranked prompt " + prompt.id()
-                            + "; a labeler ranks a prompt once");
+        try {
+            store.judgements().addRanking(r, labels);
+        } catch (RuntimeException e) {
+            leases.asMap().putIfAbsent(prompt.id(), lease); // nothing was stored: the task stays the labeler's
+            throw e;
         }
-        store.judgements().addRanking(r, labels);
-        leases.invalidate(prompt.id());
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", r.id());
         o.put("prompt_id", prompt.id());
