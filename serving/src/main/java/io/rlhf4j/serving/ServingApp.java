@@ -5,6 +5,7 @@ import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.core.store.StoreSettings;
 import io.rlhf4j.serving.api.ApiServer;
+import io.rlhf4j.serving.config.AdmissionLimits;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.LoopOptions;
@@ -36,8 +37,11 @@ public final class ServingApp implements AutoCloseable {
             int maxRows,
             int queueCapacity,
             String adminToken,
-            LoopOptions loop) {
+            LoopOptions loop,
+            boolean open,
+            AdmissionLimits limits) {
         public Config {
+            java.util.Objects.requireNonNull(limits, "limits");
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
             }
@@ -58,25 +62,129 @@ public final class ServingApp implements AutoCloseable {
                     32,
                     256,
                     null,
-                    LoopOptions.disabled());
+                    LoopOptions.disabled(),
+                    false,
+                    AdmissionLimits.defaults());
         }
 
         public Config withPort(int p) {
             return new Config(
-                    dataDir, dbUrl, dbUser, dbPassword, host, p, engine, maxRows, queueCapacity, adminToken, loop);
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    p,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    adminToken,
+                    loop,
+                    open,
+                    limits);
         }
 
         public Config withAdminToken(String t) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, t, loop);
+            return new Config(
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    port,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    t,
+                    loop,
+                    open,
+                    limits);
         }
 
         public Config withLimits(int rows, int queue) {
-            return new Config(dataDir, dbUrl, dbUser, dbPassword, host, port, engine, rows, queue, adminToken, loop);
+            return new Config(
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    port,
+                    engine,
+                    rows,
+                    queue,
+                    adminToken,
+                    loop,
+                    open,
+                    limits);
         }
 
         public Config withLoop(LoopOptions l) {
             return new Config(
-                    dataDir, dbUrl, dbUser, dbPassword, host, port, engine, maxRows, queueCapacity, adminToken, l);
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    port,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    adminToken,
+                    l,
+                    open,
+                    limits);
+        }
+
+        public Config withHost(String h) {
+            return new Config(
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    h,
+                    port,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    adminToken,
+                    loop,
+                    open,
+                    limits);
+        }
+
+        /** Open mode on purpose: no key is asked for, even once keys exist (loopback only). */
+        public Config withOpen(boolean o) {
+            return new Config(
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    port,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    adminToken,
+                    loop,
+                    o,
+                    limits);
+        }
+
+        public Config withAdmission(AdmissionLimits a) {
+            return new Config(
+                    dataDir,
+                    dbUrl,
+                    dbUser,
+                    dbPassword,
+                    host,
+                    port,
+                    engine,
+                    maxRows,
+                    queueCapacity,
+                    adminToken,
+                    loop,
+                    open,
+                    a);
         }
     }
 
@@ -123,14 +231,22 @@ public final class ServingApp implements AutoCloseable {
     public static ServingApp start(Config c, Clock clock) throws IOException {
         StoreSettings settings = new StoreSettings(c.dataDir(), c.dbUrl(), c.dbUser(), c.dbPassword());
         Store store = settings.open();
+        if (c.open() && !ApiServer.isLoopback(c.host())) {
+            store.close();
+            throw new IllegalStateException("open mode (--open) serves loopback only: bind 127.0.0.1, or serve with "
+                    + "API keys (rlhf4j keys create)");
+        }
         if (store.keys().countActive() == 0 && !ApiServer.isLoopback(c.host())) {
             store.close();
-            throw new IllegalStateException("no API keys are configured, so the server runs in open mode, which "
+            throw new IllegalStateException("no API keys are configured, so the server would run in open mode, which "
                     + "serves loopback only: bind 127.0.0.1, or create a key first (rlhf4j keys create)");
         }
         Registry registry = new Registry(c.dataDir(), store);
-        LogWriter logs = new LogWriter(store, 10_000, 256);
-        ModelRouter router = new ModelRouter(store, new Scheduler.Limits(c.maxRows(), c.queueCapacity()), c.engine());
+        LogWriter logs = new LogWriter(store, c.limits().logQueue(), 256);
+        ModelRouter router = new ModelRouter(
+                store,
+                new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey()),
+                c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
         Optional<String> active = store.versions().active(ModelVersion.POLICY);
         if (active.isPresent()) {
@@ -152,7 +268,8 @@ public final class ServingApp implements AutoCloseable {
             }
         });
         Vertx vertx = Vertx.vertx();
-        ApiServer api = new ApiServer(vertx, router, registry, logs, metrics, c.adminToken(), loop, clock);
+        ApiServer api = new ApiServer(
+                vertx, router, registry, logs, metrics, c.adminToken(), loop, c.open(), c.limits(), clock);
         int port;
         try {
             port = api.start(c.host(), c.port())
@@ -191,6 +308,10 @@ public final class ServingApp implements AutoCloseable {
 
     public ModelRouter router() {
         return router;
+    }
+
+    public ServingMetrics metrics() {
+        return metrics;
     }
 
     /** Registers an export directory as a new version (policy or reward model) and makes it active. */

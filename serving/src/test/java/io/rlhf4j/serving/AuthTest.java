@@ -16,7 +16,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Open mode until the first key, then keys map to users, with a rate limit each. */
+/**
+ * Open mode until the first key (or on purpose with --open), then keys map to users, with a rate limit
+ * each; revoking the last key does not reopen the server.
+ */
 class AuthTest {
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -111,6 +114,58 @@ class AuthTest {
                 HttpResponse.BodyHandlers.ofString());
         assertThat(revoked.statusCode()).isEqualTo(200);
         assertThat(complete(service.get("key").asText(), "b").statusCode()).isEqualTo(401);
+
+        // Revoking the last key locks the server; it does not silently reopen it to everyone.
+        assertThat(HTTP.send(
+                                HttpRequest.newBuilder(URI.create(base + "/admin/keys/"
+                                                + alice.get("prefix").asText()))
+                                        .header("authorization", "Bearer " + ADMIN)
+                                        .DELETE()
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                        .statusCode())
+                .isEqualTo(200);
+        HttpResponse<String> locked = complete(null, "walk-in");
+        assertThat(locked.statusCode()).isEqualTo(401);
+        assertThat(complete(alice.get("key").asText(), "a").statusCode()).isEqualTo(401);
+        assertThat(JSON.readTree(complete(alice.get("key").asText(), "a").body())
+                        .at("/error/message")
+                        .asText())
+                .contains("every key of this server is revoked", "--open");
+    }
+
+    @Test
+    void openModeOnPurposeNeedsNoKeyEvenWhenKeysExist(@TempDir Path dir) throws Exception {
+        ServingApp open = TestServers.startDemoWith(
+                dir,
+                ServingApp.Config.defaults(dir.resolve("data"))
+                        .withPort(0)
+                        .withAdminToken(ADMIN)
+                        .withOpen(true));
+        try {
+            open.store()
+                    .keys()
+                    .create(new io.rlhf4j.core.store.ApiKey(
+                            io.rlhf4j.core.store.ApiKey.hash("rk-x"), "rk-x", "bob", "user", false, 60, 0L, null));
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(TestServers.base(open) + "/v1/completions"))
+                            .header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"prompt\":\"dog\",\"max_tokens\":2,\"user\":\"carol\"}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(open.store().prompts().recent(1).get(0).userId()).isEqualTo("carol");
+        } finally {
+            open.close();
+        }
+        ServingApp.Config wide = ServingApp.Config.defaults(dir.resolve("wide"))
+                .withPort(0)
+                .withOpen(true)
+                .withHost("0.0.0.0");
+        assertThatThrownBy(() -> ServingApp.start(wide))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("--open");
     }
 
     @Test
@@ -126,7 +181,9 @@ class AuthTest {
                 4,
                 4,
                 null,
-                io.rlhf4j.serving.loop.LoopOptions.disabled());
+                io.rlhf4j.serving.loop.LoopOptions.disabled(),
+                false,
+                io.rlhf4j.serving.config.AdmissionLimits.defaults());
         assertThatThrownBy(() -> ServingApp.start(c))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("open mode");

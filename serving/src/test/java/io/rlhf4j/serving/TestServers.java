@@ -25,9 +25,19 @@ final class TestServers {
      * exported to {@code tmp/export} as version 1.
      */
     static ServingApp startDemo(Path tmp, String adminToken) throws IOException {
+        return startDemoWith(
+                tmp, ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(adminToken));
+    }
+
+    /** As {@link #startDemo(Path, String)}, with the given configuration. */
+    static ServingApp startDemoWith(Path tmp, ServingApp.Config config) throws IOException {
+        return startDemoWith(tmp, config, java.time.Clock.systemUTC());
+    }
+
+    /** As {@link #startDemoWith(Path, ServingApp.Config)}, running by {@code clock}. */
+    static ServingApp startDemoWith(Path tmp, ServingApp.Config config, java.time.Clock clock) throws IOException {
         Path export = export(DEMO, tmp.resolve("export"), false);
-        ServingApp app = ServingApp.start(
-                ServingApp.Config.defaults(tmp.resolve("data")).withPort(0).withAdminToken(adminToken));
+        ServingApp app = ServingApp.start(config, clock);
         app.registerAndActivate(export);
         return app;
     }

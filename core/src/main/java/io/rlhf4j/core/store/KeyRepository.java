@@ -41,9 +41,17 @@ public final class KeyRepository {
                 hash);
     }
 
-    /** Keys not revoked: zero means the server runs in open mode. */
+    /** Keys not revoked. */
     public long countActive() {
         return jdbc.count("SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL");
+    }
+
+    /**
+     * Keys ever created, revoked ones included: zero means a fresh install, which a loopback server may
+     * serve in open mode without being asked; revoking every key must not reopen it.
+     */
+    public long countEver() {
+        return jdbc.count("SELECT COUNT(*) FROM api_keys");
     }
 
     /** Revokes the keys that start with {@code prefix}; returns how many. */

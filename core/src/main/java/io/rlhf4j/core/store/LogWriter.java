@@ -32,6 +32,14 @@ public final class LogWriter implements AutoCloseable {
         thread.start();
     }
 
+    /**
+     * How many more logs the queue takes now. A request checks it before generating, so that a store
+     * too slow to keep up answers 503 at once rather than 500 after the work is done.
+     */
+    public int room() {
+        return closed ? 0 : queue.remainingCapacity();
+    }
+
     /** Queues a log; the future fails (rather than blocking the caller) when the queue is full. */
     public CompletableFuture<Void> submit(PromptLog log) {
         CompletableFuture<Void> done = new CompletableFuture<>();

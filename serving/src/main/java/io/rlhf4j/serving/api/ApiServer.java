@@ -6,6 +6,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.serving.config.AdmissionLimits;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
@@ -45,9 +46,15 @@ public final class ApiServer {
     private final String adminToken;
     private final TrainingLoop loop;
     private final Clock clock;
+    private final boolean open;
+    private final AdmissionLimits limits;
     private HttpServer server;
 
-    /** @param clock what leases, rate limits and the handlers' timestamps follow */
+    /**
+     * @param open open mode on purpose ({@code --open}): no key is asked for even once keys exist
+     * @param limits what one caller, and all together, may hold
+     * @param clock what leases, rate limits and the handlers' timestamps follow
+     */
     public ApiServer(
             Vertx vertx,
             ModelRouter router,
@@ -56,7 +63,11 @@ public final class ApiServer {
             ServingMetrics metrics,
             String adminToken,
             TrainingLoop loop,
+            boolean open,
+            AdmissionLimits limits,
             Clock clock) {
+        this.open = open;
+        this.limits = limits;
         this.loop = loop;
         this.clock = clock;
         this.vertx = vertx;
@@ -70,11 +81,13 @@ public final class ApiServer {
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        Auth auth = new Auth(registry.store(), isLoopback(host), clock);
+        Auth auth = new Auth(registry.store(), isLoopback(host), open, clock);
         auth.openMode(); // learn the mode before the first request (not on the event loop)
         r.route().handler(new RequestGuard(auth));
-        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth, clock));
-        r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, clock));
+        Quotas quotas = new Quotas(limits, clock);
+        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth, quotas, clock));
+        r.post("/v1/chat/completions")
+                .handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, quotas, clock));
         new TokenizeHandler(vertx, router, auth).mount(r);
         r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
         r.get("/metrics")

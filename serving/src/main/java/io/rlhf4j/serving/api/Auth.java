@@ -14,20 +14,25 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * Who is calling. With no API key in the store a server on loopback is in open mode: the user is the
- * request's {@code user} field or "anonymous". A server on any other address never is, even after its
- * last key is revoked (then nobody gets in). Otherwise every request needs
+ * Who is calling. A server on loopback is in open mode when started so ({@code --open}) or while its
+ * store has never held an API key (a fresh install): the user is the request's {@code user} field or
+ * "anonymous". Once a key has been created, revoking the last one does not reopen it (then nobody gets
+ * in), and a server on any other address never is in open mode. Otherwise every request needs
  * {@code Authorization: Bearer <key>}; the key's user id is recorded, or the {@code user} field when the
  * key may set it (a service answering for its own users). Each key has its own token bucket.
  * Lookups hit the store at most every few seconds per key: call {@link #authenticate} off the event loop.
  */
 final class Auth {
 
-    /** The caller, resolved. */
-    record Principal(String userId, String role, String keyPrefix) {}
+    /**
+     * The caller, resolved. {@code caller} is whom cost limits and fair queueing count against: the
+     * key (by its hash), or in open mode the user.
+     */
+    record Principal(String userId, String role, String keyPrefix, String caller) {}
 
     private final Store store;
     private final boolean loopback;
+    private final boolean explicitOpen;
     private final TimeMeter meter;
     private final Cache<String, Optional<ApiKey>> keys;
     private final Cache<String, Bucket> buckets;
@@ -43,11 +48,13 @@ final class Auth {
 
     /**
      * @param loopback whether the server listens on loopback only: open mode is allowed nowhere else
+     * @param explicitOpen open mode was asked for, so it holds even when keys exist
      * @param clock what the token buckets refill by and the cached lookups expire by
      */
-    Auth(Store store, boolean loopback, Clock clock) {
+    Auth(Store store, boolean loopback, boolean explicitOpen, Clock clock) {
         this.store = store;
         this.loopback = loopback;
+        this.explicitOpen = explicitOpen;
         this.meter = Clocks.meter(clock);
         Ticker ticker = Clocks.ticker(clock);
         this.keys = Caffeine.newBuilder()
@@ -83,7 +90,6 @@ final class Auth {
                 .build();
     }
 
-    /** Reads the store when the cached key count has expired: call it on a worker. */
     /**
      * A key by its hash. Keys found stay in their own cache, which unknown keys cannot fill: a flood of
      * made-up keys would otherwise evict the real ones and send every request to the store. Unknown
@@ -120,8 +126,10 @@ final class Auth {
         return found;
     }
 
+    /** Reads the store when the cached key count has expired: call it on a worker. */
     boolean openMode() {
-        boolean open = loopback && activeKeys.get("count", k -> store.keys().countActive()) == 0;
+        boolean open = loopback
+                && (explicitOpen || activeKeys.get("ever", k -> store.keys().countEver()) == 0);
         lastKnownOpen = open;
         return open;
     }
@@ -143,7 +151,8 @@ final class Auth {
 
     Principal authenticate(String authorization, String requestedUser) {
         if (openMode()) {
-            return new Principal(requestedUser == null ? "anonymous" : requestedUser, "user", null);
+            String user = requestedUser == null ? "anonymous" : requestedUser;
+            return new Principal(user, "user", null, "user:" + user);
         }
         if (authorization == null || !authorization.startsWith("Bearer ")) {
             throw new ApiError(
@@ -162,7 +171,11 @@ final class Auth {
                         "invalid_request_error",
                         null,
                         "invalid_api_key",
-                        "incorrect or revoked API key " + ApiKey.prefixOf(key) + "..."));
+                        "incorrect or revoked API key " + ApiKey.prefixOf(key) + "..."
+                                + (activeKeys.get("active", n -> store.keys().countActive()) == 0
+                                        ? " (every key of this server is revoked: create one, or start it with"
+                                                + " --open on loopback)"
+                                        : "")));
         Bucket bucket = buckets.get(
                 hash,
                 h -> Bucket.builder()
@@ -186,6 +199,6 @@ final class Auth {
                     .retryAfter(seconds);
         }
         String user = k.maySetUser() && requestedUser != null ? requestedUser : k.userId();
-        return new Principal(user, k.role(), k.prefix());
+        return new Principal(user, k.role(), k.prefix(), "key:" + hash);
     }
 }

@@ -28,8 +28,14 @@ import java.util.Map;
 final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHandler.Params> {
 
     ChatCompletionsHandler(
-            Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
-        super(vertx, router, logs, metrics, auth, clock);
+            Vertx vertx,
+            ModelRouter router,
+            LogWriter logs,
+            ServingMetrics metrics,
+            Auth auth,
+            Quotas quotas,
+            Clock clock) {
+        super(vertx, router, logs, metrics, auth, quotas, clock);
     }
 
     @Override

@@ -22,8 +22,14 @@ import java.util.Map;
 final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Params> {
 
     CompletionsHandler(
-            Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
-        super(vertx, router, logs, metrics, auth, clock);
+            Vertx vertx,
+            ModelRouter router,
+            LogWriter logs,
+            ServingMetrics metrics,
+            Auth auth,
+            Quotas quotas,
+            Clock clock) {
+        super(vertx, router, logs, metrics, auth, quotas, clock);
     }
 
     @Override
@@ -46,11 +52,12 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
         int vocab = engine.config().vocabSize();
-        if (params.prompts().size() > scheduler.limits().queueCapacity()) {
+        if (params.prompts().size() > scheduler.queuePerCaller()) {
+            // More than one caller may ever have waiting: it could never be admitted, so it is not a 503.
             throw ApiError.invalid(
                     "prompt",
-                    params.prompts().size() + " prompts exceed this server's queue of "
-                            + scheduler.limits().queueCapacity() + " requests; send them in smaller batches");
+                    params.prompts().size() + " prompts exceed the " + scheduler.queuePerCaller()
+                            + " one caller may have queued on this server; send them in smaller batches");
         }
         List<int[]> ids = new ArrayList<>();
         List<String> texts = new ArrayList<>();

@@ -97,6 +97,11 @@ final class Exchange {
     private final List<Scheduler.Handle> handles = new ArrayList<>();
     private final long arrived;
     private final Auth.Principal who;
+    /** Bytes a stream may have written and its client not yet read. */
+    private final int streamBuffer;
+    /** Called when the client goes away before the response ended. */
+    private final Runnable left;
+
     private int open;
     private boolean failed;
     private boolean firstToken;
@@ -111,7 +116,11 @@ final class Exchange {
             ServingMetrics metrics,
             Clock clock,
             long arrived,
-            Auth.Principal who) {
+            Auth.Principal who,
+            int streamBuffer,
+            Runnable left) {
+        this.streamBuffer = streamBuffer;
+        this.left = left;
         this.clock = clock;
         this.created = clock.millis() / 1000;
         this.context = context;
@@ -136,31 +145,43 @@ final class Exchange {
     /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
     boolean start() {
         if (response.closed()) {
+            left.run();
             return true; // the client left while we tokenized: nothing to generate for
         }
+        List<GenerationRequest> requests = new ArrayList<>();
+        List<Sink> sinks = new ArrayList<>();
         for (int p = 0; p < work.prompts().size(); p++) {
-            int offset = p * work.n();
-            GenerationRequest req = new GenerationRequest(
+            requests.add(new GenerationRequest(
                     work.prompts().get(p),
                     work.sampling(),
                     work.n(),
                     Math.max(0, work.topLogprobs()),
-                    work.promptLogprobs());
-            Optional<Scheduler.Handle> h = scheduler.submit(req, sink(p));
-            if (h.isEmpty()) {
-                handles.forEach(Scheduler.Handle::cancel);
-                failed = true;
-                if (!scheduler.isClosing()) {
-                    ApiError.overloaded("the server is at capacity; retry shortly")
-                            .send(response);
-                }
-                return false;
-            }
-            handles.add(h.get());
+                    work.promptLogprobs()));
+            sinks.add(sink(p));
         }
-        response.closeHandler(v -> handles.forEach(Scheduler.Handle::cancel));
+        // Whole or not at all: a refused request leaves nothing queued behind it.
+        Optional<List<Scheduler.Handle>> h = scheduler.submit(who.caller(), requests, sinks);
+        if (h.isEmpty()) {
+            failed = true;
+            if (!scheduler.isClosing()) {
+                ApiError.overloaded(
+                                scheduler.queued() + requests.size()
+                                                > scheduler.limits().queueCapacity()
+                                        ? "the server is at capacity; retry shortly"
+                                        : "this caller already has as many prompts waiting as one caller may ("
+                                                + scheduler.queuePerCaller() + "); retry shortly")
+                        .send(response);
+            }
+            return false;
+        }
+        handles.addAll(h.get());
+        response.closeHandler(v -> {
+            handles.forEach(Scheduler.Handle::cancel);
+            left.run();
+        });
         response.putHeader("x-rlhf4j-version", version);
         if (work.stream()) {
+            response.setWriteQueueMaxSize(streamBuffer);
             response.setChunked(true)
                     .putHeader("content-type", "text/event-stream")
                     .putHeader("cache-control", "no-cache");
@@ -169,10 +190,22 @@ final class Exchange {
         return true;
     }
 
-    /** Writes one server-sent event. */
+    /**
+     * Writes one server-sent event. Generation does not wait for a slow reader, so what a client has
+     * not read piles up here; once it exceeds the stream buffer the client is taken to have stopped
+     * reading: its generation is cancelled and its connection closed (it is not logged, as for a
+     * client that hangs up), instead of the server holding its stream without bound.
+     */
     void send(ObjectNode chunk) {
-        if (!response.closed()) {
-            response.write("data: " + chunk + "\n\n");
+        if (response.closed() || failed) {
+            return;
+        }
+        response.write("data: " + chunk + "\n\n");
+        if (response.writeQueueFull()) {
+            failed = true;
+            handles.forEach(Scheduler.Handle::cancel);
+            metrics.slowStream();
+            response.reset();
         }
     }
 

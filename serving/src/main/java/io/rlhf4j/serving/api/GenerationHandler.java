@@ -15,6 +15,7 @@ import io.vertx.ext.web.RoutingContext;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * What the generating endpoints share: validate on the event loop, authenticate and tokenize on a
@@ -33,10 +34,22 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     private final LogWriter logs;
     private final ServingMetrics metrics;
     private final Auth auth;
+    private final Quotas quotas;
     private final Clock clock;
 
-    /** @param clock what responses and the prompt log are stamped with (its time orders the labeling queue) */
-    GenerationHandler(Vertx vertx, ModelRouter router, LogWriter logs, ServingMetrics metrics, Auth auth, Clock clock) {
+    /**
+     * @param quotas the per-caller cost limits, shared by every generating endpoint
+     * @param clock what responses and the prompt log are stamped with (its time orders the labeling queue)
+     */
+    GenerationHandler(
+            Vertx vertx,
+            ModelRouter router,
+            LogWriter logs,
+            ServingMetrics metrics,
+            Auth auth,
+            Quotas quotas,
+            Clock clock) {
+        this.quotas = quotas;
         this.clock = clock;
         this.vertx = vertx;
         this.router = router;
@@ -61,7 +74,13 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     public final void handle(RoutingContext ctx) {
         HttpServerResponse response = ctx.response();
         long arrived = System.nanoTime();
-        response.endHandler(v -> metrics.request(endpoint(), response.getStatusCode(), System.nanoTime() - arrived));
+        AtomicReference<Quotas.Lease> lease = new AtomicReference<>();
+        // A request's quota lease is held from the moment it is queued until its response ends or
+        // its client leaves, whichever comes first.
+        response.endHandler(v -> {
+            metrics.request(endpoint(), response.getStatusCode(), System.nanoTime() - arrived);
+            release(lease);
+        });
         P params;
         try {
             JsonNode body;
@@ -94,13 +113,43 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             ApiError.invalid(null, e.getMessage()).send(response);
             return;
         }
-        admit(vertx.getOrCreateContext(), response, ctx.request().getHeader("authorization"), params, arrived, 0);
+        admit(
+                vertx.getOrCreateContext(),
+                response,
+                ctx.request().getHeader("authorization"),
+                params,
+                arrived,
+                lease,
+                0);
     }
 
-    private record Admitted(Auth.Principal who, Scheduler scheduler, Exchange.Work work) {}
+    private static void release(AtomicReference<Quotas.Lease> lease) {
+        Quotas.Lease l = lease.getAndSet(null);
+        if (l != null) {
+            l.release();
+        }
+    }
+
+    private record Admitted(Auth.Principal who, Scheduler scheduler, Exchange.Work work, Quotas.Lease lease) {}
+
+    /** What a request may cost: its prompt tokens and all it may generate, as the window allows. */
+    static long cost(Exchange.Work work, int window) {
+        long tokens = 0;
+        for (int[] prompt : work.prompts()) {
+            tokens += prompt.length
+                    + (long) work.n() * Math.max(0, Math.min(work.sampling().maxTokens(), window - prompt.length));
+        }
+        return tokens;
+    }
 
     private void admit(
-            Context context, HttpServerResponse response, String authorization, P params, long arrived, int attempt) {
+            Context context,
+            HttpServerResponse response,
+            String authorization,
+            P params,
+            long arrived,
+            AtomicReference<Quotas.Lease> lease,
+            int attempt) {
         vertx.executeBlocking(
                         () -> {
                             Scheduler scheduler = router.current();
@@ -115,7 +164,17 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                                         "n must be at most "
                                                 + scheduler.limits().maxRows() + " on this server (its batch size)");
                             }
-                            return new Admitted(who, scheduler, work(scheduler, params));
+                            Exchange.Work work = work(scheduler, params);
+                            if (logs.room() < work.prompts().size()) {
+                                throw ApiError.overloaded("the prompt log is backed up (the store is slow to commit): "
+                                                + "retry shortly")
+                                        .retryAfter(1);
+                            }
+                            // Last, so that nothing after it can fail with the tokens spent.
+                            Quotas.Lease held = quotas.acquire(
+                                    who.caller(),
+                                    cost(work, scheduler.engine().config().maxPositions()));
+                            return new Admitted(who, scheduler, work, held);
                         },
                         false)
                 .onComplete(ar -> {
@@ -134,10 +193,20 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                             metrics,
                             clock,
                             arrived,
-                            a.who());
-                    if (!exchange.start() && a.scheduler().isClosing()) {
+                            a.who(),
+                            quotas.limits().streamBufferBytes(),
+                            () -> release(lease));
+                    if (exchange.start()) {
+                        lease.set(a.lease());
+                        if (response.closed() || response.ended()) {
+                            release(lease); // it ended or its client left before the lease was held
+                        }
+                        return;
+                    }
+                    a.lease().refund();
+                    if (a.scheduler().isClosing()) {
                         if (attempt < 3) {
-                            admit(context, response, authorization, params, arrived, attempt + 1);
+                            admit(context, response, authorization, params, arrived, lease, attempt + 1);
                         } else {
                             ApiError.overloaded("the model is being swapped; retry shortly")
                                     .send(response);
@@ -219,8 +288,10 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                 }
                 seed = b.get("seed").asLong();
             }
+            // vLLM's extension: generate max_tokens whatever the model says (benchmarks, load tests).
+            boolean ignoreEos = bool(b, "ignore_eos", false);
             SamplingParams sampling =
-                    new SamplingParams(maxTokens, temperature, topP, Math.max(0, topK), stop(b), seed);
+                    new SamplingParams(maxTokens, temperature, topP, Math.max(0, topK), stop(b), seed, ignoreEos);
             return new Common(model, sampling, n, stream, includeUsage, user, consent);
         }
 

@@ -193,8 +193,9 @@ final class LabelingHandler {
                 done.tryFail(error);
             }
         };
+        // Labeling's samples queue as one caller of their own: they take their turn beside the API's.
         if (task.scheduler()
-                .submit(new GenerationRequest(task.tokens(), params, k, 0), sink)
+                .submit("labeling", List.of(new GenerationRequest(task.tokens(), params, k, 0)), List.of(sink))
                 .isEmpty()) {
             leases.invalidate(task.prompt().id());
             return Future.failedFuture(ApiError.overloaded("the server is at capacity; retry shortly"));

@@ -20,11 +20,13 @@ import java.util.Set;
  * not know is an error naming it, so a typo is not silently ignored.
  *
  * <pre>
- * server:    {host: 127.0.0.1, port: 8080}
+ * server:    {host: 127.0.0.1, port: 8080, open: false}
  * data_dir:  data
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
  * scheduler: {max_batch: 32, queue: 256}
+ * limits:    {log_queue: 10000, concurrent_per_key: 64, tokens_per_minute_per_key: 1000000,
+ *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576}
  * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model,
  *             held_out_labelers: ""}
  * </pre>
@@ -35,6 +37,7 @@ public final class ServeConfig {
     public static final Map<String, String> ENV = Map.ofEntries(
             Map.entry("RLHF4J_HOST", "server.host"),
             Map.entry("RLHF4J_PORT", "server.port"),
+            Map.entry("RLHF4J_OPEN", "server.open"),
             Map.entry("RLHF4J_DATA_DIR", "data_dir"),
             Map.entry("RLHF4J_DB_URL", "database.url"),
             Map.entry("RLHF4J_DB_USER", "database.user"),
@@ -47,7 +50,14 @@ public final class ServeConfig {
             Map.entry("RLHF4J_AUTO_PROMOTE", "loop.auto_promote"));
 
     private static final Map<String, Set<String>> KEYS = Map.of(
-            "server", Set.of("host", "port"),
+            "server", Set.of("host", "port", "open"),
+            "limits",
+                    Set.of(
+                            "log_queue",
+                            "concurrent_per_key",
+                            "tokens_per_minute_per_key",
+                            "queue_share_per_key",
+                            "stream_buffer_bytes"),
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device"),
@@ -110,7 +120,9 @@ public final class ServeConfig {
                             .withEveryJudgements(integer(tree, "loop.every_judgements", 200))
                             .withAutoPromote(Boolean.parseBoolean(text(tree, "loop.auto_promote", "false")))
                             .withTrainingThreads(integer(tree, "loop.training_threads", 1))
-                            .withHeldOutLabelers(text(tree, "loop.held_out_labelers", "")));
+                            .withHeldOutLabelers(text(tree, "loop.held_out_labelers", "")),
+                    bool(tree, "server.open", false),
+                    limits(tree));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
                     (file == null ? "configuration" : file.toString()) + ": " + e.getMessage());
@@ -163,6 +175,39 @@ public final class ServeConfig {
     private static String text(ObjectNode root, String path, String dflt) {
         JsonNode n = at(root, path);
         return n == null ? dflt : n.asText();
+    }
+
+    private static AdmissionLimits limits(ObjectNode tree) {
+        AdmissionLimits d = AdmissionLimits.defaults();
+        return new AdmissionLimits(
+                integer(tree, "limits.log_queue", d.logQueue()),
+                integer(tree, "limits.concurrent_per_key", d.concurrentPerKey()),
+                integer(tree, "limits.tokens_per_minute_per_key", (int) d.tokensPerMinutePerKey()),
+                number(tree, "limits.queue_share_per_key", d.queueSharePerKey()),
+                integer(tree, "limits.stream_buffer_bytes", d.streamBufferBytes()));
+    }
+
+    private static boolean bool(ObjectNode root, String path, boolean dflt) {
+        String t = text(root, path, null);
+        if (t == null) {
+            return dflt;
+        }
+        if (!t.equals("true") && !t.equals("false")) {
+            throw new IllegalArgumentException("'" + path + "' must be true or false, got '" + t + "'");
+        }
+        return Boolean.parseBoolean(t);
+    }
+
+    private static double number(ObjectNode root, String path, double dflt) {
+        JsonNode n = at(root, path);
+        if (n == null) {
+            return dflt;
+        }
+        try {
+            return Double.parseDouble(n.asText().trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + path + "' must be a number, got '" + n.asText() + "'");
+        }
     }
 
     private static int integer(ObjectNode root, String path, int dflt) {

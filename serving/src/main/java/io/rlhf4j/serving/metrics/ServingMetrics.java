@@ -21,6 +21,7 @@ public final class ServingMetrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Timer firstToken;
     private final Counter tokens;
+    private final Counter slowStreams;
     private final Set<String> versions = ConcurrentHashMap.newKeySet();
     private final ModelRouter router;
 
@@ -32,6 +33,9 @@ public final class ServingMetrics {
                 .register(registry);
         this.tokens = Counter.builder("rlhf4j_generated_tokens")
                 .description("tokens generated")
+                .register(registry);
+        this.slowStreams = Counter.builder("rlhf4j_streams_cut_slow_client")
+                .description("streams cancelled because their client stopped reading")
                 .register(registry);
         Gauge.builder(
                         "rlhf4j_queue_depth",
@@ -59,6 +63,14 @@ public final class ServingMetrics {
 
     public void firstToken(long nanos) {
         firstToken.record(Duration.ofNanos(nanos));
+    }
+
+    public void slowStream() {
+        slowStreams.increment();
+    }
+
+    public double slowStreams() {
+        return slowStreams.count();
     }
 
     public void tokens(int n) {

@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.SplittableRandom;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,8 +24,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Scheduler implements AutoCloseable {
 
-    /** How much work one scheduler takes on. */
-    public record Limits(int maxRows, int queueCapacity) {}
+    /**
+     * How much work one scheduler takes on: rows decoded together, prompts waiting, and the share of
+     * the waiting room one caller may hold.
+     */
+    public record Limits(int maxRows, int queueCapacity, double queueSharePerCaller) {
+        public Limits(int maxRows, int queueCapacity) {
+            this(maxRows, queueCapacity, 1.0);
+        }
+    }
 
     /** A submitted request; cancelling frees its rows at the next iteration. */
     public static final class Handle {
@@ -42,7 +47,7 @@ public final class Scheduler implements AutoCloseable {
 
     private final PolicyEngine engine;
     private final Limits limits;
-    private final BlockingQueue<Pending> queue;
+    private final WaitQueue<Pending> queue;
     private final Thread thread;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -53,7 +58,7 @@ public final class Scheduler implements AutoCloseable {
     public Scheduler(PolicyEngine engine, Limits limits) {
         this.engine = engine;
         this.limits = limits;
-        this.queue = new ArrayBlockingQueue<>(limits.queueCapacity());
+        this.queue = new WaitQueue<>(limits.queueCapacity(), limits.queueSharePerCaller());
         this.thread = new Thread(this::loop, "rlhf4j-scheduler-" + engine.version());
         thread.setDaemon(true);
         thread.start();
@@ -81,26 +86,43 @@ public final class Scheduler implements AutoCloseable {
         return queue.size();
     }
 
-    /** Queues a request; empty when the queue is full or the scheduler is closing. */
+    /** Queues a request of an anonymous caller; see {@link #submit(String, List, List)}. */
     public Optional<Handle> submit(GenerationRequest request, Sink sink) {
-        if (request.n() > limits.maxRows()) {
-            throw new IllegalArgumentException(
-                    "n = " + request.n() + " exceeds this server's batch of " + limits.maxRows());
+        return submit("", List.of(request), List.of(sink)).map(handles -> handles.get(0));
+    }
+
+    /**
+     * Queues the prompts of one request, all or none: empty when the queue, or {@code caller}'s share of
+     * it, has no room for all of them, or the scheduler is closing. Callers are served in turn.
+     */
+    public Optional<List<Handle>> submit(String caller, List<GenerationRequest> requests, List<Sink> sinks) {
+        List<Pending> pending = new ArrayList<>();
+        long now = System.nanoTime();
+        for (int i = 0; i < requests.size(); i++) {
+            GenerationRequest request = requests.get(i);
+            if (request.n() > limits.maxRows()) {
+                throw new IllegalArgumentException(
+                        "n = " + request.n() + " exceeds this server's batch of " + limits.maxRows());
+            }
+            pending.add(new Pending(request, sinks.get(i), new Handle(), now));
         }
-        Handle handle = new Handle();
-        Pending p = new Pending(request, sink, handle, System.nanoTime());
-        inFlight.incrementAndGet();
-        if (closing || !queue.offer(p)) {
-            inFlight.decrementAndGet();
+        inFlight.addAndGet(pending.size());
+        if (closing || !queue.offerAll(caller, pending)) {
+            inFlight.addAndGet(-pending.size());
             return Optional.empty();
         }
         // close() may have begun between the check and the offer, and the loop may already have
         // drained its last work: take the request back so the caller sends it to the next scheduler.
-        if (closing && queue.remove(p)) {
-            inFlight.decrementAndGet();
+        if (closing && queue.removeAll(caller, pending)) {
+            inFlight.addAndGet(-pending.size());
             return Optional.empty();
         }
-        return Optional.of(handle);
+        return Optional.of(pending.stream().map(Pending::handle).toList());
+    }
+
+    /** How many prompts one caller may have waiting here. */
+    public int queuePerCaller() {
+        return queue.perCaller();
     }
 
     // ------------------------------------------------------------------ the loop (scheduler thread only)
@@ -179,7 +201,7 @@ public final class Scheduler implements AutoCloseable {
             // Out of memory or worse: stop taking requests and answer every one we hold.
             closing = true;
             failOpen(fatal);
-            for (Pending p; (p = queue.poll()) != null; ) {
+            for (Pending p : queue.drain()) {
                 p.sink().onError(fatal);
                 finishRequest(p);
             }

@@ -26,7 +26,7 @@ class AuthRateLimitTest {
             store.keys()
                     .create(new ApiKey(
                             ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 2, clock.millis(), null));
-            Auth auth = new Auth(store, false, clock);
+            Auth auth = new Auth(store, false, false, clock);
             String bearer = "Bearer " + key;
 
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
@@ -62,7 +62,7 @@ class AuthRateLimitTest {
             store.keys()
                     .create(new ApiKey(
                             ApiKey.hash(key), ApiKey.prefixOf(key), "bob", "user", false, 60, clock.millis(), null));
-            Auth auth = new Auth(store, false, clock);
+            Auth auth = new Auth(store, false, false, clock);
             String bearer = "Bearer " + key;
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");
             store.keys().revoke(ApiKey.prefixOf(key), clock.millis());
@@ -90,7 +90,7 @@ class AuthRateLimitTest {
                             1000,
                             clock.millis(),
                             null));
-            Auth auth = new Auth(store, false, clock);
+            Auth auth = new Auth(store, false, false, clock);
             String bearer = "Bearer " + key;
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("carol");
 

@@ -40,6 +40,28 @@ class ServeConfigTest {
     }
 
     @Test
+    void openModeAndCostLimitsAreConfigured() throws Exception {
+        ServingApp.Config d = ServeConfig.load(null, Map.of(), null);
+        assertThat(d.open()).isFalse();
+        assertThat(d.limits()).isEqualTo(io.rlhf4j.serving.config.AdmissionLimits.defaults());
+        Path yaml = tmp.resolve("limits.yaml");
+        Files.writeString(yaml, """
+                server: {open: true}
+                limits: {log_queue: 50, concurrent_per_key: 4, tokens_per_minute_per_key: 9000,
+                         queue_share_per_key: 0.25, stream_buffer_bytes: 65536}
+                """);
+        ServingApp.Config c = ServeConfig.load(yaml, Map.of(), null);
+        assertThat(c.open()).isTrue();
+        assertThat(c.limits()).isEqualTo(new io.rlhf4j.serving.config.AdmissionLimits(50, 4, 9000, 0.25, 65536));
+        assertThat(ServeConfig.load(null, Map.of("RLHF4J_OPEN", "true"), null).open())
+                .isTrue();
+        Files.writeString(yaml, "limits: {queue_share_per_key: 2}\n");
+        assertThatThrownBy(() -> ServeConfig.load(yaml, Map.of(), null)).hasMessageContaining("queue_share_per_key");
+        Files.writeString(yaml, "server: {open: maybe}\n");
+        assertThatThrownBy(() -> ServeConfig.load(yaml, Map.of(), null)).hasMessageContaining("server.open");
+    }
+
+    @Test
     void mistakesAreNamed() throws Exception {
         Path yaml = tmp.resolve("bad.yaml");
         Files.writeString(yaml, "server: {prot: 80}\n");

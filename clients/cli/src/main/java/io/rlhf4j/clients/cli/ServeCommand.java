@@ -70,6 +70,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--no-training", description = "serve only: no background training runs")
     boolean noTraining;
 
+    @Option(
+            names = "--open",
+            description = "open mode on purpose: no API key is asked for, even once keys exist (loopback "
+                    + "only; a fresh store with no key ever created is open anyway; RLHF4J_OPEN)")
+    boolean open;
+
     @Override
     public Integer call() throws Exception {
         ServingApp.Config c = ServeConfig.load(configFile, System.getenv(), System.getenv("RLHF4J_ADMIN_TOKEN"));
@@ -107,7 +113,9 @@ final class ServeCommand implements Callable<Integer> {
                                 .withAutoPromote(
                                         autoPromote != null
                                                 ? autoPromote
-                                                : c.loop().autoPromote()));
+                                                : c.loop().autoPromote()),
+                open || c.open(),
+                c.limits());
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive =
                     app.store().versions().active(ModelVersion.POLICY).isPresent();
