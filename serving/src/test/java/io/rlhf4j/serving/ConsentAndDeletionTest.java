@@ -284,6 +284,39 @@ class ConsentAndDeletionTest {
                 .toList();
     }
 
+    @Test
+    void aRequestInFlightWhenItsUserIsDeletedIsNotWrittenAfterwards() throws Exception {
+        String gil = user(SplitPolicy.TRAIN, "gil");
+        StringBuilder prompts = new StringBuilder();
+        for (int i = 0; i < 16; i++) {
+            prompts.append(i == 0 ? "" : ",").append("\"dog (noun):\"");
+        }
+        // Long enough (16 prompts x 4 x 100 tokens) to be generating while the deletion runs.
+        var inFlight = HTTP.sendAsync(
+                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                        .header("content-type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":[" + prompts
+                                + "],\"n\":4,\"max_tokens\":100,\"ignore_eos\":true,\"user\":\"" + gil + "\"}"))
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (app.router().current().inFlight() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(app.router().current().inFlight())
+                .as("the request is generating")
+                .isPositive();
+        expect(200, deleteUser(gil));
+        assertThat(inFlight.isDone())
+                .as("the deletion did not wait for the generation")
+                .isFalse();
+        assertThat(inFlight.join().statusCode()).isEqualTo(200);
+        assertThat(app.store().prompts().recent(Integer.MAX_VALUE))
+                .extracting(PromptLog::userId)
+                .as("its log committed after the deletion and was dropped")
+                .doesNotContain(gil);
+    }
+
     static HttpResponse<String> put(String path, String body) throws Exception {
         return HTTP.send(
                 HttpRequest.newBuilder(URI.create(base + path))

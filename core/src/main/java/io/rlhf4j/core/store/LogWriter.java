@@ -40,6 +40,24 @@ public final class LogWriter implements AutoCloseable {
         return closed ? 0 : queue.remainingCapacity();
     }
 
+    /**
+     * Completes once every log queued before it has been committed (or has failed): a barrier for a
+     * user's deletion, which must not answer while a log it should have covered is still on its way.
+     * Waits for room if the queue is full.
+     */
+    public CompletableFuture<Void> flush() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        try {
+            if (closed || !queue.offer(new Pending(null, done), 30, TimeUnit.SECONDS)) {
+                done.completeExceptionally(new IllegalStateException("the prompt log is closed or stuck"));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            done.completeExceptionally(e);
+        }
+        return done;
+    }
+
     /** Queues a log; the future fails (rather than blocking the caller) when the queue is full. */
     public CompletableFuture<Void> submit(PromptLog log) {
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -64,12 +82,14 @@ public final class LogWriter implements AutoCloseable {
                 }
                 batch.add(first);
                 queue.drainTo(batch, maxBatch - 1);
+                // Barriers (flush) carry no log: they complete with the batch they came in.
+                List<Pending> logs = batch.stream().filter(p -> p.log() != null).toList();
                 try {
-                    store.prompts().log(batch.stream().map(Pending::log).toList());
+                    store.prompts().log(logs.stream().map(Pending::log).toList());
                     batch.forEach(p -> p.done().complete(null));
                 } catch (RuntimeException e) {
                     // One bad log must not fail the others it shared a transaction with.
-                    for (Pending p : batch) {
+                    for (Pending p : logs) {
                         try {
                             store.prompts().log(List.of(p.log()));
                             p.done().complete(null);
@@ -77,6 +97,7 @@ public final class LogWriter implements AutoCloseable {
                             p.done().completeExceptionally(each);
                         }
                     }
+                    batch.forEach(p -> p.done().complete(null)); // barriers; logs already answered
                 }
                 batch.clear();
             }

@@ -24,8 +24,30 @@ public final class PromptRepository {
         this.jdbc = jdbc;
     }
 
-    /** Writes a batch of request logs in one transaction (group commit). */
-    public void log(List<PromptLog> logs) {
+    /**
+     * Writes a batch of request logs in one transaction (group commit). A log of a user deleted at or
+     * after the log's time is dropped, not written: the request was in flight when its user was deleted.
+     * Returns how many were written.
+     */
+    public int log(List<PromptLog> logs) {
+        if (logs.isEmpty()) {
+            return 0;
+        }
+        return jdbc.inTransaction(c -> {
+            java.util.Map<String, Long> deleted = new java.util.HashMap<>();
+            for (String user : logs.stream().map(PromptLog::userId).distinct().toList()) {
+                Jdbc.first(c, "SELECT deleted_at FROM deleted_users WHERE user_id = ?", r -> r.getLong(1), user)
+                        .ifPresent(at -> deleted.put(user, at));
+            }
+            List<PromptLog> kept = logs.stream()
+                    .filter(p -> !deleted.containsKey(p.userId()) || p.createdAt() > deleted.get(p.userId()))
+                    .toList();
+            write(c, kept);
+            return kept.size();
+        });
+    }
+
+    private void write(Connection c, List<PromptLog> logs) throws SQLException {
         if (logs.isEmpty()) {
             return;
         }
@@ -63,21 +85,19 @@ public final class PromptRepository {
             }
             optedOut.add(new Object[] {false, p.id(), p.userId(), false});
         }
-        jdbc.transaction(c -> {
-            Jdbc.batch(c, jdbc.insertIgnoringConflict("users", "id, consent_to_training, created_at", "id"), users);
-            Jdbc.batch(
-                    c,
-                    "INSERT INTO prompts (id, user_id, consent_to_training, source, text, model_version, "
-                            + "params, created_at, request_consent, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    prompts);
-            Jdbc.batch(c, INSERT_COMPLETION, completions);
-            // A user who opted out stays out, whatever a single request says.
-            Jdbc.batch(
-                    c,
-                    "UPDATE prompts SET consent_to_training = ? WHERE id = ? AND EXISTS "
-                            + "(SELECT 1 FROM users u WHERE u.id = ? AND u.consent_to_training = ?)",
-                    optedOut);
-        });
+        Jdbc.batch(c, jdbc.insertIgnoringConflict("users", "id, consent_to_training, created_at", "id"), users);
+        Jdbc.batch(
+                c,
+                "INSERT INTO prompts (id, user_id, consent_to_training, source, text, model_version, "
+                        + "params, created_at, request_consent, messages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                prompts);
+        Jdbc.batch(c, INSERT_COMPLETION, completions);
+        // A user who opted out stays out, whatever a single request says.
+        Jdbc.batch(
+                c,
+                "UPDATE prompts SET consent_to_training = ? WHERE id = ? AND EXISTS "
+                        + "(SELECT 1 FROM users u WHERE u.id = ? AND u.consent_to_training = ?)",
+                optedOut);
     }
 
     /** Prompts, newest first. */

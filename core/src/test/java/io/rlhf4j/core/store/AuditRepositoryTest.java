@@ -20,7 +20,7 @@ class AuditRepositoryTest {
     void entriesAreAppendedAndReadOldestFirst(String kind) {
         try (Store store = Databases.open(kind, tmp)) {
             AuditRepository audit = store.audit();
-            store.consent().deleteUser("alice");
+            store.consent().deleteUser("alice", 5000);
             audit.append("user_deleted", "alice", 4000);
             assertThat(audit.entries()).singleElement().asString().contains("user_deleted alice");
             audit.append("forced_promotion", "version 2", 3000);

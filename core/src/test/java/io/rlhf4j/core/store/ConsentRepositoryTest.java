@@ -45,7 +45,7 @@ class ConsentRepositoryTest {
             store.judgements()
                     .addRanking(
                             new Judgement.Ranking("r2", "p2", "lee", List.of(0, 1), new int[] {1, 0}, "labeling", 1));
-            ConsentRepository.Deletion d = consent.deleteUser("alice");
+            ConsentRepository.Deletion d = consent.deleteUser("alice", 5000);
             assertThat(d).isEqualTo(new ConsentRepository.Deletion("alice", 2, 2, 1, 1));
             assertThat(store.prompts().recent(10)).extracting(PromptLog::userId).containsExactly("bob");
             assertThat(store.judgements().rankings())
@@ -70,6 +70,39 @@ class ConsentRepositoryTest {
             assertThat(store.prompts().recent(10))
                     .extracting(PromptLog::id, PromptLog::consent)
                     .containsExactlyInAnyOrder(Tuple.tuple("p1", true), Tuple.tuple("p2", false));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("io.rlhf4j.core.store.Databases#kinds")
+    void aDeletionStaysDeletedRevokesTheUsersKeysAndKeepsAnOptOut(String kind) {
+        try (Store store = Databases.open(kind, tmp)) {
+            ConsentRepository consent = store.consent();
+            store.keys().create(new ApiKey(ApiKey.hash("rk-f"), "rk-f", "fay", "user", false, 60, 0L, null));
+            store.keys().create(new ApiKey(ApiKey.hash("rk-g"), "rk-g", "gus", "user", false, 60, 0L, null));
+            store.prompts().log(List.of(log("f1", "fay", 0), log("g1", "gus", 0)));
+            consent.set("gus", false, 500);
+            PromptLog inFlight = new PromptLog("f2", "fay", true, "api", "sent before", "1", "{}", 900, List.of());
+            consent.deleteUser("fay", 1000);
+            consent.deleteUser("gus", 1000);
+
+            assertThat(store.prompts().log(List.of(inFlight)))
+                    .as("a log from before the deletion that commits after it is not written")
+                    .isZero();
+            PromptLog later = new PromptLog("f3", "fay", true, "api", "sent after", "1", "{}", 1001, List.of());
+            assertThat(store.prompts().log(List.of(later))).isEqualTo(1);
+            assertThat(store.prompts().recent(10)).extracting(PromptLog::id).containsExactly("f3");
+            assertThat(consent.deletedAt("fay")).hasValue(1000L);
+            assertThat(store.keys().find(ApiKey.hash("rk-f")).orElseThrow().revoked())
+                    .isTrue();
+            assertThat(store.keys().countActive()).isZero();
+            assertThat(consent.given("gus"))
+                    .as("an opt-out outlives the deletion")
+                    .isFalse();
+            store.prompts().log(List.of(new PromptLog("g2", "gus", true, "api", "after", "1", "{}", 2000, List.of())));
+            assertThat(store.prompts().find("g2").orElseThrow().consent()).isFalse();
+            assertThat(consent.deletedSince(1000)).containsOnlyKeys("fay", "gus");
+            assertThat(consent.deletedSince(1001)).isEmpty();
         }
     }
 }

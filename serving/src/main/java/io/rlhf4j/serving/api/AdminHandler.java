@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.ConsentRepository;
+import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.TrainingLoop;
@@ -38,16 +39,19 @@ final class AdminHandler {
     private final byte[] token;
     private final Auth auth;
     private final TrainingLoop loop;
+    private final LogWriter logs;
 
     AdminHandler(
             Vertx vertx,
             ModelRouter router,
             Registry registry,
+            LogWriter logs,
             ServingMetrics metrics,
             String adminToken,
             Auth auth,
             TrainingLoop loop,
             Clock clock) {
+        this.logs = logs;
         this.clock = clock;
         this.auth = auth;
         this.loop = loop;
@@ -276,7 +280,15 @@ final class AdminHandler {
      * snapshots are immutable lineage, so retraining without the user is the admin's decision.
      */
     private ObjectNode deleteUser(String user) throws Exception {
-        ConsentRepository.Deletion d = registry.store().consent().deleteUser(user);
+        long at = clock.millis();
+        // The first pass leaves the tombstone (from then on no log of the user's from before it is
+        // written) and revokes their keys; the barrier waits out the logs already on their way to the
+        // store, and the second pass removes any that a concurrent transaction wrote before it saw the
+        // tombstone. Only then is the deletion reported done.
+        ConsentRepository.Deletion d = registry.store().consent().deleteUser(user, at);
+        auth.invalidate();
+        logs.flush().get(60, java.util.concurrent.TimeUnit.SECONDS);
+        d = d.plus(registry.store().consent().deleteUser(user, at));
         registry.store().audit().append("user_deleted", user + ": " + d, clock.millis());
         List<String> snapshots = loop.snapshotsHolding(user);
         ObjectNode o = Json.MAPPER.createObjectNode();

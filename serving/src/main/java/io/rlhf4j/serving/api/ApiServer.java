@@ -94,7 +94,7 @@ public final class ApiServer {
                 .handler(ctx -> ctx.response()
                         .putHeader("content-type", "text/plain; version=0.0.4")
                         .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, metrics, adminToken, auth, loop, clock).mount(r);
+        new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock).mount(r);
         new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock).mount(r);
         new ConsentHandler(vertx, registry.store(), auth, clock).mount(r);
         r.get("/v1/models").handler(this::models);

@@ -13,7 +13,6 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Context;
 import io.vertx.core.http.HttpServerResponse;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -93,9 +92,14 @@ final class Exchange {
     private final Format format;
     private final LogWriter logs;
     private final ServingMetrics metrics;
-    private final Clock clock;
     private final List<Scheduler.Handle> handles = new ArrayList<>();
     private final long arrived;
+    /**
+     * When the request arrived, by the clock: its log's time. A deletion of its user after that drops
+     * the log even if it commits later.
+     */
+    private final long arrivedAt;
+
     private final Auth.Principal who;
     /** Bytes a stream may have written and its client not yet read. */
     private final int streamBuffer;
@@ -114,15 +118,15 @@ final class Exchange {
             Format format,
             LogWriter logs,
             ServingMetrics metrics,
-            Clock clock,
             long arrived,
+            long arrivedAt,
             Auth.Principal who,
             int streamBuffer,
             Runnable left) {
         this.streamBuffer = streamBuffer;
         this.left = left;
-        this.clock = clock;
-        this.created = clock.millis() / 1000;
+        this.arrivedAt = arrivedAt;
+        this.created = arrivedAt / 1000;
         this.context = context;
         this.response = response;
         this.scheduler = scheduler;
@@ -357,7 +361,7 @@ final class Exchange {
                 work.loggedPrompts().get(p),
                 version,
                 sampling.toString(),
-                clock.millis(),
+                arrivedAt,
                 cs,
                 work.messages());
     }

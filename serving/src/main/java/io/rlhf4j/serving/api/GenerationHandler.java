@@ -74,6 +74,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     public final void handle(RoutingContext ctx) {
         HttpServerResponse response = ctx.response();
         long arrived = System.nanoTime();
+        long arrivedAt = clock.millis();
         AtomicReference<Quotas.Lease> lease = new AtomicReference<>();
         // A request's quota lease is held from the moment it is queued until its response ends or
         // its client leaves, whichever comes first.
@@ -119,6 +120,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                 ctx.request().getHeader("authorization"),
                 params,
                 arrived,
+                arrivedAt,
                 lease,
                 0);
     }
@@ -148,6 +150,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             String authorization,
             P params,
             long arrived,
+            long arrivedAt,
             AtomicReference<Quotas.Lease> lease,
             int attempt) {
         vertx.executeBlocking(
@@ -191,8 +194,8 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                             format(params),
                             logs,
                             metrics,
-                            clock,
                             arrived,
+                            arrivedAt,
                             a.who(),
                             quotas.limits().streamBufferBytes(),
                             () -> release(lease));
@@ -206,7 +209,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                     a.lease().refund();
                     if (a.scheduler().isClosing()) {
                         if (attempt < 3) {
-                            admit(context, response, authorization, params, arrived, lease, attempt + 1);
+                            admit(context, response, authorization, params, arrived, arrivedAt, lease, attempt + 1);
                         } else {
                             ApiError.overloaded("the model is being swapped; retry shortly")
                                     .send(response);

@@ -71,9 +71,26 @@ public final class DatasetBuilder {
 
     private DatasetBuilder() {}
 
-    /** Builds the next snapshot under {@code snapshotsDir}; returns its manifest. */
+    /**
+     * Builds the next snapshot under {@code snapshotsDir}; returns its manifest. A user deleted while it
+     * was being built is not in it: the build starts over (a few times at most) rather than write what
+     * the deletion removed.
+     */
     public static ObjectNode build(Store store, Path snapshotsDir, Options o) throws IOException {
+        for (int attempt = 1; ; attempt++) {
+            ObjectNode manifest = buildOnce(store, snapshotsDir, o, attempt == 3);
+            if (manifest != null) {
+                return manifest;
+            }
+        }
+    }
+
+    /** Null when a user it read was deleted before it could write (and {@code last} is false). */
+    private static ObjectNode buildOnce(Store store, Path snapshotsDir, Options o, boolean last) throws IOException {
         List<PromptLog> prompts = new ArrayList<>(store.prompts().recent(Integer.MAX_VALUE));
+        // Tombstones read after the prompts: a row read here whose user was deleted since is dropped.
+        Map<String, Long> deleted = store.consent().deletedSince(0);
+        prompts.removeIf(p -> deleted.containsKey(p.userId()) && p.createdAt() <= deleted.get(p.userId()));
         prompts.sort(Comparator.comparingLong(PromptLog::createdAt).thenComparing(PromptLog::id));
         Map<String, List<Judgement.Demonstration>> demos = new HashMap<>();
         store.judgements()
@@ -161,6 +178,15 @@ public final class DatasetBuilder {
             bySource.merge(p.source(), 1, Integer::sum);
         }
 
+        Map<String, Long> since = store.consent().deletedSince(0);
+        boolean stale = users.stream()
+                .anyMatch(u -> since.containsKey(u) && !since.get(u).equals(deleted.get(u)));
+        if (stale) {
+            if (last) {
+                throw new IOException("users kept being deleted while the snapshot was built; build it again");
+            }
+            return null;
+        }
         Files.createDirectories(snapshotsDir);
         String id = claimId(snapshotsDir);
         ObjectNode manifest = JSON.createObjectNode();
