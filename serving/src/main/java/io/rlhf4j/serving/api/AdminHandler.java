@@ -78,8 +78,7 @@ final class AdminHandler {
         r.delete("/admin/users/:user").handler(ctx -> blocking(ctx, () -> deleteUser(ctx.pathParam("user"))));
         r.post("/admin/training-runs").handler(ctx -> blocking(ctx, () -> startRun(ctx)));
         r.get("/admin/training-runs").handler(ctx -> blocking(ctx, this::runs));
-        r.get("/admin/training-runs/:id")
-                .handler(ctx -> blocking(ctx, () -> TrainingLoop.json(run(ctx.pathParam("id")))));
+        r.get("/admin/training-runs/:id").handler(ctx -> blocking(ctx, () -> runJson(run(ctx.pathParam("id")))));
         r.get("/admin/training-runs/:id/metrics").handler(ctx -> blocking(ctx, () -> metrics(ctx.pathParam("id"))));
         r.delete("/admin/keys/:prefix").handler(ctx -> blocking(ctx, () -> revokeKey(ctx.pathParam("prefix"))));
     }
@@ -323,13 +322,13 @@ final class AdminHandler {
             throw ApiError.invalid("config", "config must be an object of pipeline settings");
         }
         ctx.response().setStatusCode(202);
-        return TrainingLoop.json(loop.start("manual", config.isObject() ? (ObjectNode) config : null));
+        return runJson(loop.start("manual", config.isObject() ? (ObjectNode) config : null));
     }
 
     private ObjectNode runs() {
         ObjectNode o = Json.MAPPER.createObjectNode();
         ArrayNode list = o.putArray("runs");
-        registry.store().runs().all().forEach(r -> list.add(TrainingLoop.json(r)));
+        registry.store().runs().all().forEach(r -> list.add(runJson(r)));
         return o;
     }
 
@@ -352,6 +351,28 @@ final class AdminHandler {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("version", version);
         o.put("state", ModelVersion.UNREGISTERED);
+        return o;
+    }
+
+    /** A run as the admin API shows it. */
+    static ObjectNode runJson(io.rlhf4j.core.store.TrainingRun r) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
+        o.put("id", r.id());
+        o.put("state", r.state());
+        o.put("trigger", r.trigger());
+        o.put("stage", r.stage());
+        o.put("progress", r.progress());
+        o.put("snapshot", r.snapshot());
+        o.put("candidate", r.candidate());
+        try {
+            o.set("gate", r.gateJson() == null ? null : Json.MAPPER.readTree(r.gateJson()));
+        } catch (java.io.IOException e) {
+            o.put("gate", r.gateJson());
+        }
+        o.put("promoted", r.promoted());
+        o.put("error", r.error());
+        o.put("created_at", r.createdAt());
+        o.put("updated_at", r.updatedAt());
         return o;
     }
 }

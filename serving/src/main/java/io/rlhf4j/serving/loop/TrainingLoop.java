@@ -61,6 +61,8 @@ public final class TrainingLoop implements AutoCloseable {
     private volatile String running;
     private volatile boolean closing;
     private volatile long judgementsAtLastRun;
+    /** This server's hold on the runs directory; null when another server supervises them. */
+    private final java.nio.channels.FileLock lock;
 
     /**
      * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
@@ -87,7 +89,8 @@ public final class TrainingLoop implements AutoCloseable {
             return t;
         });
         this.judgementsAtLastRun = store.judgements().count();
-        if (options.enabled()) {
+        this.lock = options.enabled() ? ChildProcess.supervise(runsDir) : null;
+        if (lock != null) {
             recover();
             if (options.everyJudgements() > 0) {
                 timer.scheduleWithFixedDelay(this::onSchedule, 5, 5, TimeUnit.SECONDS);
@@ -103,6 +106,9 @@ public final class TrainingLoop implements AutoCloseable {
         }
         if (running != null) {
             throw new IllegalStateException("training run " + running + " is still running");
+        }
+        if (lock == null) {
+            throw new IllegalStateException("another server on " + dataDir + " supervises its training runs");
         }
         long now = System.currentTimeMillis();
         // A fresh id and a directory that did not exist: a run never resumes another run's checkpoints.
@@ -220,13 +226,19 @@ public final class TrainingLoop implements AutoCloseable {
                             dir.resolve("pipeline.log").toFile()));
             pb.environment().clear();
             pb.environment().putAll(RunEnvironment.of(System.getenv(), storeEnv, options.trainingThreads()));
+            // A child that outlived a killed server still writes this run: stop it first, never run two.
+            ChildProcess.alive(dir).ifPresent(orphan -> {
+                LOG.warn("stopping process {} of training run {} left by an earlier server", orphan.pid(), run.id());
+                ChildProcess.stop(orphan);
+            });
             Process process = pb.start();
+            ChildProcess.record(dir, process);
             child = process;
             try {
                 store.runs().save(run.withProgress(run.stage(), run.progress(), System.currentTimeMillis()));
             } catch (RuntimeException storeFailed) {
                 // Without its row the run cannot be followed: stop the child, leave nothing running.
-                stop(process);
+                ChildProcess.stop(process.toHandle());
                 child = null;
                 throw storeFailed;
             }
@@ -404,28 +416,6 @@ public final class TrainingLoop implements AutoCloseable {
         return options.split();
     }
 
-    /** A run as the admin API shows it. */
-    public static ObjectNode json(TrainingRun r) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", r.id());
-        o.put("state", r.state());
-        o.put("trigger", r.trigger());
-        o.put("stage", r.stage());
-        o.put("progress", r.progress());
-        o.put("snapshot", r.snapshot());
-        o.put("candidate", r.candidate());
-        try {
-            o.set("gate", r.gateJson() == null ? null : JSON.readTree(r.gateJson()));
-        } catch (IOException e) {
-            o.put("gate", r.gateJson());
-        }
-        o.put("promoted", r.promoted());
-        o.put("error", r.error());
-        o.put("created_at", r.createdAt());
-        o.put("updated_at", r.updatedAt());
-        return o;
-    }
-
     /** Stops the child (its stages resume from checkpoints when the server comes back). */
     @Override
     public void close() {
@@ -433,18 +423,14 @@ public final class TrainingLoop implements AutoCloseable {
         Process p = child; // before the watcher is interrupted
         timer.shutdownNow();
         if (p != null) {
-            stop(p);
+            ChildProcess.stop(p.toHandle());
         }
-    }
-
-    private static void stop(Process p) {
-        p.destroy();
         try {
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
+            if (lock != null) {
+                lock.channel().close();
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            LOG.warn("cannot release {}: {}", runsDir.resolve(ChildProcess.LOCK_FILE), e.getMessage());
         }
     }
 }

@@ -1,15 +1,18 @@
 package io.rlhf4j.serving.loop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.rlhf4j.core.store.Store;
+import io.rlhf4j.core.store.TrainingRun;
 import io.rlhf4j.serving.registry.Registry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -43,6 +46,61 @@ class TrainingLoopSupervisorTest {
             loop.close();
         }
         assertThat(findChild(marker)).as("closing the loop stopped its child").isEmpty();
+    }
+
+    @Test
+    void aChildLeftRunningByAKilledServerIsStoppedBeforeItsRunResumesAndASecondServerStartsNone() throws Exception {
+        assumeTrue(Files.isExecutable(SLEEP), SLEEP + " is not installed");
+        Path data = tmp.resolve("data");
+        Store store = Store.openSqlite(data);
+        // What a server killed with -9 leaves: its run's row says running, and its child still runs.
+        Path dir = Files.createDirectories(data.resolve("runs").resolve("run-1"));
+        String before = Long.toString(700 + (System.nanoTime() % 97));
+        Process orphan = new ProcessBuilder(SLEEP.toString(), before).start();
+        ChildProcess.record(dir, orphan);
+        long now = System.currentTimeMillis();
+        store.runs()
+                .save(new TrainingRun(
+                        "run-1",
+                        TrainingRun.RUNNING,
+                        "test",
+                        "sft",
+                        0.3,
+                        null,
+                        null,
+                        null,
+                        false,
+                        null,
+                        dir.toString(),
+                        "{}",
+                        now,
+                        now));
+        String after = Long.toString(800 + (System.nanoTime() % 97));
+        LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), after), tmp.resolve("base"));
+        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+        try {
+            assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
+                    .as("the earlier server's child was stopped")
+                    .isTrue();
+            ProcessHandle resumed = waitForChild(after);
+            assertThat(ChildProcess.alive(dir)).map(ProcessHandle::pid).hasValue(resumed.pid());
+
+            TrainingLoop second = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+            try {
+                assertThatThrownBy(() -> second.start("test", null))
+                        .hasMessageContaining("another server on " + data + " supervises its training runs");
+            } finally {
+                second.close();
+            }
+            assertThat(resumed.isAlive())
+                    .as("the second server left the run alone")
+                    .isTrue();
+        } finally {
+            loop.close();
+            orphan.destroyForcibly();
+            store.close();
+        }
+        assertThat(findChild(after)).isEmpty();
     }
 
     static Optional<ProcessHandle> findChild(String marker) {

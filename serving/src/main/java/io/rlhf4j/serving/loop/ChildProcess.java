@@ -1,0 +1,100 @@
+package io.rlhf4j.serving.loop;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What keeps a training run to one process: the child's PID file in its run directory, and the lock
+ * a server holds on the runs directory while it supervises them. A server killed with -9 leaves its
+ * child running; the next server finds it by its PID file (the PID and the process's start time, so a
+ * recycled PID is not mistaken for it) and stops it before the run resumes, so two processes never
+ * write one run. A second server on the same data directory cannot take the lock, and starts no runs.
+ */
+final class ChildProcess {
+
+    static final String PID_FILE = "child.pid";
+    static final String LOCK_FILE = ".supervisor.lock";
+
+    private ChildProcess() {}
+
+    /** Records {@code p} as the run's process. */
+    static void record(Path runDir, Process p) throws IOException {
+        long started = p.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
+        Files.writeString(runDir.resolve(PID_FILE), p.pid() + " " + started + "\n", StandardCharsets.UTF_8);
+    }
+
+    /** The run's process, if its PID file names one still alive (the same process, not a reused PID). */
+    static Optional<ProcessHandle> alive(Path runDir) {
+        String[] f;
+        try {
+            f = Files.readString(runDir.resolve(PID_FILE), StandardCharsets.UTF_8)
+                    .strip()
+                    .split(" ");
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        try {
+            long pid = Long.parseLong(f[0]);
+            long started = f.length > 1 ? Long.parseLong(f[1]) : 0;
+            return ProcessHandle.of(pid)
+                    .filter(ProcessHandle::isAlive)
+                    .filter(h -> started == 0
+                            || h.info()
+                                    .startInstant()
+                                    .map(i -> Math.abs(i.toEpochMilli() - started) < 1_000)
+                                    .orElse(false));
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Asks a process to stop, and makes it after ten seconds. */
+    static void stop(ProcessHandle p) {
+        p.destroy();
+        try {
+            p.onExit().get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            p.destroyForcibly();
+        } catch (java.util.concurrent.ExecutionException e) {
+            p.destroyForcibly();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The supervisor's lock on {@code runsDir}, or null when another process (another server on the
+     * same data directory) holds it. Held until the lock's channel is closed.
+     */
+    static FileLock supervise(Path runsDir) {
+        try {
+            Files.createDirectories(runsDir);
+            FileChannel channel =
+                    FileChannel.open(runsDir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null; // this JVM holds it already: a second loop on one data directory
+            }
+            if (lock == null) {
+                channel.close();
+                LOG.warn("another server supervises the training runs in {}: this one starts none", runsDir);
+            }
+            return lock;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot lock " + runsDir.resolve(LOCK_FILE), e);
+        }
+    }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChildProcess.class);
+}
