@@ -27,7 +27,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code /v1/rewards} against the trainer's own reward-model forward. */
+/** {@code /v1/rewards} against the trainer's own reward-model forward, and under a flood. */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class RewardsTest {
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -79,6 +80,7 @@ class RewardsTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Order(1)
     void rewardsMatchTheTrainersRewardModelAndErrorsAreClear() throws Exception {
         String body = "{\"prompt\":\"dog (noun):\",\"completions\":[\" a domestic animal\",\" a tree\",\" bark\"]}";
         HttpResponse<String> none = rewards(body);
@@ -123,5 +125,62 @@ class RewardsTest {
         assertThat(rewards("{\"prompt\":\"x\",\"completions\":[\"a\"],\"model\":\"7\"}")
                         .statusCode())
                 .isEqualTo(404);
+    }
+
+    @Test
+    @org.junit.jupiter.api.Order(2)
+    void aFloodOfRewardRequestsIsBoundedAndDoesNotStopCompletions() throws Exception {
+        if (app.router().currentReward() == null) {
+            app.registerAndActivate(tmp.resolve("rm-export"));
+        }
+        StringBuilder cs = new StringBuilder();
+        for (int i = 0; i < 64; i++) {
+            cs.append(i == 0 ? "" : ",")
+                    .append("\" a domestic animal that barks and is kept as a pet ")
+                    .append(i)
+                    .append("\"");
+        }
+        String flood = "{\"prompt\":\"dog (noun):\",\"completions\":[" + cs + "]}";
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> sent = new ArrayList<>();
+        // One connection each, as many independent clients would come (HTTP/2 would cap the streams).
+        HttpClient clients =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        for (int i = 0; i < 300; i++) {
+            sent.add(clients.sendAsync(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/rewards"))
+                            .header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(flood))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < 10; i++) {
+            HttpResponse<String> c = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
+                            .header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog\",\"max_tokens\":2}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(c.statusCode())
+                    .as("completions are admitted during the flood")
+                    .isEqualTo(200);
+        }
+        int ok = 0;
+        int busy = 0;
+        for (var f : sent) {
+            HttpResponse<String> r = f.join();
+            if (r.statusCode() == 503) {
+                busy++;
+                assertThat(r.headers().firstValue("retry-after")).isPresent();
+                assertThat(JSON.readTree(r.body()).at("/error/message").asText())
+                        .contains("rewards");
+            } else {
+                assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                ok++;
+            }
+        }
+        assertThat(busy)
+                .as("what did not fit the rewards pool was refused, not queued")
+                .isPositive();
+        assertThat(ok).isPositive();
     }
 }

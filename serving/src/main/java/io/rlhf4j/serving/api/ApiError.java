@@ -2,7 +2,6 @@ package io.rlhf4j.serving.api;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.Json;
-import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
 import java.util.concurrent.Callable;
@@ -99,9 +98,9 @@ public final class ApiError extends RuntimeException {
         return internal(e.getMessage());
     }
 
-    /** Runs {@code work} on a worker and answers with its JSON and {@code status}, or with its failure. */
-    static void respond(Vertx vertx, RoutingContext ctx, int status, Callable<ObjectNode> work) {
-        vertx.executeBlocking(work, false).onComplete(ar -> {
+    /** Runs {@code work} on {@code pool} and answers with its JSON and {@code status}, or with its failure. */
+    static void respond(Bulkhead pool, RoutingContext ctx, int status, Callable<ObjectNode> work) {
+        pool.run(work).onComplete(ar -> {
             if (ar.succeeded()) {
                 ctx.response()
                         .setStatusCode(status)

@@ -49,6 +49,9 @@ public final class ApiServer {
     private final boolean open;
     private final AdmissionLimits limits;
     private HttpServer server;
+    private final java.util.List<Bulkhead> bulkheads = new java.util.ArrayList<>();
+    /** Reward requests scoring or waiting at most; one more is answered 503. */
+    static final int REWARDS_WAITING = 32;
 
     /**
      * @param open open mode on purpose ({@code --open}): no key is asked for even once keys exist
@@ -85,18 +88,25 @@ public final class ApiServer {
         auth.openMode(); // learn the mode before the first request (not on the event loop)
         r.route().handler(new RequestGuard(auth));
         Quotas quotas = new Quotas(limits, clock);
-        r.post("/v1/completions").handler(new CompletionsHandler(vertx, router, logs, metrics, auth, quotas, clock));
+        // Bulkheads: authentication and tokenization of generation requests have a pool of their own,
+        // which reward scoring, labeling and consent (and the key lookups they make) cannot exhaust.
+        Bulkhead generation = bulkhead(new Bulkhead(vertx, "generation", 8, 4096));
+        Bulkhead rewards = bulkhead(new Bulkhead(vertx, "rewards", 2, REWARDS_WAITING));
+        Bulkhead labeling = bulkhead(new Bulkhead(vertx, "labeling", 4, 256));
+        r.post("/v1/completions")
+                .handler(new CompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
         r.post("/v1/chat/completions")
-                .handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, quotas, clock));
-        new TokenizeHandler(vertx, router, auth).mount(r);
-        r.post("/v1/rewards").handler(new RewardsHandler(vertx, router, auth));
+                .handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
+        new TokenizeHandler(vertx, generation, router, auth).mount(r);
+        r.post("/v1/rewards").handler(new RewardsHandler(vertx, rewards, router, auth));
         r.get("/metrics")
                 .handler(ctx -> ctx.response()
                         .putHeader("content-type", "text/plain; version=0.0.4")
                         .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock).mount(r);
-        new LabelingHandler(vertx, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock).mount(r);
-        new ConsentHandler(vertx, registry.store(), auth, clock).mount(r);
+        new LabelingHandler(vertx, labeling, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock)
+                .mount(r);
+        new ConsentHandler(vertx, labeling, registry.store(), auth, clock).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);
@@ -227,7 +237,13 @@ public final class ApiServer {
         }
     }
 
+    private Bulkhead bulkhead(Bulkhead b) {
+        bulkheads.add(b);
+        return b;
+    }
+
     public Future<Void> close() {
-        return server == null ? Future.succeededFuture() : server.close();
+        Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
+        return closed.onComplete(v -> bulkheads.forEach(Bulkhead::close));
     }
 }

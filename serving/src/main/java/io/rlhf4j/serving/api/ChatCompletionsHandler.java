@@ -34,8 +34,9 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHand
             ServingMetrics metrics,
             Auth auth,
             Quotas quotas,
+            Bulkhead pool,
             Clock clock) {
-        super(vertx, router, logs, metrics, auth, quotas, clock);
+        super(vertx, router, logs, metrics, auth, quotas, pool, clock);
     }
 
     @Override

@@ -28,8 +28,9 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             ServingMetrics metrics,
             Auth auth,
             Quotas quotas,
+            Bulkhead pool,
             Clock clock) {
-        super(vertx, router, logs, metrics, auth, quotas, clock);
+        super(vertx, router, logs, metrics, auth, quotas, pool, clock);
     }
 
     @Override

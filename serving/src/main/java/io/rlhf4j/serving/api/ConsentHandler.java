@@ -16,11 +16,13 @@ import java.time.Clock;
 final class ConsentHandler {
 
     private final Vertx vertx;
+    private final Bulkhead pool;
     private final Store store;
     private final Auth auth;
     private final Clock clock;
 
-    ConsentHandler(Vertx vertx, Store store, Auth auth, Clock clock) {
+    ConsentHandler(Vertx vertx, Bulkhead pool, Store store, Auth auth, Clock clock) {
+        this.pool = pool;
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -28,7 +30,7 @@ final class ConsentHandler {
     }
 
     void mount(Router r) {
-        r.put("/v1/consent").handler(ctx -> ApiError.respond(vertx, ctx, 200, () -> consent(ctx)));
+        r.put("/v1/consent").handler(ctx -> ApiError.respond(pool, ctx, 200, () -> consent(ctx)));
     }
 
     private ObjectNode consent(RoutingContext ctx) {

@@ -35,6 +35,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     private final ServingMetrics metrics;
     private final Auth auth;
     private final Quotas quotas;
+    private final Bulkhead pool;
     private final Clock clock;
 
     /**
@@ -48,7 +49,9 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             ServingMetrics metrics,
             Auth auth,
             Quotas quotas,
+            Bulkhead pool,
             Clock clock) {
+        this.pool = pool;
         this.quotas = quotas;
         this.clock = clock;
         this.vertx = vertx;
@@ -153,33 +156,30 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             long arrivedAt,
             AtomicReference<Quotas.Lease> lease,
             int attempt) {
-        vertx.executeBlocking(
-                        () -> {
-                            Scheduler scheduler = router.current();
-                            if (scheduler == null) {
-                                throw ApiError.overloaded("no model version is active yet");
-                            }
-                            Auth.Principal who = auth.authenticate(
-                                    authorization, common(params).user());
-                            if (common(params).n() > scheduler.limits().maxRows()) {
-                                throw ApiError.invalid(
-                                        "n",
-                                        "n must be at most "
-                                                + scheduler.limits().maxRows() + " on this server (its batch size)");
-                            }
-                            Exchange.Work work = work(scheduler, params);
-                            if (logs.room() < work.prompts().size()) {
-                                throw ApiError.overloaded("the prompt log is backed up (the store is slow to commit): "
-                                                + "retry shortly")
-                                        .retryAfter(1);
-                            }
-                            // Last, so that nothing after it can fail with the tokens spent.
-                            Quotas.Lease held = quotas.acquire(
-                                    who.caller(),
-                                    cost(work, scheduler.engine().config().maxPositions()));
-                            return new Admitted(who, scheduler, work, held);
-                        },
-                        false)
+        pool.run(() -> {
+                    Scheduler scheduler = router.current();
+                    if (scheduler == null) {
+                        throw ApiError.overloaded("no model version is active yet");
+                    }
+                    Auth.Principal who =
+                            auth.authenticate(authorization, common(params).user());
+                    if (common(params).n() > scheduler.limits().maxRows()) {
+                        throw ApiError.invalid(
+                                "n",
+                                "n must be at most " + scheduler.limits().maxRows()
+                                        + " on this server (its batch size)");
+                    }
+                    Exchange.Work work = work(scheduler, params);
+                    if (logs.room() < work.prompts().size()) {
+                        throw ApiError.overloaded(
+                                        "the prompt log is backed up (the store is slow to commit): " + "retry shortly")
+                                .retryAfter(1);
+                    }
+                    // Last, so that nothing after it can fail with the tokens spent.
+                    Quotas.Lease held = quotas.acquire(
+                            who.caller(), cost(work, scheduler.engine().config().maxPositions()));
+                    return new Admitted(who, scheduler, work, held);
+                })
                 .onComplete(ar -> {
                     if (ar.failed()) {
                         ApiError.of(ar.cause()).send(response);

@@ -49,6 +49,7 @@ final class LabelingHandler {
     static final Duration LEASE = Duration.ofMinutes(10);
 
     private final Vertx vertx;
+    private final Bulkhead pool;
     private final ModelRouter router;
     private final Store store;
     private final Auth auth;
@@ -62,7 +63,15 @@ final class LabelingHandler {
 
     /** @param clock what leases expire by and judgements are stamped with */
     LabelingHandler(
-            Vertx vertx, ModelRouter router, Store store, Auth auth, int maxNewTokens, SplitPolicy split, Clock clock) {
+            Vertx vertx,
+            Bulkhead pool,
+            ModelRouter router,
+            Store store,
+            Auth auth,
+            int maxNewTokens,
+            SplitPolicy split,
+            Clock clock) {
+        this.pool = pool;
         this.vertx = vertx;
         this.router = router;
         this.store = store;
@@ -78,9 +87,9 @@ final class LabelingHandler {
 
     void mount(Router r) {
         r.get("/v1/labeling/next").handler(this::next);
-        r.post("/v1/labeling/rankings").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> rank(ctx)));
-        r.post("/v1/labeling/demonstrations").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> demonstrate(ctx)));
-        r.post("/v1/labeling/skips").handler(ctx -> ApiError.respond(vertx, ctx, 201, () -> skip(ctx)));
+        r.post("/v1/labeling/rankings").handler(ctx -> ApiError.respond(pool, ctx, 201, () -> rank(ctx)));
+        r.post("/v1/labeling/demonstrations").handler(ctx -> ApiError.respond(pool, ctx, 201, () -> demonstrate(ctx)));
+        r.post("/v1/labeling/skips").handler(ctx -> ApiError.respond(pool, ctx, 201, () -> skip(ctx)));
     }
 
     // ------------------------------------------------------------------ the queue
@@ -91,28 +100,24 @@ final class LabelingHandler {
         String authorization = ctx.request().getHeader("authorization");
         String labelerParam = ctx.request().getParam("labeler");
         String kParam = ctx.request().getParam("k", "4");
-        vertx.executeBlocking(
-                        () -> {
-                            int k;
-                            try {
-                                k = Integer.parseInt(kParam);
-                            } catch (NumberFormatException e) {
-                                throw ApiError.invalid("k", "k must be an integer, got '" + kParam + "'");
-                            }
-                            if (k < MIN_K || k > MAX_K) {
-                                throw ApiError.invalid("k", "k must be " + MIN_K + ".." + MAX_K + ", got " + k);
-                            }
-                            String labeler = labeler(authorization, labelerParam);
-                            Scheduler scheduler = router.current();
-                            if (scheduler == null) {
-                                throw ApiError.overloaded("no model version is active yet");
-                            }
-                            return findTask(
-                                    labeler,
-                                    scheduler,
-                                    scheduler.engine().config().maxPositions());
-                        },
-                        false)
+        pool.run(() -> {
+                    int k;
+                    try {
+                        k = Integer.parseInt(kParam);
+                    } catch (NumberFormatException e) {
+                        throw ApiError.invalid("k", "k must be an integer, got '" + kParam + "'");
+                    }
+                    if (k < MIN_K || k > MAX_K) {
+                        throw ApiError.invalid("k", "k must be " + MIN_K + ".." + MAX_K + ", got " + k);
+                    }
+                    String labeler = labeler(authorization, labelerParam);
+                    Scheduler scheduler = router.current();
+                    if (scheduler == null) {
+                        throw ApiError.overloaded("no model version is active yet");
+                    }
+                    return findTask(
+                            labeler, scheduler, scheduler.engine().config().maxPositions());
+                })
                 .compose(task -> task.isEmpty()
                         ? Future.succeededFuture(Optional.<ObjectNode>empty())
                         : task.get().ready() != null
@@ -202,21 +207,19 @@ final class LabelingHandler {
         }
         String version = task.scheduler().engine().version();
         return done.future()
-                .compose(completions -> vertx.executeBlocking(
-                        () -> {
-                            List<PromptLog.Completion> stored = store.prompts()
-                                    .addCompletions(task.prompt().id(), version, completions, clock.millis());
-                            leases.put(
-                                    task.prompt().id(),
-                                    new Lease(
-                                            task.labeler(),
-                                            stored.stream()
-                                                    .map(PromptLog.Completion::index)
-                                                    .toList(),
-                                            version));
-                            return task(task.prompt(), version, stored);
-                        },
-                        false))
+                .compose(completions -> pool.run(() -> {
+                    List<PromptLog.Completion> stored =
+                            store.prompts().addCompletions(task.prompt().id(), version, completions, clock.millis());
+                    leases.put(
+                            task.prompt().id(),
+                            new Lease(
+                                    task.labeler(),
+                                    stored.stream()
+                                            .map(PromptLog.Completion::index)
+                                            .toList(),
+                                    version));
+                    return task(task.prompt(), version, stored);
+                }))
                 .onFailure(e -> leases.invalidate(task.prompt().id()));
     }
 

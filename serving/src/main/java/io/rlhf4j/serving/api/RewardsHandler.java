@@ -22,10 +22,12 @@ final class RewardsHandler implements Handler<RoutingContext> {
     static final int MAX_COMPLETIONS = 64;
 
     private final Vertx vertx;
+    private final Bulkhead pool;
     private final ModelRouter router;
     private final Auth auth;
 
-    RewardsHandler(Vertx vertx, ModelRouter router, Auth auth) {
+    RewardsHandler(Vertx vertx, Bulkhead pool, ModelRouter router, Auth auth) {
+        this.pool = pool;
         this.vertx = vertx;
         this.router = router;
         this.auth = auth;
@@ -34,7 +36,7 @@ final class RewardsHandler implements Handler<RoutingContext> {
     @Override
     public void handle(RoutingContext ctx) {
         String authorization = ctx.request().getHeader("authorization");
-        ApiError.respond(vertx, ctx, 200, () -> {
+        ApiError.respond(pool, ctx, 200, () -> {
             JsonNode b = ApiError.jsonObject(ctx);
             auth.authenticate(authorization, null);
             OrtRewardEngine rm = router.currentReward();

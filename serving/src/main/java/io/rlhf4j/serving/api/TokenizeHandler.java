@@ -23,10 +23,12 @@ import java.util.function.BiFunction;
 final class TokenizeHandler {
 
     private final Vertx vertx;
+    private final Bulkhead pool;
     private final ModelRouter router;
     private final Auth auth;
 
-    TokenizeHandler(Vertx vertx, ModelRouter router, Auth auth) {
+    TokenizeHandler(Vertx vertx, Bulkhead pool, ModelRouter router, Auth auth) {
+        this.pool = pool;
         this.vertx = vertx;
         this.router = router;
         this.auth = auth;
@@ -91,7 +93,7 @@ final class TokenizeHandler {
 
     private void run(RoutingContext ctx, BiFunction<JsonNode, PolicyEngine, ObjectNode> work) {
         String authorization = ctx.request().getHeader("authorization");
-        ApiError.respond(vertx, ctx, 200, () -> {
+        ApiError.respond(pool, ctx, 200, () -> {
             JsonNode b = ApiError.jsonObject(ctx);
             auth.authenticate(authorization, null);
             Scheduler s = router.current();
