@@ -69,9 +69,6 @@ public final class ConsentRepository {
      */
     public Deletion deleteUser(String userId, long at) {
         return jdbc.inTransaction(c -> {
-            boolean optedOut = !Jdbc.first(
-                            c, "SELECT consent_to_training FROM users WHERE id = ?", r -> r.getBoolean(1), userId)
-                    .orElse(true);
             Jdbc.update(
                     c,
                     "INSERT INTO deleted_users (user_id, deleted_at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE "
@@ -80,6 +77,10 @@ public final class ConsentRepository {
                     userId,
                     at);
             Jdbc.update(c, "UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", at, userId);
+            // Read after the first write (SQLite: see PromptRepository.log).
+            boolean optedOut = !Jdbc.first(
+                            c, "SELECT consent_to_training FROM users WHERE id = ?", r -> r.getBoolean(1), userId)
+                    .orElse(true);
             String mine = "SELECT id FROM prompts WHERE user_id = ?";
             String myRankings = "SELECT id FROM rankings WHERE prompt_id IN (" + mine + ")";
             Jdbc.update(c, "DELETE FROM ranking_labels WHERE ranking_id IN (" + myRankings + ")", userId);

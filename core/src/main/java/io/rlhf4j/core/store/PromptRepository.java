@@ -34,6 +34,10 @@ public final class PromptRepository {
             return 0;
         }
         return jdbc.inTransaction(c -> {
+            // Write before reading: SQLite fails a transaction that read and then wants to write
+            // while another connection (another process) holds the write lock at once, without
+            // waiting out busy_timeout; a write first waits for the lock like any other writer.
+            Jdbc.update(c, "DELETE FROM deleted_users WHERE 1 = 0");
             java.util.Map<String, Long> deleted = new java.util.HashMap<>();
             for (String user : logs.stream().map(PromptLog::userId).distinct().toList()) {
                 Jdbc.first(c, "SELECT deleted_at FROM deleted_users WHERE user_id = ?", r -> r.getLong(1), user)
