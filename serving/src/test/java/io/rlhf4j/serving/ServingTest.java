@@ -369,6 +369,34 @@ class ServingTest {
     }
 
     @Test
+    void theLabelingQueuesSideEffectingGetRefusesOtherSites() throws Exception {
+        for (String[] h : new String[][] {
+            {"origin", "https://evil.example"},
+            {"origin", "null"},
+            {"sec-fetch-site", "cross-site"},
+            {"sec-fetch-site", "same-site"}
+        }) {
+            HttpResponse<String> r = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + "/v1/labeling/next?labeler=x"))
+                            .header(h[0], h[1])
+                            .GET()
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(h[0] + ": " + h[1]).isEqualTo(403);
+            assertThat(JSON.readTree(r.body()).at("/error/code").asText()).isEqualTo("cross_origin");
+        }
+        HttpResponse<String> own = HTTP.send(
+                HttpRequest.newBuilder(URI.create(base + "/v1/labeling/next?labeler=x"))
+                        .header("sec-fetch-site", "same-origin")
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(own.statusCode())
+                .as("the labeling page's own request: " + own.body())
+                .isNotEqualTo(403);
+    }
+
+    @Test
     void anOpaqueOriginAndANonJsonBodyAreRefusedAndNothingIsLogged() throws Exception {
         long before = app.store().prompts().count();
         // Sandboxed iframes and data: pages send Origin: null; their posts need no preflight.

@@ -18,9 +18,16 @@ import java.util.Locale;
  *       ({@code localhost}, {@code 127.x.x.x}, {@code [::1]}): a DNS-rebinding page reaches the server
  *       under its own domain name, which then resolves to 127.0.0.1. The name is checked, never
  *       resolved.</li>
+ *   <li>A GET with side effects ({@code /v1/labeling/next} leases a prompt and samples completions for
+ *       it) from another site: an {@code Origin} of another site or {@code null}, or a browser's
+ *       {@code Sec-Fetch-Site} of {@code cross-site} or {@code same-site} (an {@code <img>} or a
+ *       no-cors fetch sends no {@code Origin}, but modern browsers send that).</li>
  * </ul>
  */
 final class RequestGuard implements Handler<RoutingContext> {
+
+    /** GETs that change state, checked as writes are. */
+    private static final java.util.Set<String> SIDE_EFFECTING_GETS = java.util.Set.of("/v1/labeling/next");
 
     private final Auth auth;
 
@@ -44,8 +51,23 @@ final class RequestGuard implements Handler<RoutingContext> {
         }
         HttpMethod m = request.method();
         boolean write = m != HttpMethod.GET && m != HttpMethod.HEAD && m != HttpMethod.OPTIONS;
+        String origin = request.getHeader("origin");
+        if (!write && SIDE_EFFECTING_GETS.contains(request.path())) {
+            String site = request.getHeader("sec-fetch-site");
+            boolean foreign = (origin != null && (origin.equals("null") || !sameHost(origin, host)))
+                    || "cross-site".equals(site)
+                    || "same-site".equals(site);
+            if (foreign) {
+                refuse(
+                        ctx,
+                        403,
+                        "permission_error",
+                        "cross_origin",
+                        "cross-site requests to " + request.path() + " are refused (it leases and samples)");
+                return;
+            }
+        }
         if (write) {
-            String origin = request.getHeader("origin");
             if (origin != null && (origin.equals("null") || !sameHost(origin, host))) {
                 refuse(
                         ctx,
