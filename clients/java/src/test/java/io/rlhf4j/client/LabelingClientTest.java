@@ -265,7 +265,20 @@ class LabelingClientTest {
     }
 
     @Test
-    void withKeysOnlyALabelerKeyMayLabel() {
+    void withKeysOnlyALabelerKeyMayLabel() throws Exception {
+        // A server of its own: once it has had a key it never reopens, and the other tests want it open.
+        try (ServingApp own = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("keys-data")).withPort(0).withAdminToken("t"))) {
+            own.registerAndActivate(export);
+            onlyALabelerKeyMayLabel(Rlhf4jClient.builder()
+                    .baseUrl("http://127.0.0.1:" + own.port())
+                    .adminToken("t")
+                    .timeout(Duration.ofSeconds(120))
+                    .build());
+        }
+    }
+
+    private static void onlyALabelerKeyMayLabel(Rlhf4jClient client) {
         ApiKey labelerKey = client.admin().createKey("dana", ApiKey.LABELER);
         ApiKey userKey = client.admin().createKey("erin", ApiKey.USER);
         try {
@@ -284,7 +297,13 @@ class LabelingClientTest {
                     .build();
             dana.labeling().next(4).ifPresent(t -> dana.labeling().skip(t.promptId(), "test"));
             Rlhf4jException anonymous = catchThrowableOfType(
-                    Rlhf4jException.class, () -> labeler("x").labeling().next(4));
+                    Rlhf4jException.class,
+                    () -> Rlhf4jClient.builder()
+                            .baseUrl(client.baseUrl())
+                            .labeler("x")
+                            .build()
+                            .labeling()
+                            .next(4));
             assertThat(anonymous.status()).isEqualTo(401);
         } finally {
             client.admin().revokeKey(labelerKey.prefix());

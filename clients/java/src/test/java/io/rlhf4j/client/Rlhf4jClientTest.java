@@ -400,7 +400,20 @@ class Rlhf4jClientTest {
     }
 
     @Test
-    void apiKeysEndOpenModeAndRateLimitsExposeRetryAfter() {
+    void apiKeysEndOpenModeAndRateLimitsExposeRetryAfter() throws Exception {
+        // A server of its own: once it has had a key it never reopens, and the other tests want it open.
+        try (ServingApp own = ServingApp.start(
+                ServingApp.Config.defaults(tmp.resolve("keys-data")).withPort(0).withAdminToken("t"))) {
+            own.registerAndActivate(export);
+            keys(Rlhf4jClient.builder()
+                    .baseUrl("http://127.0.0.1:" + own.port())
+                    .adminToken("t")
+                    .timeout(Duration.ofSeconds(60))
+                    .build());
+        }
+    }
+
+    private static void keys(Rlhf4jClient client) {
         ApiKey key = client.admin().createKey("alice", ApiKey.USER, false, 1);
         try {
             assertThat(key.key()).startsWith(key.prefix());
@@ -429,8 +442,10 @@ class Rlhf4jClientTest {
         } finally {
             assertThat(client.admin().revokeKey(key.prefix())).isEqualTo(1);
         }
-        // With no key left the server is open again.
-        assertThat(client.complete(greedy("dog (noun):", 12)).text()).isEqualTo(GREEDY);
+        // With every key revoked the server stays locked: it does not reopen to everyone.
+        Rlhf4jException locked =
+                catchThrowableOfType(Rlhf4jException.class, () -> client.complete(greedy("dog (noun):", 12)));
+        assertThat(locked.status()).isEqualTo(401);
         Rlhf4jException twice =
                 catchThrowableOfType(Rlhf4jException.class, () -> client.admin().revokeKey(key.prefix()));
         assertThat(twice.status()).isEqualTo(404);
