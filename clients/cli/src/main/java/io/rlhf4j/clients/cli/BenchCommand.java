@@ -34,7 +34,11 @@ import picocli.CommandLine.Option;
             "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
                     + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
                     + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
-                    + BenchCommand.LONG_PROMPT + "-token prompt."
+                    + BenchCommand.LONG_PROMPT + "-token prompt.",
+            "reliability (not part of all): a server in its own process under --clients streaming clients for "
+                    + "--minutes (errors, truncated streams, resident memory), kill -9 under load and a restart "
+                    + "(acknowledged prompt logs missing), --promotions promotions and rollbacks under load, and "
+                    + "--fuzz malformed requests; exits 1 if any row fails."
         })
 final class BenchCommand implements Callable<Integer> {
 
@@ -43,6 +47,7 @@ final class BenchCommand implements Callable<Integer> {
         pipeline,
         export,
         serve,
+        reliability,
         all
     }
 
@@ -54,8 +59,33 @@ final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--suite",
             defaultValue = "all",
-            description = "trainer, pipeline, export, serve or all (default ${DEFAULT-VALUE})")
+            description = "trainer, pipeline, export, serve, reliability or all (all but reliability; default "
+                    + "${DEFAULT-VALUE})")
     Suite suite;
+
+    @Option(
+            names = "--minutes",
+            defaultValue = "1",
+            description = "reliability: how long the soak runs (default ${DEFAULT-VALUE})")
+    double minutes;
+
+    @Option(
+            names = "--clients",
+            defaultValue = "64",
+            description = "reliability: streaming clients in the soak (default ${DEFAULT-VALUE})")
+    int clients;
+
+    @Option(
+            names = "--promotions",
+            defaultValue = "50",
+            description = "reliability: promotions and rollbacks under load (default ${DEFAULT-VALUE})")
+    int promotions;
+
+    @Option(
+            names = "--fuzz",
+            defaultValue = "10000",
+            description = "reliability: malformed requests (default ${DEFAULT-VALUE})")
+    int fuzz;
 
     @Option(
             names = "--stories",
@@ -80,6 +110,18 @@ final class BenchCommand implements Callable<Integer> {
                 ai.djl.engine.Engine.getEngine("PyTorch").getVersion(),
                 io.rlhf4j.exporter.ort.Ort.env().getVersion());
         Path work = Files.createTempDirectory("rlhf4j-bench");
+        if (suite == Suite.reliability) {
+            if (minutes <= 0 || clients < 1 || promotions < 0 || fuzz < 0) {
+                throw new picocli.CommandLine.ParameterException(
+                        new picocli.CommandLine(this),
+                        "--minutes must be positive, --clients at least 1, --promotions and --fuzz not negative");
+            }
+            try {
+                return new ReliabilityBench(System.out, work, minutes, clients, promotions, fuzz).run() == 0 ? 0 : 1;
+            } finally {
+                AtomicDirectory.deleteRecursively(work);
+            }
+        }
         try {
             Optional<Path> dir = Optional.ofNullable(stories).or(() -> SharedData.file("models/stories260K"));
             Path storiesCkpt = null;

@@ -1,0 +1,140 @@
+package io.rlhf4j.clients.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.rlhf4j.core.io.Json;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code rlhf4j serve} in a process of its own (this JVM's java and class path), in open mode on
+ * loopback with no training, for what must be measured from outside: it can be killed with -9.
+ */
+final class ServerProcess implements AutoCloseable {
+
+    private final Process process;
+    private final int port;
+    private final HttpClient http =
+            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private ServerProcess(Process process, int port) {
+        this.process = process;
+        this.port = port;
+    }
+
+    /** Starts a server on {@code dataDir} and waits until it is ready (its output goes to {@code log}). */
+    static ServerProcess start(Path dataDir, int port, Path log) throws IOException, InterruptedException {
+        String javaCommand = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(javaCommand, "-Dai.djl.offline=true"));
+        // The memory settings this JVM was given (RLHF4J_JAVA_OPTS) apply to the server too.
+        java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(a -> a.startsWith("-Xm") || a.startsWith("-XX:"))
+                .forEach(cmd::add);
+        String home = System.getProperty("rlhf4j.home");
+        if (home != null) {
+            cmd.add("-Drlhf4j.home=" + home);
+        }
+        cmd.addAll(List.of(
+                "-cp",
+                System.getProperty("java.class.path"),
+                Rlhf4j.class.getName(),
+                "serve",
+                "--data-dir",
+                dataDir.toString(),
+                "--port",
+                Integer.toString(port),
+                "--no-training",
+                "--open"));
+        Files.createDirectories(log.getParent());
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().put("RLHF4J_ADMIN_TOKEN", ReliabilityBench.ADMIN);
+        ServerProcess s = new ServerProcess(pb.start(), port);
+        long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
+        while (s.version() == null) {
+            if (!s.process.isAlive() || System.nanoTime() > deadline) {
+                s.close();
+                throw new IOException("the server did not become ready; see " + log);
+            }
+            Thread.sleep(200);
+        }
+        return s;
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** The version {@code /ready} reports, or null while it is not ready. */
+    String version() throws InterruptedException {
+        try {
+            HttpResponse<String> r = http.send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ready"))
+                            .timeout(Duration.ofSeconds(5))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            if (r.statusCode() != 200) {
+                return null;
+            }
+            JsonNode ready = Json.MAPPER.readTree(r.body());
+            return ready.path("version").asText(null);
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    boolean healthy() throws InterruptedException {
+        try {
+            return http.send(
+                                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health"))
+                                            .timeout(Duration.ofSeconds(5))
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString())
+                            .statusCode()
+                    == 200;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Resident memory in KiB ({@code VmRSS} of {@code /proc}); 0 where there is no {@code /proc}. */
+    long rssKiB() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return 0;
+    }
+
+    /** SIGKILL: no shutdown hook runs, nothing is flushed. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+    }
+}
