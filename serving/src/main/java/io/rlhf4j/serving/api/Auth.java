@@ -176,18 +176,10 @@ final class Auth {
                                         ? " (every key of this server is revoked: create one, or start it with"
                                                 + " --open on loopback)"
                                         : "")));
-        Bucket bucket = buckets.get(
-                hash,
-                h -> Bucket.builder()
-                        .withCustomTimePrecision(meter)
-                        .addLimit(Bandwidth.builder()
-                                .capacity(k.requestsPerMinute())
-                                .refillGreedy(k.requestsPerMinute(), Duration.ofMinutes(1))
-                                .build())
-                        .build());
+        Bucket bucket = buckets.get(hash, h -> Clocks.perMinute(meter, k.requestsPerMinute()));
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
-            long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);
+            long seconds = Clocks.retryAfterSeconds(probe);
             throw new ApiError(
                             429,
                             "requests",

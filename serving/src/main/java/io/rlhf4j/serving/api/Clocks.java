@@ -35,4 +35,20 @@ final class Clocks {
             }
         };
     }
+
+    /** A token bucket of {@code n} a minute, refilled continuously, running by {@code meter}. */
+    static io.github.bucket4j.Bucket perMinute(TimeMeter meter, long n) {
+        return io.github.bucket4j.Bucket.builder()
+                .withCustomTimePrecision(meter)
+                .addLimit(io.github.bucket4j.Bandwidth.builder()
+                        .capacity(n)
+                        .refillGreedy(n, Duration.ofMinutes(1))
+                        .build())
+                .build();
+    }
+
+    /** Whole seconds, at least one, until a refused consumption would succeed: a 429's Retry-After. */
+    static long retryAfterSeconds(io.github.bucket4j.ConsumptionProbe refused) {
+        return Math.max(1, (refused.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);
+    }
 }

@@ -2,7 +2,6 @@ package io.rlhf4j.serving.api;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import io.github.bucket4j.Bandwidth;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
 import io.github.bucket4j.TimeMeter;
@@ -97,19 +96,11 @@ final class Quotas {
                                     + " requests in progress, the most one may have; retry when one has finished")
                     .retryAfter(1);
         }
-        Bucket bucket = budgets.get(
-                caller,
-                c -> Bucket.builder()
-                        .withCustomTimePrecision(meter)
-                        .addLimit(Bandwidth.builder()
-                                .capacity(budget)
-                                .refillGreedy(budget, Duration.ofMinutes(1))
-                                .build())
-                        .build());
+        Bucket bucket = budgets.get(caller, c -> Clocks.perMinute(meter, budget));
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(tokens);
         if (!probe.isConsumed()) {
             free(caller);
-            long seconds = Math.max(1, (probe.getNanosToWaitForRefill() + 999_999_999L) / 1_000_000_000L);
+            long seconds = Clocks.retryAfterSeconds(probe);
             throw new ApiError(
                             429,
                             "tokens",

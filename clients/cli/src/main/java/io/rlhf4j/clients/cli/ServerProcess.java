@@ -10,7 +10,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -31,27 +30,15 @@ final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on {@code dataDir} and waits until it is ready (its output goes to {@code log}). */
     static ServerProcess start(Path dataDir, int port, Path log) throws IOException, InterruptedException {
-        String javaCommand = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(javaCommand, "-Dai.djl.offline=true"));
-        // The memory settings this JVM was given (RLHF4J_JAVA_OPTS) apply to the server too.
-        java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .filter(a -> a.startsWith("-Xm") || a.startsWith("-XX:"))
-                .forEach(cmd::add);
-        String home = System.getProperty("rlhf4j.home");
-        if (home != null) {
-            cmd.add("-Drlhf4j.home=" + home);
-        }
-        cmd.addAll(List.of(
-                "-cp",
-                System.getProperty("java.class.path"),
-                Rlhf4j.class.getName(),
+        List<String> cmd = SelfLauncher.rlhf4j(
+                true,
                 "serve",
                 "--data-dir",
                 dataDir.toString(),
                 "--port",
                 Integer.toString(port),
                 "--no-training",
-                "--open"));
+                "--open");
         Files.createDirectories(log.getParent());
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
