@@ -47,9 +47,13 @@ public final class LogWriter implements AutoCloseable {
      */
     public CompletableFuture<Void> flush() {
         CompletableFuture<Void> done = new CompletableFuture<>();
+        Pending barrier = new Pending(null, done);
         try {
-            if (closed || !queue.offer(new Pending(null, done), 30, TimeUnit.SECONDS)) {
+            if (closed || !queue.offer(barrier, 30, TimeUnit.SECONDS)) {
                 done.completeExceptionally(new IllegalStateException("the prompt log is closed or stuck"));
+            } else if (closed && queue.remove(barrier)) {
+                // The writer stopped while we waited for room: it will not see this one.
+                done.completeExceptionally(new IllegalStateException("the prompt log is closed"));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

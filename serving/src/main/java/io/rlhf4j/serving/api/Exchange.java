@@ -146,11 +146,21 @@ final class Exchange {
         this.promptTokens = new ArrayList<>(Collections.nCopies(work.prompts().size(), null));
     }
 
-    /** Submits every prompt; false (nothing sent to the client) when the scheduler refused. */
-    boolean start() {
+    /** What {@link #start} did. */
+    enum Start {
+        /** Queued (or the client had already left): the request's lease is held until it ends. */
+        STARTED,
+        /** Refused and answered (503): the lease goes back. */
+        ANSWERED,
+        /** The scheduler was retiring: nothing was sent, the request belongs on the next one. */
+        RETRY
+    }
+
+    /** Submits every prompt, whole or not at all. */
+    Start start() {
         if (response.closed()) {
             left.run();
-            return true; // the client left while we tokenized: nothing to generate for
+            return Start.STARTED; // the client left while we tokenized: nothing to generate for
         }
         List<GenerationRequest> requests = new ArrayList<>();
         List<Sink> sinks = new ArrayList<>();
@@ -167,20 +177,23 @@ final class Exchange {
         Optional<List<Scheduler.Handle>> h = scheduler.submit(who.caller(), requests, sinks);
         if (h.isEmpty()) {
             failed = true;
-            if (!scheduler.isClosing()) {
-                ApiError.overloaded(
-                                scheduler.queued() + requests.size()
-                                                > scheduler.limits().queueCapacity()
-                                        ? "the server is at capacity; retry shortly"
-                                        : "this caller already has as many prompts waiting as one caller may ("
-                                                + scheduler.queuePerCaller() + "); retry shortly")
-                        .send(response);
+            // One reading of the scheduler's state decides, so a request is retried or answered, never both.
+            if (scheduler.isClosing()) {
+                return Start.RETRY;
             }
-            return false;
+            ApiError.overloaded(
+                            scheduler.queued() + requests.size()
+                                            > scheduler.limits().queueCapacity()
+                                    ? "the server is at capacity; retry shortly"
+                                    : "this caller already has as many prompts waiting as one caller may ("
+                                            + scheduler.queuePerCaller() + "); retry shortly")
+                    .send(response);
+            return Start.ANSWERED;
         }
         handles.addAll(h.get());
         response.closeHandler(v -> {
-            handles.forEach(Scheduler.Handle::cancel);
+            // What still waits leaves the queue now, not when the scheduler reaches it.
+            scheduler.cancel(who.caller(), handles);
             left.run();
         });
         response.putHeader("x-rlhf4j-version", version);
@@ -191,7 +204,7 @@ final class Exchange {
                     .putHeader("cache-control", "no-cache");
             format.opened(this);
         }
-        return true;
+        return Start.STARTED;
     }
 
     /**

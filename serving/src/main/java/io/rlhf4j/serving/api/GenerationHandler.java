@@ -186,33 +186,43 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                         return;
                     }
                     Admitted a = ar.result();
-                    Exchange exchange = new Exchange(
-                            context,
-                            response,
-                            a.scheduler(),
-                            a.work(),
-                            format(params),
-                            logs,
-                            metrics,
-                            arrived,
-                            arrivedAt,
-                            a.who(),
-                            quotas.limits().streamBufferBytes(),
-                            () -> release(lease));
-                    if (exchange.start()) {
-                        lease.set(a.lease());
-                        if (response.closed() || response.ended()) {
-                            release(lease); // it ended or its client left before the lease was held
-                        }
+                    Exchange.Start started;
+                    try {
+                        started = new Exchange(
+                                        context,
+                                        response,
+                                        a.scheduler(),
+                                        a.work(),
+                                        format(params),
+                                        logs,
+                                        metrics,
+                                        arrived,
+                                        arrivedAt,
+                                        a.who(),
+                                        quotas.limits().streamBufferBytes(),
+                                        () -> release(lease))
+                                .start();
+                    } catch (RuntimeException e) {
+                        a.lease().refund(); // nothing may leave a caller's slot taken
+                        ApiError.internal(e.getMessage()).send(response);
                         return;
                     }
-                    a.lease().refund();
-                    if (a.scheduler().isClosing()) {
-                        if (attempt < 3) {
-                            admit(context, response, authorization, params, arrived, arrivedAt, lease, attempt + 1);
-                        } else {
-                            ApiError.overloaded("the model is being swapped; retry shortly")
-                                    .send(response);
+                    switch (started) {
+                        case STARTED -> {
+                            lease.set(a.lease());
+                            if (response.closed() || response.ended()) {
+                                release(lease); // it ended or its client left before the lease was held
+                            }
+                        }
+                        case ANSWERED -> a.lease().refund();
+                        case RETRY -> {
+                            a.lease().refund();
+                            if (attempt < 3) {
+                                admit(context, response, authorization, params, arrived, arrivedAt, lease, attempt + 1);
+                            } else {
+                                ApiError.overloaded("the model is being swapped; retry shortly")
+                                        .send(response);
+                            }
                         }
                     }
                 });

@@ -45,13 +45,15 @@ final class ChildProcess {
         try {
             long pid = Long.parseLong(f[0]);
             long started = f.length > 1 ? Long.parseLong(f[1]) : 0;
+            if (started == 0) {
+                return Optional.empty(); // without a start time a recycled PID cannot be told apart
+            }
             return ProcessHandle.of(pid)
                     .filter(ProcessHandle::isAlive)
-                    .filter(h -> started == 0
-                            || h.info()
-                                    .startInstant()
-                                    .map(i -> Math.abs(i.toEpochMilli() - started) < 1_000)
-                                    .orElse(false));
+                    .filter(h -> h.info()
+                            .startInstant()
+                            .map(i -> Math.abs(i.toEpochMilli() - started) < 1_000)
+                            .orElse(false));
         } catch (NumberFormatException e) {
             return Optional.empty();
         }
@@ -62,10 +64,15 @@ final class ChildProcess {
         p.destroy();
         try {
             p.onExit().get(10, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
             p.destroyForcibly();
-        } catch (java.util.concurrent.ExecutionException e) {
-            p.destroyForcibly();
+            try {
+                p.onExit().get(10, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException gone) {
+                LOG.warn("process {} did not exit after SIGKILL", p.pid());
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -78,21 +85,42 @@ final class ChildProcess {
     static FileLock supervise(Path runsDir) {
         try {
             Files.createDirectories(runsDir);
-            FileChannel channel =
-                    FileChannel.open(runsDir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            Path file = runsDir.resolve(LOCK_FILE).toAbsolutePath().normalize();
+            // A second loop in this JVM must not even open the file: closing any channel on it would
+            // drop the process's (POSIX, per-process) lock that the first loop holds.
+            if (!HELD.add(file)) {
+                LOG.warn("another server in this process supervises the training runs in {}", runsDir);
+                return null;
+            }
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             FileLock lock;
             try {
                 lock = channel.tryLock();
             } catch (OverlappingFileLockException e) {
-                lock = null; // this JVM holds it already: a second loop on one data directory
+                lock = null;
             }
             if (lock == null) {
                 channel.close();
+                HELD.remove(file);
                 LOG.warn("another server supervises the training runs in {}: this one starts none", runsDir);
             }
             return lock;
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("cannot lock " + runsDir.resolve(LOCK_FILE), e);
+        }
+    }
+
+    /** Lock files this JVM holds. */
+    private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Gives up a lock from {@link #supervise}. */
+    static void release(FileLock lock, Path runsDir) {
+        try {
+            lock.channel().close();
+        } catch (IOException e) {
+            LOG.warn("cannot release {}: {}", runsDir.resolve(LOCK_FILE), e.getMessage());
+        } finally {
+            HELD.remove(runsDir.resolve(LOCK_FILE).toAbsolutePath().normalize());
         }
     }
 

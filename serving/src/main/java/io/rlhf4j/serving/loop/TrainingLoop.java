@@ -91,7 +91,12 @@ public final class TrainingLoop implements AutoCloseable {
         this.judgementsAtLastRun = store.judgements().count();
         this.lock = options.enabled() ? ChildProcess.supervise(runsDir) : null;
         if (lock != null) {
-            recover();
+            try {
+                recover();
+            } catch (RuntimeException e) {
+                close(); // the lock and the timer are not left behind
+                throw e;
+            }
             if (options.everyJudgements() > 0) {
                 timer.scheduleWithFixedDelay(this::onSchedule, 5, 5, TimeUnit.SECONDS);
             }
@@ -157,6 +162,8 @@ public final class TrainingLoop implements AutoCloseable {
             if (r.finished()) {
                 continue;
             }
+            // A child a killed server left still writes this run, whatever becomes of it now.
+            ChildProcess.alive(Path.of(r.dir())).ifPresent(ChildProcess::stop);
             if (r.candidate() != null) {
                 // Registered before the crash: the candidate stands, and waits for an admin.
                 store.runs().save(r.succeeded(r.candidate(), r.gateJson(), false, System.currentTimeMillis()));
@@ -425,12 +432,8 @@ public final class TrainingLoop implements AutoCloseable {
         if (p != null) {
             ChildProcess.stop(p.toHandle());
         }
-        try {
-            if (lock != null) {
-                lock.channel().close();
-            }
-        } catch (IOException e) {
-            LOG.warn("cannot release {}: {}", runsDir.resolve(ChildProcess.LOCK_FILE), e.getMessage());
+        if (lock != null) {
+            ChildProcess.release(lock, runsDir);
         }
     }
 }

@@ -120,6 +120,16 @@ public final class Scheduler implements AutoCloseable {
         return Optional.of(pending.stream().map(Pending::handle).toList());
     }
 
+    /**
+     * Cancels {@code handles} of {@code caller}'s request (its client left): those still waiting leave
+     * the queue now, so that they stop counting against it; running ones stop at the next step.
+     */
+    public void cancel(String caller, List<Handle> handles) {
+        handles.forEach(Handle::cancel);
+        int removed = queue.removeIf(caller, p -> p.handle().cancelled);
+        inFlight.addAndGet(-removed);
+    }
+
     /** How many prompts one caller may have waiting here. */
     public int queuePerCaller() {
         return queue.perCaller();
@@ -236,11 +246,12 @@ public final class Scheduler implements AutoCloseable {
             room -= first.request().n();
         }
         while (true) {
-            Pending next = queue.peek();
-            if (next == null || next.request().n() > room) {
+            int free = room;
+            Pending next = queue.pollIf(p -> p.request().n() <= free);
+            if (next == null) {
                 break;
             }
-            out.add(queue.poll());
+            out.add(next);
             room -= next.request().n();
         }
         out.removeIf(p -> {

@@ -76,6 +76,42 @@ final class WaitQueue<T> {
         }
     }
 
+    /**
+     * As {@link #poll}, but only if the head {@code fits}; peek and take under one lock, so that a
+     * request taken back meanwhile cannot be swapped for another that does not fit.
+     */
+    T pollIf(java.util.function.Predicate<T> fits) {
+        lock.lock();
+        try {
+            String next = turns.peekFirst();
+            return next != null && fits.test(lines.get(next).peekFirst()) ? take() : null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Removes {@code caller}'s waiting items that {@code gone} names (cancelled ones); returns how many. */
+    int removeIf(String caller, java.util.function.Predicate<T> gone) {
+        lock.lock();
+        try {
+            ArrayDeque<T> line = lines.get(caller);
+            if (line == null) {
+                return 0;
+            }
+            int before = line.size();
+            line.removeIf(gone);
+            int removed = before - line.size();
+            size -= removed;
+            if (line.isEmpty()) {
+                lines.remove(caller);
+                turns.remove(caller);
+            }
+            return removed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** The head of the next caller's line; that caller then goes to the back of the turns. */
     T poll() {
         lock.lock();

@@ -103,6 +103,46 @@ class TrainingLoopSupervisorTest {
         assertThat(findChild(after)).isEmpty();
     }
 
+    @Test
+    void aChildLeftByAKilledServerIsStoppedEvenWhenItsRunIsNotResumed() throws Exception {
+        assumeTrue(Files.isExecutable(SLEEP), SLEEP + " is not installed");
+        Path data = tmp.resolve("data");
+        Store store = Store.openSqlite(data);
+        Path dir = Files.createDirectories(data.resolve("runs").resolve("run-1"));
+        Files.writeString(dir.resolve("attempts"), "2"); // its attempts are used up: it will be failed
+        Process orphan = new ProcessBuilder(SLEEP.toString(), Long.toString(900 + (System.nanoTime() % 97))).start();
+        ChildProcess.record(dir, orphan);
+        long now = System.currentTimeMillis();
+        store.runs()
+                .save(new TrainingRun(
+                        "run-1",
+                        TrainingRun.RUNNING,
+                        "test",
+                        "sft",
+                        0.3,
+                        null,
+                        null,
+                        null,
+                        false,
+                        null,
+                        dir.toString(),
+                        "{}",
+                        now,
+                        now));
+        LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), "1"), tmp.resolve("base"));
+        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+        try {
+            assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
+                    .as("the orphan was stopped")
+                    .isTrue();
+            assertThat(store.runs().find("run-1").orElseThrow().state()).isEqualTo(TrainingRun.FAILED);
+        } finally {
+            loop.close();
+            orphan.destroyForcibly();
+            store.close();
+        }
+    }
+
     static Optional<ProcessHandle> findChild(String marker) {
         return ProcessHandle.current()
                 .descendants()

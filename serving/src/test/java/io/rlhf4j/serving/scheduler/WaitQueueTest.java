@@ -54,4 +54,19 @@ class WaitQueueTest {
         assertThat(q.removeAll("b", List.of("b1", "b2"))).isTrue();
         assertThat(q.drain()).containsExactly("a2");
     }
+
+    @Test
+    void theHeadIsTakenOnlyIfItFitsAndCancelledItemsLeaveAtOnce() {
+        WaitQueue<String> q = new WaitQueue<>(8, 1.0);
+        q.offerAll("a", List.of("big", "a2"));
+        q.offerAll("b", List.of("b1"));
+        assertThat(q.pollIf(s -> !s.equals("big")))
+                .as("the head does not fit: nothing is taken")
+                .isNull();
+        assertThat(q.size()).isEqualTo(3);
+        assertThat(q.pollIf(s -> true)).isEqualTo("big");
+        assertThat(q.removeIf("a", s -> s.equals("a2"))).isEqualTo(1);
+        assertThat(q.removeIf("nobody", s -> true)).isZero();
+        assertThat(q.drain()).containsExactly("b1");
+    }
 }
