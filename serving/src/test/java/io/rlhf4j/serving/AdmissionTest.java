@@ -191,6 +191,30 @@ class AdmissionTest {
     }
 
     @Test
+    void completionsPerRequestAreBoundedAsConfigured(@TempDir Path tmp) throws Exception {
+        ServingApp app =
+                start(tmp, AdmissionLimits.defaults().withCompletionsPerRequest(4), java.time.Clock.systemUTC());
+        try {
+            HttpResponse<String> r = send(app, "{\"prompt\":[\"a\",\"b\"],\"n\":3,\"max_tokens\":2}");
+            assertThat(r.statusCode()).isEqualTo(400);
+            assertThat(JSON.readTree(r.body()).at("/error/message").asText()).contains("6 completions", "at most 4");
+            assertThat(send(app, "{\"prompt\":[\"a\",\"b\"],\"n\":2,\"max_tokens\":2}")
+                            .statusCode())
+                    .isEqualTo(200);
+            HttpResponse<String> chat = HTTP.send(
+                    HttpRequest.newBuilder(URI.create(TestServers.base(app) + "/v1/chat/completions"))
+                            .header("content-type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(
+                                    "{\"messages\":[{\"role\":\"user\",\"content\":\"dog\"}],\"n\":5}"))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(chat.statusCode()).as("chat too").isEqualTo(400);
+        } finally {
+            app.close();
+        }
+    }
+
+    @Test
     void aStreamWhoseClientStopsReadingIsCutOffNotBuffered(@TempDir Path tmp) throws Exception {
         ServingApp app =
                 start(tmp, AdmissionLimits.defaults().withStreamBufferBytes(16 * 1024), java.time.Clock.systemUTC());

@@ -50,6 +50,11 @@ final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHand
     }
 
     @Override
+    int prompts(Params params) {
+        return 1; // one conversation
+    }
+
+    @Override
     Fields.Common common(Params params) {
         return params.common();
     }

@@ -49,6 +49,11 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
     }
 
     @Override
+    int prompts(Params params) {
+        return params.prompts().size();
+    }
+
+    @Override
     Exchange.Work work(Scheduler scheduler, Params params) {
         var engine = scheduler.engine();
         int window = engine.config().maxPositions();
@@ -270,9 +275,6 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
      */
     record Params(Fields.Common common, List<Prompt> prompts, Integer logprobs, boolean echo) {
 
-        /** Completions (prompts x n) one request may ask for. */
-        static final int MAX_COMPLETIONS = 256;
-
         /** A prompt as text (tokenized with BOS) or as token ids (taken as they are, as evaluation clients send). */
         record Prompt(String text, int[] ids) {}
 
@@ -283,14 +285,6 @@ final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Para
             boolean echo = Fields.bool(b, "echo", false);
             Fields.Common common = Fields.common(b, maxTokens);
             List<Prompt> prompts = prompts(b.get("prompt"));
-            // Each completion holds buffers until the request ends: bound them before anything is allocated.
-            if ((long) prompts.size() * common.n() > MAX_COMPLETIONS) {
-                throw ApiError.invalid(
-                        "prompt",
-                        prompts.size() + " prompts x n = " + common.n() + " asks for "
-                                + (long) prompts.size() * common.n() + " completions; at most " + MAX_COMPLETIONS
-                                + " are allowed in one request");
-            }
             return new Params(common, prompts, logprobs, echo);
         }
 

@@ -68,6 +68,9 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
 
     abstract Fields.Common common(P params);
 
+    /** How many prompts the request holds. */
+    abstract int prompts(P params);
+
     /** On a worker thread: the prompts as the scheduler's model reads them, or the 400 that says why not. */
     abstract Exchange.Work work(Scheduler scheduler, P params);
 
@@ -101,6 +104,15 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                 throw ApiError.overloaded("no model version is active yet");
             }
             params = parse(body, scheduler.engine().config().maxPositions());
+            // Each completion holds buffers until the request ends: bound them before anything is tokenized.
+            long completions = (long) prompts(params) * common(params).n();
+            int most = quotas.limits().completionsPerRequest();
+            if (completions > most) {
+                throw ApiError.invalid(
+                        "prompt",
+                        prompts(params) + " prompts x n = " + common(params).n() + " asks for " + completions
+                                + " completions; at most " + most + " are allowed in one request");
+            }
             String model = common(params).model();
             String version = scheduler.engine().version();
             if (model != null && !model.equals(version) && !model.equals(ALIAS)) {

@@ -14,13 +14,15 @@ package io.rlhf4j.serving.config;
  *     caller cannot fill it for everyone
  * @param streamBufferBytes what the server buffers for a streaming client that does not read; past it
  *     the stream is cancelled and its connection closed
+ * @param completionsPerRequest completions (prompts times {@code n}) one request may ask for
  */
 public record AdmissionLimits(
         int logQueue,
         int concurrentPerKey,
         long tokensPerMinutePerKey,
         double queueSharePerKey,
-        int streamBufferBytes) {
+        int streamBufferBytes,
+        int completionsPerRequest) {
 
     public AdmissionLimits {
         if (logQueue < 1) {
@@ -36,6 +38,10 @@ public record AdmissionLimits(
         if (!(queueSharePerKey > 0 && queueSharePerKey <= 1)) {
             throw new IllegalArgumentException("limits.queue_share_per_key must be in (0, 1], got " + queueSharePerKey);
         }
+        if (completionsPerRequest < 1) {
+            throw new IllegalArgumentException(
+                    "limits.completions_per_request must be at least 1, got " + completionsPerRequest);
+        }
         if (streamBufferBytes < 4096) {
             throw new IllegalArgumentException(
                     "limits.stream_buffer_bytes must be at least 4096, got " + streamBufferBytes);
@@ -43,26 +49,36 @@ public record AdmissionLimits(
     }
 
     public static AdmissionLimits defaults() {
-        return new AdmissionLimits(10_000, 64, 1_000_000, 0.5, 1 << 20);
+        return new AdmissionLimits(10_000, 64, 1_000_000, 0.5, 1 << 20, 256);
     }
 
     public AdmissionLimits withLogQueue(int n) {
-        return new AdmissionLimits(n, concurrentPerKey, tokensPerMinutePerKey, queueSharePerKey, streamBufferBytes);
+        return new AdmissionLimits(
+                n, concurrentPerKey, tokensPerMinutePerKey, queueSharePerKey, streamBufferBytes, completionsPerRequest);
     }
 
     public AdmissionLimits withConcurrentPerKey(int n) {
-        return new AdmissionLimits(logQueue, n, tokensPerMinutePerKey, queueSharePerKey, streamBufferBytes);
+        return new AdmissionLimits(
+                logQueue, n, tokensPerMinutePerKey, queueSharePerKey, streamBufferBytes, completionsPerRequest);
     }
 
     public AdmissionLimits withTokensPerMinutePerKey(long n) {
-        return new AdmissionLimits(logQueue, concurrentPerKey, n, queueSharePerKey, streamBufferBytes);
+        return new AdmissionLimits(
+                logQueue, concurrentPerKey, n, queueSharePerKey, streamBufferBytes, completionsPerRequest);
     }
 
     public AdmissionLimits withQueueSharePerKey(double share) {
-        return new AdmissionLimits(logQueue, concurrentPerKey, tokensPerMinutePerKey, share, streamBufferBytes);
+        return new AdmissionLimits(
+                logQueue, concurrentPerKey, tokensPerMinutePerKey, share, streamBufferBytes, completionsPerRequest);
     }
 
     public AdmissionLimits withStreamBufferBytes(int n) {
-        return new AdmissionLimits(logQueue, concurrentPerKey, tokensPerMinutePerKey, queueSharePerKey, n);
+        return new AdmissionLimits(
+                logQueue, concurrentPerKey, tokensPerMinutePerKey, queueSharePerKey, n, completionsPerRequest);
+    }
+
+    public AdmissionLimits withCompletionsPerRequest(int n) {
+        return new AdmissionLimits(
+                logQueue, concurrentPerKey, tokensPerMinutePerKey, queueSharePerKey, streamBufferBytes, n);
     }
 }

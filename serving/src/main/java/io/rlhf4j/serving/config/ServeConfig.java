@@ -26,7 +26,7 @@ import java.util.Set;
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
  * scheduler: {max_batch: 32, queue: 256}
  * limits:    {log_queue: 10000, concurrent_per_key: 64, tokens_per_minute_per_key: 1000000,
- *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576}
+ *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576, completions_per_request: 256}
  * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model,
  *             held_out_labelers: ""}
  * </pre>
@@ -57,7 +57,8 @@ public final class ServeConfig {
                             "concurrent_per_key",
                             "tokens_per_minute_per_key",
                             "queue_share_per_key",
-                            "stream_buffer_bytes"),
+                            "stream_buffer_bytes",
+                            "completions_per_request"),
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device"),
@@ -184,7 +185,8 @@ public final class ServeConfig {
                 integer(tree, "limits.concurrent_per_key", d.concurrentPerKey()),
                 integer(tree, "limits.tokens_per_minute_per_key", (int) d.tokensPerMinutePerKey()),
                 number(tree, "limits.queue_share_per_key", d.queueSharePerKey()),
-                integer(tree, "limits.stream_buffer_bytes", d.streamBufferBytes()));
+                integer(tree, "limits.stream_buffer_bytes", d.streamBufferBytes()),
+                integer(tree, "limits.completions_per_request", d.completionsPerRequest()));
     }
 
     private static boolean bool(ObjectNode root, String path, boolean dflt) {

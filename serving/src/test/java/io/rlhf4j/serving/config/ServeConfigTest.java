@@ -48,11 +48,11 @@ class ServeConfigTest {
         Files.writeString(yaml, """
                 server: {open: true}
                 limits: {log_queue: 50, concurrent_per_key: 4, tokens_per_minute_per_key: 9000,
-                         queue_share_per_key: 0.25, stream_buffer_bytes: 65536}
+                         queue_share_per_key: 0.25, stream_buffer_bytes: 65536, completions_per_request: 32}
                 """);
         ServingApp.Config c = ServeConfig.load(yaml, Map.of(), null);
         assertThat(c.open()).isTrue();
-        assertThat(c.limits()).isEqualTo(new io.rlhf4j.serving.config.AdmissionLimits(50, 4, 9000, 0.25, 65536));
+        assertThat(c.limits()).isEqualTo(new io.rlhf4j.serving.config.AdmissionLimits(50, 4, 9000, 0.25, 65536, 32));
         assertThat(ServeConfig.load(null, Map.of("RLHF4J_OPEN", "true"), null).open())
                 .isTrue();
         Files.writeString(yaml, "limits: {queue_share_per_key: 2}\n");
