@@ -98,8 +98,28 @@ def gpt2():
     return config, w, logits, "F16"
 
 
-def llama():
-    v, d, layers, heads, kv_heads, hidden, theta, eps = 300, 16, 2, 4, 2, 40, 10000.0, 1e-6
+def llama3_inv_freq(inv_freq, s):
+    """HF's _compute_llama3_parameters (transformers' modeling_rope_utils), in numpy."""
+    factor, low, high, old = s["factor"], s["low_freq_factor"], s["high_freq_factor"], s["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    wavelen = 2 * np.pi / inv_freq
+    inv_freq_llama = np.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * inv_freq_llama / factor + smooth * inv_freq_llama
+    is_medium = ~(wavelen < high_wavelen) * ~(wavelen > low_wavelen)
+    return np.where(is_medium, smoothed, inv_freq_llama)
+
+
+def llama3():
+    # head_dim 8 at theta 10000: wavelengths 6.3, 63, 628 and 6283 positions, so with an original
+    # context of 64 (low 1, high 4) one frequency is kept, one smoothed and two divided by the factor.
+    scaling = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+               "original_max_position_embeddings": 64}
+    return llama(d=32, rope_scaling=scaling)
+
+
+def llama(d=16, rope_scaling=None):
+    v, layers, heads, kv_heads, hidden, theta, eps = 300, 2, 4, 2, 40, 10000.0, 1e-6
     hd = d // heads
     r = lambda *s: (rng.standard_normal(s) * 0.2).astype(np.float32)
     w = {"model.embed_tokens.weight": r(v, d)}
@@ -122,6 +142,9 @@ def llama():
               "rope_theta": theta, "tie_word_embeddings": False, "bos_token_id": 0, "eos_token_id": 1}
     t = len(TOKENS)
     inv_freq = 1.0 / theta ** (np.arange(0, hd, 2) / hd)
+    if rope_scaling is not None:
+        config["rope_scaling"] = rope_scaling
+        inv_freq = llama3_inv_freq(inv_freq, rope_scaling)
     freqs = np.outer(np.arange(t), inv_freq)
     emb = np.concatenate([freqs, freqs], -1)
     cos, sin = np.cos(emb), np.sin(emb)
@@ -154,7 +177,7 @@ def llama():
 
 if __name__ == "__main__":
     import os
-    for name, make in (("gpt2", gpt2), ("llama", llama)):
+    for name, make in (("gpt2", gpt2), ("llama", llama), ("llama3", llama3)):
         config, weights, logits, dtype = make()
         os.makedirs(name, exist_ok=True)
         with open(f"{name}/config.json", "w") as f:

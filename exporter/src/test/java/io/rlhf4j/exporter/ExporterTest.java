@@ -45,6 +45,11 @@ class ExporterTest {
     static Stream<ModelConfig> families() {
         return Stream.of(
                 ModelConfig.llama(300, 48, 96, 2, 4, 2, 64).withSpecialTokens(0, 1),
+                // Llama 3.1's rope scaling, with an original context short enough that all three of its
+                // frequency bands occur (head_dim 12: wavelengths from 6 to about 3,000 positions).
+                ModelConfig.llama(300, 48, 96, 2, 4, 2, 64)
+                        .withSpecialTokens(0, 1)
+                        .withRopeScaling(new io.rlhf4j.core.config.RopeScaling("llama3", 8, 1, 4, 64)),
                 ModelConfig.gpt2(300, 48, 2, 4, 64).withSpecialTokens(0, 1));
     }
 

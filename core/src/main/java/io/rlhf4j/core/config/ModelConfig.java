@@ -30,12 +30,48 @@ public record ModelConfig(
         boolean tieWordEmbeddings,
         double residDropout,
         int bosTokenId,
-        int eosTokenId) {
+        int eosTokenId,
+        RopeScaling ropeScaling) {
+
+    /** Without rope scaling. */
+    public ModelConfig(
+            ModelFamily family,
+            int vocabSize,
+            int hiddenSize,
+            int intermediateSize,
+            int numLayers,
+            int numHeads,
+            int numKvHeads,
+            int maxPositions,
+            double normEps,
+            double ropeTheta,
+            boolean tieWordEmbeddings,
+            double residDropout,
+            int bosTokenId,
+            int eosTokenId) {
+        this(
+                family,
+                vocabSize,
+                hiddenSize,
+                intermediateSize,
+                numLayers,
+                numHeads,
+                numKvHeads,
+                maxPositions,
+                normEps,
+                ropeTheta,
+                tieWordEmbeddings,
+                residDropout,
+                bosTokenId,
+                eosTokenId,
+                RopeScaling.NONE);
+    }
 
     public static final String FILE_NAME = "config.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     public ModelConfig {
+        ropeScaling = ropeScaling == null ? RopeScaling.NONE : ropeScaling;
         require(vocabSize > 0, "vocab_size", vocabSize);
         require(hiddenSize > 0, "hidden_size", hiddenSize);
         require(intermediateSize > 0, "intermediate_size", intermediateSize);
@@ -59,6 +95,11 @@ public record ModelConfig(
 
     public int headDim() {
         return hiddenSize / numHeads;
+    }
+
+    /** The rotary embedding's frequencies, one per pair of a head's dimensions, scaled as configured. */
+    public float[] inverseFrequencies() {
+        return ropeScaling.inverseFrequencies(ropeTheta, headDim());
     }
 
     /** A small Llama-family configuration with the usual defaults. */
@@ -101,7 +142,8 @@ public record ModelConfig(
                 tieWordEmbeddings,
                 p,
                 bosTokenId,
-                eosTokenId);
+                eosTokenId,
+                ropeScaling);
     }
 
     public ModelConfig withSpecialTokens(int bos, int eos) {
@@ -119,7 +161,27 @@ public record ModelConfig(
                 tieWordEmbeddings,
                 residDropout,
                 bos,
-                eos);
+                eos,
+                ropeScaling);
+    }
+
+    public ModelConfig withRopeScaling(RopeScaling scaling) {
+        return new ModelConfig(
+                family,
+                vocabSize,
+                hiddenSize,
+                intermediateSize,
+                numLayers,
+                numHeads,
+                numKvHeads,
+                maxPositions,
+                normEps,
+                ropeTheta,
+                tieWordEmbeddings,
+                residDropout,
+                bosTokenId,
+                eosTokenId,
+                scaling);
     }
 
     /** Number of parameters, counting tied embeddings once. */
@@ -166,6 +228,13 @@ public record ModelConfig(
             if (family == ModelFamily.LLAMA) {
                 int dim = integer(n, "hidden_size", where);
                 int heads = integer(n, "num_attention_heads", where);
+                if (n.hasNonNull("head_dim") && n.get("head_dim").asInt() != dim / heads) {
+                    // Served as hidden_size / heads it would be silently wrong (Qwen3, Mistral-Nemo).
+                    throw new IllegalArgumentException(
+                            "head_dim " + n.get("head_dim").asInt()
+                                    + " differs from hidden_size / num_attention_heads = " + dim / heads
+                                    + ", which is not supported yet");
+                }
                 return new ModelConfig(
                         family,
                         integer(n, "vocab_size", where),
@@ -180,7 +249,8 @@ public record ModelConfig(
                         n.path("tie_word_embeddings").asBoolean(false),
                         n.path("resid_pdrop").asDouble(0.0),
                         n.path("bos_token_id").asInt(1),
-                        n.path("eos_token_id").asInt(2));
+                        n.path("eos_token_id").asInt(2),
+                        RopeScaling.fromJson(n.get("rope_scaling")));
             }
             int dim = integer(n, "n_embd", where);
             int heads = integer(n, "n_head", where);
@@ -225,6 +295,7 @@ public record ModelConfig(
             n.put("max_position_embeddings", maxPositions);
             n.put("rms_norm_eps", normEps);
             n.put("rope_theta", ropeTheta);
+            ropeScaling.writeInto(n);
             n.put("hidden_act", "silu");
             n.put("attention_bias", false);
             n.put("mlp_bias", false);

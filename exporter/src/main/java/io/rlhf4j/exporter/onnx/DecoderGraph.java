@@ -217,10 +217,7 @@ public final class DecoderGraph {
     /** cos and sin [B, 1, T, hd] for HF's rotate-half rotary embedding. */
     private String[] rotary(String positions) {
         int hd = c.headDim();
-        float[] invFreq = new float[hd / 2];
-        for (int i = 0; i < invFreq.length; i++) {
-            invFreq[i] = (float) (1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / hd));
-        }
+        float[] invFreq = c.inverseFrequencies();
         String freqs = g.op(
                 "Mul",
                 g.op("Unsqueeze", g.op("Cast", positions, Attr.i("to", FLOAT)), g.ints(-1)),

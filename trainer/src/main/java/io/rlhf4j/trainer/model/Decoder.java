@@ -387,11 +387,7 @@ public final class Decoder implements AutoCloseable {
 
     /** cos and sin [B, 1, T, headDim] for HF's rotate-half rotary embedding. */
     private NDArray[] rotaryCosSin(NDArray positions) {
-        int hd = config.headDim();
-        float[] invFreq = new float[hd / 2];
-        for (int i = 0; i < invFreq.length; i++) {
-            invFreq[i] = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / hd));
-        }
+        float[] invFreq = config.inverseFrequencies();
         NDArray freqs = positions
                 .toType(DataType.FLOAT32, false)
                 .expandDims(-1)

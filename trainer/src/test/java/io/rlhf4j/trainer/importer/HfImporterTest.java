@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * HF checkpoints made by {@code src/test/resources/hf-reference/make_fixtures.py}, with logits from an
- * independent numpy implementation of HF's GPT-2 and Llama formulas.
+ * independent numpy implementation of HF's GPT-2 and Llama formulas; {@code llama3} is a Llama with
+ * Llama 3.1's {@code rope_scaling} (HF's {@code _compute_llama3_parameters}).
  */
 class HfImporterTest {
 
@@ -49,7 +50,7 @@ class HfImporterTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "llama"})
+    @ValueSource(strings = {"gpt2", "llama", "llama3"})
     void importedCheckpointMatchesTheNumpyReference(String family) throws Exception {
         Path out = tmp.resolve("imported-" + family);
         HfImporter.importDir(fixture(family), out);

@@ -171,7 +171,10 @@ class DecoderTest {
                 .hasMessageContaining("config.json")
                 .hasMessageContaining("unsupported model_type 'mamba'");
 
-        Files.writeString(dir.resolve("config.json"), json.replace("\"hidden_size\" : 32", "\"hidden_size\" : 48"));
+        Files.writeString(
+                dir.resolve("config.json"),
+                json.replace("\"hidden_size\" : 32", "\"hidden_size\" : 48")
+                        .replace("\"head_dim\" : 8", "\"head_dim\" : 12"));
         assertThatThrownBy(() -> Decoder.load(dir, manager))
                 .isInstanceOf(CheckpointFormatException.class)
                 .hasMessageContaining("model.embed_tokens.weight")
