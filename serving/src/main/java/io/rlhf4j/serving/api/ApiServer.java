@@ -97,16 +97,16 @@ public final class ApiServer {
                 .handler(new CompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
         r.post("/v1/chat/completions")
                 .handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
-        new TokenizeHandler(vertx, generation, router, auth).mount(r);
-        r.post("/v1/rewards").handler(new RewardsHandler(vertx, rewards, router, auth));
+        new TokenizeHandler(generation, router, auth).mount(r);
+        r.post("/v1/rewards").handler(new RewardsHandler(rewards, router, auth));
         r.get("/metrics")
                 .handler(ctx -> ctx.response()
                         .putHeader("content-type", "text/plain; version=0.0.4")
                         .end(metrics.scrape()));
         new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock).mount(r);
-        new LabelingHandler(vertx, labeling, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock)
+        new LabelingHandler(labeling, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock)
                 .mount(r);
-        new ConsentHandler(vertx, labeling, registry.store(), auth, clock).mount(r);
+        new ConsentHandler(labeling, registry.store(), auth, clock).mount(r);
         r.get("/v1/models").handler(this::models);
         r.get("/health").handler(ctx -> ctx.json(new io.vertx.core.json.JsonObject().put("status", "ok")));
         r.get("/ready").handler(this::ready);

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.Store;
-import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.time.Clock;
@@ -15,15 +14,13 @@ import java.time.Clock;
  */
 final class ConsentHandler {
 
-    private final Vertx vertx;
     private final Bulkhead pool;
     private final Store store;
     private final Auth auth;
     private final Clock clock;
 
-    ConsentHandler(Vertx vertx, Bulkhead pool, Store store, Auth auth, Clock clock) {
+    ConsentHandler(Bulkhead pool, Store store, Auth auth, Clock clock) {
         this.pool = pool;
-        this.vertx = vertx;
         this.store = store;
         this.auth = auth;
         this.clock = clock;

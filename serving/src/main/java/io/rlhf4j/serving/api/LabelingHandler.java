@@ -18,7 +18,6 @@ import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.time.Clock;
@@ -48,7 +47,6 @@ final class LabelingHandler {
     /** How long a task stays with the labeler it was offered to before the queue offers it again. */
     static final Duration LEASE = Duration.ofMinutes(10);
 
-    private final Vertx vertx;
     private final Bulkhead pool;
     private final ModelRouter router;
     private final Store store;
@@ -63,7 +61,6 @@ final class LabelingHandler {
 
     /** @param clock what leases expire by and judgements are stamped with */
     LabelingHandler(
-            Vertx vertx,
             Bulkhead pool,
             ModelRouter router,
             Store store,
@@ -72,7 +69,6 @@ final class LabelingHandler {
             SplitPolicy split,
             Clock clock) {
         this.pool = pool;
-        this.vertx = vertx;
         this.router = router;
         this.store = store;
         this.auth = auth;

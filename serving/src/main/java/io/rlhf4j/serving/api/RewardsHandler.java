@@ -7,7 +7,6 @@ import io.rlhf4j.core.io.Json;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.engine.OrtRewardEngine;
 import io.vertx.core.Handler;
-import io.vertx.core.Vertx;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,14 +20,12 @@ final class RewardsHandler implements Handler<RoutingContext> {
 
     static final int MAX_COMPLETIONS = 64;
 
-    private final Vertx vertx;
     private final Bulkhead pool;
     private final ModelRouter router;
     private final Auth auth;
 
-    RewardsHandler(Vertx vertx, Bulkhead pool, ModelRouter router, Auth auth) {
+    RewardsHandler(Bulkhead pool, ModelRouter router, Auth auth) {
         this.pool = pool;
-        this.vertx = vertx;
         this.router = router;
         this.auth = auth;
     }

@@ -8,7 +8,6 @@ import io.rlhf4j.core.io.Json;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.engine.PolicyEngine;
 import io.rlhf4j.serving.scheduler.Scheduler;
-import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.util.function.BiFunction;
@@ -22,14 +21,12 @@ import java.util.function.BiFunction;
  */
 final class TokenizeHandler {
 
-    private final Vertx vertx;
     private final Bulkhead pool;
     private final ModelRouter router;
     private final Auth auth;
 
-    TokenizeHandler(Vertx vertx, Bulkhead pool, ModelRouter router, Auth auth) {
+    TokenizeHandler(Bulkhead pool, ModelRouter router, Auth auth) {
         this.pool = pool;
-        this.vertx = vertx;
         this.router = router;
         this.auth = auth;
     }
