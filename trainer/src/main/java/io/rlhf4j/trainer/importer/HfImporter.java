@@ -33,6 +33,7 @@ public final class HfImporter {
 
     public static ModelConfig importDir(Path source, Path out) throws IOException {
         ModelConfig config = Checkpoint.readConfig(source);
+        io.rlhf4j.core.checkpoint.MemoryBudget.require(config, source.toString());
         Map<String, Tensor> raw = readAllWeights(source);
         Map<String, Tensor> byName = new LinkedHashMap<>();
         for (Tensor t : raw.values()) {

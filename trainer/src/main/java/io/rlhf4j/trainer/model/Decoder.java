@@ -149,6 +149,7 @@ public final class Decoder implements AutoCloseable {
     /** Loads {@code config.json} and {@code model.safetensors} from a checkpoint directory. */
     public static Decoder load(java.nio.file.Path dir, NDManager parent) throws java.io.IOException {
         ModelConfig config = io.rlhf4j.core.checkpoint.Checkpoint.readConfig(dir);
+        io.rlhf4j.core.checkpoint.MemoryBudget.require(config, dir.toString());
         Map<String, Tensor> tensors = io.rlhf4j.core.checkpoint.Checkpoint.readWeights(dir);
         return fromTensors(
                 config,

@@ -100,4 +100,25 @@ class HfImporterTest {
                 .hasMessageContaining("missing");
         assertThat(out).doesNotExist();
     }
+
+    @org.junit.jupiter.api.Test
+    void aModelTooLargeForThisMachineIsRefusedBeforeItsWeightsAreRead() throws Exception {
+        // Llama-2-7B's shape: 6.7 billion parameters, 25 GiB as fp32. Only config.json exists: a refusal
+        // that names the bytes comes before any weight file is looked for.
+        Path big = Files.createDirectories(tmp.resolve("llama-7b"));
+        Files.writeString(
+                big.resolve("config.json"),
+                "{\"model_type\":\"llama\",\"vocab_size\":32000,\"hidden_size\":4096,"
+                        + "\"intermediate_size\":11008,\"num_hidden_layers\":32,\"num_attention_heads\":32}");
+        assertThatThrownBy(() -> HfImporter.importDir(big, tmp.resolve("out")))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining(big.toString())
+                .hasMessageContaining("6,738,415,616 parameters need 25.1 GiB as fp32 weights");
+        assertThat(tmp.resolve("out")).doesNotExist();
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            assertThatThrownBy(() -> Decoder.load(big, m))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("25.1 GiB");
+        }
+    }
 }
