@@ -93,10 +93,10 @@ public final class ApiServer {
         Bulkhead generation = bulkhead(new Bulkhead(vertx, "generation", 8, 4096));
         Bulkhead rewards = bulkhead(new Bulkhead(vertx, "rewards", 2, REWARDS_WAITING));
         Bulkhead labeling = bulkhead(new Bulkhead(vertx, "labeling", 4, 256));
-        r.post("/v1/completions")
-                .handler(new CompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
-        r.post("/v1/chat/completions")
-                .handler(new ChatCompletionsHandler(vertx, router, logs, metrics, auth, quotas, generation, clock));
+        GenerationHandler.Services generating =
+                new GenerationHandler.Services(vertx, router, logs, metrics, auth, quotas, generation, clock);
+        r.post("/v1/completions").handler(new CompletionsHandler(generating));
+        r.post("/v1/chat/completions").handler(new ChatCompletionsHandler(generating));
         new TokenizeHandler(generation, router, auth).mount(r);
         r.post("/v1/rewards").handler(new RewardsHandler(rewards, router, auth));
         r.get("/metrics")

@@ -7,14 +7,9 @@ import io.rlhf4j.core.chat.ChatMessage;
 import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.chat.ChatTemplateException;
 import io.rlhf4j.core.io.Json;
-import io.rlhf4j.core.store.LogWriter;
-import io.rlhf4j.serving.engine.ModelRouter;
-import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
-import io.vertx.core.Vertx;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -27,16 +22,8 @@ import java.util.Map;
  */
 final class ChatCompletionsHandler extends GenerationHandler<ChatCompletionsHandler.Params> {
 
-    ChatCompletionsHandler(
-            Vertx vertx,
-            ModelRouter router,
-            LogWriter logs,
-            ServingMetrics metrics,
-            Auth auth,
-            Quotas quotas,
-            Bulkhead pool,
-            Clock clock) {
-        super(vertx, router, logs, metrics, auth, quotas, pool, clock);
+    ChatCompletionsHandler(Services services) {
+        super(services);
     }
 
     @Override

@@ -4,13 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.io.Json;
-import io.rlhf4j.core.store.LogWriter;
-import io.rlhf4j.serving.engine.ModelRouter;
-import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.rlhf4j.serving.scheduler.Sink;
-import io.vertx.core.Vertx;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -21,16 +16,8 @@ import java.util.Map;
  */
 final class CompletionsHandler extends GenerationHandler<CompletionsHandler.Params> {
 
-    CompletionsHandler(
-            Vertx vertx,
-            ModelRouter router,
-            LogWriter logs,
-            ServingMetrics metrics,
-            Auth auth,
-            Quotas quotas,
-            Bulkhead pool,
-            Clock clock) {
-        super(vertx, router, logs, metrics, auth, quotas, pool, clock);
+    CompletionsHandler(Services services) {
+        super(services);
     }
 
     @Override

@@ -159,8 +159,9 @@ final class Exchange {
     /** Submits every prompt, whole or not at all. */
     Start start() {
         if (response.closed()) {
-            left.run();
-            return Start.STARTED; // the client left while we tokenized: nothing to generate for
+            // The client left while we tokenized: nothing to generate for. The caller, which holds the
+            // lease only from here on, sees the closed response and releases it.
+            return Start.STARTED;
         }
         List<GenerationRequest> requests = new ArrayList<>();
         List<Sink> sinks = new ArrayList<>();

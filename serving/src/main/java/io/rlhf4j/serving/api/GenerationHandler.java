@@ -29,20 +29,14 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
 
     static final String ALIAS = "rlhf4j";
 
-    private final Vertx vertx;
-    private final ModelRouter router;
-    private final LogWriter logs;
-    private final ServingMetrics metrics;
-    private final Auth auth;
-    private final Quotas quotas;
-    private final Bulkhead pool;
-    private final Clock clock;
-
     /**
+     * What every generating endpoint runs with: one of these serves both of them.
+     *
      * @param quotas the per-caller cost limits, shared by every generating endpoint
+     * @param pool the bulkhead that authenticates and tokenizes generation requests
      * @param clock what responses and the prompt log are stamped with (its time orders the labeling queue)
      */
-    GenerationHandler(
+    record Services(
             Vertx vertx,
             ModelRouter router,
             LogWriter logs,
@@ -50,18 +44,15 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             Auth auth,
             Quotas quotas,
             Bulkhead pool,
-            Clock clock) {
-        this.pool = pool;
-        this.quotas = quotas;
-        this.clock = clock;
-        this.vertx = vertx;
-        this.router = router;
-        this.logs = logs;
-        this.metrics = metrics;
-        this.auth = auth;
+            Clock clock) {}
+
+    private final Services services;
+
+    GenerationHandler(Services services) {
+        this.services = services;
     }
 
-    /** The endpoint's name in the request metrics. */
+    /** The endpoint's name in the request services.metrics(). */
     abstract String endpoint();
 
     abstract P parse(JsonNode body, int window);
@@ -80,12 +71,12 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
     public final void handle(RoutingContext ctx) {
         HttpServerResponse response = ctx.response();
         long arrived = System.nanoTime();
-        long arrivedAt = clock.millis();
+        long arrivedAt = services.clock().millis();
         AtomicReference<Quotas.Lease> lease = new AtomicReference<>();
         // A request's quota lease is held from the moment it is queued until its response ends or
         // its client leaves, whichever comes first.
         response.endHandler(v -> {
-            metrics.request(endpoint(), response.getStatusCode(), System.nanoTime() - arrived);
+            services.metrics().request(endpoint(), response.getStatusCode(), System.nanoTime() - arrived);
             release(lease);
         });
         P params;
@@ -99,14 +90,14 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             } catch (java.io.IOException e) {
                 throw ApiError.invalid(null, "the request body is not valid JSON");
             }
-            Scheduler scheduler = router.current();
+            Scheduler scheduler = services.router().current();
             if (scheduler == null) {
                 throw ApiError.overloaded("no model version is active yet");
             }
             params = parse(body, scheduler.engine().config().maxPositions());
             // Each completion holds buffers until the request ends: bound them before anything is tokenized.
             long completions = (long) prompts(params) * common(params).n();
-            int most = quotas.limits().completionsPerRequest();
+            int most = services.quotas().limits().completionsPerRequest();
             if (completions > most) {
                 throw ApiError.invalid(
                         "prompt",
@@ -130,7 +121,7 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             return;
         }
         admit(
-                vertx.getOrCreateContext(),
+                services.vertx().getOrCreateContext(),
                 response,
                 ctx.request().getHeader("authorization"),
                 params,
@@ -168,13 +159,14 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
             long arrivedAt,
             AtomicReference<Quotas.Lease> lease,
             int attempt) {
-        pool.run(() -> {
-                    Scheduler scheduler = router.current();
+        services.pool()
+                .run(() -> {
+                    Scheduler scheduler = services.router().current();
                     if (scheduler == null) {
                         throw ApiError.overloaded("no model version is active yet");
                     }
-                    Auth.Principal who =
-                            auth.authenticate(authorization, common(params).user());
+                    Auth.Principal who = services.auth()
+                            .authenticate(authorization, common(params).user());
                     if (common(params).n() > scheduler.limits().maxRows()) {
                         throw ApiError.invalid(
                                 "n",
@@ -182,14 +174,16 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                                         + " on this server (its batch size)");
                     }
                     Exchange.Work work = work(scheduler, params);
-                    if (logs.room() < work.prompts().size()) {
+                    if (services.logs().room() < work.prompts().size()) {
                         throw ApiError.overloaded(
                                         "the prompt log is backed up (the store is slow to commit): " + "retry shortly")
                                 .retryAfter(1);
                     }
                     // Last, so that nothing after it can fail with the tokens spent.
-                    Quotas.Lease held = quotas.acquire(
-                            who.caller(), cost(work, scheduler.engine().config().maxPositions()));
+                    Quotas.Lease held = services.quotas()
+                            .acquire(
+                                    who.caller(),
+                                    cost(work, scheduler.engine().config().maxPositions()));
                     return new Admitted(who, scheduler, work, held);
                 })
                 .onComplete(ar -> {
@@ -206,12 +200,12 @@ abstract class GenerationHandler<P> implements Handler<RoutingContext> {
                                         a.scheduler(),
                                         a.work(),
                                         format(params),
-                                        logs,
-                                        metrics,
+                                        services.logs(),
+                                        services.metrics(),
                                         arrived,
                                         arrivedAt,
                                         a.who(),
-                                        quotas.limits().streamBufferBytes(),
+                                        services.quotas().limits().streamBufferBytes(),
                                         () -> release(lease))
                                 .start();
                     } catch (RuntimeException e) {

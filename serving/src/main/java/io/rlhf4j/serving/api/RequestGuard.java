@@ -54,9 +54,7 @@ final class RequestGuard implements Handler<RoutingContext> {
         String origin = request.getHeader("origin");
         if (!write && SIDE_EFFECTING_GETS.contains(request.path())) {
             String site = request.getHeader("sec-fetch-site");
-            boolean foreign = (origin != null && (origin.equals("null") || !sameHost(origin, host)))
-                    || "cross-site".equals(site)
-                    || "same-site".equals(site);
+            boolean foreign = foreignOrigin(origin, host) || "cross-site".equals(site) || "same-site".equals(site);
             if (foreign) {
                 refuse(
                         ctx,
@@ -68,7 +66,7 @@ final class RequestGuard implements Handler<RoutingContext> {
             }
         }
         if (write) {
-            if (origin != null && (origin.equals("null") || !sameHost(origin, host))) {
+            if (foreignOrigin(origin, host)) {
                 refuse(
                         ctx,
                         403,
@@ -100,6 +98,11 @@ final class RequestGuard implements Handler<RoutingContext> {
             return "";
         }
         return authority.port() >= 0 ? authority.host() + ":" + authority.port() : authority.host();
+    }
+
+    /** An {@code Origin} of another site, or {@code null} (an opaque origin); absent is not foreign. */
+    private static boolean foreignOrigin(String origin, String host) {
+        return origin != null && (origin.equals("null") || !sameHost(origin, host));
     }
 
     private static boolean sameHost(String origin, String host) {

@@ -65,17 +65,6 @@ final class WaitQueue<T> {
         }
     }
 
-    /** What {@link #poll} would return now, or null. */
-    T peek() {
-        lock.lock();
-        try {
-            String next = turns.peekFirst();
-            return next == null ? null : lines.get(next).peekFirst();
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /**
      * As {@link #poll}, but only if the head {@code fits}; peek and take under one lock, so that a
      * request taken back meanwhile cannot be swapped for another that does not fit.

@@ -53,28 +53,8 @@ class TrainingLoopSupervisorTest {
         assumeTrue(Files.isExecutable(SLEEP), SLEEP + " is not installed");
         Path data = tmp.resolve("data");
         Store store = Store.openSqlite(data);
-        // What a server killed with -9 leaves: its run's row says running, and its child still runs.
-        Path dir = Files.createDirectories(data.resolve("runs").resolve("run-1"));
-        String before = Long.toString(700 + (System.nanoTime() % 97));
-        Process orphan = new ProcessBuilder(SLEEP.toString(), before).start();
-        ChildProcess.record(dir, orphan);
-        long now = System.currentTimeMillis();
-        store.runs()
-                .save(new TrainingRun(
-                        "run-1",
-                        TrainingRun.RUNNING,
-                        "test",
-                        "sft",
-                        0.3,
-                        null,
-                        null,
-                        null,
-                        false,
-                        null,
-                        dir.toString(),
-                        "{}",
-                        now,
-                        now));
+        Path dir = data.resolve("runs").resolve("run-1");
+        Process orphan = orphanedRun(store, dir, 0);
         String after = Long.toString(800 + (System.nanoTime() % 97));
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), after), tmp.resolve("base"));
         TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
@@ -108,9 +88,32 @@ class TrainingLoopSupervisorTest {
         assumeTrue(Files.isExecutable(SLEEP), SLEEP + " is not installed");
         Path data = tmp.resolve("data");
         Store store = Store.openSqlite(data);
-        Path dir = Files.createDirectories(data.resolve("runs").resolve("run-1"));
-        Files.writeString(dir.resolve("attempts"), "2"); // its attempts are used up: it will be failed
-        Process orphan = new ProcessBuilder(SLEEP.toString(), Long.toString(900 + (System.nanoTime() % 97))).start();
+        Path dir = data.resolve("runs").resolve("run-1");
+        Process orphan = orphanedRun(store, dir, 2); // its attempts are used up: it will be failed
+        LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), "1"), tmp.resolve("base"));
+        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+        try {
+            assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
+                    .as("the orphan was stopped")
+                    .isTrue();
+            assertThat(store.runs().find("run-1").orElseThrow().state()).isEqualTo(TrainingRun.FAILED);
+        } finally {
+            loop.close();
+            orphan.destroyForcibly();
+            store.close();
+        }
+    }
+
+    /**
+     * What a server killed with -9 leaves: a run whose row says running, after {@code attempts}
+     * attempts, and its child (returned) still running.
+     */
+    static Process orphanedRun(Store store, Path dir, int attempts) throws Exception {
+        Files.createDirectories(dir);
+        if (attempts > 0) {
+            Files.writeString(dir.resolve("attempts"), Integer.toString(attempts));
+        }
+        Process orphan = new ProcessBuilder(SLEEP.toString(), Long.toString(700 + (System.nanoTime() % 97))).start();
         ChildProcess.record(dir, orphan);
         long now = System.currentTimeMillis();
         store.runs()
@@ -129,18 +132,7 @@ class TrainingLoopSupervisorTest {
                         "{}",
                         now,
                         now));
-        LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), "1"), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
-        try {
-            assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
-                    .as("the orphan was stopped")
-                    .isTrue();
-            assertThat(store.runs().find("run-1").orElseThrow().state()).isEqualTo(TrainingRun.FAILED);
-        } finally {
-            loop.close();
-            orphan.destroyForcibly();
-            store.close();
-        }
+        return orphan;
     }
 
     static Optional<ProcessHandle> findChild(String marker) {
