@@ -68,123 +68,88 @@ public final class ServingApp implements AutoCloseable {
         }
 
         public Config withPort(int p) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    p,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    adminToken,
-                    loop,
-                    open,
-                    limits);
+            return with(b -> b.port = p);
         }
 
         public Config withAdminToken(String t) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    port,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    t,
-                    loop,
-                    open,
-                    limits);
+            return with(b -> b.adminToken = t);
         }
 
         public Config withLimits(int rows, int queue) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    port,
-                    engine,
-                    rows,
-                    queue,
-                    adminToken,
-                    loop,
-                    open,
-                    limits);
+            return with(b -> {
+                b.maxRows = rows;
+                b.queueCapacity = queue;
+            });
         }
 
         public Config withLoop(LoopOptions l) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    port,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    adminToken,
-                    l,
-                    open,
-                    limits);
+            return with(b -> b.loop = l);
         }
 
         public Config withHost(String h) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    h,
-                    port,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    adminToken,
-                    loop,
-                    open,
-                    limits);
+            return with(b -> b.host = h);
         }
 
         /** Open mode on purpose: no key is asked for, even once keys exist (loopback only). */
         public Config withOpen(boolean o) {
-            return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    port,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    adminToken,
-                    loop,
-                    o,
-                    limits);
+            return with(b -> b.open = o);
         }
 
         public Config withAdmission(AdmissionLimits a) {
+            return with(b -> b.limits = a);
+        }
+
+        /** This configuration with {@code change} applied to a mutable copy of it. */
+        private Config with(java.util.function.Consumer<Copy> change) {
+            Copy b = new Copy(this);
+            change.accept(b);
             return new Config(
-                    dataDir,
-                    dbUrl,
-                    dbUser,
-                    dbPassword,
-                    host,
-                    port,
-                    engine,
-                    maxRows,
-                    queueCapacity,
-                    adminToken,
-                    loop,
-                    open,
-                    a);
+                    b.dataDir,
+                    b.dbUrl,
+                    b.dbUser,
+                    b.dbPassword,
+                    b.host,
+                    b.port,
+                    b.engine,
+                    b.maxRows,
+                    b.queueCapacity,
+                    b.adminToken,
+                    b.loop,
+                    b.open,
+                    b.limits);
+        }
+
+        /** The fields of a {@link Config} being changed by one of its {@code with} methods. */
+        private static final class Copy {
+            Path dataDir;
+            String dbUrl;
+            String dbUser;
+            String dbPassword;
+            String host;
+            int port;
+            EngineOptions engine;
+            int maxRows;
+            int queueCapacity;
+            String adminToken;
+            LoopOptions loop;
+            boolean open;
+            AdmissionLimits limits;
+
+            Copy(Config c) {
+                dataDir = c.dataDir;
+                dbUrl = c.dbUrl;
+                dbUser = c.dbUser;
+                dbPassword = c.dbPassword;
+                host = c.host;
+                port = c.port;
+                engine = c.engine;
+                maxRows = c.maxRows;
+                queueCapacity = c.queueCapacity;
+                adminToken = c.adminToken;
+                loop = c.loop;
+                open = c.open;
+                limits = c.limits;
+            }
         }
     }
 
