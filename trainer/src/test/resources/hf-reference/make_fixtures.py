@@ -1,9 +1,10 @@
 """Independent numeric reference for the trainer's decoder, run once to make the committed fixtures.
 
 Writes tiny random HF checkpoints (config.json + model.safetensors, HF tensor names and layouts) for
-GPT-2 and Llama, and the logits a plain numpy implementation of HF's formulas computes for a fixed
+GPT-2, Llama (plain and with Llama 3's rope_scaling), Mistral, Qwen2, Qwen3 and Phi-3, and the logits a plain numpy implementation of HF's formulas computes for a fixed
 token sequence. The Java test imports each checkpoint and compares. numpy only; regenerate with
     python3 make_fixtures.py
+(another machine's BLAS may change the seventh decimal of the logits; the weights are byte-identical)
 """
 import json
 import struct
@@ -175,9 +176,106 @@ def llama(d=16, rope_scaling=None):
     return config, w, x @ w["lm_head.weight"].T, "F32"
 
 
+def rotary_family(model_type, seed, head_dim=None, qkv_bias=False, qk_norm=False, fused=False, tied=False,
+                  extra=None):
+    """HF's Mistral, Qwen2, Qwen3 and Phi-3 forwards, which are Llama's with the differences below:
+    Qwen2 adds biases to q/k/v (modeling_qwen2: q_proj = nn.Linear(..., bias=True), o_proj without);
+    Qwen3 applies Qwen3RMSNorm(head_dim) to each head of q and k before the rotary embedding and may
+    set head_dim apart from hidden_size / heads; Phi-3 stores qkv_proj (rows q, k, v) and gate_up_proj
+    (rows gate, up; modeling_phi3's chunk(2) gives gate first)."""
+    rng2 = np.random.default_rng(seed)
+    v, d, layers, heads, kv_heads, hidden, theta, eps = 300, 16, 2, 4, 2, 40, 1000000.0, 1e-6
+    hd = head_dim or d // heads
+    r = lambda *s: (rng2.standard_normal(s) * 0.2).astype(np.float32)
+    w = {"model.embed_tokens.weight": r(v, d)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        w[p + "input_layernorm.weight"] = 1 + r(d)
+        q, k, vv = r(heads * hd, d), r(kv_heads * hd, d), r(kv_heads * hd, d)
+        if fused:
+            w[p + "self_attn.qkv_proj.weight"] = np.concatenate([q, k, vv], 0)
+        else:
+            w[p + "self_attn.q_proj.weight"], w[p + "self_attn.k_proj.weight"], w[p + "self_attn.v_proj.weight"] = q, k, vv
+        if qkv_bias:
+            w[p + "self_attn.q_proj.bias"] = r(heads * hd)
+            w[p + "self_attn.k_proj.bias"] = r(kv_heads * hd)
+            w[p + "self_attn.v_proj.bias"] = r(kv_heads * hd)
+        if qk_norm:
+            w[p + "self_attn.q_norm.weight"] = 1 + r(hd)
+            w[p + "self_attn.k_norm.weight"] = 1 + r(hd)
+        w[p + "self_attn.o_proj.weight"] = r(d, heads * hd)
+        w[p + "post_attention_layernorm.weight"] = 1 + r(d)
+        gate, up = r(hidden, d), r(hidden, d)
+        if fused:
+            w[p + "mlp.gate_up_proj.weight"] = np.concatenate([gate, up], 0)
+        else:
+            w[p + "mlp.gate_proj.weight"], w[p + "mlp.up_proj.weight"] = gate, up
+        w[p + "mlp.down_proj.weight"] = r(d, hidden)
+    w["model.norm.weight"] = 1 + r(d)
+    if not tied:
+        w["lm_head.weight"] = r(v, d)
+    arch = {"mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+            "phi3": "Phi3ForCausalLM"}[model_type]
+    config = {"model_type": model_type, "architectures": [arch], "vocab_size": v, "hidden_size": d,
+              "intermediate_size": hidden, "num_hidden_layers": layers, "num_attention_heads": heads,
+              "num_key_value_heads": kv_heads, "max_position_embeddings": 64, "rms_norm_eps": eps,
+              "rope_theta": theta, "tie_word_embeddings": tied, "bos_token_id": 0, "eos_token_id": 1,
+              "hidden_act": "silu"}
+    if head_dim:
+        config["head_dim"] = head_dim
+    config.update(extra or {})
+    t = len(TOKENS)
+    inv_freq = 1.0 / theta ** (np.arange(0, hd, 2) / hd)
+    emb = np.concatenate([np.outer(np.arange(t), inv_freq)] * 2, -1)
+    cos, sin = np.cos(emb), np.sin(emb)
+    rope = lambda a: a * cos + np.concatenate([-a[..., hd // 2:], a[..., :hd // 2]], -1) * sin
+    rms = lambda a, g: a / np.sqrt((a ** 2).mean(-1, keepdims=True) + eps) * g
+    x = w["model.embed_tokens.weight"][TOKENS]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, w[p + "input_layernorm.weight"])
+        if fused:
+            qkv = h @ w[p + "self_attn.qkv_proj.weight"].T
+            qa, ka, va = np.split(qkv, [heads * hd, (heads + kv_heads) * hd], -1)
+        else:
+            qa, ka, va = (h @ w[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
+        if qkv_bias:
+            qa, ka, va = qa + w[p + "self_attn.q_proj.bias"], ka + w[p + "self_attn.k_proj.bias"], va + w[p + "self_attn.v_proj.bias"]
+        qa, ka, va = qa.reshape(t, heads, hd), ka.reshape(t, kv_heads, hd), va.reshape(t, kv_heads, hd)
+        if qk_norm:
+            qa, ka = rms(qa, w[p + "self_attn.q_norm.weight"]), rms(ka, w[p + "self_attn.k_norm.weight"])
+        q, k, vv = (a.transpose(1, 0, 2) for a in (qa, ka, va))
+        q, k = rope(q), rope(k)
+        k, vv = np.repeat(k, heads // kv_heads, axis=0), np.repeat(vv, heads // kv_heads, axis=0)
+        a = causal_attention(q, k, vv).transpose(1, 0, 2).reshape(t, heads * hd)
+        x = x + a @ w[p + "self_attn.o_proj.weight"].T
+        h = rms(x, w[p + "post_attention_layernorm.weight"])
+        if fused:
+            g, u = np.split(h @ w[p + "mlp.gate_up_proj.weight"].T, 2, -1)
+        else:
+            g, u = h @ w[p + "mlp.gate_proj.weight"].T, h @ w[p + "mlp.up_proj.weight"].T
+        x = x + ((g / (1 + np.exp(-g))) * u) @ w[p + "mlp.down_proj.weight"].T
+    x = rms(x, w["model.norm.weight"])
+    unembed = w["model.embed_tokens.weight"] if tied else w["lm_head.weight"]
+    return config, w, x @ unembed.T, "F32"
+
+
+FAMILIES = {
+    # Mistral-7B-v0.1's sliding window (here 32 of 64 positions): imported with the context capped at it.
+    "mistral": lambda: rotary_family("mistral", 1, extra={"sliding_window": 32}),
+    # Qwen2.5-0.5B's traits: q/k/v biases, tied embeddings, a sliding window its config turns off.
+    "qwen2": lambda: rotary_family("qwen2", 2, qkv_bias=True, tied=True,
+                                   extra={"use_sliding_window": False, "sliding_window": 32}),
+    # Qwen3-0.6B's: per-head q/k norms and head_dim 8 apart from hidden_size / heads = 4.
+    "qwen3": lambda: rotary_family("qwen3", 3, head_dim=8, qk_norm=True, extra={"attention_bias": False}),
+    # Phi-3-mini's: fused q/k/v and gate/up projections.
+    "phi3": lambda: rotary_family("phi3", 4, fused=True),
+}
+
+
 if __name__ == "__main__":
     import os
-    for name, make in (("gpt2", gpt2), ("llama", llama), ("llama3", llama3)):
+    for name, make in (("gpt2", gpt2), ("llama", llama), ("llama3", llama3), *FAMILIES.items()):
         config, weights, logits, dtype = make()
         os.makedirs(name, exist_ok=True)
         with open(f"{name}/config.json", "w") as f:

@@ -50,7 +50,31 @@ class ExporterTest {
                 ModelConfig.llama(300, 48, 96, 2, 4, 2, 64)
                         .withSpecialTokens(0, 1)
                         .withRopeScaling(new io.rlhf4j.core.config.RopeScaling("llama3", 8, 1, 4, 64)),
-                ModelConfig.gpt2(300, 48, 2, 4, 64).withSpecialTokens(0, 1));
+                ModelConfig.gpt2(300, 48, 2, 4, 64).withSpecialTokens(0, 1),
+                // Qwen2.5's q/k/v biases with its tied embeddings; Qwen3's q/k norms with heads 16 wide
+                // where hidden_size / heads is 12.
+                rotary(io.rlhf4j.core.config.ModelFamily.QWEN2, 12, true),
+                rotary(io.rlhf4j.core.config.ModelFamily.QWEN3, 16, false));
+    }
+
+    private static ModelConfig rotary(io.rlhf4j.core.config.ModelFamily family, int headDim, boolean tied) {
+        return new ModelConfig(
+                family,
+                300,
+                48,
+                96,
+                2,
+                4,
+                2,
+                headDim,
+                64,
+                1e-6,
+                1_000_000.0,
+                tied,
+                0.0,
+                0,
+                1,
+                io.rlhf4j.core.config.RopeScaling.NONE);
     }
 
     /** A random model with a reward head, as a reward-model checkpoint stores it. */
@@ -60,8 +84,17 @@ class ExporterTest {
                 new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + name));
         try (NDManager m = NDManager.newBaseManager("PyTorch");
                 Decoder d = Decoder.initialise(config, m, 5)) {
-            List<Tensor> tensors = new ArrayList<>(d.toTensors());
             Random r = new Random(3);
+            List<Tensor> tensors = new ArrayList<>();
+            for (Tensor t : d.toTensors()) {
+                // Initialised biases are zero and norms one: perturbed, parity also checks they are applied.
+                if (t.name().endsWith(".bias") || t.name().contains("norm")) {
+                    for (int i = 0; i < t.data().length; i++) {
+                        t.data()[i] += (float) (0.1 * r.nextGaussian());
+                    }
+                }
+                tensors.add(t);
+            }
             float[] head = new float[config.hiddenSize()];
             for (int i = 0; i < head.length; i++) {
                 head[i] = (float) r.nextGaussian();

@@ -24,6 +24,7 @@ public record ModelConfig(
         int numLayers,
         int numHeads,
         int numKvHeads,
+        int headDim,
         int maxPositions,
         double normEps,
         double ropeTheta,
@@ -33,7 +34,7 @@ public record ModelConfig(
         int eosTokenId,
         RopeScaling ropeScaling) {
 
-    /** Without rope scaling. */
+    /** Heads of {@code hidden_size / num_attention_heads}, without rope scaling. */
     public ModelConfig(
             ModelFamily family,
             int vocabSize,
@@ -57,6 +58,7 @@ public record ModelConfig(
                 numLayers,
                 numHeads,
                 numKvHeads,
+                hiddenSize / numHeads,
                 maxPositions,
                 normEps,
                 ropeTheta,
@@ -76,25 +78,35 @@ public record ModelConfig(
         require(hiddenSize > 0, "hidden_size", hiddenSize);
         require(intermediateSize > 0, "intermediate_size", intermediateSize);
         require(numLayers > 0, "num_hidden_layers", numLayers);
-        require(numHeads > 0 && hiddenSize % numHeads == 0, "num_attention_heads", numHeads);
+        require(numHeads > 0, "num_attention_heads", numHeads);
         require(numKvHeads > 0 && numHeads % numKvHeads == 0, "num_key_value_heads", numKvHeads);
+        require(headDim > 0, "head_dim", headDim);
         require(maxPositions > 0, "max_position_embeddings", maxPositions);
         require(normEps > 0, "rms_norm_eps", normEps);
         require(residDropout >= 0 && residDropout < 1, "resid_pdrop", residDropout);
-        if (family == ModelFamily.LLAMA) {
+        if (family.rotary()) {
             require(
-                    (hiddenSize / numHeads) % 2 == 0,
-                    "head_dim (hidden_size / num_attention_heads) must be even",
-                    hiddenSize / numHeads);
+                    headDim % 2 == 0,
+                    "head_dim (the rotary embedding pairs a head's dimensions) must be even",
+                    headDim);
             require(ropeTheta > 0, "rope_theta", ropeTheta);
-        }
-        if (family == ModelFamily.GPT2) {
+        } else {
+            require(
+                    hiddenSize % numHeads == 0 && headDim == hiddenSize / numHeads,
+                    "head_dim (GPT-2's is " + "n_embd / n_head)",
+                    headDim);
             require(numKvHeads == numHeads, "num_key_value_heads (GPT-2 has no grouped-query attention)", numKvHeads);
         }
     }
 
-    public int headDim() {
-        return hiddenSize / numHeads;
+    /** Width of all query heads together: {@code hidden_size} unless {@code head_dim} is given apart. */
+    public int queryWidth() {
+        return numHeads * headDim;
+    }
+
+    /** Width of all key (or value) heads together. */
+    public int kvWidth() {
+        return numKvHeads * headDim;
     }
 
     /** The rotary embedding's frequencies, one per pair of a head's dimensions, scaled as configured. */
@@ -136,6 +148,7 @@ public record ModelConfig(
                 numLayers,
                 numHeads,
                 numKvHeads,
+                headDim,
                 maxPositions,
                 normEps,
                 ropeTheta,
@@ -155,6 +168,7 @@ public record ModelConfig(
                 numLayers,
                 numHeads,
                 numKvHeads,
+                headDim,
                 maxPositions,
                 normEps,
                 ropeTheta,
@@ -174,6 +188,7 @@ public record ModelConfig(
                 numLayers,
                 numHeads,
                 numKvHeads,
+                headDim,
                 maxPositions,
                 normEps,
                 ropeTheta,
@@ -187,11 +202,14 @@ public record ModelConfig(
     /** Number of parameters, counting tied embeddings once. */
     public long parameterCount() {
         long d = hiddenSize;
-        long kv = (long) numKvHeads * headDim();
+        long q = queryWidth();
+        long kv = kvWidth();
         long perLayer;
         long extra;
-        if (family == ModelFamily.LLAMA) {
-            perLayer = 2 * d + d * d * 2 + 2 * d * kv + 3 * d * intermediateSize;
+        if (family.rotary()) {
+            perLayer = 2 * d + 2 * d * q + 2 * d * kv + 3 * d * intermediateSize;
+            perLayer += family.qkvBias() ? q + 2 * kv : 0;
+            perLayer += family.qkNorm() ? 2L * headDim : 0;
             extra = d;
         } else {
             perLayer = 4 * d + d * 3 * d + 3 * d + d * d + d + 2 * d * intermediateSize + intermediateSize + d;
@@ -221,59 +239,93 @@ public record ModelConfig(
 
     static ModelConfig fromJson(JsonNode n, String where) {
         String type = text(n, "model_type", where);
-        ModelFamily family = ModelFamily.fromModelType(type)
-                .orElseThrow(() -> new CheckpointFormatException(
-                        where + ": unsupported model_type '" + type + "' (supported: llama, gpt2)"));
+        // Phi-3 is Llama's computation with fused projections, which the importer splits.
+        ModelFamily family = type.equals("phi3")
+                ? ModelFamily.LLAMA
+                : ModelFamily.fromModelType(type)
+                        .orElseThrow(() -> new CheckpointFormatException(where + ": unsupported model_type '" + type
+                                + "' (supported: llama, mistral, qwen2, qwen3, phi3, gpt2)"));
         try {
-            if (family == ModelFamily.LLAMA) {
-                int dim = integer(n, "hidden_size", where);
-                int heads = integer(n, "num_attention_heads", where);
-                if (n.hasNonNull("head_dim") && n.get("head_dim").asInt() != dim / heads) {
-                    // Served as hidden_size / heads it would be silently wrong (Qwen3, Mistral-Nemo).
-                    throw new IllegalArgumentException(
-                            "head_dim " + n.get("head_dim").asInt()
-                                    + " differs from hidden_size / num_attention_heads = " + dim / heads
-                                    + ", which is not supported yet");
-                }
-                return new ModelConfig(
-                        family,
-                        integer(n, "vocab_size", where),
-                        dim,
-                        integer(n, "intermediate_size", where),
-                        integer(n, "num_hidden_layers", where),
-                        heads,
-                        n.path("num_key_value_heads").asInt(heads),
-                        n.path("max_position_embeddings").asInt(2048),
-                        n.path("rms_norm_eps").asDouble(1e-6),
-                        n.path("rope_theta").asDouble(10000.0),
-                        n.path("tie_word_embeddings").asBoolean(false),
-                        n.path("resid_pdrop").asDouble(0.0),
-                        n.path("bos_token_id").asInt(1),
-                        n.path("eos_token_id").asInt(2),
-                        RopeScaling.fromJson(n.get("rope_scaling")));
-            }
-            int dim = integer(n, "n_embd", where);
-            int heads = integer(n, "n_head", where);
-            JsonNode inner = n.get("n_inner");
-            int vocab = integer(n, "vocab_size", where);
-            return new ModelConfig(
-                    family,
-                    vocab,
-                    dim,
-                    inner == null || inner.isNull() ? 4 * dim : inner.asInt(),
-                    integer(n, "n_layer", where),
-                    heads,
-                    heads,
-                    n.path("n_positions").asInt(1024),
-                    n.path("layer_norm_epsilon").asDouble(1e-5),
-                    0.0,
-                    n.path("tie_word_embeddings").asBoolean(true),
-                    n.path("resid_pdrop").asDouble(0.0),
-                    n.path("bos_token_id").asInt(vocab - 1),
-                    n.path("eos_token_id").asInt(vocab - 1));
+            return family.rotary() ? rotaryFromJson(family, n, where) : gpt2FromJson(n, where);
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(where + ": " + e.getMessage());
         }
+    }
+
+    private static ModelConfig rotaryFromJson(ModelFamily family, JsonNode n, String where) {
+        int dim = integer(n, "hidden_size", where);
+        int heads = integer(n, "num_attention_heads", where);
+        refuseUnless(n.path("hidden_act").asText("silu").equals("silu"), "hidden_act other than silu");
+        // Llama's attention_bias adds a bias to o_proj as well; Qwen2's fixed q/k/v biases are its own family.
+        refuseUnless(!n.path("attention_bias").asBoolean(false), "attention_bias (biases on q, k, v and o)");
+        refuseUnless(!n.path("mlp_bias").asBoolean(false), "mlp_bias");
+        refuseUnless(n.path("partial_rotary_factor").asDouble(1.0) == 1.0, "partial_rotary_factor below 1");
+        int maxPositions = n.path("max_position_embeddings").asInt(2048);
+        int window = slidingWindow(family, n);
+        return new ModelConfig(
+                family,
+                integer(n, "vocab_size", where),
+                dim,
+                integer(n, "intermediate_size", where),
+                integer(n, "num_hidden_layers", where),
+                heads,
+                n.path("num_key_value_heads").asInt(heads),
+                n.hasNonNull("head_dim") ? n.get("head_dim").asInt() : dim / heads,
+                // Within a context no longer than the window, sliding-window attention is full attention.
+                window > 0 ? Math.min(maxPositions, window) : maxPositions,
+                n.path("rms_norm_eps").asDouble(1e-6),
+                n.path("rope_theta").asDouble(10000.0),
+                n.path("tie_word_embeddings").asBoolean(false),
+                n.path("resid_pdrop").asDouble(0.0),
+                firstId(n.path("bos_token_id"), 1),
+                firstId(n.path("eos_token_id"), 2),
+                RopeScaling.fromJson(n.get("rope_scaling")));
+    }
+
+    /**
+     * The attention window a config asks for, or 0 for none: Mistral's and Phi-3's {@code sliding_window}
+     * when set; Qwen's only with {@code use_sliding_window}, which their released configs leave off.
+     */
+    public static int slidingWindow(ModelFamily family, JsonNode n) {
+        boolean qwen = family == ModelFamily.QWEN2 || family == ModelFamily.QWEN3;
+        if (qwen && !n.path("use_sliding_window").asBoolean(false)) {
+            return 0;
+        }
+        return n.path("sliding_window").isInt() ? n.get("sliding_window").asInt() : 0;
+    }
+
+    /** Llama 3 lists several end-of-sequence ids; the first is the base model's. */
+    private static int firstId(JsonNode v, int absent) {
+        JsonNode first = v.isArray() ? v.path(0) : v;
+        return first.canConvertToInt() ? first.asInt() : absent;
+    }
+
+    private static void refuseUnless(boolean ok, String what) {
+        if (!ok) {
+            throw new IllegalArgumentException(what + " is not supported");
+        }
+    }
+
+    private static ModelConfig gpt2FromJson(JsonNode n, String where) {
+        int dim = integer(n, "n_embd", where);
+        int heads = integer(n, "n_head", where);
+        JsonNode inner = n.get("n_inner");
+        int vocab = integer(n, "vocab_size", where);
+        return new ModelConfig(
+                ModelFamily.GPT2,
+                vocab,
+                dim,
+                inner == null || inner.isNull() ? 4 * dim : inner.asInt(),
+                integer(n, "n_layer", where),
+                heads,
+                heads,
+                n.path("n_positions").asInt(1024),
+                n.path("layer_norm_epsilon").asDouble(1e-5),
+                0.0,
+                n.path("tie_word_embeddings").asBoolean(true),
+                n.path("resid_pdrop").asDouble(0.0),
+                n.path("bos_token_id").asInt(vocab - 1),
+                n.path("eos_token_id").asInt(vocab - 1));
     }
 
     public void write(Path dir) throws IOException {
@@ -282,23 +334,30 @@ public record ModelConfig(
 
     public ObjectNode toJson() {
         ObjectNode n = JSON.createObjectNode();
-        if (family == ModelFamily.LLAMA) {
-            n.putArray("architectures").add("LlamaForCausalLM");
-            n.put("model_type", "llama");
+        if (family.rotary()) {
+            n.putArray("architectures").add(family.architecture());
+            n.put("model_type", family.modelType());
             n.put("vocab_size", vocabSize);
             n.put("hidden_size", hiddenSize);
             n.put("intermediate_size", intermediateSize);
             n.put("num_hidden_layers", numLayers);
             n.put("num_attention_heads", numHeads);
             n.put("num_key_value_heads", numKvHeads);
-            n.put("head_dim", headDim());
+            n.put("head_dim", headDim);
             n.put("max_position_embeddings", maxPositions);
             n.put("rms_norm_eps", normEps);
             n.put("rope_theta", ropeTheta);
             ropeScaling.writeInto(n);
             n.put("hidden_act", "silu");
-            n.put("attention_bias", false);
-            n.put("mlp_bias", false);
+            if (family == ModelFamily.QWEN2 || family == ModelFamily.QWEN3) {
+                n.put("use_sliding_window", false);
+            } else if (family == ModelFamily.MISTRAL) {
+                n.putNull("sliding_window");
+            }
+            if (family != ModelFamily.QWEN2) {
+                n.put("attention_bias", false);
+                n.put("mlp_bias", false);
+            }
         } else {
             n.putArray("architectures").add("GPT2LMHeadModel");
             n.put("model_type", "gpt2");

@@ -6,7 +6,6 @@ import static io.rlhf4j.exporter.onnx.GraphBuilder.INT64;
 
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.config.ModelFamily;
 import io.rlhf4j.exporter.onnx.GraphBuilder.Attr;
 import io.rlhf4j.exporter.onnx.proto.Onnx.ModelProto;
 import java.util.List;
@@ -41,7 +40,7 @@ public final class DecoderGraph {
         this.c = config;
         this.w = weights;
         this.g = new GraphBuilder(name);
-        this.llama = config.family() == ModelFamily.LLAMA;
+        this.llama = config.family().rotary();
     }
 
     public static ModelProto policy(ModelConfig config, Map<String, Tensor> weights, Map<String, String> metadata) {
@@ -144,9 +143,9 @@ public final class DecoderGraph {
         if (llama) {
             p = "model.layers." + layer + ".";
             h = rmsNorm(x, p + "input_layernorm.weight");
-            q = heads(g.op("MatMul", h, transposed(p + "self_attn.q_proj.weight")), heads);
-            k = heads(g.op("MatMul", h, transposed(p + "self_attn.k_proj.weight")), kvHeads);
-            v = heads(g.op("MatMul", h, transposed(p + "self_attn.v_proj.weight")), kvHeads);
+            q = projectHeads(h, p + "self_attn.q_proj", p + "self_attn.q_norm.weight", heads);
+            k = projectHeads(h, p + "self_attn.k_proj", p + "self_attn.k_norm.weight", kvHeads);
+            v = projectHeads(h, p + "self_attn.v_proj", null, kvHeads);
             q = applyRotary(q, rope);
             k = applyRotary(k, rope);
         } else {
@@ -183,7 +182,7 @@ public final class DecoderGraph {
         String attn = g.op(
                 "Reshape",
                 g.op("Transpose", g.op("MatMul", probs, v), Attr.ints("perm", 0, 2, 1, 3)),
-                g.ints(0, 0, c.hiddenSize()));
+                g.ints(0, 0, c.queryWidth()));
         if (llama) {
             x = g.op("Add", x, g.op("MatMul", attn, transposed(p + "self_attn.o_proj.weight")));
             h = rmsNorm(x, p + "post_attention_layernorm.weight");
@@ -207,6 +206,19 @@ public final class DecoderGraph {
                 g.op("MatMul", geluTanh(fc), g.weight(w.get(p + "mlp.c_proj.weight"))),
                 g.weight(w.get(p + "mlp.c_proj.bias")));
         return g.op("Add", x, out);
+    }
+
+    /** The trainer's projectHeads: MatMul, its bias (Qwen2) and per-head RMSNorm (Qwen3) where present. */
+    private String projectHeads(String h, String proj, String norm, int n) {
+        String x = g.op("MatMul", h, transposed(proj + ".weight"));
+        if (w.containsKey(proj + ".bias")) {
+            x = g.op("Add", x, g.weight(w.get(proj + ".bias")));
+        }
+        if (norm != null && w.containsKey(norm)) {
+            String perHead = g.op("Reshape", x, g.ints(0, 0, n, c.headDim()));
+            return g.op("Transpose", rmsNorm(perHead, norm), Attr.ints("perm", 0, 2, 1, 3));
+        }
+        return heads(x, n);
     }
 
     /** [B, T, n * hd] to [B, n, T, hd]. */

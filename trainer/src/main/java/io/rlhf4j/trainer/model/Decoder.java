@@ -12,7 +12,6 @@ import ai.djl.training.GradientCollector;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.config.ModelFamily;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -22,8 +21,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The decoder-only transformer, both families in one readable class: Llama (RMSNorm, rotary positions
- * in HF's rotate-half convention, SwiGLU, grouped-query attention) and GPT-2 (LayerNorm, learned
+ * The decoder-only transformer, both blocks in one readable class: Llama's (RMSNorm, rotary positions
+ * in HF's rotate-half convention, SwiGLU, grouped-query attention; Mistral's, Qwen2's q/k/v biases and
+ * Qwen3's per-head q/k norms are the same block) and GPT-2's (LayerNorm, learned
  * positions, tanh-GELU, fused QKV in HF's Conv1D [in, out] layout).
  *
  * <p>Parameters are plain DJL arrays keyed by their HF tensor names, so checkpoint I/O is a rename-free
@@ -59,58 +59,6 @@ public final class Decoder implements AutoCloseable {
 
     // ------------------------------------------------------------------ construction
 
-    /** The HF tensor names and shapes of a model with this config, in checkpoint order. */
-    public static Map<String, long[]> expectedShapes(ModelConfig c) {
-        Map<String, long[]> s = new LinkedHashMap<>();
-        long d = c.hiddenSize();
-        long f = c.intermediateSize();
-        long v = c.vocabSize();
-        long kv = (long) c.numKvHeads() * c.headDim();
-        if (c.family() == ModelFamily.LLAMA) {
-            s.put("model.embed_tokens.weight", new long[] {v, d});
-            for (int i = 0; i < c.numLayers(); i++) {
-                String p = "model.layers." + i + ".";
-                s.put(p + "input_layernorm.weight", new long[] {d});
-                s.put(p + "self_attn.q_proj.weight", new long[] {d, d});
-                s.put(p + "self_attn.k_proj.weight", new long[] {kv, d});
-                s.put(p + "self_attn.v_proj.weight", new long[] {kv, d});
-                s.put(p + "self_attn.o_proj.weight", new long[] {d, d});
-                s.put(p + "post_attention_layernorm.weight", new long[] {d});
-                s.put(p + "mlp.gate_proj.weight", new long[] {f, d});
-                s.put(p + "mlp.up_proj.weight", new long[] {f, d});
-                s.put(p + "mlp.down_proj.weight", new long[] {d, f});
-            }
-            s.put("model.norm.weight", new long[] {d});
-            if (!c.tieWordEmbeddings()) {
-                s.put("lm_head.weight", new long[] {v, d});
-            }
-        } else {
-            s.put("transformer.wte.weight", new long[] {v, d});
-            s.put("transformer.wpe.weight", new long[] {c.maxPositions(), d});
-            for (int i = 0; i < c.numLayers(); i++) {
-                String p = "transformer.h." + i + ".";
-                s.put(p + "ln_1.weight", new long[] {d});
-                s.put(p + "ln_1.bias", new long[] {d});
-                s.put(p + "attn.c_attn.weight", new long[] {d, 3 * d});
-                s.put(p + "attn.c_attn.bias", new long[] {3 * d});
-                s.put(p + "attn.c_proj.weight", new long[] {d, d});
-                s.put(p + "attn.c_proj.bias", new long[] {d});
-                s.put(p + "ln_2.weight", new long[] {d});
-                s.put(p + "ln_2.bias", new long[] {d});
-                s.put(p + "mlp.c_fc.weight", new long[] {d, f});
-                s.put(p + "mlp.c_fc.bias", new long[] {f});
-                s.put(p + "mlp.c_proj.weight", new long[] {f, d});
-                s.put(p + "mlp.c_proj.bias", new long[] {d});
-            }
-            s.put("transformer.ln_f.weight", new long[] {d});
-            s.put("transformer.ln_f.bias", new long[] {d});
-            if (!c.tieWordEmbeddings()) {
-                s.put("lm_head.weight", new long[] {v, d});
-            }
-        }
-        return s;
-    }
-
     /**
      * Builds a model from checkpoint tensors. Names must match HF's; extra tensors that HF stores but
      * the model derives (GPT-2's attention-mask buffers, a tied {@code lm_head}) are ignored.
@@ -132,7 +80,8 @@ public final class Decoder implements AutoCloseable {
      */
     public static List<Tensor> checkTensors(ModelConfig config, Map<String, Tensor> tensors, String source) {
         List<Tensor> ordered = new ArrayList<>();
-        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+        for (Map.Entry<String, long[]> e :
+                io.rlhf4j.core.checkpoint.TensorLayout.shapes(config).entrySet()) {
             Tensor t = tensors.get(e.getKey());
             if (t == null) {
                 throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
@@ -167,7 +116,8 @@ public final class Decoder implements AutoCloseable {
         SplittableRandom rng = new SplittableRandom(seed);
         Map<String, NDArray> params = new LinkedHashMap<>();
         double residualStd = 0.02 / Math.sqrt(2.0 * config.numLayers());
-        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+        for (Map.Entry<String, long[]> e :
+                io.rlhf4j.core.checkpoint.TensorLayout.shapes(config).entrySet()) {
             String name = e.getKey();
             long[] shape = e.getValue();
             float[] data = new float[(int) Tensor.numel(shape)];
@@ -251,7 +201,7 @@ public final class Decoder implements AutoCloseable {
         long t = ids.getShape().get(1);
         long past = cache == null ? 0 : cache.length();
         long total = past + t;
-        boolean llama = config.family() == ModelFamily.LLAMA;
+        boolean llama = config.family().rotary();
         float dropout = training ? (float) config.residDropout() : 0f;
 
         NDArray x = llama
@@ -284,8 +234,7 @@ public final class Decoder implements AutoCloseable {
     public NDArray logits(NDArray hidden) {
         NDArray unembed = params.get("lm_head.weight");
         if (unembed == null) {
-            unembed = params.get(
-                    config.family() == ModelFamily.LLAMA ? "model.embed_tokens.weight" : "transformer.wte.weight");
+            unembed = params.get(config.family().rotary() ? "model.embed_tokens.weight" : "transformer.wte.weight");
         }
         return linear(hidden, unembed, null);
     }
@@ -302,22 +251,13 @@ public final class Decoder implements AutoCloseable {
 
     private NDArray llamaBlock(NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache, float dropout) {
         String p = "model.layers." + layer + ".";
-        long b = x.getShape().get(0);
-        long t = x.getShape().get(1);
         int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
-        int hd = config.headDim();
 
         NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
-        NDArray q = linear(h, params.get(p + "self_attn.q_proj.weight"), null)
-                .reshape(b, t, heads, hd)
-                .transpose(0, 2, 1, 3);
-        NDArray k = linear(h, params.get(p + "self_attn.k_proj.weight"), null)
-                .reshape(b, t, kvHeads, hd)
-                .transpose(0, 2, 1, 3);
-        NDArray v = linear(h, params.get(p + "self_attn.v_proj.weight"), null)
-                .reshape(b, t, kvHeads, hd)
-                .transpose(0, 2, 1, 3);
+        NDArray q = projectHeads(h, p + "self_attn.q_proj", p + "self_attn.q_norm.weight", heads);
+        NDArray k = projectHeads(h, p + "self_attn.k_proj", p + "self_attn.k_norm.weight", kvHeads);
+        NDArray v = projectHeads(h, p + "self_attn.v_proj", null, kvHeads);
         q = applyRotary(q, rope[0], rope[1]);
         k = applyRotary(k, rope[0], rope[1]);
         if (cache != null) {
@@ -333,6 +273,21 @@ public final class Decoder implements AutoCloseable {
         NDArray up = linear(h, params.get(p + "mlp.up_proj.weight"), null);
         NDArray mlp = linear(gate.mul(Activation.sigmoid(gate)).mul(up), params.get(p + "mlp.down_proj.weight"), null);
         return x.add(dropout(mlp, dropout));
+    }
+
+    /**
+     * A projection to {@code n} heads [B, n, T, hd], with its bias (Qwen2) and per-head RMSNorm (Qwen3)
+     * where the checkpoint has them.
+     */
+    private NDArray projectHeads(NDArray h, String proj, String norm, int n) {
+        long b = h.getShape().get(0);
+        long t = h.getShape().get(1);
+        NDArray x = linear(h, params.get(proj + ".weight"), params.get(proj + ".bias"))
+                .reshape(b, t, n, config.headDim());
+        if (norm != null && params.containsKey(norm)) {
+            x = rmsNorm(x, params.get(norm));
+        }
+        return x.transpose(0, 2, 1, 3);
     }
 
     private NDArray gpt2Block(NDArray x, int layer, NDArray attnBias, KvCache cache, float dropout) {

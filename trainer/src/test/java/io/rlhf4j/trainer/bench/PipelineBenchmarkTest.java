@@ -35,6 +35,37 @@ class PipelineBenchmarkTest {
         assertThat(RankedExample.load(tmp, "validation", tokenizer, 1024)).hasSize(2);
     }
 
+    /**
+     * Each imported family (the numpy-checked HF fixtures) goes through SFT, the reward model and
+     * PPO-ptx on the same small snapshot: the stages are family-agnostic, and this keeps them so.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"qwen2", "qwen3", "phi3"})
+    void everyImportedFamilyTrainsThroughEveryStage(String family) throws Exception {
+        Path hf = Path.of(getClass()
+                        .getResource("/hf-reference/" + family + "/config.json")
+                        .toURI())
+                .getParent();
+        Path source = tmp.resolve("hf");
+        java.nio.file.Files.createDirectories(source);
+        for (String f : java.util.List.of("config.json", "model.safetensors")) {
+            java.nio.file.Files.copy(hf.resolve(f), source.resolve(f));
+        }
+        new io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer(300)
+                .train(java.util.List.of("once upon a time there was a little girl named lily"), tmp.resolve("tok"))
+                .save(source);
+        Path model = tmp.resolve("imported");
+        io.rlhf4j.trainer.importer.HfImporter.importDir(source, model);
+
+        PipelineBenchmark.Figures f = new PipelineBenchmark(new PrintStream(new ByteArrayOutputStream(), true))
+                .run(family, model, TINY, tmp.resolve("work"));
+        assertThat(f.sftTokensPerSecond()).isPositive().isFinite();
+        assertThat(f.ppo())
+                .hasSize(2)
+                .allSatisfy(
+                        p -> assertThat(p.rolloutTokensPerSecond()).isPositive().isFinite());
+    }
+
     @Test
     void everyStageReportsAFigure() throws Exception {
         ByteArrayOutputStream printed = new ByteArrayOutputStream();

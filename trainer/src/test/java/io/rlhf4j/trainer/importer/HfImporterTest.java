@@ -24,8 +24,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * HF checkpoints made by {@code src/test/resources/hf-reference/make_fixtures.py}, with logits from an
- * independent numpy implementation of HF's GPT-2 and Llama formulas; {@code llama3} is a Llama with
- * Llama 3.1's {@code rope_scaling} (HF's {@code _compute_llama3_parameters}).
+ * independent numpy implementation of HF's formulas for each family: GPT-2, Llama, {@code llama3} (a
+ * Llama with Llama 3.1's {@code rope_scaling}, HF's {@code _compute_llama3_parameters}), Mistral (with a
+ * sliding window), Qwen2 (q/k/v biases, tied embeddings), Qwen3 (per-head q/k norms, a separate
+ * {@code head_dim}) and Phi-3 (fused projections).
  */
 class HfImporterTest {
 
@@ -50,7 +52,7 @@ class HfImporterTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gpt2", "llama", "llama3"})
+    @ValueSource(strings = {"gpt2", "llama", "llama3", "mistral", "qwen2", "qwen3", "phi3"})
     void importedCheckpointMatchesTheNumpyReference(String family) throws Exception {
         Path out = tmp.resolve("imported-" + family);
         HfImporter.importDir(fixture(family), out);
@@ -85,6 +87,60 @@ class HfImporterTest {
         assertThat(Checkpoint.readWeights(out).keySet())
                 .allMatch(n ->
                         n.startsWith(family.equals("gpt2") ? "transformer." : "model.") || n.equals("lm_head.weight"));
+    }
+
+    @Test
+    void familiesKeepTheirModelTypeAndPhi3BecomesALlama() throws Exception {
+        List<String> notes = new java.util.ArrayList<>();
+        Path mistral = tmp.resolve("mistral-out");
+        assertThat(HfImporter.importDir(fixture("mistral"), mistral, notes::add).maxPositions())
+                .isEqualTo(32);
+        assertThat(notes).singleElement().asString().contains("sliding_window 32", "capped at 32");
+        assertThat(Files.readString(mistral.resolve("config.json"))).contains("\"model_type\" : \"mistral\"");
+
+        notes.clear();
+        // Qwen's sliding_window is off unless use_sliding_window says otherwise.
+        assertThat(HfImporter.importDir(fixture("qwen2"), tmp.resolve("qwen2-out"), notes::add)
+                        .maxPositions())
+                .isEqualTo(64);
+        assertThat(notes).isEmpty();
+
+        Path phi = tmp.resolve("phi3-out");
+        HfImporter.importDir(fixture("phi3"), phi);
+        assertThat(Checkpoint.readConfig(phi).family()).isEqualTo(io.rlhf4j.core.config.ModelFamily.LLAMA);
+        assertThat(Checkpoint.readWeights(phi).keySet())
+                .contains("model.layers.1.self_attn.k_proj.weight", "model.layers.1.mlp.up_proj.weight")
+                .noneMatch(n -> n.contains("qkv_proj") || n.contains("gate_up_proj"));
+        // What this writes reads back as the same model: Qwen3's head_dim survives the round trip.
+        Path qwen3Source = fixture("qwen3");
+        Path qwen3 = tmp.resolve("qwen3-out");
+        HfImporter.importDir(qwen3Source, qwen3);
+        assertThat(Checkpoint.readConfig(qwen3)).isEqualTo(Checkpoint.readConfig(qwen3Source));
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {
+                "\"attention_bias\": true",
+                "\"mlp_bias\": true",
+                "\"hidden_act\": \"gelu\"",
+                "\"partial_rotary_factor\": 0.75",
+                "\"rope_scaling\": {\"rope_type\": \"longrope\", \"factor\": 4.0}"
+            })
+    void whatNeitherEngineComputesIsRefusedByName(String setting) throws Exception {
+        Path src = fixture("mistral");
+        ObjectMapper json = new ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode config = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(src.resolve("config.json").toFile());
+        JsonNode change = json.readTree("{" + setting + "}");
+        config.setAll((com.fasterxml.jackson.databind.node.ObjectNode) change);
+        json.writeValue(src.resolve("config.json").toFile(), config);
+        String key = change.fieldNames().next();
+        assertThatThrownBy(() -> HfImporter.importDir(src, tmp.resolve("refused")))
+                .isInstanceOf(CheckpointFormatException.class)
+                .hasMessageContaining(key.equals("rope_scaling") ? "longrope" : key)
+                .hasMessageContaining("supported");
+        assertThat(tmp.resolve("refused")).doesNotExist();
     }
 
     @Test

@@ -42,7 +42,31 @@ class DecoderTest {
     }
 
     static Stream<ModelConfig> families() {
-        return Stream.of(ModelConfig.llama(300, 32, 80, 2, 4, 2, 64), ModelConfig.gpt2(300, 32, 2, 4, 64));
+        return Stream.of(
+                ModelConfig.llama(300, 32, 80, 2, 4, 2, 64),
+                ModelConfig.gpt2(300, 32, 2, 4, 64),
+                rotary(io.rlhf4j.core.config.ModelFamily.QWEN2, 8),
+                rotary(io.rlhf4j.core.config.ModelFamily.QWEN3, 12));
+    }
+
+    private static ModelConfig rotary(io.rlhf4j.core.config.ModelFamily family, int headDim) {
+        return new ModelConfig(
+                family,
+                300,
+                32,
+                80,
+                2,
+                4,
+                2,
+                headDim,
+                64,
+                1e-6,
+                1e6,
+                true,
+                0.0,
+                1,
+                2,
+                io.rlhf4j.core.config.RopeScaling.NONE);
     }
 
     static Tokenizer tinyTokenizer(Path dir) throws IOException {

@@ -41,7 +41,7 @@ final class ImportCommand implements Callable<Integer> {
             }
             config = Llama2cImporter.importModel(source, tokenizer, out);
         } else {
-            config = HfImporter.importDir(source, out);
+            config = HfImporter.importDir(source, out, note -> System.err.println("note: " + note));
         }
         System.err.printf(
                 "imported %s model (%,d parameters, %d layers, vocab %d) into %s%n",
