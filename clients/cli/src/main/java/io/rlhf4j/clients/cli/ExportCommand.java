@@ -1,6 +1,7 @@
 package io.rlhf4j.clients.cli;
 
 import io.rlhf4j.exporter.Exporter;
+import io.rlhf4j.exporter.gguf.GgufExporter;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -14,9 +15,24 @@ import picocli.CommandLine.Option;
             "Export a checkpoint to ONNX (policy with KV cache; reward model with --reward), optimise it "
                     + "with ONNX Runtime, and check it against the trainer's logits.",
             "Writes the checkpoint, policy.onnx, policy.opt.onnx (and reward*.onnx) and manifest.json into --out; "
-                    + "a failed parity check writes nothing."
+                    + "a failed parity check writes nothing.",
+            "With --format gguf, writes model.gguf for llama.cpp and an Ollama Modelfile into --out instead."
         })
 final class ExportCommand implements Callable<Integer> {
+
+    enum Format {
+        onnx,
+        gguf
+    }
+
+    @Option(
+            names = "--format",
+            defaultValue = "onnx",
+            description = "onnx (serving's engines) or gguf (llama.cpp, Ollama); default ${DEFAULT-VALUE}")
+    Format format;
+
+    @Option(names = "--type", description = "GGUF weights: f32, f16, q8_0 or q4_0 (default q8_0); --format gguf only")
+    GgufExporter.Type type;
 
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "checkpoint directory")
     Path model;
@@ -54,6 +70,17 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (format == Format.gguf) {
+            if (reward || tensorrt) {
+                throw new IllegalArgumentException(
+                        "--reward and --tensorrt are ONNX options; GGUF holds the policy only");
+            }
+            new GgufExporter(System.err).export(model, out, type == null ? GgufExporter.Type.q8_0 : type);
+            return 0;
+        }
+        if (type != null) {
+            throw new IllegalArgumentException("--type is for --format gguf (ONNX exports are fp32)");
+        }
         new Exporter(System.err)
                 .export(new Exporter.Options(
                         model,
