@@ -43,7 +43,6 @@ public final class Exporter {
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
     private static final List<String> CHECKPOINT_FILES = List.of(
             ModelConfig.FILE_NAME,
-            Checkpoint.WEIGHTS,
             "tokenizer.json",
             "tokenizer_config.json",
             ChatTemplate.TEMPLATE_FILE,
@@ -119,8 +118,7 @@ public final class Exporter {
         long started = System.nanoTime();
         ModelConfig config = Checkpoint.readConfig(o.model());
         Map<String, Tensor> tensors = Checkpoint.readWeights(o.model());
-        Decoder.checkTensors(
-                config, tensors, o.model().resolve(Checkpoint.WEIGHTS).toString());
+        Decoder.checkTensors(config, tensors, o.model().toString());
         Tensor scoreWeight = tensors.get(RewardModel.HEAD_WEIGHT);
         if (o.reward() && scoreWeight == null) {
             throw new CheckpointFormatException(o.model() + ": --reward needs a reward-model checkpoint (tensor '"
@@ -136,7 +134,9 @@ public final class Exporter {
         EngineBuilder engineBuilder = gpu;
         ObjectNode manifest = ExportManifest.JSON.createObjectNode();
         AtomicDirectory.write(o.out(), tmp -> {
-            for (String f : CHECKPOINT_FILES) {
+            List<String> copied = new java.util.ArrayList<>(CHECKPOINT_FILES);
+            copied.addAll(Checkpoint.weightFiles(o.model()));
+            for (String f : copied) {
                 if (Files.exists(o.model().resolve(f))) {
                     Files.copy(o.model().resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
                 }
@@ -145,7 +145,7 @@ public final class Exporter {
                     "rlhf4j.family",
                     config.family().modelType(),
                     "rlhf4j.source_sha256",
-                    io.rlhf4j.core.io.Checksums.sha256(o.model().resolve(Checkpoint.WEIGHTS)));
+                    Checkpoint.weightsSha256(o.model()));
             // The conversation format serving will use, fixed at export (the default, if the model has none).
             manifest.put("chat_template", ChatTemplate.load(o.model()).writeInto(tmp));
             ObjectNode files = manifest.putObject("files");

@@ -22,6 +22,22 @@ import java.util.Map;
 public final class Checkpoint {
 
     public static final String WEIGHTS = "model.safetensors";
+    /** HF's list of shards: {@code weight_map} from tensor name to shard file. */
+    public static final String WEIGHTS_INDEX = "model.safetensors.index.json";
+    /** HF's default {@code max_shard_size} for {@code save_pretrained}. */
+    public static final long DEFAULT_MAX_SHARD_BYTES = 2L << 30;
+
+    /** How weights are stored: their dtype, and the size above which they are split into shards. */
+    public record Storage(SafeTensors.Dtype dtype, long maxShardBytes) {
+        public static final Storage DEFAULT = new Storage(SafeTensors.Dtype.F32, DEFAULT_MAX_SHARD_BYTES);
+
+        public Storage {
+            if (maxShardBytes <= 0) {
+                throw new IllegalArgumentException("the shard size must be positive, got " + maxShardBytes);
+            }
+        }
+    }
+
     public static final String GENERATION_CONFIG = "generation_config.json";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -32,9 +48,85 @@ public final class Checkpoint {
         return ModelConfig.read(dir);
     }
 
+    /**
+     * The weights of {@code dir}: {@code model.safetensors}, or every shard its
+     * {@code model.safetensors.index.json} names, each tensor found where the index says it is.
+     */
     public static Map<String, Tensor> readWeights(Path dir) throws IOException {
         requireDirectory(dir);
-        return SafeTensors.read(dir.resolve(WEIGHTS));
+        Path index = dir.resolve(WEIGHTS_INDEX);
+        if (Files.exists(dir.resolve(WEIGHTS)) || !Files.exists(index)) {
+            if (!Files.exists(dir.resolve(WEIGHTS))) {
+                throw new CheckpointFormatException(dir + ": neither " + WEIGHTS + " nor " + WEIGHTS_INDEX
+                        + " exists (only safetensors checkpoints are supported)");
+            }
+            return SafeTensors.read(dir.resolve(WEIGHTS));
+        }
+        Map<String, String> where = weightMap(index);
+        Map<String, Tensor> all = new java.util.LinkedHashMap<>();
+        for (String shard : new java.util.TreeSet<>(where.values())) {
+            Path file = dir.resolve(shard);
+            if (!Files.isRegularFile(file)) {
+                throw new CheckpointFormatException(index + ": shard '" + shard + "' is missing");
+            }
+            Map<String, Tensor> held = SafeTensors.read(file);
+            for (Map.Entry<String, String> e : where.entrySet()) {
+                if (e.getValue().equals(shard) && !held.containsKey(e.getKey())) {
+                    throw new CheckpointFormatException(
+                            index + ": tensor '" + e.getKey() + "' is not in its shard '" + shard + "'");
+                }
+            }
+            all.putAll(held);
+        }
+        return all;
+    }
+
+    private static Map<String, String> weightMap(Path index) throws IOException {
+        com.fasterxml.jackson.databind.JsonNode map;
+        try {
+            map = JSON.readTree(index.toFile()).path("weight_map");
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new CheckpointFormatException(index + ": invalid JSON (" + e.getOriginalMessage() + ")");
+        }
+        if (!map.isObject() || map.isEmpty()) {
+            throw new CheckpointFormatException(index + ": field 'weight_map' is missing or empty");
+        }
+        Map<String, String> where = new java.util.LinkedHashMap<>();
+        map.fields().forEachRemaining(e -> where.put(e.getKey(), e.getValue().asText()));
+        return where;
+    }
+
+    /** The files holding {@code dir}'s weights: {@code model.safetensors}, or the index and its shards. */
+    public static java.util.List<String> weightFiles(Path dir) throws IOException {
+        if (Files.exists(dir.resolve(WEIGHTS)) || !Files.exists(dir.resolve(WEIGHTS_INDEX))) {
+            return java.util.List.of(WEIGHTS);
+        }
+        java.util.List<String> files = new java.util.ArrayList<>(java.util.List.of(WEIGHTS_INDEX));
+        files.addAll(
+                new java.util.TreeSet<>(weightMap(dir.resolve(WEIGHTS_INDEX)).values()));
+        return files;
+    }
+
+    /**
+     * The weights' identity for lineage: the sha256 of {@code model.safetensors}, or of the shards'
+     * sha256s in order for a sharded checkpoint.
+     */
+    public static String weightsSha256(Path dir) throws IOException {
+        java.util.List<String> files = weightFiles(dir);
+        if (files.size() == 1) {
+            return io.rlhf4j.core.io.Checksums.sha256(dir.resolve(files.get(0)));
+        }
+        StringBuilder b = new StringBuilder();
+        for (String f : files.subList(1, files.size())) {
+            b.append(io.rlhf4j.core.io.Checksums.sha256(dir.resolve(f))).append('\n');
+        }
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(d);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public static Tokenizer readTokenizer(Path dir) throws IOException {
@@ -49,19 +141,70 @@ public final class Checkpoint {
     public static void write(
             Path dir, ModelConfig config, Collection<Tensor> tensors, Tokenizer tokenizer, AtomicDirectory.Filler extra)
             throws IOException {
+        write(dir, config, tensors, tokenizer, extra, Storage.DEFAULT);
+    }
+
+    /** As {@link #write(Path, ModelConfig, Collection, Tokenizer, AtomicDirectory.Filler)}, stored as asked. */
+    public static void write(
+            Path dir,
+            ModelConfig config,
+            Collection<Tensor> tensors,
+            Tokenizer tokenizer,
+            AtomicDirectory.Filler extra,
+            Storage storage)
+            throws IOException {
         if (tokenizer.vocabSize() > config.vocabSize()) {
             throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize()
                     + " tokens, more than the model's vocab_size of " + config.vocabSize());
         }
         AtomicDirectory.write(dir, tmp -> {
-            config.write(tmp);
-            SafeTensors.write(tmp.resolve(WEIGHTS), tensors, Map.of("format", "pt"));
+            ObjectNode json = config.toJson();
+            json.put("torch_dtype", storage.dtype().torchDtype());
+            JSON.writeValue(tmp.resolve(ModelConfig.FILE_NAME).toFile(), json);
+            writeWeights(tmp, tensors, storage);
             tokenizer.save(tmp);
             writeGenerationConfig(tmp, config);
             if (extra != null) {
                 extra.fill(tmp);
             }
         });
+    }
+
+    /**
+     * One {@code model.safetensors}, or, above the shard size, shards named as HF names them
+     * ({@code model-00001-of-00003.safetensors}) in tensor order, each at most the shard size unless
+     * one tensor alone is larger, and the index HF's {@code from_pretrained} reads.
+     */
+    private static void writeWeights(Path dir, Collection<Tensor> tensors, Storage storage) throws IOException {
+        java.util.List<java.util.List<Tensor>> shards = new java.util.ArrayList<>();
+        java.util.List<Tensor> current = new java.util.ArrayList<>();
+        long size = 0;
+        long total = 0;
+        for (Tensor t : tensors) {
+            long bytes = storage.dtype().bytes(t);
+            if (!current.isEmpty() && size + bytes > storage.maxShardBytes()) {
+                shards.add(current);
+                current = new java.util.ArrayList<>();
+                size = 0;
+            }
+            current.add(t);
+            size += bytes;
+            total += bytes;
+        }
+        shards.add(current);
+        if (shards.size() == 1) {
+            SafeTensors.write(dir.resolve(WEIGHTS), tensors, Map.of("format", "pt"), storage.dtype());
+            return;
+        }
+        ObjectNode index = JSON.createObjectNode();
+        index.putObject("metadata").put("total_size", total);
+        ObjectNode map = index.putObject("weight_map");
+        for (int i = 0; i < shards.size(); i++) {
+            String name = String.format("model-%05d-of-%05d.safetensors", i + 1, shards.size());
+            SafeTensors.write(dir.resolve(name), shards.get(i), Map.of("format", "pt"), storage.dtype());
+            shards.get(i).forEach(t -> map.put(t.name(), name));
+        }
+        JSON.writeValue(dir.resolve(WEIGHTS_INDEX).toFile(), index);
     }
 
     private static void writeGenerationConfig(Path dir, ModelConfig config) throws IOException {

@@ -25,7 +25,7 @@ import java.util.Map;
 /**
  * Reads and writes the safetensors format: an 8-byte little-endian header length, a JSON header
  * mapping each tensor name to {@code dtype}, {@code shape} and {@code data_offsets}, then the raw
- * little-endian data. F32, F16 and BF16 are read (and widened to fp32); F32 is written.
+ * little-endian data. F32, F16 and BF16 are read (and widened to fp32); F32 and BF16 are written.
  */
 public final class SafeTensors {
 
@@ -134,8 +134,36 @@ public final class SafeTensors {
         return new Tensor(name, shape, data);
     }
 
+    /** The element types this writes: HF's names, as {@code torch_dtype} and the safetensors header spell them. */
+    public enum Dtype {
+        F32("float32", 4),
+        BF16("bfloat16", 2);
+
+        private final String torchDtype;
+        private final int bytes;
+
+        Dtype(String torchDtype, int bytes) {
+            this.torchDtype = torchDtype;
+            this.bytes = bytes;
+        }
+
+        public String torchDtype() {
+            return torchDtype;
+        }
+
+        public long bytes(Tensor t) {
+            return (long) bytes * t.data().length;
+        }
+    }
+
     /** Writes {@code tensors} as F32 in the given order, with optional string metadata. */
     public static void write(Path file, Collection<Tensor> tensors, Map<String, String> metadata) throws IOException {
+        write(file, tensors, metadata, Dtype.F32);
+    }
+
+    /** Writes {@code tensors} as {@code dtype} (BF16 rounded to nearest even, as torch rounds) in order. */
+    public static void write(Path file, Collection<Tensor> tensors, Map<String, String> metadata, Dtype dtype)
+            throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
@@ -145,12 +173,12 @@ public final class SafeTensors {
         List<Tensor> ordered = new ArrayList<>(tensors);
         for (Tensor t : ordered) {
             ObjectNode spec = header.putObject(t.name());
-            spec.put("dtype", "F32");
+            spec.put("dtype", dtype.name());
             var shape = spec.putArray("shape");
             for (long d : t.shape()) {
                 shape.add(d);
             }
-            long bytes = 4L * t.data().length;
+            long bytes = dtype.bytes(t);
             spec.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
@@ -168,6 +196,19 @@ public final class SafeTensors {
             out.write(len.array());
             out.write(h);
             ByteBuffer chunk = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+            if (dtype == Dtype.BF16) {
+                for (Tensor t : ordered) {
+                    for (float v : t.data()) {
+                        if (!chunk.hasRemaining()) {
+                            out.write(chunk.array(), 0, chunk.position());
+                            chunk.clear();
+                        }
+                        chunk.putShort(toBf16(v));
+                    }
+                }
+                out.write(chunk.array(), 0, chunk.position());
+                return;
+            }
             FloatBuffer floats = chunk.asFloatBuffer();
             for (Tensor t : ordered) {
                 float[] d = t.data();
@@ -180,6 +221,15 @@ public final class SafeTensors {
                 }
             }
         }
+    }
+
+    /** fp32 to bfloat16, rounding to nearest even (NaN stays NaN). */
+    static short toBf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
     }
 
     /** IEEE 754 binary16 to binary32 (Java 17 has no Float.float16ToFloat). */

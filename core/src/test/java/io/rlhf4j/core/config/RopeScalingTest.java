@@ -52,9 +52,16 @@ class RopeScalingTest {
         assertThatThrownBy(() -> ModelConfig.fromJson(n, "config.json"))
                 .hasMessageContaining("original_max_position_embeddings");
         n.remove("rope_scaling");
+        // head_dim apart from hidden_size / heads (Qwen3, Mistral-Nemo) is read, and kept on the way out.
         n.put("head_dim", 4);
+        ModelConfig narrow = ModelConfig.fromJson(n, "config.json");
+        assertThat(narrow.headDim()).isEqualTo(4);
+        assertThat(narrow.queryWidth()).isEqualTo(4 * narrow.numHeads());
+        assertThat(ModelConfig.fromJson(narrow.toJson(), "again")).isEqualTo(narrow);
+        n.put("head_dim", 3);
         assertThatThrownBy(() -> ModelConfig.fromJson(n, "config.json"))
                 .isInstanceOf(CheckpointFormatException.class)
-                .hasMessageContaining("head_dim 4 differs from hidden_size / num_attention_heads = 8");
+                .hasMessageContaining("head_dim")
+                .hasMessageContaining("must be even");
     }
 }

@@ -65,7 +65,7 @@ public final class GgufExporter {
                     + "architecture, not " + arch);
         }
         Map<String, Tensor> weights = Checkpoint.readWeights(model);
-        Decoder.checkTensors(c, weights, model.resolve(Checkpoint.WEIGHTS).toString());
+        Decoder.checkTensors(c, weights, model.toString());
         ChatTemplate template = ChatTemplate.load(model);
 
         GgufFile gguf = new GgufFile();

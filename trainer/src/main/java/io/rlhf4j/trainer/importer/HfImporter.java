@@ -1,9 +1,7 @@
 package io.rlhf4j.trainer.importer;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
@@ -14,10 +12,10 @@ import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
 import java.util.function.Consumer;
 
 /**
@@ -51,7 +49,7 @@ public final class HfImporter {
                             + "within which sliding-window attention is full attention",
                     config.maxPositions(), declared, config.maxPositions()));
         }
-        Map<String, Tensor> raw = readAllWeights(source);
+        Map<String, Tensor> raw = Checkpoint.readWeights(source);
         Map<String, Tensor> byName = new LinkedHashMap<>();
         for (Tensor t : raw.values()) {
             String name = t.name();
@@ -78,7 +76,13 @@ public final class HfImporter {
             throw new CheckpointFormatException(source + ": tokenizer has " + tokenizer.vocabSize()
                     + " tokens but config.json's vocab_size is " + config.vocabSize());
         }
-        Checkpoint.write(out, config, tensors, tokenizer, null);
+        // The model's own generation defaults (several EOS ids, sampling settings) travel with it.
+        Path generation = source.resolve(Checkpoint.GENERATION_CONFIG);
+        Checkpoint.write(out, config, tensors, tokenizer, dir -> {
+            if (Files.exists(generation)) {
+                Files.copy(generation, dir.resolve(Checkpoint.GENERATION_CONFIG), StandardCopyOption.REPLACE_EXISTING);
+            }
+        });
         return config;
     }
 
@@ -108,25 +112,5 @@ public final class HfImporter {
                             java.util.Arrays.copyOfRange(fused.data(), from, from + n)));
             from += n;
         }
-    }
-
-    private static Map<String, Tensor> readAllWeights(Path source) throws IOException {
-        Path single = source.resolve(Checkpoint.WEIGHTS);
-        if (Files.exists(single)) {
-            return SafeTensors.read(single);
-        }
-        Path index = source.resolve("model.safetensors.index.json");
-        if (!Files.exists(index)) {
-            throw new CheckpointFormatException(source + ": neither model.safetensors nor "
-                    + "model.safetensors.index.json exists (only safetensors checkpoints are supported)");
-        }
-        JsonNode map = JSON.readTree(index.toFile()).path("weight_map");
-        TreeSet<String> shards = new TreeSet<>();
-        map.forEach(n -> shards.add(n.asText()));
-        Map<String, Tensor> all = new LinkedHashMap<>();
-        for (String shard : shards) {
-            all.putAll(SafeTensors.read(source.resolve(shard)));
-        }
-        return all;
     }
 }

@@ -100,11 +100,7 @@ public final class Decoder implements AutoCloseable {
         ModelConfig config = io.rlhf4j.core.checkpoint.Checkpoint.readConfig(dir);
         io.rlhf4j.core.checkpoint.MemoryBudget.require(config, dir.toString());
         Map<String, Tensor> tensors = io.rlhf4j.core.checkpoint.Checkpoint.readWeights(dir);
-        return fromTensors(
-                config,
-                tensors,
-                parent,
-                dir.resolve(io.rlhf4j.core.checkpoint.Checkpoint.WEIGHTS).toString());
+        return fromTensors(config, tensors, parent, dir.toString());
     }
 
     /**

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
-import io.rlhf4j.core.io.Checksums;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -101,7 +100,7 @@ public final class StageRunner {
         ObjectNode m = JSON.createObjectNode();
         m.put("kind", kind);
         m.put("parent", absolute(parent));
-        m.put("parent_weights_sha256", Checksums.sha256(parent.resolve(Checkpoint.WEIGHTS)));
+        m.put("parent_weights_sha256", Checkpoint.weightsSha256(parent));
         for (Input in : inputs) {
             m.put(in.key(), absolute(in.path()));
         }

@@ -1,7 +1,10 @@
 package io.rlhf4j.clients.cli;
 
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.gguf.GgufExporter;
+import io.rlhf4j.exporter.hf.HfCheckpointExporter;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -16,23 +19,40 @@ import picocli.CommandLine.Option;
                     + "with ONNX Runtime, and check it against the trainer's logits.",
             "Writes the checkpoint, policy.onnx, policy.opt.onnx (and reward*.onnx) and manifest.json into --out; "
                     + "a failed parity check writes nothing.",
-            "With --format gguf, writes model.gguf for llama.cpp and an Ollama Modelfile into --out instead."
+            "With --format gguf, writes model.gguf for llama.cpp and an Ollama Modelfile into --out instead; "
+                    + "with --format hf, an HF transformers checkpoint (--dtype, sharded above --max-shard-size)."
         })
 final class ExportCommand implements Callable<Integer> {
 
     enum Format {
         onnx,
-        gguf
+        gguf,
+        hf
+    }
+
+    enum Dtype {
+        fp32,
+        bf16
     }
 
     @Option(
             names = "--format",
             defaultValue = "onnx",
-            description = "onnx (serving's engines) or gguf (llama.cpp, Ollama); default ${DEFAULT-VALUE}")
+            description =
+                    "onnx (serving's engines), gguf (llama.cpp, Ollama) or hf (transformers); default ${DEFAULT-VALUE}")
     Format format;
 
     @Option(names = "--type", description = "GGUF weights: f32, f16, q8_0 or q4_0 (default q8_0); --format gguf only")
     GgufExporter.Type type;
+
+    @Option(names = "--dtype", description = "HF weights: fp32 or bf16 (default fp32); --format hf only")
+    Dtype dtype;
+
+    @Option(
+            names = "--max-shard-size",
+            paramLabel = "SIZE",
+            description = "HF shards of at most SIZE (500MB, 2GB, 2GiB; default 2GiB); --format hf only")
+    String maxShardSize;
 
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "checkpoint directory")
     Path model;
@@ -70,6 +90,24 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (format != Format.hf && (dtype != null || maxShardSize != null)) {
+            throw new IllegalArgumentException("--dtype and --max-shard-size are for --format hf");
+        }
+        if (format == Format.hf) {
+            if (reward || tensorrt || type != null) {
+                throw new IllegalArgumentException("--reward, --tensorrt and --type are not HF checkpoint options");
+            }
+            new HfCheckpointExporter(System.err)
+                    .export(
+                            model,
+                            out,
+                            new Checkpoint.Storage(
+                                    dtype == Dtype.bf16 ? SafeTensors.Dtype.BF16 : SafeTensors.Dtype.F32,
+                                    maxShardSize == null
+                                            ? Checkpoint.DEFAULT_MAX_SHARD_BYTES
+                                            : HfCheckpointExporter.parseSize(maxShardSize)));
+            return 0;
+        }
         if (format == Format.gguf) {
             if (reward || tensorrt) {
                 throw new IllegalArgumentException(
