@@ -11,8 +11,9 @@ import java.nio.file.Path;
 /**
  * The architecture of a decoder-only model, read from and written to HF's {@code config.json}.
  *
- * <p>One record covers both families; the fields a family does not use keep neutral values (GPT-2 has
- * no rotary base, Llama no learned positions). Sizes follow HF's Llama names; GPT-2's own keys
+ * <p>One record covers every family; the fields a family does not use keep neutral values (GPT-2 has
+ * no rotary base, Llama no learned positions), and what sets the rotary families apart is in
+ * {@link ModelFamily}'s traits. Sizes follow HF's Llama names; GPT-2's own keys
  * ({@code n_embd}, {@code n_layer}, ...) are mapped on read and written back on save so that HF
  * transformers loads what this project writes.
  */
@@ -93,7 +94,7 @@ public record ModelConfig(
         } else {
             require(
                     hiddenSize % numHeads == 0 && headDim == hiddenSize / numHeads,
-                    "head_dim (GPT-2's is " + "n_embd / n_head)",
+                    "head_dim (GPT-2's is n_embd / n_head)",
                     headDim);
             require(numKvHeads == numHeads, "num_key_value_heads (GPT-2 has no grouped-query attention)", numKvHeads);
         }

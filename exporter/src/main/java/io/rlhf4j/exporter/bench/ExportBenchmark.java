@@ -4,11 +4,16 @@ import ai.djl.ndarray.NDManager;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession.SessionOptions.OptLevel;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.sampling.SamplingParams;
+import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.exporter.Exporter;
+import io.rlhf4j.exporter.gguf.GgufExporter;
 import io.rlhf4j.exporter.ort.OrtPolicy;
 import io.rlhf4j.trainer.generate.Generator;
+import io.rlhf4j.trainer.importer.HfImporter;
 import io.rlhf4j.trainer.model.Decoder;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -50,6 +55,98 @@ public final class ExportBenchmark {
                     "  decode batch %d: ORT plain %8.1f tok/s | ORT optimised %8.1f tok/s | DJL trainer %8.1f tok/s%n",
                     batch, plain, opt, djl);
         }
+    }
+
+    /**
+     * One row per family at one real shape with random weights: the HF checkpoint as a team would bring
+     * it (bf16, HF's 2 GiB shards), then import, ONNX export (graph, ORT optimisation, parity), GGUF
+     * q8_0 export, ORT decode tokens/s of the optimised graph at batch 1 and 8, and the resident memory
+     * serving's ORT session adds once loaded and warmed.
+     */
+    public void families(List<ModelConfig> shapes, Path work, int newTokens) throws IOException, OrtException {
+        PrintStream quiet = new PrintStream(java.io.OutputStream.nullOutputStream());
+        out.printf(
+                "  %-8s %14s %9s %11s %10s %13s %13s %13s%n",
+                "family",
+                "parameters",
+                "import s",
+                "ONNX exp s",
+                "GGUF q8 s",
+                "ORT b1 tok/s",
+                "ORT b8 tok/s",
+                "serve RSS MiB");
+        for (ModelConfig c : shapes) {
+            Path hf = work.resolve(c.family().modelType() + "-hf");
+            try (NDManager m = NDManager.newBaseManager("PyTorch");
+                    Decoder d = Decoder.initialise(c, m, 11)) {
+                Checkpoint.write(
+                        hf,
+                        c,
+                        d.toTensors(),
+                        new ByteLevelBpeTrainer(300).train(List.of("random weights"), work.resolve("tok")),
+                        null,
+                        new Checkpoint.Storage(SafeTensors.Dtype.BF16, Checkpoint.DEFAULT_MAX_SHARD_BYTES));
+            }
+            Path model = work.resolve(c.family().modelType());
+            long t0 = System.nanoTime();
+            HfImporter.importDir(hf, model);
+            double importS = (System.nanoTime() - t0) / 1e9;
+            AtomicDirectory.deleteRecursively(hf);
+            Path onnx = work.resolve(c.family().modelType() + "-onnx");
+            t0 = System.nanoTime();
+            new Exporter(quiet).export(Exporter.Options.defaults(model, onnx));
+            double exportS = (System.nanoTime() - t0) / 1e9;
+            t0 = System.nanoTime();
+            new GgufExporter(quiet)
+                    .export(model, work.resolve(c.family().modelType() + "-gguf"), GgufExporter.Type.q8_0);
+            double ggufS = (System.nanoTime() - t0) / 1e9;
+            Path graph = onnx.resolve(Exporter.POLICY_OPTIMIZED);
+            double rss = servingRssMiB(graph);
+            double b1 = ort(graph, c, prompts(c, 1), newTokens, OptLevel.NO_OPT);
+            double b8 = ort(graph, c, prompts(c, 8), newTokens, OptLevel.NO_OPT);
+            out.printf(
+                    java.util.Locale.ROOT,
+                    "  %-8s %,14d %9.1f %11.1f %10.1f %13.1f %13.1f %13.0f%n",
+                    c.family().modelType(),
+                    c.parameterCount(),
+                    importS,
+                    exportS,
+                    ggufS,
+                    b1,
+                    b8,
+                    rss);
+            for (String dir : List.of(
+                    model.toString(),
+                    onnx.toString(),
+                    work.resolve(c.family().modelType() + "-gguf").toString())) {
+                AtomicDirectory.deleteRecursively(Path.of(dir));
+            }
+        }
+    }
+
+    /**
+     * The resident set of a fresh JVM holding a loaded, warmed ORT session of {@code graph}, as
+     * serving holds it: measured in this process it would hide behind memory the export freed.
+     */
+    private static double servingRssMiB(Path graph) throws IOException {
+        Process p = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        ServingMemoryProbe.class.getName(),
+                        graph.toString())
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        String said = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+        try {
+            if (p.waitFor() != 0) {
+                throw new IOException("the serving-memory probe failed: " + said);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        return Long.parseLong(said) / (double) (1 << 20);
     }
 
     private static List<int[]> prompts(ModelConfig config, int batch) {

@@ -30,7 +30,10 @@ import picocli.CommandLine.Option;
             "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
                     + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
                     + "snapshot).",
-            "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's.",
+            "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's; and per "
+                    + "--families family at Qwen2.5-0.5B's shape (random weights, --family-layers layers): import of "
+                    + "a bf16 sharded HF checkpoint, ONNX and GGUF export times, ORT decode tokens/s at batch 1 and 8, "
+                    + "and the resident memory of serving it.",
             "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
                     + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
                     + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
@@ -93,6 +96,19 @@ final class BenchCommand implements Callable<Integer> {
             description = "directory with stories260K.bin and tok512.bin " + "(default: shared data)")
     Path stories;
 
+    @Option(
+            names = "--families",
+            split = ",",
+            defaultValue = "llama,qwen2,qwen3",
+            description = "export: the families of the per-family rows, or none (default ${DEFAULT-VALUE})")
+    List<String> families;
+
+    @Option(
+            names = "--family-layers",
+            defaultValue = "24",
+            description = "export: layers of the per-family shape (Qwen2.5-0.5B has ${DEFAULT-VALUE})")
+    int familyLayers;
+
     @Option(names = "--skip-gpt2", description = "only the small model")
     boolean skipGpt2;
 
@@ -101,6 +117,38 @@ final class BenchCommand implements Callable<Integer> {
             defaultValue = "64",
             description = "generated tokens per sequence (default ${DEFAULT-VALUE})")
     int newTokens;
+
+    /** Qwen2.5-0.5B's shape in each asked family; Qwen3's q/k norms and Qwen2's biases come with the family. */
+    private List<ModelConfig> familyShapes() {
+        List<ModelConfig> shapes = new java.util.ArrayList<>();
+        for (String name : families) {
+            if (name.equals("none")) {
+                return List.of();
+            }
+            io.rlhf4j.core.config.ModelFamily f = io.rlhf4j.core.config.ModelFamily.fromModelType(name)
+                    .filter(io.rlhf4j.core.config.ModelFamily::rotary)
+                    .orElseThrow(() -> new IllegalArgumentException(
+                            "--families takes llama, mistral, qwen2 and qwen3 (or none), not '" + name + "'"));
+            shapes.add(new ModelConfig(
+                    f,
+                    151_936,
+                    896,
+                    4864,
+                    familyLayers,
+                    14,
+                    2,
+                    64,
+                    32_768,
+                    1e-6,
+                    1_000_000.0,
+                    true,
+                    0.0,
+                    151_643,
+                    151_645,
+                    io.rlhf4j.core.config.RopeScaling.NONE));
+        }
+        return shapes;
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -166,6 +214,14 @@ final class BenchCommand implements Callable<Integer> {
                 }
                 if (gpt2Ckpt != null) {
                     bench.run("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("gpt2-onnx"), newTokens);
+                }
+                List<ModelConfig> shapes = familyShapes();
+                if (!shapes.isEmpty()) {
+                    System.out.printf(
+                            "== export by family: Qwen2.5-0.5B's shape (%d layers, 896 wide, 14/2 heads, 4864 MLP, "
+                                    + "151,936 vocabulary, tied), random weights, %d new tokens%n",
+                            familyLayers, newTokens);
+                    bench.families(shapes, work.resolve("families"), newTokens);
                 }
             }
         } finally {
