@@ -12,7 +12,12 @@ import picocli.CommandLine.Parameters;
         name = "data",
         mixinStandardHelpOptions = true,
         description = "Training data in the store.",
-        subcommands = {DataCommand.Import.class, DataCommand.Build.class, DataCommand.Simulate.class})
+        subcommands = {
+            DataCommand.Import.class,
+            DataCommand.Build.class,
+            DataCommand.Export.class,
+            DataCommand.Simulate.class
+        })
 final class DataCommand {
 
     @Command(
@@ -167,6 +172,38 @@ final class DataCommand {
                         System.err);
                 System.out.println(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(summary));
             }
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "export",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Write a snapshot as the JSONL OpenRLHF or TRL trains from: sft.<split>.jsonl (one row per "
+                        + "demonstration), preference.<split>.jsonl (every ranking as all its ordered "
+                        + "chosen/rejected pairs, ties dropped, tagged with prompt_id, labeler and ranking), "
+                        + "prompts.<split>.jsonl, and manifest.json (the snapshot's id and hash, counts, the "
+                        + "trainers' flags)."
+            })
+    static final class Export implements Callable<Integer> {
+        @picocli.CommandLine.Option(names = "--format", required = true, description = "openrlhf or trl")
+        io.rlhf4j.trainer.data.DatasetExport.Format format;
+
+        @picocli.CommandLine.Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        java.nio.file.Path snapshot;
+
+        @picocli.CommandLine.Option(
+                names = "--out",
+                required = true,
+                paramLabel = "DIR",
+                description = "replaced atomically")
+        java.nio.file.Path out;
+
+        @Override
+        public Integer call() throws Exception {
+            var manifest = io.rlhf4j.trainer.data.DatasetExport.export(snapshot, out, format);
+            System.out.println(manifest.toPrettyString());
             return 0;
         }
     }
