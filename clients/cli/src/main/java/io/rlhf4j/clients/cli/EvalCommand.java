@@ -25,7 +25,12 @@ import picocli.CommandLine.Option;
         description =
                 "Evaluations: win rate, reward-model accuracy per labeler group, the alignment tax. Each prints a "
                         + "table, or one JSON object with --json.",
-        subcommands = {EvalCommand.WinRateCommand.class, EvalCommand.RmCommand.class, EvalCommand.TaxCommand.class})
+        subcommands = {
+            EvalCommand.WinRateCommand.class,
+            EvalCommand.RmCommand.class,
+            EvalCommand.TaxCommand.class,
+            EvalCommand.TruthfulQaCommand.class
+        })
 final class EvalCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -206,6 +211,94 @@ final class EvalCommand {
                 o.put("pretraining_loss:" + a, x);
                 o.put("alignment_tax:" + a, x - b);
             }
+            print(o, json);
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "truthfulqa",
+            mixinStandardHelpOptions = true,
+            description = "TruthfulQA MC1 and MC2 as lm-evaluation-harness scores them (six-shot QA preamble, "
+                    + "answers as continuations), on a checkpoint (--model) or on the version a server serves "
+                    + "(--server, through /v1/completions log-likelihoods), with bootstrap 95% intervals.")
+    static final class TruthfulQaCommand implements Callable<Integer> {
+        @Option(names = "--model", paramLabel = "DIR", description = "a checkpoint")
+        Path model;
+
+        @Option(
+                names = "--server",
+                paramLabel = "URL",
+                description = "a running rlhf4j serve (or any server " + "with OpenAI's echo log-probabilities)")
+        String server;
+
+        @Option(names = "--api-key", description = "for --server; default $RLHF4J_API_KEY")
+        String apiKey;
+
+        @Option(
+                names = "--data",
+                paramLabel = "CSV",
+                description = "TruthfulQA.csv (default: ../shared/data/eval/TruthfulQA.csv)")
+        Path data;
+
+        @Option(
+                names = "--prompt",
+                defaultValue = "QA",
+                description = "QA (the harness's) or INSTRUCTION_QA (the paper's Instruction+QA); default "
+                        + "${DEFAULT-VALUE}")
+        io.rlhf4j.trainer.eval.TruthfulQa.Prompt prompt;
+
+        @Option(names = "--limit", description = "the first N questions only")
+        Integer limit;
+
+        @Option(names = "--json", description = "one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            if ((model == null) == (server == null)) {
+                throw new IllegalArgumentException("give one of --model DIR or --server URL");
+            }
+            Path csv = data != null
+                    ? data
+                    : io.rlhf4j.core.io.SharedData.file("eval/TruthfulQA.csv")
+                            .orElseThrow(() -> new IllegalArgumentException(
+                                    "no ../shared/data/eval/TruthfulQA.csv; pass --data CSV"));
+            var questions = io.rlhf4j.trainer.eval.TruthfulQa.load(csv);
+            if (limit != null) {
+                questions = questions.subList(0, Math.min(limit, questions.size()));
+            }
+            io.rlhf4j.trainer.eval.TruthfulQa.Result r;
+            try (var bar = io.rlhf4j.trainer.run.RunDirectory.progressBar("truthfulqa", questions.size(), System.err)) {
+                java.util.function.IntConsumer progress = bar::stepTo;
+                if (server != null) {
+                    var client = io.rlhf4j.client.Rlhf4jClient.builder()
+                            .baseUrl(server)
+                            .apiKey(apiKey != null ? apiKey : System.getenv("RLHF4J_API_KEY"))
+                            .build();
+                    r = io.rlhf4j.trainer.eval.TruthfulQa.evaluate(
+                            questions, prompt, new ServerLikelihood(client), progress);
+                } else {
+                    try (NDManager m = NDManager.newBaseManager("PyTorch");
+                            var d = io.rlhf4j.trainer.model.Decoder.load(model, m)) {
+                        r = io.rlhf4j.trainer.eval.TruthfulQa.evaluate(
+                                questions,
+                                prompt,
+                                new io.rlhf4j.trainer.eval.ModelLikelihood(d, Checkpoint.readTokenizer(model)),
+                                progress);
+                    }
+                }
+            }
+            ObjectNode o = JSON.createObjectNode();
+            o.put("mc1", r.mc1Mean().mean());
+            o.put("mc1_low", r.mc1Mean().low());
+            o.put("mc1_high", r.mc1Mean().high());
+            o.put("mc2", r.mc2Mean().mean());
+            o.put("mc2_low", r.mc2Mean().low());
+            o.put("mc2_high", r.mc2Mean().high());
+            o.put("n", r.n());
+            o.put("prompt", prompt.name());
+            o.put("model", model != null ? model.toString() : server);
             print(o, json);
             return 0;
         }
