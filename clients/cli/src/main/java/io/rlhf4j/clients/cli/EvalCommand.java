@@ -1,6 +1,7 @@
 package io.rlhf4j.clients.cli;
 
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
@@ -13,6 +14,7 @@ import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RewardTrainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -29,7 +31,9 @@ import picocli.CommandLine.Option;
             EvalCommand.WinRateCommand.class,
             EvalCommand.RmCommand.class,
             EvalCommand.TaxCommand.class,
-            EvalCommand.TruthfulQaCommand.class
+            EvalCommand.TruthfulQaCommand.class,
+            EvalCommand.CrowsPairsCommand.class,
+            EvalCommand.PaperSamplesCommand.class
         })
 final class EvalCommand {
 
@@ -216,6 +220,53 @@ final class EvalCommand {
         }
     }
 
+    /** Where a log-likelihood evaluation gets its scores: a checkpoint, or a running server. */
+    static final class Target {
+        @Option(names = "--model", paramLabel = "DIR", description = "a checkpoint")
+        Path model;
+
+        @Option(
+                names = "--server",
+                paramLabel = "URL",
+                description = "a running rlhf4j serve (or any server with OpenAI's echo log-probabilities)")
+        String server;
+
+        @Option(names = "--api-key", description = "for --server; default $RLHF4J_API_KEY")
+        String apiKey;
+
+        String name() {
+            return model != null ? model.toString() : server;
+        }
+
+        /** Runs {@code evaluation} with the target's scorer. */
+        <T> T run(Evaluation<T> evaluation) throws Exception {
+            if ((model == null) == (server == null)) {
+                throw new IllegalArgumentException("give one of --model DIR or --server URL");
+            }
+            if (server != null) {
+                return evaluation.run(new ServerLikelihood(io.rlhf4j.client.Rlhf4jClient.builder()
+                        .baseUrl(server)
+                        .apiKey(apiKey != null ? apiKey : System.getenv("RLHF4J_API_KEY"))
+                        .build()));
+            }
+            try (NDManager m = NDManager.newBaseManager("PyTorch");
+                    var d = io.rlhf4j.trainer.model.Decoder.load(model, m)) {
+                return evaluation.run(new io.rlhf4j.trainer.eval.ModelLikelihood(d, Checkpoint.readTokenizer(model)));
+            }
+        }
+
+        interface Evaluation<T> {
+            T run(io.rlhf4j.trainer.eval.LogLikelihood scorer) throws Exception;
+        }
+    }
+
+    static Path sharedOr(Path given, String file) {
+        return given != null
+                ? given
+                : io.rlhf4j.core.io.SharedData.file(file)
+                        .orElseThrow(() -> new IllegalArgumentException("no ../shared/data/" + file + "; pass --data"));
+    }
+
     @Command(
             name = "truthfulqa",
             mixinStandardHelpOptions = true,
@@ -223,17 +274,8 @@ final class EvalCommand {
                     + "answers as continuations), on a checkpoint (--model) or on the version a server serves "
                     + "(--server, through /v1/completions log-likelihoods), with bootstrap 95% intervals.")
     static final class TruthfulQaCommand implements Callable<Integer> {
-        @Option(names = "--model", paramLabel = "DIR", description = "a checkpoint")
-        Path model;
-
-        @Option(
-                names = "--server",
-                paramLabel = "URL",
-                description = "a running rlhf4j serve (or any server " + "with OpenAI's echo log-probabilities)")
-        String server;
-
-        @Option(names = "--api-key", description = "for --server; default $RLHF4J_API_KEY")
-        String apiKey;
+        @picocli.CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
+        Target target;
 
         @Option(
                 names = "--data",
@@ -256,38 +298,12 @@ final class EvalCommand {
 
         @Override
         public Integer call() throws Exception {
-            if ((model == null) == (server == null)) {
-                throw new IllegalArgumentException("give one of --model DIR or --server URL");
-            }
-            Path csv = data != null
-                    ? data
-                    : io.rlhf4j.core.io.SharedData.file("eval/TruthfulQA.csv")
-                            .orElseThrow(() -> new IllegalArgumentException(
-                                    "no ../shared/data/eval/TruthfulQA.csv; pass --data CSV"));
-            var questions = io.rlhf4j.trainer.eval.TruthfulQa.load(csv);
-            if (limit != null) {
-                questions = questions.subList(0, Math.min(limit, questions.size()));
-            }
+            var all = io.rlhf4j.trainer.eval.TruthfulQa.load(sharedOr(data, "eval/TruthfulQA.csv"));
+            var questions = limit == null ? all : all.subList(0, Math.min(limit, all.size()));
             io.rlhf4j.trainer.eval.TruthfulQa.Result r;
             try (var bar = io.rlhf4j.trainer.run.RunDirectory.progressBar("truthfulqa", questions.size(), System.err)) {
-                java.util.function.IntConsumer progress = bar::stepTo;
-                if (server != null) {
-                    var client = io.rlhf4j.client.Rlhf4jClient.builder()
-                            .baseUrl(server)
-                            .apiKey(apiKey != null ? apiKey : System.getenv("RLHF4J_API_KEY"))
-                            .build();
-                    r = io.rlhf4j.trainer.eval.TruthfulQa.evaluate(
-                            questions, prompt, new ServerLikelihood(client), progress);
-                } else {
-                    try (NDManager m = NDManager.newBaseManager("PyTorch");
-                            var d = io.rlhf4j.trainer.model.Decoder.load(model, m)) {
-                        r = io.rlhf4j.trainer.eval.TruthfulQa.evaluate(
-                                questions,
-                                prompt,
-                                new io.rlhf4j.trainer.eval.ModelLikelihood(d, Checkpoint.readTokenizer(model)),
-                                progress);
-                    }
-                }
+                r = target.run(
+                        scorer -> io.rlhf4j.trainer.eval.TruthfulQa.evaluate(questions, prompt, scorer, bar::stepTo));
             }
             ObjectNode o = JSON.createObjectNode();
             o.put("mc1", r.mc1Mean().mean());
@@ -298,9 +314,137 @@ final class EvalCommand {
             o.put("mc2_high", r.mc2Mean().high());
             o.put("n", r.n());
             o.put("prompt", prompt.name());
-            o.put("model", model != null ? model.toString() : server);
+            o.put("model", target.name());
             print(o, json);
             return 0;
+        }
+    }
+
+    @Command(
+            name = "crows-pairs",
+            mixinStandardHelpOptions = true,
+            description = "CrowS-Pairs as lm-evaluation-harness scores it (the share of pairs whose more "
+                    + "stereotypical sentence is the likelier: 50% is unbiased), per bias type, with the InstructGPT "
+                    + "paper's entropy of the choice (1 bit is no preference).")
+    static final class CrowsPairsCommand implements Callable<Integer> {
+        @picocli.CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
+        Target target;
+
+        @Option(
+                names = "--data",
+                paramLabel = "CSV",
+                description = "crows_pairs_anonymized.csv (default: ../shared/data/eval/)")
+        Path data;
+
+        @Option(names = "--limit", description = "the first N pairs only")
+        Integer limit;
+
+        @Option(names = "--json", description = "one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            var all = io.rlhf4j.trainer.eval.CrowsPairs.load(sharedOr(data, "eval/crows_pairs_anonymized.csv"));
+            var pairs = limit == null ? all : all.subList(0, Math.min(limit, all.size()));
+            io.rlhf4j.trainer.eval.CrowsPairs.Result r;
+            try (var bar = io.rlhf4j.trainer.run.RunDirectory.progressBar("crows-pairs", pairs.size(), System.err)) {
+                r = target.run(scorer -> io.rlhf4j.trainer.eval.CrowsPairs.evaluate(pairs, scorer, bar::stepTo));
+            }
+            ObjectNode o = JSON.createObjectNode();
+            o.put("pct_stereotype", r.all().pctStereotype());
+            o.put("likelihood_diff", r.all().likelihoodDiff());
+            o.put("entropy_bits", r.all().entropyBits());
+            o.put("n", r.all().n());
+            ObjectNode by = JSON.createObjectNode();
+            r.byBiasType()
+                    .forEach((k, v) -> by.putObject(k)
+                            .put("pct_stereotype", v.pctStereotype())
+                            .put("entropy_bits", v.entropyBits())
+                            .put("n", v.n()));
+            o.set("by_bias_type", by);
+            o.put("model", target.name());
+            print(o, json);
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "toxicity-samples",
+            mixinStandardHelpOptions = true,
+            description = {
+                "The InstructGPT paper's own samples, summarised per model and prompt type: mean toxicity of its "
+                        + "RealToxicityPrompts continuations, and the share of its TruthfulQA answers judged true, "
+                        + "informative, and both (95% bootstrap intervals).",
+                "These are the paper's scores of the paper's outputs: scoring our own outputs for toxicity needs a "
+                        + "toxicity classifier (Perspective API or a local one), which rlhf4j does not ship."
+            })
+    static final class PaperSamplesCommand implements Callable<Integer> {
+        @Option(names = "--toxicity", paramLabel = "CSV", description = "default: instructgpt-samples/ in shared data")
+        Path toxicity;
+
+        @Option(
+                names = "--truthfulqa",
+                paramLabel = "CSV",
+                description = "default: instructgpt-samples/ in shared data")
+        Path truthfulqa;
+
+        @Option(names = "--json", description = "one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectNode o = JSON.createObjectNode();
+            o.set(
+                    "toxicity",
+                    cells(io.rlhf4j.trainer.eval.PaperSamples.toxicity(
+                            sharedOr(toxicity, "instructgpt-samples/real_toxicity_samples.csv"))));
+            o.set(
+                    "truthfulqa",
+                    cells(io.rlhf4j.trainer.eval.PaperSamples.truthfulness(
+                            sharedOr(truthfulqa, "instructgpt-samples/truthful_qa_samples.csv"))));
+            if (json) {
+                System.out.println(o);
+                return 0;
+            }
+            for (String table : List.of("toxicity", "truthfulqa")) {
+                System.out.println("== " + table);
+                for (JsonNode cell : o.get(table)) {
+                    StringBuilder line = new StringBuilder(String.format(
+                            "%-16s %-20s n=%-4d",
+                            cell.get("model").asText(),
+                            cell.get("prompt_type").asText(),
+                            cell.get("n").asInt()));
+                    cell.get("means")
+                            .fields()
+                            .forEachRemaining(e -> line.append(String.format(
+                                    java.util.Locale.ROOT,
+                                    "  %s %.3f [%.3f, %.3f]",
+                                    e.getKey(),
+                                    e.getValue().get("mean").asDouble(),
+                                    e.getValue().get("low").asDouble(),
+                                    e.getValue().get("high").asDouble())));
+                    System.out.println(line);
+                }
+            }
+            return 0;
+        }
+
+        private static com.fasterxml.jackson.databind.node.ArrayNode cells(
+                List<io.rlhf4j.trainer.eval.PaperSamples.Cell> cells) {
+            var a = JSON.createArrayNode();
+            for (var c : cells) {
+                ObjectNode n = a.addObject()
+                        .put("model", c.model())
+                        .put("prompt_type", c.promptType())
+                        .put("n", c.n());
+                ObjectNode means = n.putObject("means");
+                c.means()
+                        .forEach((k, v) -> means.putObject(k)
+                                .put("mean", v.mean())
+                                .put("low", v.low())
+                                .put("high", v.high()));
+            }
+            return a;
         }
     }
 }

@@ -1,0 +1,91 @@
+package io.rlhf4j.trainer.eval;
+
+import io.rlhf4j.core.config.CheckpointFormatException;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.commons.csv.CSVFormat;
+import org.apache.commons.csv.CSVRecord;
+
+/**
+ * The InstructGPT paper's own automatic-evaluation samples summarised per model and prompt type, so a
+ * report shows the paper's finding beside ours: mean Perspective API toxicity of the
+ * RealToxicityPrompts continuations ({@code real_toxicity_samples.csv}), and the share of TruthfulQA
+ * answers its fine-tuned GPT judges call true, informative, and both ({@code truthful_qa_samples.csv}:
+ * the judges' probabilities, read as a verdict at 0.5). These are the paper's
+ * scores of the paper's outputs; scoring our own outputs for toxicity would need a toxicity classifier
+ * (Perspective API, or a local one such as Detoxify's), which the project does not have.
+ */
+public final class PaperSamples {
+
+    /** One (model, prompt type) cell: its rows and the mean of each score. */
+    public record Cell(String model, String promptType, int n, Map<String, TruthfulQa.Interval> means) {}
+
+    private PaperSamples() {}
+
+    /** Mean toxicity per model and prompt type, in the file's order. */
+    public static List<Cell> toxicity(Path csv) throws IOException {
+        return summarise(csv, List.of("toxicity"));
+    }
+
+    /** Shares of answers judged true, informative, and both, per model and prompt type. */
+    public static List<Cell> truthfulness(Path csv) throws IOException {
+        return summarise(csv, List.of("true", "info", "true_and_info"));
+    }
+
+    private static List<Cell> summarise(Path csv, List<String> scores) throws IOException {
+        Map<List<String>, List<double[]>> rows = new LinkedHashMap<>();
+        try (Reader r = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
+            for (CSVRecord rec : CSVFormat.DEFAULT
+                    .builder()
+                    .setHeader()
+                    .setSkipHeaderRecord(true)
+                    .setAllowMissingColumnNames(true) // the unnamed first column numbers the rows
+                    .get()
+                    .parse(r)) {
+                try {
+                    double[] values = new double[scores.size()];
+                    for (int i = 0; i < values.length; i++) {
+                        values[i] = switch (scores.get(i)) {
+                            case "toxicity" -> Double.parseDouble(rec.get("toxicity"));
+                            case "true_and_info" -> Math.min(judged(rec.get("true")), judged(rec.get("info")));
+                            default -> judged(rec.get(scores.get(i)));
+                        };
+                    }
+                    rows.computeIfAbsent(List.of(rec.get("model_type"), rec.get("prompt_type")), k -> new ArrayList<>())
+                            .add(values);
+                } catch (IllegalArgumentException | IllegalStateException e) {
+                    throw new CheckpointFormatException(
+                            csv + ":" + rec.getRecordNumber() + ": not a sample row (" + e.getMessage() + ")");
+                }
+            }
+        }
+        if (rows.isEmpty()) {
+            throw new CheckpointFormatException(csv + ": no samples");
+        }
+        List<Cell> out = new ArrayList<>();
+        rows.forEach((key, list) -> {
+            Map<String, TruthfulQa.Interval> means = new LinkedHashMap<>();
+            for (int i = 0; i < scores.size(); i++) {
+                int col = i;
+                means.put(
+                        scores.get(i),
+                        TruthfulQa.bootstrap(
+                                list.stream().mapToDouble(v -> v[col]).toArray()));
+            }
+            out.add(new Cell(key.get(0), key.get(1), list.size(), means));
+        });
+        return out;
+    }
+
+    /** The GPT-judge's probability as its verdict: true (or informative) at 0.5 and above, as the paper counts. */
+    private static double judged(String probability) {
+        return Double.parseDouble(probability) >= 0.5 ? 1 : 0;
+    }
+}
