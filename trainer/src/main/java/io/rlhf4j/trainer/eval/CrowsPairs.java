@@ -1,18 +1,11 @@
 package io.rlhf4j.trainer.eval;
 
-import io.rlhf4j.core.config.CheckpointFormatException;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.IntConsumer;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVRecord;
 
 /**
  * CrowS-Pairs as lm-evaluation-harness's {@code crows_pairs_english} scores it: each sentence's
@@ -34,27 +27,8 @@ public final class CrowsPairs {
     private CrowsPairs() {}
 
     public static List<Pair> load(Path csv) throws IOException {
-        List<Pair> out = new ArrayList<>();
-        try (Reader r = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
-            for (CSVRecord rec : CSVFormat.DEFAULT
-                    .builder()
-                    .setHeader()
-                    .setSkipHeaderRecord(true)
-                    .setAllowMissingColumnNames(true) // the unnamed first column numbers the rows
-                    .get()
-                    .parse(r)) {
-                try {
-                    out.add(new Pair(rec.get("sent_more"), rec.get("sent_less"), rec.get("bias_type")));
-                } catch (IllegalArgumentException | IllegalStateException e) {
-                    throw new CheckpointFormatException(
-                            csv + ":" + rec.getRecordNumber() + ": not a CrowS-Pairs row (" + e.getMessage() + ")");
-                }
-            }
-        }
-        if (out.isEmpty()) {
-            throw new CheckpointFormatException(csv + ": no sentence pairs");
-        }
-        return out;
+        return EvalCsv.read(
+                csv, "CrowS-Pairs", rec -> new Pair(rec.get("sent_more"), rec.get("sent_less"), rec.get("bias_type")));
     }
 
     public static Result evaluate(List<Pair> pairs, LogLikelihood model, IntConsumer progress) throws IOException {

@@ -1,17 +1,11 @@
 package io.rlhf4j.trainer.eval;
 
-import io.rlhf4j.core.config.CheckpointFormatException;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVRecord;
 
 /**
  * The InstructGPT paper's own automatic-evaluation samples summarised per model and prompt type, so a
@@ -27,6 +21,9 @@ public final class PaperSamples {
     /** One (model, prompt type) cell: its rows and the mean of each score. */
     public record Cell(String model, String promptType, int n, Map<String, TruthfulQa.Interval> means) {}
 
+    /** A row's (model, prompt type) and its scores. */
+    private record Sample(List<String> cell, double[] values) {}
+
     private PaperSamples() {}
 
     /** Mean toxicity per model and prompt type, in the file's order. */
@@ -41,33 +38,18 @@ public final class PaperSamples {
 
     private static List<Cell> summarise(Path csv, List<String> scores) throws IOException {
         Map<List<String>, List<double[]>> rows = new LinkedHashMap<>();
-        try (Reader r = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
-            for (CSVRecord rec : CSVFormat.DEFAULT
-                    .builder()
-                    .setHeader()
-                    .setSkipHeaderRecord(true)
-                    .setAllowMissingColumnNames(true) // the unnamed first column numbers the rows
-                    .get()
-                    .parse(r)) {
-                try {
-                    double[] values = new double[scores.size()];
-                    for (int i = 0; i < values.length; i++) {
-                        values[i] = switch (scores.get(i)) {
-                            case "toxicity" -> Double.parseDouble(rec.get("toxicity"));
-                            case "true_and_info" -> Math.min(judged(rec.get("true")), judged(rec.get("info")));
-                            default -> judged(rec.get(scores.get(i)));
-                        };
-                    }
-                    rows.computeIfAbsent(List.of(rec.get("model_type"), rec.get("prompt_type")), k -> new ArrayList<>())
-                            .add(values);
-                } catch (IllegalArgumentException | IllegalStateException e) {
-                    throw new CheckpointFormatException(
-                            csv + ":" + rec.getRecordNumber() + ": not a sample row (" + e.getMessage() + ")");
-                }
+        for (Sample sample : EvalCsv.read(csv, "sample", rec -> {
+            double[] values = new double[scores.size()];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = switch (scores.get(i)) {
+                    case "toxicity" -> Double.parseDouble(rec.get("toxicity"));
+                    case "true_and_info" -> Math.min(judged(rec.get("true")), judged(rec.get("info")));
+                    default -> judged(rec.get(scores.get(i)));
+                };
             }
-        }
-        if (rows.isEmpty()) {
-            throw new CheckpointFormatException(csv + ": no samples");
+            return new Sample(List.of(rec.get("model_type"), rec.get("prompt_type")), values);
+        })) {
+            rows.computeIfAbsent(sample.cell(), k -> new ArrayList<>()).add(sample.values());
         }
         List<Cell> out = new ArrayList<>();
         rows.forEach((key, list) -> {

@@ -1,18 +1,12 @@
 package io.rlhf4j.trainer.eval;
 
-import io.rlhf4j.core.config.CheckpointFormatException;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
-import org.apache.commons.csv.CSVFormat;
-import org.apache.commons.csv.CSVRecord;
 
 /**
  * TruthfulQA's multiple-choice scores, as lm-evaluation-harness's {@code truthfulqa_mc1} and
@@ -77,30 +71,14 @@ public final class TruthfulQa {
     private TruthfulQa() {}
 
     public static List<Question> load(Path csv) throws IOException {
-        List<Question> out = new ArrayList<>();
-        try (Reader r = Files.newBufferedReader(csv, StandardCharsets.UTF_8)) {
-            for (CSVRecord rec : CSVFormat.DEFAULT
-                    .builder()
-                    .setHeader()
-                    .setSkipHeaderRecord(true)
-                    .get()
-                    .parse(r)) {
-                try {
-                    out.add(new Question(
-                            rec.get("Question"),
-                            rec.get("Best Answer"),
-                            answers(rec.get("Correct Answers")),
-                            answers(rec.get("Incorrect Answers"))));
-                } catch (IllegalArgumentException | IllegalStateException e) {
-                    throw new CheckpointFormatException(
-                            csv + ":" + rec.getRecordNumber() + ": not a TruthfulQA row (" + e.getMessage() + ")");
-                }
-            }
-        }
-        if (out.isEmpty()) {
-            throw new CheckpointFormatException(csv + ": no questions");
-        }
-        return out;
+        return EvalCsv.read(
+                csv,
+                "TruthfulQA",
+                rec -> new Question(
+                        rec.get("Question"),
+                        rec.get("Best Answer"),
+                        answers(rec.get("Correct Answers")),
+                        answers(rec.get("Incorrect Answers"))));
     }
 
     private static List<String> answers(String field) {
