@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
@@ -11,6 +12,9 @@ import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.optim.AdamW;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.OptionalInt;
 
@@ -61,16 +65,13 @@ public record StageState(RunDirectory run, String kind, JsonNode config, int tot
             List<String> metrics,
             ObjectNode manifest)
             throws IOException {
-        run.save(
-                modelConfig,
-                tensors,
-                null,
-                tokenizer,
-                kind,
-                totalSteps,
-                totalSteps,
-                config,
-                metrics,
-                dir -> JSON.writeValue(dir.resolve(Layout.TRAINING_MANIFEST).toFile(), manifest));
+        run.save(modelConfig, tensors, null, tokenizer, kind, totalSteps, totalSteps, config, metrics, dir -> {
+            JSON.writeValue(dir.resolve(Layout.TRAINING_MANIFEST).toFile(), manifest);
+            // The parent's generation defaults (an EOS list, sampling settings) outlive the stage.
+            Path generation = Path.of(manifest.path("parent").asText("")).resolve(Checkpoint.GENERATION_CONFIG);
+            if (manifest.hasNonNull("parent") && Files.isRegularFile(generation)) {
+                Files.copy(generation, dir.resolve(Checkpoint.GENERATION_CONFIG), StandardCopyOption.REPLACE_EXISTING);
+            }
+        });
     }
 }

@@ -89,6 +89,28 @@ class SftTrainerTest {
     }
 
     @Test
+    void theParentsGenerationConfigTravelsWithTheTrainedModel() throws Exception {
+        Path base = tmp.resolve("base");
+        Files.createDirectories(base);
+        try (var files = Files.list(BASE)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, base.resolve(f.getFileName()));
+            }
+        }
+        String generation = "{\"bos_token_id\": 0, \"eos_token_id\": [1, 2], \"temperature\": 0.6}";
+        Files.writeString(base.resolve(Checkpoint.GENERATION_CONFIG), generation);
+        Path out = tmp.resolve("sft");
+        SftConfig config = SftConfig.builder()
+                .epochs(1)
+                .batchSize(4)
+                .evalEvery(100)
+                .seed(7)
+                .build();
+        new SftTrainer(config, QUIET).run(snapshot(tmp.resolve("snap"), TRAIN, TRAIN), base, out);
+        assertThat(Files.readString(out.resolve(Checkpoint.GENERATION_CONFIG))).isEqualTo(generation);
+    }
+
+    @Test
     void anInterruptedRunResumesAndFinishes() throws Exception {
         Path snap = snapshot(tmp.resolve("snap"), TRAIN, VALIDATION);
         SftConfig config = SftConfig.builder()
