@@ -54,6 +54,17 @@ final class BenchCommand implements Callable<Integer> {
         all
     }
 
+    /** The serve suite's prompts: short WordNet-style openings, as the demo world's users send them. */
+    static final List<String> SERVE_PROMPTS = List.of(
+            "dog (noun):",
+            "happy (adjective):",
+            "run (verb):",
+            "a small",
+            "tree (noun): a tall",
+            "to eat (verb):",
+            "red (adjective): the colour",
+            "music (noun):");
+
     /** Prompt lengths, in tokens with BOS, of the serve suite's decode-cost-by-prompt-length row. */
     static final int SHORT_PROMPT = 64;
 
@@ -108,6 +119,13 @@ final class BenchCommand implements Callable<Integer> {
             defaultValue = "24",
             description = "export: layers of the per-family shape (Qwen2.5-0.5B has ${DEFAULT-VALUE})")
     int familyLayers;
+
+    @Option(
+            names = "--peer",
+            paramLabel = "llama.cpp",
+            description = "serve: also run llama.cpp (node-llama-cpp 3.21.1) on GGUF exports of the same weights, "
+                    + "side by side at 1 and 8 streams")
+    String peer;
 
     @Option(names = "--skip-gpt2", description = "only the small model")
     boolean skipGpt2;
@@ -170,6 +188,12 @@ final class BenchCommand implements Callable<Integer> {
                 AtomicDirectory.deleteRecursively(work);
             }
         }
+        if (peer != null && !peer.equals("llama.cpp")) {
+            throw new IllegalArgumentException("--peer takes llama.cpp, not '" + peer + "'");
+        }
+        if (peer != null) {
+            LlamaCppPeer.nodeDir(); // refuse before any long work when the peer is not installed
+        }
         try {
             Optional<Path> dir = Optional.ofNullable(stories).or(() -> SharedData.file("models/stories260K"));
             Path storiesCkpt = null;
@@ -203,6 +227,9 @@ final class BenchCommand implements Callable<Integer> {
                 serve("demo base model", DemoModel.locate(), work.resolve("serve-demo"));
                 if (gpt2Ckpt != null) {
                     serve("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("serve-gpt2"));
+                }
+                if (peer != null) {
+                    new LlamaCppPeer(System.out, newTokens).run(work.resolve("peer"), SERVE_PROMPTS);
                 }
             }
             if (suite == Suite.export || suite == Suite.all) {
@@ -238,15 +265,7 @@ final class BenchCommand implements Callable<Integer> {
         io.rlhf4j.serving.ServingApp.Config config = io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("data"))
                 .withPort(0)
                 .withLimits(32, 1024);
-        List<String> prompts = List.of(
-                "dog (noun):",
-                "happy (adjective):",
-                "run (verb):",
-                "a small",
-                "tree (noun): a tall",
-                "to eat (verb):",
-                "red (adjective): the colour",
-                "music (noun):");
+        List<String> prompts = SERVE_PROMPTS;
         try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(config)) {
             app.registerAndActivate(export);
             io.rlhf4j.serving.bench.LoadGenerator load = new io.rlhf4j.serving.bench.LoadGenerator(app.port());

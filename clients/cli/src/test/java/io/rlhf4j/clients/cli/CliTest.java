@@ -109,6 +109,10 @@ class CliTest {
                 .contains("config.json")
                 .contains("'rwkv'");
 
+        Run peer = run("bench", "--suite", "serve", "--peer", "vllm");
+        assertThat(peer.code()).isEqualTo(1);
+        assertThat(peer.err().strip()).doesNotContain("\n").contains("--peer takes llama.cpp, not 'vllm'");
+
         Run usage = run("import", "--format", "llama2c", "x.bin");
         assertThat(usage.code()).isEqualTo(2);
         assertThat(usage.err()).contains("--out");
