@@ -74,7 +74,8 @@ class ExporterTest {
                 0.0,
                 0,
                 1,
-                io.rlhf4j.core.config.RopeScaling.NONE);
+                io.rlhf4j.core.config.RopeScaling.NONE,
+                java.util.List.of());
     }
 
     /** A random model with a reward head, as a reward-model checkpoint stores it. */

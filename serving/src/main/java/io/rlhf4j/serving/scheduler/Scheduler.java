@@ -367,7 +367,7 @@ public final class Scheduler implements AutoCloseable {
         int token = Sampler.sample(logits, p, s.rng);
         s.generated++;
         s.last = token;
-        if (token == engine.config().eosTokenId() && !p.ignoreEos()) {
+        if (engine.config().isEos(token) && !p.ignoreEos()) {
             s.output.token(token, logits);
             finish(s, FinishReason.STOP);
             return;

@@ -120,7 +120,7 @@ public final class Generator {
             while (!active.isEmpty()) {
                 List<Integer> keep = new ArrayList<>();
                 for (int r = 0; r < active.size(); r++) {
-                    if (!active.get(r).accept(next[r], params, model.config().eosTokenId())) {
+                    if (!active.get(r).accept(next[r], params, model.config())) {
                         keep.add(r);
                     }
                 }
@@ -209,9 +209,9 @@ public final class Generator {
         }
 
         /** Takes the next token; true when the row is finished. */
-        boolean accept(float[] logits, SamplingParams p, int eos) {
+        boolean accept(float[] logits, SamplingParams p, io.rlhf4j.core.config.ModelConfig config) {
             int token = Sampler.sample(logits, p, rng);
-            if (token == eos && !p.ignoreEos()) {
+            if (config.isEos(token) && !p.ignoreEos()) {
                 finish = FinishReason.STOP;
                 return true;
             }

@@ -98,6 +98,39 @@ class GeneratorTest {
         }
     }
 
+    /** Llama 3.1's config.json lists three EOS ids; generation ends at any of them, not only the first. */
+    @Test
+    void everyEndOfSequenceIdTheConfigListsEndsTheCompletion(@TempDir Path dir) throws IOException {
+        ModelConfig config = families().findFirst().orElseThrow();
+        try (Decoder model = Decoder.initialise(config, manager, 4)) {
+            int[] greedy = new Generator(model, tokenizer)
+                    .generate("a dog", SamplingParams.greedy(20))
+                    .tokens();
+            var json = config.toJson();
+            json.putArray("eos_token_id").add(config.eosTokenId()).add(299).add(greedy[0]);
+            new com.fasterxml.jackson.databind.ObjectMapper()
+                    .writeValue(dir.resolve("config.json").toFile(), json);
+            ModelConfig listed = ModelConfig.read(dir);
+            assertThat(listed.eosTokenId()).isEqualTo(config.eosTokenId());
+            assertThat(listed.moreEosTokenIds()).containsExactly(299, greedy[0]);
+            assertThat(ModelConfig.read(dir).toJson().get("eos_token_id").toString())
+                    .isEqualTo("[" + config.eosTokenId() + ",299," + greedy[0] + "]");
+            try (Decoder same = Decoder.fromTensors(
+                    listed,
+                    model.toTensors().stream()
+                            .collect(java.util.stream.Collectors.toMap(io.rlhf4j.core.checkpoint.Tensor::name, t -> t)),
+                    manager,
+                    "test")) {
+                io.rlhf4j.trainer.generate.Generation g =
+                        new Generator(same, tokenizer).generate("a dog", SamplingParams.greedy(20));
+                // The greedy first token is now an end of sequence: the completion stops before it.
+                assertThat(greedy).hasSize(20);
+                assertThat(g.tokens()).isEmpty();
+                assertThat(g.finishReason()).isEqualTo(io.rlhf4j.core.sampling.FinishReason.STOP);
+            }
+        }
+    }
+
     @Test
     void topKOfOneAndTinyTopPAreGreedy() {
         try (Decoder model = Decoder.initialise(families().findFirst().orElseThrow(), manager, 4)) {

@@ -66,7 +66,8 @@ class DecoderTest {
                 0.0,
                 1,
                 2,
-                io.rlhf4j.core.config.RopeScaling.NONE);
+                io.rlhf4j.core.config.RopeScaling.NONE,
+                java.util.List.of());
     }
 
     static Tokenizer tinyTokenizer(Path dir) throws IOException {

@@ -163,7 +163,8 @@ final class BenchCommand implements Callable<Integer> {
                     0.0,
                     151_643,
                     151_645,
-                    io.rlhf4j.core.config.RopeScaling.NONE));
+                    io.rlhf4j.core.config.RopeScaling.NONE,
+                    List.of()));
         }
         return shapes;
     }
