@@ -42,6 +42,9 @@ final class GgufVocabulary {
     private GgufVocabulary() {}
 
     static void write(Path tokenizerJson, ModelConfig config, GgufFile gguf) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(tokenizerJson)) {
+            throw new CheckpointFormatException(tokenizerJson + ": missing (GGUF export reads HF's tokenizer.json)");
+        }
         JsonNode root = JSON.readTree(tokenizerJson.toFile());
         JsonNode model = root.path("model");
         if (!model.path("type").asText().equals("BPE")) {
