@@ -127,17 +127,27 @@ class GgufExporterTest {
     }
 
     /**
-     * The numpy-checked HF fixtures of each family: Llama 3's rope scaling (as llama.cpp's
-     * {@code rope_freqs}), Mistral, Qwen2's biases and tied embeddings, Qwen3's q/k norms and separate
-     * head_dim (both with llama.cpp's NeoX rotary, unpermuted), Phi-3 split into Llama's projections.
+     * The numpy-checked HF fixtures of each family: linear rope scaling (llama.cpp's rope.scaling
+     * keys), Llama 3's (as llama.cpp's {@code rope_freqs}), Mistral, Qwen2's biases and tied
+     * embeddings, Qwen3's q/k norms and separate head_dim (both with llama.cpp's NeoX rotary,
+     * unpermuted), Phi-3 split into Llama's projections.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "phi3"})
-    void everyFamilyDecodesInLlamaCppAsInTheTrainer(String family) throws Exception {
+    @ValueSource(strings = {"llama", "llama+linear", "llama3", "mistral", "qwen2", "qwen3", "phi3"})
+    void everyFamilyDecodesInLlamaCppAsInTheTrainer(String variant) throws Exception {
+        String family = variant.replace("+linear", "");
         Path source = tmp.resolve("hf");
         Files.createDirectories(source);
         for (String f : List.of("config.json", "model.safetensors")) {
             Files.copy(HF_FIXTURES.resolve(family).resolve(f), source.resolve(f));
+        }
+        if (variant.endsWith("+linear")) {
+            // Linear rope scaling travels as rope.scaling.type and factor, which llama.cpp applies itself.
+            ObjectMapper json = new ObjectMapper();
+            var config = (com.fasterxml.jackson.databind.node.ObjectNode)
+                    json.readTree(source.resolve("config.json").toFile());
+            config.putObject("rope_scaling").put("rope_type", "linear").put("factor", 4.0);
+            json.writeValue(source.resolve("config.json").toFile(), config);
         }
         new ByteLevelBpeTrainer(300)
                 .train(List.of("the cat sat on the mat"), tmp.resolve("tok"))
