@@ -1,18 +1,29 @@
 package io.rlhf4j.core.checkpoint;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.core.tokenizer.Tokenizers;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
 /**
  * A checkpoint directory in HF's layout: {@code config.json}, {@code model.safetensors} with HF tensor
@@ -63,8 +74,8 @@ public final class Checkpoint {
             return SafeTensors.read(dir.resolve(WEIGHTS));
         }
         Map<String, String> where = weightMap(index);
-        Map<String, Tensor> all = new java.util.LinkedHashMap<>();
-        for (String shard : new java.util.TreeSet<>(where.values())) {
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        for (String shard : new TreeSet<>(where.values())) {
             Path file = dir.resolve(shard);
             if (!Files.isRegularFile(file)) {
                 throw new CheckpointFormatException(index + ": shard '" + shard + "' is missing");
@@ -82,28 +93,27 @@ public final class Checkpoint {
     }
 
     private static Map<String, String> weightMap(Path index) throws IOException {
-        com.fasterxml.jackson.databind.JsonNode map;
+        JsonNode map;
         try {
             map = JSON.readTree(index.toFile()).path("weight_map");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new CheckpointFormatException(index + ": invalid JSON (" + e.getOriginalMessage() + ")");
         }
         if (!map.isObject() || map.isEmpty()) {
             throw new CheckpointFormatException(index + ": field 'weight_map' is missing or empty");
         }
-        Map<String, String> where = new java.util.LinkedHashMap<>();
+        Map<String, String> where = new LinkedHashMap<>();
         map.fields().forEachRemaining(e -> where.put(e.getKey(), e.getValue().asText()));
         return where;
     }
 
     /** The files holding {@code dir}'s weights: {@code model.safetensors}, or the index and its shards. */
-    public static java.util.List<String> weightFiles(Path dir) throws IOException {
+    public static List<String> weightFiles(Path dir) throws IOException {
         if (Files.exists(dir.resolve(WEIGHTS)) || !Files.exists(dir.resolve(WEIGHTS_INDEX))) {
-            return java.util.List.of(WEIGHTS);
+            return List.of(WEIGHTS);
         }
-        java.util.List<String> files = new java.util.ArrayList<>(java.util.List.of(WEIGHTS_INDEX));
-        files.addAll(
-                new java.util.TreeSet<>(weightMap(dir.resolve(WEIGHTS_INDEX)).values()));
+        List<String> files = new ArrayList<>(List.of(WEIGHTS_INDEX));
+        files.addAll(new TreeSet<>(weightMap(dir.resolve(WEIGHTS_INDEX)).values()));
         return files;
     }
 
@@ -112,19 +122,18 @@ public final class Checkpoint {
      * sha256s in order for a sharded checkpoint.
      */
     public static String weightsSha256(Path dir) throws IOException {
-        java.util.List<String> files = weightFiles(dir);
+        List<String> files = weightFiles(dir);
         if (files.size() == 1) {
-            return io.rlhf4j.core.io.Checksums.sha256(dir.resolve(files.get(0)));
+            return Checksums.sha256(dir.resolve(files.get(0)));
         }
         StringBuilder b = new StringBuilder();
         for (String f : files.subList(1, files.size())) {
-            b.append(io.rlhf4j.core.io.Checksums.sha256(dir.resolve(f))).append('\n');
+            b.append(Checksums.sha256(dir.resolve(f))).append('\n');
         }
         try {
-            byte[] d = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(d);
-        } catch (java.security.NoSuchAlgorithmException e) {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(b.toString().getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d);
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -176,15 +185,15 @@ public final class Checkpoint {
      * one tensor alone is larger, and the index HF's {@code from_pretrained} reads.
      */
     private static void writeWeights(Path dir, Collection<Tensor> tensors, Storage storage) throws IOException {
-        java.util.List<java.util.List<Tensor>> shards = new java.util.ArrayList<>();
-        java.util.List<Tensor> current = new java.util.ArrayList<>();
+        List<List<Tensor>> shards = new ArrayList<>();
+        List<Tensor> current = new ArrayList<>();
         long size = 0;
         long total = 0;
         for (Tensor t : tensors) {
             long bytes = storage.dtype().bytes(t);
             if (!current.isEmpty() && size + bytes > storage.maxShardBytes()) {
                 shards.add(current);
-                current = new java.util.ArrayList<>();
+                current = new ArrayList<>();
                 size = 0;
             }
             current.add(t);
