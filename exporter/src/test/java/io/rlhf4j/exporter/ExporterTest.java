@@ -58,24 +58,8 @@ class ExporterTest {
     }
 
     private static ModelConfig rotary(io.rlhf4j.core.config.ModelFamily family, int headDim, boolean tied) {
-        return new ModelConfig(
-                family,
-                300,
-                48,
-                96,
-                2,
-                4,
-                2,
-                headDim,
-                64,
-                1e-6,
-                1_000_000.0,
-                tied,
-                0.0,
-                0,
-                1,
-                io.rlhf4j.core.config.RopeScaling.NONE,
-                java.util.List.of());
+        return ModelConfig.rotary(family, 300, 48, 96, 2, 4, 2, headDim, 64, tied)
+                .withSpecialTokens(0, 1);
     }
 
     /** A random model with a reward head, as a reward-model checkpoint stores it. */

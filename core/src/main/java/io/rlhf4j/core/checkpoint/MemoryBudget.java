@@ -1,9 +1,6 @@
 package io.rlhf4j.core.checkpoint;
 
 import io.rlhf4j.core.config.ModelConfig;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * Refuses a model that cannot fit before any of it is read, naming the bytes it needs, instead of
@@ -30,27 +27,13 @@ public final class MemoryBudget {
                             + "(raise -Xmx through RLHF4J_JAVA_OPTS, if the machine has the memory)",
                     where, config.parameterCount(), gib(need), gib(heap)));
         }
-        long available = availableBytes();
+        long available = io.rlhf4j.core.io.ProcMemory.availableBytes();
         if (available > 0 && need > available) {
             throw new IllegalStateException(String.format(
                     "%s: its %,d parameters need %s as fp32 weights, more than the %s of memory available on "
                             + "this machine",
                     where, config.parameterCount(), gib(need), gib(available)));
         }
-    }
-
-    /** Linux's MemAvailable, in bytes; 0 where it cannot be read. */
-    static long availableBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-        return 0;
     }
 
     private static String gib(long bytes) {

@@ -125,8 +125,39 @@ public record ModelConfig(
 
     /** A small Llama-family configuration with the usual defaults. */
     public static ModelConfig llama(int vocab, int dim, int hidden, int layers, int heads, int kvHeads, int seqLen) {
+        return rotary(ModelFamily.LLAMA, vocab, dim, hidden, layers, heads, kvHeads, dim / heads, seqLen, true);
+    }
+
+    /** A rotary family's configuration with Llama's defaults and a {@code head_dim} of its own. */
+    public static ModelConfig rotary(
+            ModelFamily family,
+            int vocab,
+            int dim,
+            int hidden,
+            int layers,
+            int heads,
+            int kvHeads,
+            int headDim,
+            int seqLen,
+            boolean tiedEmbeddings) {
         return new ModelConfig(
-                ModelFamily.LLAMA, vocab, dim, hidden, layers, heads, kvHeads, seqLen, 1e-5, 10000.0, true, 0.0, 1, 2);
+                family,
+                vocab,
+                dim,
+                hidden,
+                layers,
+                heads,
+                kvHeads,
+                headDim,
+                seqLen,
+                1e-5,
+                10000.0,
+                tiedEmbeddings,
+                0.0,
+                1,
+                2,
+                RopeScaling.NONE,
+                List.of());
     }
 
     /** A GPT-2-family configuration (MLP width 4 * dim, tied embeddings). */

@@ -93,12 +93,12 @@ public final class ExportBenchmark {
             double importS = (System.nanoTime() - t0) / 1e9;
             AtomicDirectory.deleteRecursively(hf);
             Path onnx = work.resolve(c.family().modelType() + "-onnx");
+            Path gguf = work.resolve(c.family().modelType() + "-gguf");
             t0 = System.nanoTime();
             new Exporter(quiet).export(Exporter.Options.defaults(model, onnx));
             double exportS = (System.nanoTime() - t0) / 1e9;
             t0 = System.nanoTime();
-            new GgufExporter(quiet)
-                    .export(model, work.resolve(c.family().modelType() + "-gguf"), GgufExporter.Type.q8_0);
+            new GgufExporter(quiet).export(model, gguf, GgufExporter.Type.q8_0);
             double ggufS = (System.nanoTime() - t0) / 1e9;
             Path graph = onnx.resolve(Exporter.POLICY_OPTIMIZED);
             double rss = servingRssMiB(graph);
@@ -115,11 +115,8 @@ public final class ExportBenchmark {
                     b1,
                     b8,
                     rss);
-            for (String dir : List.of(
-                    model.toString(),
-                    onnx.toString(),
-                    work.resolve(c.family().modelType() + "-gguf").toString())) {
-                AtomicDirectory.deleteRecursively(Path.of(dir));
+            for (Path dir : List.of(model, onnx, gguf)) {
+                AtomicDirectory.deleteRecursively(dir);
             }
         }
     }

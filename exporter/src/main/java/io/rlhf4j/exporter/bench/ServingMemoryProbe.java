@@ -3,7 +3,6 @@ package io.rlhf4j.exporter.bench;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.exporter.ort.OrtPolicy;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -20,13 +19,12 @@ public final class ServingMemoryProbe {
         try (OrtPolicy ort = new OrtPolicy(graph, config, ai.onnxruntime.OrtSession.SessionOptions.OptLevel.NO_OPT, 0);
                 OrtPolicy.Cache cache = ort.newCache(1)) {
             ort.forward(new long[] {3, 4, 5, 6}, new long[] {0, 1, 2, 3}, new long[] {1, 1, 1, 1}, 1, 4, cache);
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    System.out.println(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
-                    return;
-                }
+            long rss = io.rlhf4j.core.io.ProcMemory.residentBytes(
+                    ProcessHandle.current().pid());
+            if (rss == 0) {
+                throw new IllegalStateException("no VmRSS in /proc/self/status");
             }
+            System.out.println(rss);
         }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
     }
 }

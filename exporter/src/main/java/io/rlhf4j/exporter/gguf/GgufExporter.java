@@ -97,11 +97,13 @@ public final class GgufExporter {
         gguf.put("tokenizer.chat_template", template.source());
 
         int quantized = 0;
+        int matrices = 0;
         for (Map.Entry<String, long[]> e :
                 io.rlhf4j.core.checkpoint.TensorLayout.shapes(c).entrySet()) {
             String hf = e.getKey();
             long[] shape = e.getValue();
             GgmlType t = typeOf(hf, shape, type);
+            matrices += shape.length == 2 ? 1 : 0;
             quantized += t == type.matrices && shape.length == 2 ? 1 : 0;
             Tensor w = weights.get(hf);
             gguf.tensor(ggufName(hf), shape, t, () -> arch.equals("llama") ? permuted(hf, w.data(), c) : w.data());
@@ -121,9 +123,7 @@ public final class GgufExporter {
                 arch,
                 type,
                 quantized,
-                io.rlhf4j.core.checkpoint.TensorLayout.shapes(c).values().stream()
-                        .filter(s -> s.length == 2)
-                        .count(),
+                matrices,
                 type.matrices,
                 Files.size(out.resolve(MODEL_FILE)),
                 (System.nanoTime() - started) / 1e9);

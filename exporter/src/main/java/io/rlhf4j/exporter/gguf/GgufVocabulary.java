@@ -123,9 +123,10 @@ final class GgufVocabulary {
         gguf.putStrings("tokenizer.ggml.tokens", Arrays.asList(tokens));
         gguf.putFloats("tokenizer.ggml.scores", scores);
         gguf.putInts("tokenizer.ggml.token_type", types);
-        if (unk != null && Arrays.asList(tokens).contains(unk)) {
+        if (unk != null && model.path("vocab").has(unk)) {
             gguf.putUInt(
-                    "tokenizer.ggml.unknown_token_id", Arrays.asList(tokens).indexOf(unk));
+                    "tokenizer.ggml.unknown_token_id",
+                    model.path("vocab").get(unk).asInt());
         }
         // HF's Prepend("▁") normalizer (or Metaspace's prefix) is SentencePiece's dummy prefix.
         gguf.putBool(

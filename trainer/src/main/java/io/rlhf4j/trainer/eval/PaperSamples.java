@@ -19,7 +19,7 @@ import java.util.Map;
 public final class PaperSamples {
 
     /** One (model, prompt type) cell: its rows and the mean of each score. */
-    public record Cell(String model, String promptType, int n, Map<String, TruthfulQa.Interval> means) {}
+    public record Cell(String model, String promptType, int n, Map<String, MeanInterval> means) {}
 
     /** A row's (model, prompt type) and its scores. */
     private record Sample(List<String> cell, double[] values) {}
@@ -53,13 +53,12 @@ public final class PaperSamples {
         }
         List<Cell> out = new ArrayList<>();
         rows.forEach((key, list) -> {
-            Map<String, TruthfulQa.Interval> means = new LinkedHashMap<>();
+            Map<String, MeanInterval> means = new LinkedHashMap<>();
             for (int i = 0; i < scores.size(); i++) {
                 int col = i;
                 means.put(
                         scores.get(i),
-                        TruthfulQa.bootstrap(
-                                list.stream().mapToDouble(v -> v[col]).toArray()));
+                        MeanInterval.of(list.stream().mapToDouble(v -> v[col]).toArray()));
             }
             out.add(new Cell(key.get(0), key.get(1), list.size(), means));
         });

@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 /**
@@ -60,13 +59,11 @@ public final class TruthfulQa {
     public record Question(String question, String best, List<String> correct, List<String> incorrect) {}
 
     /** Per-question scores and the means with bootstrap 95% intervals. */
-    public record Result(double[] mc1, double[] mc2, Interval mc1Mean, Interval mc2Mean) {
+    public record Result(double[] mc1, double[] mc2, MeanInterval mc1Mean, MeanInterval mc2Mean) {
         public int n() {
             return mc1.length;
         }
     }
-
-    public record Interval(double mean, double low, double high) {}
 
     private TruthfulQa() {}
 
@@ -106,7 +103,7 @@ public final class TruthfulQa {
             mc2[i] = mc2(Arrays.copyOfRange(ll, 1 + incorrect, ll.length), Arrays.copyOfRange(ll, 1, 1 + incorrect));
             progress.accept(i + 1);
         }
-        return new Result(mc1, mc2, bootstrap(mc1), bootstrap(mc2));
+        return new Result(mc1, mc2, MeanInterval.of(mc1), MeanInterval.of(mc2));
     }
 
     static double mc1(double best, double[] incorrect) {
@@ -136,21 +133,5 @@ public final class TruthfulQa {
             f += Math.exp(x - max);
         }
         return t / (t + f);
-    }
-
-    /** The mean and a percentile bootstrap 95% interval over 1,000 resamples of the questions (seeded). */
-    static Interval bootstrap(double[] xs) {
-        double mean = Arrays.stream(xs).average().orElse(Double.NaN);
-        SplittableRandom rng = new SplittableRandom(20261203);
-        double[] means = new double[1000];
-        for (int b = 0; b < means.length; b++) {
-            double s = 0;
-            for (int i = 0; i < xs.length; i++) {
-                s += xs[rng.nextInt(xs.length)];
-            }
-            means[b] = s / xs.length;
-        }
-        Arrays.sort(means);
-        return new Interval(mean, means[24], means[974]);
     }
 }

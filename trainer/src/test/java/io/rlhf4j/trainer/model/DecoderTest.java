@@ -50,24 +50,7 @@ class DecoderTest {
     }
 
     private static ModelConfig rotary(io.rlhf4j.core.config.ModelFamily family, int headDim) {
-        return new ModelConfig(
-                family,
-                300,
-                32,
-                80,
-                2,
-                4,
-                2,
-                headDim,
-                64,
-                1e-6,
-                1e6,
-                true,
-                0.0,
-                1,
-                2,
-                io.rlhf4j.core.config.RopeScaling.NONE,
-                java.util.List.of());
+        return ModelConfig.rotary(family, 300, 32, 80, 2, 4, 2, headDim, 64, true);
     }
 
     static Tokenizer tinyTokenizer(Path dir) throws IOException {

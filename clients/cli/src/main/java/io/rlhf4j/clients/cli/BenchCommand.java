@@ -147,24 +147,8 @@ final class BenchCommand implements Callable<Integer> {
                     .filter(io.rlhf4j.core.config.ModelFamily::rotary)
                     .orElseThrow(() -> new IllegalArgumentException(
                             "--families takes llama, mistral, qwen2 and qwen3 (or none), not '" + name + "'"));
-            shapes.add(new ModelConfig(
-                    f,
-                    151_936,
-                    896,
-                    4864,
-                    familyLayers,
-                    14,
-                    2,
-                    64,
-                    32_768,
-                    1e-6,
-                    1_000_000.0,
-                    true,
-                    0.0,
-                    151_643,
-                    151_645,
-                    io.rlhf4j.core.config.RopeScaling.NONE,
-                    List.of()));
+            shapes.add(ModelConfig.rotary(f, 151_936, 896, 4864, familyLayers, 14, 2, 64, 32_768, true)
+                    .withSpecialTokens(151_643, 151_645));
         }
         return shapes;
     }

@@ -94,16 +94,7 @@ final class ServerProcess implements AutoCloseable {
 
     /** Resident memory in KiB ({@code VmRSS} of {@code /proc}); 0 where there is no {@code /proc}. */
     long rssKiB() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(process.pid()), "status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-        return 0;
+        return io.rlhf4j.core.io.ProcMemory.residentBytes(process.pid()) / 1024;
     }
 
     /** SIGKILL: no shutdown hook runs, nothing is flushed. */
