@@ -5,8 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,25 +14,21 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.config.ModelConfig;
-import io.rlhf4j.core.sampling.SamplingParams;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.PaddedBatch;
+import io.rlhf4j.trainer.data.PromptSet;
 import io.rlhf4j.trainer.data.TokenStream;
-import io.rlhf4j.trainer.generate.Generation;
-import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.model.LanguageModelLoss;
-import io.rlhf4j.trainer.model.Owned;
+import io.rlhf4j.trainer.model.PretrainingMix;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RewardModel;
+import io.rlhf4j.trainer.rm.SampledReward;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -100,21 +94,13 @@ public final class PpoTrainer {
      */
     public Outcome run(Path snapshot, Path sft, Path rewardModel, Path out, TokenStream ptx) throws IOException {
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
-        if (!Checkpoint.sameTokenizer(sft, rewardModel)) {
-            throw new IllegalArgumentException(rewardModel + ": its tokenizer differs from the policy's (" + sft
-                    + "); train the reward model from this SFT checkpoint");
-        }
+        RewardModel.requireTokenizerOf(sft, rewardModel);
         if (config.gamma() > 0 && ptx == null) {
             throw new IllegalArgumentException("gamma > 0 (PPO-ptx) needs pretraining text");
         }
         int window = Checkpoint.readConfig(sft).maxPositions();
-        // Prompts that leave no room to generate in the context window are left out.
-        List<int[]> prompts = prompts(snapshot, "train", tokenizer).stream()
-                .filter(p -> p.length < window - 1)
-                .toList();
-        List<int[]> evalPrompts = prompts(snapshot, "validation", tokenizer).stream()
-                .filter(p -> p.length < window - 1)
-                .toList();
+        List<int[]> prompts = PromptSet.load(snapshot, "train", tokenizer, window);
+        List<int[]> evalPrompts = PromptSet.load(snapshot, "validation", tokenizer, window);
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException(snapshot + " has no PPO training prompts");
         }
@@ -149,7 +135,7 @@ public final class PpoTrainer {
                     tokenizer,
                     prompts,
                     evalPrompts,
-                    ptx);
+                    config.gamma() > 0 ? new PretrainingMix(ptx, config.seed() + 17, config.ptxBatchSize()) : null);
             StageRunner.Progress progress = runner.train("ppo", training, stopAfter);
             double before = training.before;
             if (progress.step() < config.iterations()) {
@@ -176,7 +162,7 @@ public final class PpoTrainer {
         private final Tokenizer tokenizer;
         private final List<int[]> prompts;
         private final List<int[]> evalPrompts;
-        private final TokenStream ptx;
+        private final PretrainingMix ptx;
         private final RolloutMaker maker;
         private double beta = config.beta();
         private KlController kl;
@@ -193,7 +179,7 @@ public final class PpoTrainer {
                 Tokenizer tokenizer,
                 List<int[]> prompts,
                 List<int[]> evalPrompts,
-                TokenStream ptx) {
+                PretrainingMix ptx) {
             this.policy = policy;
             this.reference = reference;
             this.reward = reward;
@@ -283,7 +269,7 @@ public final class PpoTrainer {
             AdamW policyOptimizer,
             AdamW valueOptimizer,
             List<int[]> prompts,
-            TokenStream ptx) {
+            PretrainingMix ptx) {
         long t0 = System.nanoTime();
         RolloutMaker.Rollouts rollouts = maker.make(it, prompts, beta);
         List<Experience> experiences = rollouts.experiences();
@@ -328,7 +314,7 @@ public final class PpoTrainer {
             ValueModel value,
             AdamW policyOptimizer,
             AdamW valueOptimizer,
-            TokenStream ptx,
+            PretrainingMix ptx,
             long ptxStep) {
         NDManager m = policy.manager();
         try (NDScope scope = new NDScope()) {
@@ -347,7 +333,7 @@ public final class PpoTrainer {
                 NDArray newLp = logp.gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1)
                         .squeeze(-1);
                 NDArray values = value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1"));
-                NDArray ptxNll = config.gamma() > 0 ? ptxLoss(policy, ptx, ptxStep) : null;
+                NDArray ptxNll = ptx != null ? ptx.loss(policy, ptxStep) : null;
                 PpoLoss.Losses l = loss.compute(newLp, values, mb, ptxNll);
                 double ptxValue = ptxNll == null ? 0 : ptxNll.getFloat();
                 gc.backward(l.total());
@@ -365,48 +351,8 @@ public final class PpoTrainer {
         }
     }
 
-    /** The policy's mean negative log-likelihood of a batch of pretraining windows (the ptx term). */
-    private NDArray ptxLoss(Decoder policy, TokenStream ptx, long ptxStep) {
-        NDManager m = policy.manager();
-        int seq = Math.min(policy.config().maxPositions() - 1, 64);
-        long[] windows = ptx.randomBatch(config.seed() + 17, ptxStep, config.ptxBatchSize(), seq);
-        NDArray all = Owned.copy(m.create(windows, new Shape(config.ptxBatchSize(), seq + 1)));
-        NDArray positions = m.arange(0, seq, 1, DataType.INT64).reshape(1, seq).repeat(0, config.ptxBatchSize());
-        NDArray ptxLogits = policy.forward(all.get(new NDIndex(":, :-1")), positions, null, null, false);
-        return LanguageModelLoss.crossEntropy(ptxLogits, all.get(new NDIndex(":, 1:")), null);
-    }
-
-    /** Mean reward-model score of one sampled completion per prompt (a fixed seed, so runs compare). */
     private double meanScore(Decoder model, RewardModel reward, Tokenizer tokenizer, List<int[]> prompts, long seed) {
-        double sum = 0;
-        int chunk = config.rolloutsPerIteration();
-        for (int from = 0; from < prompts.size(); from += chunk) {
-            List<int[]> part = prompts.subList(from, Math.min(prompts.size(), from + chunk));
-            SamplingParams sampling = new SamplingParams(config.maxNewTokens(), 1.0, 1.0, 0, List.of(), seed + from);
-            List<Generation> gens = new Generator(model, tokenizer).generate(part, sampling);
-            List<int[]> seqs = new ArrayList<>();
-            for (int i = 0; i < gens.size(); i++) {
-                seqs.add(gens.get(i).sequence(part.get(i), tokenizer.eosId()));
-            }
-            for (float x : reward.scores(seqs)) {
-                sum += x;
-            }
-        }
-        return sum / prompts.size();
-    }
-
-    private static List<int[]> prompts(Path snapshot, String split, Tokenizer tokenizer) throws IOException {
-        Path file = snapshot.resolve("ppo." + split + ".jsonl");
-        if (!Files.exists(file)) {
-            throw new IllegalArgumentException(snapshot + " is not a dataset snapshot (no " + file.getFileName() + ")");
-        }
-        List<int[]> out = new ArrayList<>();
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                JsonNode row = JSONL.readTree(line);
-                out.add(tokenizer.encode(row.get("prompt").asText(), true));
-            }
-        }
-        return out;
+        return SampledReward.mean(
+                model, reward, tokenizer, prompts, config.maxNewTokens(), config.rolloutsPerIteration(), seed);
     }
 }

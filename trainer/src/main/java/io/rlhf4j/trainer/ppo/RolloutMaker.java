@@ -1,6 +1,5 @@
 package io.rlhf4j.trainer.ppo;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import io.rlhf4j.core.sampling.SamplingParams;
@@ -9,6 +8,7 @@ import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.TokenLogprobs;
 import io.rlhf4j.trainer.rm.RewardModel;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -108,8 +108,8 @@ public final class RolloutMaker {
             scope.suppressNotUsedWarning();
             PaddedBatch b = PaddedBatch.of(seqs, policy.manager());
             // The old log-probs come from the same right-padded forward the update uses.
-            oldLp = PaddedBatch.rows(tokenLogprobs(policy, b));
-            refLp = PaddedBatch.rows(tokenLogprobs(reference, b));
+            oldLp = PaddedBatch.rows(TokenLogprobs.of(policy, b));
+            refLp = PaddedBatch.rows(TokenLogprobs.of(reference, b));
             oldValues = PaddedBatch.rows(
                     value.values(b.ids(), b.positions(), b.mask()).get(new NDIndex(":, :-1")));
             scores = reward.rewards(b.ids(), b.positions(), b.mask()).toFloatArray();
@@ -160,18 +160,5 @@ public final class RolloutMaker {
             at += e.advantages().length;
         }
         return out;
-    }
-
-    /** Log-probability of each next token: [B, W-1]. */
-    static NDArray tokenLogprobs(Decoder model, PaddedBatch b) {
-        NDArray logits = model.forward(
-                b.ids().get(new NDIndex(":, :-1")),
-                b.positions().get(new NDIndex(":, :-1")),
-                b.mask().get(new NDIndex(":, :-1")),
-                null,
-                false);
-        return logits.logSoftmax(-1)
-                .gather(b.ids().get(new NDIndex(":, 1:")).expandDims(-1), -1)
-                .squeeze(-1);
     }
 }

@@ -11,8 +11,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** One labeler's ranking of K completions of a prompt, as token sequences (prompt + completion + EOS). */
-public record RankedExample(String labeler, List<int[]> sequences, int[] ranks) {
+/**
+ * One labeler's ranking of K completions of a prompt, as token sequences (prompt + completion + EOS)
+ * whose first {@code promptLength} tokens are the prompt's.
+ */
+public record RankedExample(String labeler, List<int[]> sequences, int[] ranks, int promptLength) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -45,7 +48,8 @@ public record RankedExample(String labeler, List<int[]> sequences, int[] ranks) 
                     ranks[i] = r.get("ranks").get(i).asInt();
                 }
                 if (!RankingLoss.pairs(ranks).isEmpty()) {
-                    out.add(new RankedExample(r.path("labeler").asText("unknown"), seqs, ranks));
+                    out.add(new RankedExample(
+                            r.path("labeler").asText("unknown"), seqs, ranks, Math.min(prompt.length, window)));
                 }
             }
         }

@@ -46,6 +46,17 @@ public final class RewardModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses a reward model whose tokenizer is not the policy's: it could not score the policy's tokens.
+     * What the RL stages check before loading anything.
+     */
+    public static void requireTokenizerOf(Path policy, Path rewardModel) throws IOException {
+        if (!Checkpoint.sameTokenizer(policy, rewardModel)) {
+            throw new IllegalArgumentException(rewardModel + ": its tokenizer differs from the policy's (" + policy
+                    + "); train the reward model from this SFT checkpoint");
+        }
+    }
+
     /** A fresh head on a trunk: how reward-model training starts from SFT. */
     public static RewardModel initialise(Decoder trunk, long seed) {
         return new RewardModel(trunk, ScalarHead.initialise(trunk, seed));

@@ -3,19 +3,15 @@ package io.rlhf4j.trainer.ppo;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
-import io.rlhf4j.trainer.rm.RewardTrainer;
-import io.rlhf4j.trainer.rm.RmConfig;
+import io.rlhf4j.trainer.rm.PraiseWorld;
 import io.rlhf4j.trainer.run.RunAssertions;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PpoTrainerTest {
 
-    static final ObjectMapper JSON = new ObjectMapper();
     static final PrintStream QUIET = new PrintStream(java.io.OutputStream.nullOutputStream());
     static final Path BASE = Path.of("..", "demo", "base-model");
 
@@ -38,47 +33,8 @@ class PpoTrainerTest {
 
     @BeforeAll
     static void rewardModel() throws Exception {
-        snapshot = tmp.resolve("snap");
-        Files.createDirectories(snapshot);
-        Random r = new Random(5);
-        String[] good = {" great", " good", " fine", " nice", " kind", " happy"};
-        String[] bad = {" bad", " awful", " poor", " cruel", " sad", " nasty"};
-        String[] topics = {"dog", "tree", "house", "river", "song", "book", "city", "horse", "cake", "ship"};
-        List<String> rm = new ArrayList<>();
-        List<String> ppo = new ArrayList<>();
-        for (int i = 0; i < 48; i++) {
-            String topic = topics[r.nextInt(topics.length)];
-            var row = JSON.createObjectNode().put("prompt", "Describe the " + topic + ":");
-            row.putArray("completions")
-                    .add(good[r.nextInt(good.length)] + " " + topic)
-                    .add(bad[r.nextInt(bad.length)] + " " + topic);
-            var rank = row.putArray("rankings").addObject().put("labeler", "a");
-            rank.putArray("completions").add(0).add(1);
-            rank.putArray("ranks").add(0).add(1);
-            rm.add(JSON.writeValueAsString(row));
-        }
-        for (String topic : topics) {
-            ppo.add(JSON.writeValueAsString(JSON.createObjectNode().put("prompt", "Describe the " + topic + ":")));
-        }
-        Files.write(snapshot.resolve("rm.train.jsonl"), rm.subList(0, 40));
-        Files.write(snapshot.resolve("rm.validation.jsonl"), rm.subList(40, 48));
-        Files.write(snapshot.resolve("ppo.train.jsonl"), ppo);
-        Files.write(snapshot.resolve("ppo.validation.jsonl"), ppo);
-        PpoTrainerTest.rm = tmp.resolve("rm");
-        new RewardTrainer(
-                        RmConfig.builder()
-                                .epochs(3)
-                                .rankingsPerStep(4)
-                                .lr(1e-3)
-                                .minLr(1e-4)
-                                .warmupSteps(3)
-                                .weightDecay(0.0)
-                                .gradClip(1.0)
-                                .evalEvery(100)
-                                .seed(3)
-                                .build(),
-                        QUIET)
-                .run(snapshot, BASE, PpoTrainerTest.rm);
+        snapshot = PraiseWorld.snapshot(tmp.resolve("snap"));
+        rm = PraiseWorld.rewardModel(snapshot, BASE, tmp.resolve("rm"), QUIET);
     }
 
     static PpoConfig config(int iterations, double gamma) {
