@@ -40,6 +40,14 @@ public final class WordNetCorpus {
         }
     }
 
+    /**
+     * The text of the RL stages' pretraining (ptx) term: the training split the demo base was pretrained
+     * on, tokenized with the policy's tokenizer.
+     */
+    public static TokenStream pretrainingText(io.rlhf4j.core.tokenizer.Tokenizer tokenizer) {
+        return TokenStream.of(load(2).train(), tokenizer);
+    }
+
     /** @param validationPercent share of synsets, 0..50, held out for validation loss */
     public static Split load(int validationPercent) {
         List<String> train = new ArrayList<>();

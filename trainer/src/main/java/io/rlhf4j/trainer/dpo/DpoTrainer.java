@@ -210,12 +210,15 @@ public final class DpoTrainer {
             int right = 0;
             int pairs = 0;
             double margin = 0;
+            long tokens = 0;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                     NDArray total = null;
                     for (int i : batch) {
                         RankedExample e = train.get(i);
+                        tokens +=
+                                e.sequences().stream().mapToLong(q -> q.length).sum();
                         NDArray rewards = implicitRewards(policy, e, refTrain.get(i));
                         float[] r = rewards.toFloatArray();
                         for (int[] p : RankingLoss.pairs(e.ranks())) {
@@ -250,7 +253,8 @@ public final class DpoTrainer {
                     .put("reward_accuracy", (double) right / pairs)
                     .put("reward_margin", margin / pairs)
                     .put("lr", lr)
-                    .put("grad_norm", norm);
+                    .put("grad_norm", norm)
+                    .put("trained_tokens", tokens);
             if (ptx != null) {
                 row.put("ptx_loss", ptxLoss);
             }

@@ -9,10 +9,12 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
+import io.rlhf4j.trainer.dpo.DpoTrainer;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
 import io.rlhf4j.trainer.ppo.PpoTrainer;
+import io.rlhf4j.trainer.rloo.RlooTrainer;
 import io.rlhf4j.trainer.rm.RankedExample;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RewardTrainer;
@@ -28,7 +30,8 @@ import java.util.function.BiConsumer;
 
 /**
  * InstructGPT's three steps on one data snapshot, then the evaluation gate: SFT from the base model,
- * the reward model from the SFT trunk, PPO(-ptx) from SFT against that reward model, and the
+ * the reward model from the SFT trunk, PPO(-ptx) from SFT against that reward model (or, as the config's
+ * {@code policy} says, DPO on the same rankings or RLOO against the same reward model), and the
  * candidate's win rate against the active version on the snapshot's held-out test prompts plus its
  * pretraining-loss change. Each stage writes its checkpoint directory under {@code out} and resumes
  * there after an interruption; the gate goes into the candidate's directory as {@code gate.json}, so
@@ -46,6 +49,7 @@ public final class Pipeline {
     private final PipelineConfig config;
     private final PrintStream log;
     private final BiConsumer<String, Double> progress;
+    private TokenStream ptxText;
 
     /** @param progress told each stage's name and the whole run's fraction done */
     public Pipeline(PipelineConfig config, PrintStream log, BiConsumer<String, Double> progress) {
@@ -60,33 +64,19 @@ public final class Pipeline {
      */
     public Result run(Path snapshot, Path base, Path out, Path against, Path selectionRm) throws IOException {
         Files.createDirectories(out);
-        Path sft = out.resolve("sft");
-        Path rm = out.resolve("rm");
-        Path ppo = out.resolve("ppo");
-
         progress.accept("sft", 0.0);
-        SftTrainer sftTrainer = new SftTrainer(config.sft(), log);
-        if (selectionRm != null && Checkpoint.sameTokenizer(selectionRm, base)) {
-            sftTrainer.selectByReward(selectionRm);
-        }
-        sftTrainer.run(snapshot, base, sft);
-
+        Path sft = sft(snapshot, base, out, selectionRm);
         progress.accept("rm", 0.25);
+        Path rm = out.resolve("rm");
         RewardTrainer.Outcome rmOutcome = new RewardTrainer(config.rm(), log).run(snapshot, sft, rm);
-
-        progress.accept("ppo", 0.45);
-        TokenStream ptx = null;
-        if (config.ppo().gamma() > 0) {
-            log.println("loading WordNet pretraining text for the PPO-ptx term");
-            ptx = TokenStream.of(WordNetCorpus.load(2).train(), Checkpoint.readTokenizer(sft));
-        }
-        PpoTrainer.Outcome ppoOutcome = new PpoTrainer(config.ppo(), log).run(snapshot, sft, rm, ppo, ptx);
-
+        progress.accept(config.policy(), 0.45);
+        PolicyRun policyRun = policy(config.policy(), snapshot, sft, rm, out);
+        Path candidate = policyRun.dir();
         progress.accept("evaluate", 0.85);
         // A reward model judges best when PPO did not optimise against it: an earlier run's, when there is one.
-        Path judgeRm = selectionRm != null && Checkpoint.sameTokenizer(selectionRm, ppo) ? selectionRm : rm;
-        ObjectNode gate = evaluate(snapshot, base, sft, rm, judgeRm, ppo, against, rmOutcome, ppoOutcome);
-        JSON.writeValue(ppo.resolve(GATE).toFile(), gate);
+        Path judgeRm = selectionRm != null && Checkpoint.sameTokenizer(selectionRm, candidate) ? selectionRm : rm;
+        ObjectNode gate = evaluate(snapshot, base, sft, rm, judgeRm, candidate, against, rmOutcome, policyRun);
+        JSON.writeValue(candidate.resolve(GATE).toFile(), gate);
         Path evalDir = Files.createDirectories(out.resolve("eval"));
         ObjectNode row = JSONL.createObjectNode().put("step", 1);
         row.set("win_rate", gate.get("win_rate"));
@@ -104,7 +94,71 @@ public final class Pipeline {
                 gate.get("pretraining_loss_before").asDouble(),
                 gate.get("pretraining_loss_after").asDouble());
         progress.accept("evaluate", 0.9);
-        return new Result(sft, rm, ppo, gate);
+        return new Result(sft, rm, candidate, gate);
+    }
+
+    /** A policy stage's result: its checkpoint, the reward model's mean score of samples before and after
+     * (NaN where the stage does not sample: DPO), and its wall time. */
+    public record PolicyRun(String name, Path dir, double rewardBefore, double rewardAfter, double seconds) {}
+
+    /** SFT from {@code base} into {@code out/sft}, selecting by an earlier reward model when one is given. */
+    public Path sft(Path snapshot, Path base, Path out, Path selectionRm) throws IOException {
+        Path sft = out.resolve("sft");
+        SftTrainer sftTrainer = new SftTrainer(config.sft(), log);
+        if (selectionRm != null && Checkpoint.sameTokenizer(selectionRm, base)) {
+            sftTrainer.selectByReward(selectionRm);
+        }
+        sftTrainer.run(snapshot, base, sft);
+        return sft;
+    }
+
+    /** The policy stage {@code name} ({@link PipelineConfig#POLICIES}) from SFT into {@code out/<name>}. */
+    public PolicyRun policy(String name, Path snapshot, Path sft, Path rm, Path out) throws IOException {
+        Path dir = out.resolve(name);
+        long t0 = System.nanoTime();
+        double before = Double.NaN;
+        double after = Double.NaN;
+        switch (name) {
+            case "ppo" -> {
+                PpoTrainer.Outcome o = new PpoTrainer(config.ppo(), log)
+                        .run(
+                                snapshot,
+                                sft,
+                                rm,
+                                dir,
+                                pretrainingText(config.ppo().gamma(), sft));
+                before = o.rewardBefore();
+                after = o.rewardAfter();
+            }
+            case "dpo" ->
+                new DpoTrainer(config.dpo(), log)
+                        .run(snapshot, sft, dir, pretrainingText(config.dpo().gamma(), sft));
+            case "rloo" -> {
+                RlooTrainer.Outcome o = new RlooTrainer(config.rloo(), log)
+                        .run(
+                                snapshot,
+                                sft,
+                                rm,
+                                dir,
+                                pretrainingText(config.rloo().gamma(), sft));
+                before = o.rewardBefore();
+                after = o.rewardAfter();
+            }
+            default -> throw new IllegalArgumentException("no policy stage called '" + name + "'");
+        }
+        return new PolicyRun(name, dir, before, after, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** WordNet's text (what the demo base was pretrained on) for a stage's pretraining term, when it has one. */
+    private TokenStream pretrainingText(double gamma, Path policy) throws IOException {
+        if (gamma <= 0) {
+            return null;
+        }
+        if (ptxText == null) {
+            log.println("loading WordNet pretraining text for the pretraining (ptx) term");
+            ptxText = WordNetCorpus.pretrainingText(Checkpoint.readTokenizer(policy));
+        }
+        return ptxText;
     }
 
     private ObjectNode evaluate(
@@ -113,19 +167,19 @@ public final class Pipeline {
             Path sft,
             Path rm,
             Path judgeRm,
-            Path ppo,
+            Path candidate,
             Path against,
             RewardTrainer.Outcome rmOutcome,
-            PpoTrainer.Outcome ppoOutcome)
+            PolicyRun policyRun)
             throws IOException {
         PipelineConfig.Eval e = config.eval();
         List<String> prompts = testPrompts(snapshot, e.testPrompts());
         WinRate.Options sampling = new WinRate.Options(e.maxNewTokens(), e.temperature(), e.seed(), 16);
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
-        try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, ppo)) {
-            List<WinRate.Result> results =
-                    WinRate.evaluate(ppo, bar.equals(sft) ? List.of(bar) : List.of(bar, sft), prompts, judge, sampling);
+        try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, candidate)) {
+            List<WinRate.Result> results = WinRate.evaluate(
+                    candidate, bar.equals(sft) ? List.of(bar) : List.of(bar, sft), prompts, judge, sampling);
             WinRate.Result vsActive = results.get(0);
             WinRate.Result vsSft = results.get(results.size() - 1);
             gate.put("judge", judge.name());
@@ -140,7 +194,7 @@ public final class Pipeline {
             gate.put("win_rate_vs_sft", vsSft.winRate());
         }
         double before = AlignmentTax.pretrainingLoss(base, 8);
-        double after = AlignmentTax.pretrainingLoss(ppo, 8);
+        double after = AlignmentTax.pretrainingLoss(candidate, 8);
         gate.put("pretraining_loss_before", before);
         gate.put("pretraining_loss_after", after);
         gate.put("alignment_tax", after - before);
@@ -151,8 +205,11 @@ public final class Pipeline {
         if (!Double.isNaN(heldOut)) {
             gate.put("rm_accuracy_heldout_labelers", heldOut);
         }
-        gate.put("ppo_reward_before", ppoOutcome.rewardBefore());
-        gate.put("ppo_reward_after", ppoOutcome.rewardAfter());
+        gate.put("policy", policyRun.name());
+        if (!Double.isNaN(policyRun.rewardAfter())) {
+            gate.put("policy_reward_before", policyRun.rewardBefore());
+            gate.put("policy_reward_after", policyRun.rewardAfter());
+        }
         // Strictly above: a candidate that only ties the version it would replace is no reason to swap.
         boolean winOk = gate.get("win_rate").asDouble() > e.minWinRate();
         boolean taxOk = after - before <= e.maxPretrainingLossIncrease();

@@ -5,18 +5,39 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.rlhf4j.trainer.dpo.DpoConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
+import io.rlhf4j.trainer.rloo.RlooConfig;
 import io.rlhf4j.trainer.rm.RmConfig;
 import io.rlhf4j.trainer.sft.SftConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
+import java.util.List;
 
 /**
- * The whole pipeline's settings: one section per stage plus the evaluation gate. A file or an API
- * request overrides any subset; a key the pipeline does not have is an error naming it.
+ * The whole pipeline's settings: one section per stage plus the evaluation gate. {@code policy} names
+ * the stage that makes the candidate from SFT (and the reward model, which every pipeline trains):
+ * {@code ppo} (PPO-ptx, InstructGPT's), {@code dpo} or {@code rloo}; each has its section. A file or an
+ * API request overrides any subset; a key the pipeline does not have is an error naming it.
  */
-public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eval) {
+public record PipelineConfig(
+        SftConfig sft, RmConfig rm, String policy, PpoConfig ppo, DpoConfig dpo, RlooConfig rloo, Eval eval) {
+
+    /** The policy stages by name, in the order comparisons list them. */
+    public static final List<String> POLICIES = List.of("ppo", "dpo", "rloo");
+
+    public PipelineConfig {
+        if (!POLICIES.contains(policy)) {
+            throw new IllegalArgumentException(
+                    "policy must be one of " + String.join(", ", POLICIES) + ", got '" + policy + "'");
+        }
+    }
+
+    /** These settings with another policy stage. */
+    public PipelineConfig withPolicy(String name) {
+        return new PipelineConfig(sft, rm, name, ppo, dpo, rloo, eval);
+    }
 
     /**
      * The gate a candidate must pass before it may be promoted: its win rate against the active
@@ -48,14 +69,19 @@ public record PipelineConfig(SftConfig sft, RmConfig rm, PpoConfig ppo, Eval eva
     /**
      * Sized for the demo world on two cores: a loop turn in a few minutes. PPO's step size and KL leash
      * are the ones that raised the gold win rate there (docs/notes.md); PPO-ptx by default, as InstructGPT.
-     * The gate judges greedy answers: at this model size, sampling noise swamps what PPO changes.
+     * RLOO gets PPO's sample budget (20 iterations of 16 samples), step size and leash; DPO its defaults
+     * but two epochs, as the reward model. The gate judges greedy answers: at this model size, sampling
+     * noise swamps what PPO changes.
      */
     public static PipelineConfig defaults() {
         return new PipelineConfig(
                 SftConfig.defaults().with(b -> b.epochs(2)),
                 RmConfig.defaults().with(b -> b.epochs(2)),
+                "ppo",
                 PpoConfig.defaults()
                         .with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
+                DpoConfig.defaults().with(b -> b.epochs(2)),
+                RlooConfig.defaults().with(b -> b.lr(3e-5).beta(0.05).gamma(0.5)),
                 new Eval("rm", 200, 0.5, 0.5, 32, 0.0, 1234));
     }
 

@@ -51,7 +51,10 @@ public final class PpoTrainer {
     private static final ObjectMapper JSONL = new ObjectMapper()
             .setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
 
-    /** One iteration's figures (the metrics.jsonl row). */
+    /**
+     * One iteration's figures (its metrics.jsonl row); {@code trainedTokens} counts the tokens that went
+     * through the policy's backward, once per PPO epoch.
+     */
     public record Stats(
             int iteration,
             double reward,
@@ -62,7 +65,8 @@ public final class PpoTrainer {
             double ptxLoss,
             double rolloutTokensPerSecond,
             double generationShare,
-            double beta) {}
+            double beta,
+            long trainedTokens) {}
 
     /** One minibatch update's figures. */
     public record UpdateStats(double entropy, double clipFraction, double valueLoss, double ptxLoss) {}
@@ -278,6 +282,7 @@ public final class PpoTrainer {
         double valueLoss = 0;
         double ptxLoss = 0;
         int updates = 0;
+        long trainedTokens = 0;
         for (int epoch = 0; epoch < config.ppoEpochs() && !experiences.isEmpty(); epoch++) {
             for (int from = 0; from < experiences.size(); from += config.minibatchSize()) {
                 List<Experience> mb =
@@ -289,6 +294,7 @@ public final class PpoTrainer {
                 valueLoss += s.valueLoss();
                 ptxLoss += s.ptxLoss();
                 updates++;
+                trainedTokens += mb.stream().mapToLong(e -> e.tokens().length).sum();
             }
         }
         long total = System.nanoTime() - t0;
@@ -304,7 +310,8 @@ public final class PpoTrainer {
                 ptxLoss / u,
                 rollouts.generatedTokens() / (generation / 1e9),
                 generation / total,
-                beta);
+                beta,
+                trainedTokens);
     }
 
     /** One minibatch update of policy and value. */

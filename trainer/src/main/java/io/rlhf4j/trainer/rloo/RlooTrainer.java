@@ -34,6 +34,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * REINFORCE leave-one-out (Ahmadian et al. 2024, "Back to Basics"): each iteration samples {@code k}
@@ -253,7 +254,10 @@ public final class RlooTrainer {
                     .put("rollout_tokens_per_second", s.generated() / (generation / 1e9))
                     .put("generation_share", generation / (double) (System.nanoTime() - t0))
                     .put("lr", lr)
-                    .put("grad_norm", norm);
+                    .put("grad_norm", norm)
+                    .put(
+                            "trained_tokens",
+                            IntStream.of(s.lengths()).asLongStream().sum());
             if (ptx != null) {
                 row.put("ptx_loss", ptxLoss);
             }

@@ -6,9 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.trainer.dpo.DpoConfig;
 import io.rlhf4j.trainer.optim.OptimizerConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.pretrain.PretrainConfig;
+import io.rlhf4j.trainer.rloo.RlooConfig;
 import io.rlhf4j.trainer.rm.RmConfig;
 import io.rlhf4j.trainer.sft.SftConfig;
 import java.nio.file.Path;
@@ -30,7 +32,10 @@ class StageConfigJsonTest {
         roundTrip(RmConfig.defaults().with(b -> b.rankingsPerStep(3).gradClip(0.5)), RmConfig.class);
         roundTrip(PpoConfig.defaults().with(b -> b.lr(3e-5).valueLr(1e-4).gamma(0.5)), PpoConfig.class);
         roundTrip(PretrainConfig.demo().with(b -> b.steps(120).dropout(0.1)), PretrainConfig.class);
+        roundTrip(DpoConfig.defaults().with(b -> b.beta(0.3).gamma(0.5).epochs(2)), DpoConfig.class);
+        roundTrip(RlooConfig.defaults().with(b -> b.k(6).lr(3e-5).gamma(0.5)), RlooConfig.class);
         roundTrip(PipelineConfig.defaults(), PipelineConfig.class);
+        roundTrip(PipelineConfig.defaults().withPolicy("rloo"), PipelineConfig.class);
     }
 
     @Test
@@ -93,6 +98,33 @@ class StageConfigJsonTest {
                         "value_clip_range",
                         "grad_clip",
                         "seed");
+        assertThat(keys(DpoConfig.defaults()))
+                .containsExactly(
+                        "epochs",
+                        "rankings_per_step",
+                        "beta",
+                        "gamma",
+                        "ptx_batch_size",
+                        "lr",
+                        "min_lr",
+                        "warmup_steps",
+                        "weight_decay",
+                        "grad_clip",
+                        "eval_every",
+                        "seed");
+        assertThat(keys(RlooConfig.defaults()))
+                .containsExactly(
+                        "iterations",
+                        "prompts_per_iteration",
+                        "k",
+                        "max_new_tokens",
+                        "beta",
+                        "gamma",
+                        "ptx_batch_size",
+                        "lr",
+                        "weight_decay",
+                        "grad_clip",
+                        "seed");
         // The demo model was trained before the optimizer had a record: its state must still match exactly.
         JsonNode state = JSON.readTree(
                 Path.of("..", "demo", "base-model", "trainer_state.json").toFile());
@@ -134,6 +166,19 @@ class StageConfigJsonTest {
         ObjectNode bad = JSON.createObjectNode();
         bad.putObject("sft").put("lrr", 1e-3);
         assertThatThrownBy(() -> PipelineConfig.defaults().with(bad, "test")).hasMessageContaining("'sft.lrr'");
+    }
+
+    @Test
+    void thePolicyStageIsChosenByNameAndAnUnknownOneIsRefused() {
+        assertThat(PipelineConfig.defaults().policy()).isEqualTo("ppo");
+        ObjectNode dpo = JSON.createObjectNode().put("policy", "dpo");
+        dpo.putObject("dpo").put("beta", 0.5);
+        PipelineConfig c = PipelineConfig.defaults().with(dpo, "test");
+        assertThat(c.policy()).isEqualTo("dpo");
+        assertThat(c.dpo().beta()).isEqualTo(0.5);
+        assertThatThrownBy(() ->
+                        PipelineConfig.defaults().with(JSON.createObjectNode().put("policy", "grpo"), "test"))
+                .hasMessageContaining("policy must be one of ppo, dpo, rloo");
     }
 
     private static <T> void roundTrip(T config, Class<T> type) throws Exception {

@@ -33,7 +33,8 @@ import picocli.CommandLine.Option;
             EvalCommand.TaxCommand.class,
             EvalCommand.TruthfulQaCommand.class,
             EvalCommand.CrowsPairsCommand.class,
-            EvalCommand.PaperSamplesCommand.class
+            EvalCommand.PaperSamplesCommand.class,
+            CompareCommand.class
         })
 final class EvalCommand {
 
@@ -220,46 +221,6 @@ final class EvalCommand {
         }
     }
 
-    /** Where a log-likelihood evaluation gets its scores: a checkpoint, or a running server. */
-    static final class Target {
-        @Option(names = "--model", paramLabel = "DIR", description = "a checkpoint")
-        Path model;
-
-        @Option(
-                names = "--server",
-                paramLabel = "URL",
-                description = "a running rlhf4j serve (or any server with OpenAI's echo log-probabilities)")
-        String server;
-
-        @Option(names = "--api-key", description = "for --server; default $RLHF4J_API_KEY")
-        String apiKey;
-
-        String name() {
-            return model != null ? model.toString() : server;
-        }
-
-        /** Runs {@code evaluation} with the target's scorer. */
-        <T> T run(Evaluation<T> evaluation) throws Exception {
-            if ((model == null) == (server == null)) {
-                throw new IllegalArgumentException("give one of --model DIR or --server URL");
-            }
-            if (server != null) {
-                return evaluation.run(new ServerLikelihood(io.rlhf4j.client.Rlhf4jClient.builder()
-                        .baseUrl(server)
-                        .apiKey(apiKey != null ? apiKey : System.getenv("RLHF4J_API_KEY"))
-                        .build()));
-            }
-            try (NDManager m = NDManager.newBaseManager("PyTorch");
-                    var d = io.rlhf4j.trainer.model.Decoder.load(model, m)) {
-                return evaluation.run(new io.rlhf4j.trainer.eval.ModelLikelihood(d, Checkpoint.readTokenizer(model)));
-            }
-        }
-
-        interface Evaluation<T> {
-            T run(io.rlhf4j.trainer.eval.LogLikelihood scorer) throws Exception;
-        }
-    }
-
     static Path sharedOr(Path given, String file) {
         return given != null
                 ? given
@@ -275,7 +236,7 @@ final class EvalCommand {
                     + "(--server, through /v1/completions log-likelihoods), with bootstrap 95% intervals.")
     static final class TruthfulQaCommand implements Callable<Integer> {
         @picocli.CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
-        Target target;
+        LikelihoodTarget target;
 
         @Option(
                 names = "--data",
@@ -328,7 +289,7 @@ final class EvalCommand {
                     + "paper's entropy of the choice (1 bit is no preference).")
     static final class CrowsPairsCommand implements Callable<Integer> {
         @picocli.CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
-        Target target;
+        LikelihoodTarget target;
 
         @Option(
                 names = "--data",

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         name = "pipeline",
         mixinStandardHelpOptions = true,
         description = {
-            "SFT, reward model and PPO(-ptx) on one snapshot, then the evaluation gate (win rate against "
+            "SFT, reward model and PPO(-ptx) (or DPO, RLOO: --policy) on one snapshot, then the evaluation gate (win rate against "
                     + "--against on held-out test prompts, and the alignment tax), and optionally the export.",
             "With --data-dir and no --snapshot it first builds a snapshot from the store. Running again on the same "
                     + "--out resumes an interrupted run on the same snapshot.",
@@ -49,11 +49,21 @@ final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "the base checkpoint SFT starts from")
     Path model;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "run directory: sft/, rm/, ppo/, eval/")
+    @Option(names = "--out", paramLabel = "DIR", description = "run directory: sft/, rm/, ppo/ (dpo/, rloo/), eval/")
     Path out;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON: sections sft, rm, ppo, eval")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "YAML or JSON: policy, and sections sft, rm, ppo, dpo, rloo, eval")
     Path configFile;
+
+    @Option(
+            names = "--policy",
+            paramLabel = "NAME",
+            description =
+                    "the stage that makes the candidate: ppo (PPO-ptx), dpo or rloo; default: the config's " + "(ppo)")
+    String policy;
 
     @Option(
             names = "--against",
@@ -123,8 +133,10 @@ final class PipelineCommand implements Callable<Integer> {
         if (model == null || out == null) {
             throw new IllegalArgumentException("--model and --out are required (or --request FILE)");
         }
-        JsonNode config =
-                configFile == null ? null : PipelineConfig.read(configFile).toJson();
+        PipelineConfig read = configFile == null ? PipelineConfig.defaults() : PipelineConfig.read(configFile);
+        JsonNode config = configFile == null && policy == null
+                ? null
+                : (policy == null ? read : read.withPolicy(policy)).toJson();
         return new PipelineRequest(
                 store.dataDir,
                 snapshot,

@@ -1,5 +1,12 @@
 package io.rlhf4j.clients.cli;
 
+import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.trainer.data.TokenStream;
+import io.rlhf4j.trainer.data.WordNetCorpus;
+import io.rlhf4j.trainer.dpo.DpoConfig;
+import io.rlhf4j.trainer.dpo.DpoTrainer;
+import io.rlhf4j.trainer.rloo.RlooConfig;
+import io.rlhf4j.trainer.rloo.RlooTrainer;
 import io.rlhf4j.trainer.sft.SftConfig;
 import io.rlhf4j.trainer.sft.SftTrainer;
 import java.nio.file.Path;
@@ -11,7 +18,14 @@ import picocli.CommandLine.Option;
         name = "train",
         mixinStandardHelpOptions = true,
         description = "The InstructGPT training stages.",
-        subcommands = {TrainCommand.Sft.class, TrainCommand.Rm.class, TrainCommand.Ppo.class, PipelineCommand.class})
+        subcommands = {
+            TrainCommand.Sft.class,
+            TrainCommand.Rm.class,
+            TrainCommand.Ppo.class,
+            TrainCommand.Dpo.class,
+            TrainCommand.Rloo.class,
+            PipelineCommand.class
+        })
 final class TrainCommand {
 
     @Command(
@@ -235,14 +249,158 @@ final class TrainCommand {
                     configFile,
                     spec,
                     io.rlhf4j.trainer.ppo.PpoConfig.class);
-            io.rlhf4j.trainer.data.TokenStream ptx = null;
-            if (config.gamma() > 0) {
-                System.err.println("loading WordNet pretraining text for the PPO-ptx term");
-                ptx = io.rlhf4j.trainer.data.TokenStream.of(
-                        io.rlhf4j.trainer.data.WordNetCorpus.load(2).train(),
-                        io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));
-            }
-            new io.rlhf4j.trainer.ppo.PpoTrainer(config, System.err).run(snapshot, sft, rm, out, ptx);
+            new io.rlhf4j.trainer.ppo.PpoTrainer(config, System.err)
+                    .run(snapshot, sft, rm, out, pretrainingText(config.gamma(), sft));
+            return 0;
+        }
+    }
+
+    /** The text of the pretraining term (WordNet's, as the demo base was pretrained on) when gamma > 0. */
+    static TokenStream pretrainingText(double gamma, Path policy) throws java.io.IOException {
+        if (gamma <= 0) {
+            return null;
+        }
+        System.err.println("loading WordNet pretraining text for the pretraining (ptx) term");
+        return WordNetCorpus.pretrainingText(Checkpoint.readTokenizer(policy));
+    }
+
+    @Command(
+            name = "dpo",
+            mixinStandardHelpOptions = true,
+            description = {
+                "Direct preference optimisation from an SFT checkpoint on a snapshot's K-way rankings: all C(K,2) "
+                        + "pairs of a ranking in one batch element, implicit reward beta * log(pi / pi_SFT).",
+                "--gamma > 0 adds PPO-ptx's pretraining term. Resumes an interrupted run on the same --out."
+            })
+    static final class Dpo implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON settings; flags override them")
+        Path configFile;
+
+        private static final DpoConfig D = DpoConfig.defaults();
+
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        Path snapshot;
+
+        @Option(names = "--sft", required = true, paramLabel = "DIR", description = "policy start and reference")
+        Path sft;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR")
+        Path out;
+
+        @Option(names = "--epochs")
+        int epochs = D.epochs();
+
+        @Option(names = "--rankings-per-step")
+        int perStep = D.rankingsPerStep();
+
+        @Option(names = "--beta", description = "implicit-reward scale, the KL leash (default ${DEFAULT-VALUE})")
+        double beta = D.beta();
+
+        @Option(names = "--gamma", description = "pretraining-mix weight; 0 is plain DPO (default ${DEFAULT-VALUE})")
+        double gamma = D.gamma();
+
+        @Option(names = "--ptx-batch-size")
+        int ptxBatch = D.ptxBatchSize();
+
+        @Option(names = "--lr")
+        double lr = D.optimizer().lr();
+
+        @Option(names = "--min-lr")
+        double minLr = D.minLr();
+
+        @Option(names = "--warmup-steps")
+        int warmup = D.warmupSteps();
+
+        @Option(names = "--weight-decay")
+        double weightDecay = D.optimizer().weightDecay();
+
+        @Option(names = "--grad-clip")
+        double gradClip = D.optimizer().gradClip();
+
+        @Option(names = "--eval-every")
+        int evalEvery = D.evalEvery();
+
+        @Option(names = "--seed")
+        long seed = D.seed();
+
+        @Override
+        public Integer call() throws Exception {
+            DpoConfig config = StageConfig.resolve(DpoConfig.defaults(), configFile, spec, DpoConfig.class);
+            new DpoTrainer(config, System.err).run(snapshot, sft, out, pretrainingText(config.gamma(), sft));
+            return 0;
+        }
+    }
+
+    @Command(
+            name = "rloo",
+            mixinStandardHelpOptions = true,
+            description = {
+                "REINFORCE leave-one-out from an SFT policy against a reward model on a snapshot's PPO prompts: k "
+                        + "samples per prompt, each one's baseline the mean reward of the others; no critic.",
+                "Reward: the reward model's score minus beta * the completion's KL to SFT. --gamma > 0 adds the "
+                        + "pretraining term. Resumes an interrupted run on the same --out."
+            })
+    static final class Rloo implements Callable<Integer> {
+        @picocli.CommandLine.Spec
+        picocli.CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--config", paramLabel = "FILE", description = "YAML or JSON settings; flags override them")
+        Path configFile;
+
+        private static final RlooConfig D = RlooConfig.defaults();
+
+        @Option(names = "--snapshot", required = true, paramLabel = "DIR")
+        Path snapshot;
+
+        @Option(names = "--sft", required = true, paramLabel = "DIR", description = "policy start and reference")
+        Path sft;
+
+        @Option(names = "--rm", required = true, paramLabel = "DIR", description = "the reward model")
+        Path rm;
+
+        @Option(names = "--out", required = true, paramLabel = "DIR")
+        Path out;
+
+        @Option(names = "--iterations")
+        int iterations = D.iterations();
+
+        @Option(names = "--prompts-per-iteration")
+        int prompts = D.promptsPerIteration();
+
+        @Option(names = "--k", description = "samples per prompt, at least 2 (default ${DEFAULT-VALUE})")
+        int k = D.k();
+
+        @Option(names = "--max-new-tokens")
+        int maxNew = D.maxNewTokens();
+
+        @Option(names = "--beta", description = "KL coefficient (default ${DEFAULT-VALUE})")
+        double beta = D.beta();
+
+        @Option(names = "--gamma", description = "pretraining-mix weight (default ${DEFAULT-VALUE})")
+        double gamma = D.gamma();
+
+        @Option(names = "--ptx-batch-size")
+        int ptxBatch = D.ptxBatchSize();
+
+        @Option(names = "--lr")
+        double lr = D.optimizer().lr();
+
+        @Option(names = "--weight-decay")
+        double weightDecay = D.optimizer().weightDecay();
+
+        @Option(names = "--grad-clip")
+        double gradClip = D.optimizer().gradClip();
+
+        @Option(names = "--seed")
+        long seed = D.seed();
+
+        @Override
+        public Integer call() throws Exception {
+            RlooConfig config = StageConfig.resolve(RlooConfig.defaults(), configFile, spec, RlooConfig.class);
+            new RlooTrainer(config, System.err).run(snapshot, sft, rm, out, pretrainingText(config.gamma(), sft));
             return 0;
         }
     }

@@ -237,6 +237,85 @@ class CliTest {
     }
 
     @Test
+    void dpoAndRlooTrainFromTheCommandLineAndRefuseBadSettingsInOneLine() throws IOException {
+        Path snap = Files.createDirectories(tmp.resolve("snap"));
+        String ranking = "{\"prompt\":\"the cat\",\"completions\":[\" sat\",\" ran\",\" mat\"],"
+                + "\"rankings\":[{\"labeler\":\"l\",\"completions\":[0,1,2],\"ranks\":[0,1,2]}]}";
+        Files.write(snap.resolve("rm.train.jsonl"), List.of(ranking, ranking, ranking, ranking));
+        Files.write(snap.resolve("rm.validation.jsonl"), List.of(ranking));
+        Files.write(snap.resolve("ppo.train.jsonl"), List.of("{\"prompt\":\"the cat\"}", "{\"prompt\":\"a dog\"}"));
+        Files.write(snap.resolve("ppo.validation.jsonl"), List.of("{\"prompt\":\"a dog\"}"));
+        Path config = tmp.resolve("dpo.yaml");
+        Files.writeString(config, "epochs: 2\nbeta: 0.3\n");
+        Path dpo = tmp.resolve("dpo");
+        Run ok = run(
+                "train",
+                "dpo",
+                "--snapshot",
+                snap.toString(),
+                "--sft",
+                model.toString(),
+                "--out",
+                dpo.toString(),
+                "--config",
+                config.toString(),
+                "--rankings-per-step",
+                "2");
+        assertThat(ok.code()).as(ok.err()).isZero();
+        String manifest = Files.readString(dpo.resolve("training_manifest.json"));
+        assertThat(manifest)
+                .contains("\"kind\" : \"dpo\"")
+                .contains("\"beta\" : 0.3")
+                .contains("\"rankings_per_step\" : 2");
+        assertThat(Files.readAllLines(dpo.resolve("metrics.jsonl"))).hasSize(5); // opening evaluation + 4 steps
+
+        Path rm = tmp.resolve("rm");
+        assertThat(run("train", "rm", "--snapshot", snap.toString(), "--sft", model.toString(), "--out", rm.toString())
+                        .code())
+                .isZero();
+        Run one = run(
+                "train",
+                "rloo",
+                "--snapshot",
+                snap.toString(),
+                "--sft",
+                model.toString(),
+                "--rm",
+                rm.toString(),
+                "--out",
+                tmp.resolve("bad").toString(),
+                "--k",
+                "1");
+        assertThat(one.code()).isEqualTo(1);
+        assertThat(one.err().strip()).doesNotContain("\n").contains("k >= 2");
+        assertThat(tmp.resolve("bad")).doesNotExist();
+        Path rloo = tmp.resolve("rloo");
+        Run rl = run(
+                "train",
+                "rloo",
+                "--snapshot",
+                snap.toString(),
+                "--sft",
+                model.toString(),
+                "--rm",
+                rm.toString(),
+                "--out",
+                rloo.toString(),
+                "--iterations",
+                "2",
+                "--prompts-per-iteration",
+                "2",
+                "--k",
+                "2",
+                "--max-new-tokens",
+                "3");
+        assertThat(rl.code()).as(rl.err()).isZero();
+        assertThat(Files.readString(rloo.resolve("training_manifest.json")))
+                .contains("\"kind\" : \"rloo\"")
+                .contains("reward_after");
+    }
+
+    @Test
     void adminCommandsPromoteAndRollBackOnARunningServerAndFailWithOneLine() throws Exception {
         Path export = tmp.resolve("export");
         assertThat(run("export", "--model", model.toString(), "--out", export.toString())
