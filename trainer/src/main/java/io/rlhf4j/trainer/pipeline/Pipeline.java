@@ -81,6 +81,7 @@ public final class Pipeline {
         ObjectNode row = JSONL.createObjectNode().put("step", 1);
         row.set("win_rate", gate.get("win_rate"));
         row.set("win_rate_vs_sft", gate.get("win_rate_vs_sft"));
+        row.set("win_rate_vs_base", gate.get("win_rate_vs_base"));
         row.set("alignment_tax", gate.get("alignment_tax"));
         Files.writeString(
                 evalDir.resolve("metrics.jsonl"), JSONL.writeValueAsString(row) + "\n", StandardCharsets.UTF_8);
@@ -178,10 +179,12 @@ public final class Pipeline {
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
         try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, candidate)) {
-            List<WinRate.Result> results = WinRate.evaluate(
-                    candidate, bar.equals(sft) ? List.of(bar) : List.of(bar, sft), prompts, judge, sampling);
+            // The base model too: the paper's other yardstick (InstructGPT against the prompted GPT-3).
+            List<Path> others = bar.equals(sft) ? List.of(sft, base) : List.of(bar, sft, base);
+            List<WinRate.Result> results = WinRate.evaluate(candidate, others, prompts, judge, sampling);
             WinRate.Result vsActive = results.get(0);
-            WinRate.Result vsSft = results.get(results.size() - 1);
+            WinRate.Result vsSft = results.get(others.size() - 2);
+            WinRate.Result vsBase = results.get(others.size() - 1);
             gate.put("judge", judge.name());
             gate.put("against", against != null ? against.toString() : "sft");
             gate.put("n", vsActive.n());
@@ -192,6 +195,7 @@ public final class Pipeline {
             gate.put("mean_score_candidate", vsActive.meanA());
             gate.put("mean_score_against", vsActive.meanB());
             gate.put("win_rate_vs_sft", vsSft.winRate());
+            gate.put("win_rate_vs_base", vsBase.winRate());
         }
         double before = AlignmentTax.pretrainingLoss(base, 8);
         double after = AlignmentTax.pretrainingLoss(candidate, 8);

@@ -69,9 +69,10 @@ public record PipelineConfig(
     /**
      * Sized for the demo world on two cores: a loop turn in a few minutes. PPO's step size and KL leash
      * are the ones that raised the gold win rate there (docs/notes.md); PPO-ptx by default, as InstructGPT.
-     * RLOO gets PPO's sample budget (20 iterations of 16 samples), step size and leash; DPO its defaults
-     * but two epochs, as the reward model. The gate judges greedy answers: at this model size, sampling
-     * noise swamps what PPO changes.
+     * RLOO gets PPO's sample budget (20 iterations of 16 samples) and leash, with the step size that did
+     * best on the demo world (1e-4; 3e-5 moved it too little); DPO the best of the settings tried there
+     * (two epochs, lr 1e-4, beta 0.5). The gate judges greedy answers: at this model size, sampling noise
+     * swamps what PPO changes.
      */
     public static PipelineConfig defaults() {
         return new PipelineConfig(
@@ -80,8 +81,8 @@ public record PipelineConfig(
                 "ppo",
                 PpoConfig.defaults()
                         .with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
-                DpoConfig.defaults().with(b -> b.epochs(2)),
-                RlooConfig.defaults().with(b -> b.lr(3e-5).beta(0.05).gamma(0.5)),
+                DpoConfig.defaults().with(b -> b.epochs(2).lr(1e-4).minLr(1e-5).beta(0.5)),
+                RlooConfig.defaults().with(b -> b.lr(1e-4).beta(0.05).gamma(0.5)),
                 new Eval("rm", 200, 0.5, 0.5, 32, 0.0, 1234));
     }
 

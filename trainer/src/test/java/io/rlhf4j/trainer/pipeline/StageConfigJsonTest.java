@@ -153,6 +153,19 @@ class StageConfigJsonTest {
         assertThat(List.of(
                         p.beta(), p.klTarget(), p.gamma(), p.discount(), p.lambda(), p.clipRange(), p.valueClipRange()))
                 .containsExactly(0.05, 0.0, 0.5, 1.0, 0.95, 0.2, 0.2);
+        assertThat(c.policy()).isEqualTo("ppo");
+        assertThat(List.of(c.dpo().epochs(), c.dpo().rankingsPerStep())).containsExactly(2, 8);
+        assertThat(List.of(
+                        c.dpo().optimizer().lr(),
+                        c.dpo().minLr(),
+                        c.dpo().beta(),
+                        c.dpo().gamma()))
+                .containsExactly(1e-4, 1e-5, 0.5, 0.0);
+        // RLOO sees PPO's samples per iteration (4 prompts x k = 4 against 16 rollouts), with its leash and ptx.
+        RlooConfig r = c.rloo();
+        assertThat(List.of(r.iterations(), r.promptsPerIteration() * r.k(), r.maxNewTokens()))
+                .containsExactly(p.iterations(), p.rolloutsPerIteration(), p.maxNewTokens());
+        assertThat(List.of(r.optimizer().lr(), r.beta(), r.gamma())).containsExactly(1e-4, p.beta(), p.gamma());
     }
 
     @Test

@@ -62,6 +62,13 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--ppo-iterations", defaultValue = "20")
     int ppoIterations;
 
+    @Option(
+            names = "--policy",
+            defaultValue = "ppo",
+            description =
+                    "the policy stage of each turn's pipeline: ppo (PPO-ptx), dpo or rloo (default ${DEFAULT-VALUE})")
+    String policy;
+
     @Option(names = "--seed", defaultValue = "7")
     long seed;
 
@@ -92,7 +99,7 @@ final class DemoCommand implements Callable<Integer> {
                             demonstrations,
                             rankings,
                             k,
-                            pipeline(ppoIterations),
+                            pipeline(ppoIterations, policy),
                             Duration.ofHours(2),
                             seed));
             for (int i = 0; i < turns; i++) {
@@ -102,12 +109,14 @@ final class DemoCommand implements Callable<Integer> {
                     System.out.println(o.toString());
                 } else {
                     System.out.printf(
-                            "turn %d: version %s (was %s), gold win rate vs previous %s, gate %s, promoted %s, "
-                                    + "%.0f s%n",
+                            "turn %d: version %s (was %s), gold win rate vs previous %s (vs its SFT %s, vs base %s), "
+                                    + "gate %s, promoted %s, %.0f s%n",
                             t.turn(),
                             t.version(),
                             t.previous(),
-                            t.winRateVsPrevious() == null ? "n/a" : String.format("%.3f", t.winRateVsPrevious()),
+                            figure(t.winRateVsPrevious()),
+                            figure(t.winRateVsSft()),
+                            figure(t.winRateVsBase()),
                             t.gatePassed() ? "passed" : "failed",
                             t.promoted(),
                             t.seconds());
@@ -118,9 +127,14 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
+    private static String figure(Double x) {
+        return x == null ? "n/a" : String.format("%.3f", x);
+    }
+
     /** The demo's pipeline: judged by the gold labelers, sized for a turn of a few minutes on two cores. */
-    static Map<String, Object> pipeline(int ppoIterations) {
+    static Map<String, Object> pipeline(int ppoIterations, String policy) {
         Map<String, Object> p = new LinkedHashMap<>();
+        p.put("policy", policy);
         p.put("ppo", Map.of("iterations", ppoIterations));
         p.put("eval", Map.of("judge", "gold"));
         return p;

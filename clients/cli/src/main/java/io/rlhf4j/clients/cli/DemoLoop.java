@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * One turn of the whole loop on the demo world, driven only through the public HTTP API with the Java
  * client: simulated users send prompts, demonstration writers and labelers work the labeling queue,
  * then a training run produces a candidate that the server promotes when its gate passes. The turn's
- * result is the gold labelers' win rate of the candidate against the version that served before.
+ * result is the gold labelers' win rate of the candidate against the version that served before, against
+ * its own SFT model and against the base model.
  */
 final class DemoLoop {
 
@@ -43,6 +44,8 @@ final class DemoLoop {
             String version,
             String previous,
             Double winRateVsPrevious,
+            Double winRateVsSft,
+            Double winRateVsBase,
             boolean gatePassed,
             boolean promoted,
             double seconds,
@@ -154,14 +157,13 @@ final class DemoLoop {
             }
         });
         JsonNode gate = run.gate();
-        Double winRate = gate == null || !gate.has("win_rate")
-                ? null
-                : gate.get("win_rate").asDouble();
         return new Turn(
                 turn,
                 active(admin),
                 previous,
-                winRate,
+                gateFigure(gate, "win_rate"),
+                gateFigure(gate, "win_rate_vs_sft"),
+                gateFigure(gate, "win_rate_vs_base"),
                 gate != null && gate.path("passed").asBoolean(),
                 run.promoted(),
                 (System.nanoTime() - started) / 1e9,
@@ -211,6 +213,10 @@ final class DemoLoop {
                         .labeler(l)
                         .timeout(Duration.ofMinutes(2))
                         .build());
+    }
+
+    private static Double gateFigure(JsonNode gate, String key) {
+        return gate == null || !gate.has(key) ? null : gate.get(key).asDouble();
     }
 
     private static List<String> texts(LabelingTask t) {
