@@ -12,7 +12,8 @@ import java.util.Optional;
  * How far a training run's pipeline has come, as the child process reports it to the server that
  * launched it: replaced atomically at each step, so a reader sees one whole report.
  *
- * @param stage {@code snapshot}, {@code sft}, {@code rm}, {@code ppo}, {@code eval}, {@code export} or
+ * @param stage {@code snapshot}, one of {@link PipelineStages} (the policy stage: {@code ppo}, {@code dpo} or
+ *     {@code rloo}), {@code evaluate}, {@code export} or
  *     {@code done}
  * @param progress the run's fraction done, 0 to 1
  * @param snapshot the id of the snapshot it trains on, once known

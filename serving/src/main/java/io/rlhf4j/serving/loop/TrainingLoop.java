@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
+import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.core.loop.SnapshotIndex;
 import io.rlhf4j.core.loop.SplitPolicy;
 import io.rlhf4j.core.store.ModelVersion;
@@ -204,7 +205,7 @@ public final class TrainingLoop implements AutoCloseable {
             // As InstructGPT selected SFT models: by the reward model of the last run that made one.
             Path selectWithRm = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
-                    .map(r -> Path.of(r.dir(), "pipeline", "rm"))
+                    .map(r -> Path.of(r.dir(), "pipeline", PipelineStages.RM))
                     .filter(p -> Files.exists(p.resolve("config.json")))
                     .findFirst()
                     .orElse(null);
@@ -397,7 +398,7 @@ public final class TrainingLoop implements AutoCloseable {
     /** The run's metrics for charts: every stage's {@code metrics.jsonl}, each row tagged with its stage. */
     public List<JsonNode> metrics(TrainingRun run) throws IOException {
         List<JsonNode> out = new ArrayList<>();
-        for (String stage : List.of("sft", "rm", "ppo", "eval")) {
+        for (String stage : PipelineStages.ALL) {
             Path f = Path.of(run.dir(), "pipeline", stage, "metrics.jsonl");
             if (!Files.exists(f)) {
                 continue;

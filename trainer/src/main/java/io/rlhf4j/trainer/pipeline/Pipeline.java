@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
+import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.dpo.DpoTrainer;
@@ -64,10 +65,10 @@ public final class Pipeline {
      */
     public Result run(Path snapshot, Path base, Path out, Path against, Path selectionRm) throws IOException {
         Files.createDirectories(out);
-        progress.accept("sft", 0.0);
+        progress.accept(PipelineStages.SFT, 0.0);
         Path sft = sft(snapshot, base, out, selectionRm);
-        progress.accept("rm", 0.25);
-        Path rm = out.resolve("rm");
+        progress.accept(PipelineStages.RM, 0.25);
+        Path rm = out.resolve(PipelineStages.RM);
         RewardTrainer.Outcome rmOutcome = new RewardTrainer(config.rm(), log).run(snapshot, sft, rm);
         progress.accept(config.policy(), 0.45);
         PolicyRun policyRun = policy(config.policy(), snapshot, sft, rm, out);
@@ -77,7 +78,7 @@ public final class Pipeline {
         Path judgeRm = selectionRm != null && Checkpoint.sameTokenizer(selectionRm, candidate) ? selectionRm : rm;
         ObjectNode gate = evaluate(snapshot, base, sft, rm, judgeRm, candidate, against, rmOutcome, policyRun);
         JSON.writeValue(candidate.resolve(GATE).toFile(), gate);
-        Path evalDir = Files.createDirectories(out.resolve("eval"));
+        Path evalDir = Files.createDirectories(out.resolve(PipelineStages.EVAL));
         ObjectNode row = JSONL.createObjectNode().put("step", 1);
         row.set("win_rate", gate.get("win_rate"));
         row.set("win_rate_vs_sft", gate.get("win_rate_vs_sft"));
@@ -104,7 +105,7 @@ public final class Pipeline {
 
     /** SFT from {@code base} into {@code out/sft}, selecting by an earlier reward model when one is given. */
     public Path sft(Path snapshot, Path base, Path out, Path selectionRm) throws IOException {
-        Path sft = out.resolve("sft");
+        Path sft = out.resolve(PipelineStages.SFT);
         SftTrainer sftTrainer = new SftTrainer(config.sft(), log);
         if (selectionRm != null && Checkpoint.sameTokenizer(selectionRm, base)) {
             sftTrainer.selectByReward(selectionRm);

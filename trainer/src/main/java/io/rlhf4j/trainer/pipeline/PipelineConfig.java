@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.trainer.dpo.DpoConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.rloo.RlooConfig;
@@ -25,7 +26,7 @@ public record PipelineConfig(
         SftConfig sft, RmConfig rm, String policy, PpoConfig ppo, DpoConfig dpo, RlooConfig rloo, Eval eval) {
 
     /** The policy stages by name, in the order comparisons list them. */
-    public static final List<String> POLICIES = List.of("ppo", "dpo", "rloo");
+    public static final List<String> POLICIES = PipelineStages.POLICIES;
 
     public PipelineConfig {
         if (!POLICIES.contains(policy)) {
