@@ -37,6 +37,7 @@ public final class Decoder implements AutoCloseable {
     private final ModelConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> params;
+    private LoraAdapter adapter;
 
     private Decoder(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
         this.config = config;
@@ -175,9 +176,33 @@ public final class Decoder implements AutoCloseable {
         }
     }
 
-    /** Marks every parameter as trainable so that a {@link GradientCollector} records their gradients. */
+    /**
+     * Marks what trains so that a {@link GradientCollector} records its gradients: every parameter, or
+     * only the adapter's when one is attached (the base stays frozen).
+     */
     public void requireGradients() {
-        params.values().forEach(p -> p.setRequiresGradient(true));
+        if (adapter != null) {
+            adapter.requireGradients();
+        } else {
+            params.values().forEach(p -> p.setRequiresGradient(true));
+        }
+    }
+
+    /** What an optimizer steps: {@link #parameters()}, or the attached adapter's. */
+    public Map<String, NDArray> trainableParameters() {
+        return adapter != null ? adapter.parameters() : parameters();
+    }
+
+    /**
+     * Adds {@code lora}'s update to this model's projections from now on (null: the base alone again,
+     * as PPO's reference reads it). The caller keeps ownership of the adapter.
+     */
+    public void attach(LoraAdapter lora) {
+        this.adapter = lora;
+    }
+
+    public LoraAdapter adapter() {
+        return adapter;
     }
 
     // ------------------------------------------------------------------ forward
@@ -218,7 +243,7 @@ public final class Decoder implements AutoCloseable {
         NDArray[] rope = llama ? rotaryCosSin(positions) : null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
             x = llama
-                    ? llamaBlock(x, layer, rope, attnBias, cache, dropout)
+                    ? llamaBlock(x, layer, rope, attnBias, cache, dropout, training)
                     : gpt2Block(x, layer, attnBias, cache, dropout);
         }
         return llama
@@ -245,15 +270,16 @@ public final class Decoder implements AutoCloseable {
         return new KvCache(parent, config.numLayers());
     }
 
-    private NDArray llamaBlock(NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache, float dropout) {
+    private NDArray llamaBlock(
+            NDArray x, int layer, NDArray[] rope, NDArray attnBias, KvCache cache, float dropout, boolean training) {
         String p = "model.layers." + layer + ".";
         int heads = config.numHeads();
         int kvHeads = config.numKvHeads();
 
         NDArray h = rmsNorm(x, params.get(p + "input_layernorm.weight"));
-        NDArray q = projectHeads(h, p + "self_attn.q_proj", p + "self_attn.q_norm.weight", heads);
-        NDArray k = projectHeads(h, p + "self_attn.k_proj", p + "self_attn.k_norm.weight", kvHeads);
-        NDArray v = projectHeads(h, p + "self_attn.v_proj", null, kvHeads);
+        NDArray q = projectHeads(h, p + "self_attn.q_proj", p + "self_attn.q_norm.weight", heads, training);
+        NDArray k = projectHeads(h, p + "self_attn.k_proj", p + "self_attn.k_norm.weight", kvHeads, training);
+        NDArray v = projectHeads(h, p + "self_attn.v_proj", null, kvHeads, training);
         q = applyRotary(q, rope[0], rope[1]);
         k = applyRotary(k, rope[0], rope[1]);
         if (cache != null) {
@@ -262,12 +288,12 @@ public final class Decoder implements AutoCloseable {
             v = kv[1];
         }
         NDArray attn = attention(q, k, v, attnBias, heads / kvHeads);
-        x = x.add(dropout(linear(attn, params.get(p + "self_attn.o_proj.weight"), null), dropout));
+        x = x.add(dropout(project(attn, p + "self_attn.o_proj", training), dropout));
 
         h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
-        NDArray gate = linear(h, params.get(p + "mlp.gate_proj.weight"), null);
-        NDArray up = linear(h, params.get(p + "mlp.up_proj.weight"), null);
-        NDArray mlp = linear(gate.mul(Activation.sigmoid(gate)).mul(up), params.get(p + "mlp.down_proj.weight"), null);
+        NDArray gate = project(h, p + "mlp.gate_proj", training);
+        NDArray up = project(h, p + "mlp.up_proj", training);
+        NDArray mlp = project(gate.mul(Activation.sigmoid(gate)).mul(up), p + "mlp.down_proj", training);
         return x.add(dropout(mlp, dropout));
     }
 
@@ -275,15 +301,21 @@ public final class Decoder implements AutoCloseable {
      * A projection to {@code n} heads [B, n, T, hd], with its bias (Qwen2) and per-head RMSNorm (Qwen3)
      * where the checkpoint has them.
      */
-    private NDArray projectHeads(NDArray h, String proj, String norm, int n) {
+    private NDArray projectHeads(NDArray h, String proj, String norm, int n, boolean training) {
         long b = h.getShape().get(0);
         long t = h.getShape().get(1);
-        NDArray x = linear(h, params.get(proj + ".weight"), params.get(proj + ".bias"))
-                .reshape(b, t, n, config.headDim());
+        NDArray x = project(h, proj, training).reshape(b, t, n, config.headDim());
         if (norm != null && params.containsKey(norm)) {
             x = rmsNorm(x, params.get(norm));
         }
         return x.transpose(0, 2, 1, 3);
+    }
+
+    /** A Llama-family projection (its bias where the checkpoint has one) plus the adapter's update. */
+    private NDArray project(NDArray x, String module, boolean training) {
+        NDArray y = linear(x, params.get(module + ".weight"), params.get(module + ".bias"));
+        NDArray delta = adapter == null ? null : adapter.delta(x, module, training);
+        return delta == null ? y : y.add(delta);
     }
 
     private NDArray gpt2Block(NDArray x, int layer, NDArray attnBias, KvCache cache, float dropout) {

@@ -58,8 +58,8 @@ public final class CausalLmStep {
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("training diverged: loss is " + loss + " (lower the learning rate)");
             }
-            double norm = AdamW.clipGradients(model.parameters(), maxGradNorm);
-            optimizer.step(model.parameters(), lr);
+            double norm = AdamW.clipGradients(model.trainableParameters(), maxGradNorm);
+            optimizer.step(model.trainableParameters(), lr);
             return new Result(loss, norm);
         }
     }

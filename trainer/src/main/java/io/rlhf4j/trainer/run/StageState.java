@@ -65,7 +65,22 @@ public record StageState(RunDirectory run, String kind, JsonNode config, int tot
             List<String> metrics,
             ObjectNode manifest)
             throws IOException {
+        saveFinal(modelConfig, tensors, tokenizer, metrics, manifest, null);
+    }
+
+    /** As above, with files of the stage's own ({@code extra}: a LoRA adapter beside the merged weights). */
+    public void saveFinal(
+            ModelConfig modelConfig,
+            List<Tensor> tensors,
+            Tokenizer tokenizer,
+            List<String> metrics,
+            ObjectNode manifest,
+            AtomicDirectory.Filler extra)
+            throws IOException {
         run.save(modelConfig, tensors, null, tokenizer, kind, totalSteps, totalSteps, config, metrics, dir -> {
+            if (extra != null) {
+                extra.fill(dir);
+            }
             JSON.writeValue(dir.resolve(Layout.TRAINING_MANIFEST).toFile(), manifest);
             // The parent's generation defaults (an EOS list, sampling settings) outlive the stage.
             Path generation = Path.of(manifest.path("parent").asText("")).resolve(Checkpoint.GENERATION_CONFIG);

@@ -13,7 +13,10 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
+import io.rlhf4j.trainer.lora.PeftAdapter;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.LoraAdapter;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
 import io.rlhf4j.trainer.rm.RewardModel;
@@ -50,6 +53,7 @@ public final class SftTrainer {
     private final SftConfig config;
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
+    private LoraConfig lora;
 
     private Path selectionRm;
 
@@ -64,6 +68,16 @@ public final class SftTrainer {
      */
     public SftTrainer selectByReward(Path rewardModel) {
         this.selectionRm = rewardModel;
+        return this;
+    }
+
+    /**
+     * Trains a LoRA adapter on the frozen base instead of every weight (null: full fine-tuning). The
+     * checkpoint holds the merged weights, which every later stage and the export take as they are, and
+     * the adapter beside them in PEFT's layout.
+     */
+    public SftTrainer withLora(LoraConfig lora) {
+        this.lora = lora;
         return this;
     }
 
@@ -89,6 +103,9 @@ public final class SftTrainer {
         configJson.put("snapshot", StageRunner.absolute(snapshot));
         // Part of the run's identity: a resumed run must keep selecting by the same criterion.
         configJson.put("selection", selectionRm == null ? "validation_loss" : StageRunner.absolute(selectionRm));
+        if (lora != null) {
+            configJson.set("lora", JSON.valueToTree(lora));
+        }
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf(
                 "SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n",
@@ -101,7 +118,11 @@ public final class SftTrainer {
                         Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
                 AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
-            Training training = new Training(model, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
+            Weights weights = lora == null
+                    ? new Weights(model, null, null)
+                    : new Weights(model, LoraAdapter.initialise(lora, model, config.seed(), manager), base);
+            Training training =
+                    new Training(weights, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
             StageRunner.Progress progress = runner.train("sft", training, stopAfter);
             double best = training.best;
             int bestStep = training.bestStep;
@@ -110,8 +131,11 @@ public final class SftTrainer {
                 return new Outcome(progress.step(), best, bestStep, first);
             }
             // The result is the best checkpoint, with its lineage.
-            model.load(toMap(training.bestWeights));
+            weights.load(toMap(training.bestWeights));
             ObjectNode manifest = StageRunner.manifest(KIND, base, List.of(), snapshot, config);
+            if (lora != null) {
+                manifest.set("lora", JSON.valueToTree(lora));
+            }
             ObjectNode m = manifest.putObject("metrics");
             m.put("selected_by", selector == null ? "validation_loss" : "reward_model");
             if (selector != null) {
@@ -127,7 +151,14 @@ public final class SftTrainer {
             m.put("steps", steps);
             m.put("train_examples", train.size());
             m.put("validation_examples", validation.size());
-            runner.state().saveFinal(model.config(), model.toTensors(), tokenizer, progress.metrics(), manifest);
+            runner.state()
+                    .saveFinal(
+                            model.config(),
+                            weights.merged(),
+                            tokenizer,
+                            progress.metrics(),
+                            manifest,
+                            weights::writeAdapter);
             log.printf(
                     "SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
                     selector == null ? "validation loss" : "validation reward",
@@ -144,6 +175,7 @@ public final class SftTrainer {
      * {@code eval_every}, each epoch's end and the last step, keeping the best weights so far.
      */
     private final class Training implements Stage {
+        private final Weights weights;
         private final Decoder model;
         private final AdamW optimizer;
         private final RewardModel selector;
@@ -162,7 +194,7 @@ public final class SftTrainer {
         double first = Double.NaN;
 
         Training(
-                Decoder model,
+                Weights weights,
                 AdamW optimizer,
                 RewardModel selector,
                 List<SftExample> train,
@@ -170,7 +202,8 @@ public final class SftTrainer {
                 int steps,
                 int perEpoch,
                 Tokenizer tokenizer) {
-            this.model = model;
+            this.weights = weights;
+            this.model = weights.model();
             this.optimizer = optimizer;
             this.selector = selector;
             this.train = train;
@@ -183,12 +216,12 @@ public final class SftTrainer {
                     .distinct()
                     .limit(32)
                     .toList();
-            this.bestWeights = model.toTensors();
+            this.bestWeights = weights.trained();
         }
 
         @Override
         public List<String> resume(RunDirectory run, int step) throws IOException {
-            List<String> metrics = run.restore(model, optimizer, step);
+            List<String> metrics = weights.restore(run, optimizer, step);
             for (String line : metrics) {
                 JsonNode row = JSONL.readTree(line);
                 if (row.has("selection")) {
@@ -240,7 +273,7 @@ public final class SftTrainer {
                 if (val < best) {
                     best = val;
                     bestStep = done;
-                    bestWeights = model.toTensors();
+                    bestWeights = weights.trained();
                 }
             }
             return row;
@@ -262,14 +295,59 @@ public final class SftTrainer {
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
             List<Tensor> keep = bestWeights;
-            state.save(
-                    model.config(),
-                    model.toTensors(),
-                    optimizer,
-                    tokenizer,
-                    done,
-                    metrics,
-                    dir -> SafeTensors.write(dir.resolve(BEST), keep, Map.of()));
+            state.save(model.config(), weights.merged(), optimizer, tokenizer, done, metrics, dir -> {
+                SafeTensors.write(dir.resolve(BEST), keep, Map.of());
+                weights.writeAdapter(dir);
+            });
+        }
+    }
+
+    /**
+     * What SFT trains and saves: every weight of {@code model}, or only {@code adapter}'s on the frozen
+     * base (attached to the model, so its forward is base plus update).
+     */
+    private record Weights(Decoder model, LoraAdapter adapter, Path base) {
+        Weights {
+            model.attach(adapter);
+        }
+
+        /** The tensors that train: the best checkpoint keeps these. */
+        List<Tensor> trained() {
+            return adapter == null ? model.toTensors() : adapter.toTensors();
+        }
+
+        void load(Map<String, Tensor> tensors) {
+            if (adapter == null) {
+                model.load(tensors);
+            } else {
+                adapter.load(tensors);
+            }
+        }
+
+        /** The model as a checkpoint holds it: with the adapter merged in. */
+        List<Tensor> merged() {
+            return adapter == null ? model.toTensors() : adapter.merge(model.toTensors());
+        }
+
+        void writeAdapter(Path dir) throws IOException {
+            if (adapter != null) {
+                PeftAdapter.write(
+                        dir,
+                        adapter,
+                        StageRunner.absolute(base),
+                        Checkpoint.weightsSha256(base),
+                        model.config().family().name());
+            }
+        }
+
+        /** Restores a run: the adapter from its PEFT file (the merged weights cannot be split again). */
+        List<String> restore(RunDirectory run, AdamW optimizer, int step) throws IOException {
+            if (adapter == null) {
+                return run.restore(model, optimizer, step);
+            }
+            adapter.load(SafeTensors.read(run.path().resolve(PeftAdapter.WEIGHTS)));
+            optimizer.restore(SafeTensors.read(run.path().resolve(RunDirectory.OPTIMIZER)), step);
+            return run.metricsUpTo(step);
         }
     }
 

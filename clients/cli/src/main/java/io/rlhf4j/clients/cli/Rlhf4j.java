@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
             AdminCommand.class,
             ExportCommand.class,
             TrainCommand.class,
+            MergeCommand.class,
             BenchCommand.class,
             CommandLine.HelpCommand.class
         })

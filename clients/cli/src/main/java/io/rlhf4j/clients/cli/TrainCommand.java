@@ -84,10 +84,13 @@ final class TrainCommand {
         @Option(names = "--seed")
         long seed = D.seed();
 
+        @picocli.CommandLine.Mixin
+        LoraOptions lora;
+
         @Override
         public Integer call() throws Exception {
             SftConfig config = StageConfig.resolve(SftConfig.defaults(), configFile, spec, SftConfig.class);
-            new SftTrainer(config, System.err).run(snapshot, model, out);
+            new SftTrainer(config, System.err).withLora(lora.config()).run(snapshot, model, out);
             return 0;
         }
     }

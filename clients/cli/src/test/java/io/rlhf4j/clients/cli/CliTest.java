@@ -15,6 +15,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -313,6 +314,67 @@ class CliTest {
         assertThat(Files.readString(rloo.resolve("training_manifest.json")))
                 .contains("\"kind\" : \"rloo\"")
                 .contains("reward_after");
+    }
+
+    @Test
+    void sftTrainsALoraAdapterThatMergeFoldsBackAndBadLoraSettingsFailInOneLine() throws IOException {
+        Path snap = Files.createDirectories(tmp.resolve("snap"));
+        String row = "{\"prompt\":\"the cat\",\"demonstrations\":[{\"labeler\":\"l\",\"text\":\" sat\"}]}";
+        Files.write(snap.resolve("sft.train.jsonl"), List.of(row, row, row));
+        Files.write(snap.resolve("sft.validation.jsonl"), List.of(row));
+        Path out = tmp.resolve("lora");
+        Run ok = run(
+                "train",
+                "sft",
+                "--snapshot",
+                snap.toString(),
+                "--model",
+                model.toString(),
+                "--out",
+                out.toString(),
+                "--epochs",
+                "1",
+                "--lora-rank",
+                "4",
+                "--lora-targets",
+                "q,v");
+        assertThat(ok.code()).as(ok.err()).isZero();
+        assertThat(out.resolve("adapter_config.json")).exists();
+        assertThat(Files.readString(out.resolve("training_manifest.json"))).contains("\"lora\"");
+        Path merged = tmp.resolve("merged");
+        Run merge = run("merge", "--base", model.toString(), "--adapter", out.toString(), "--out", merged.toString());
+        assertThat(merge.code()).as(merge.err()).isZero();
+        assertThat(Checkpoint.readWeights(merged).keySet())
+                .isEqualTo(Checkpoint.readWeights(model).keySet());
+
+        for (String[] bad : List.of(
+                new String[] {"--lora-rank", "-1"}, new String[] {"--lora-rank", "4", "--lora-targets", "qkv"})) {
+            List<String> args = new ArrayList<>(List.of(
+                    "train",
+                    "sft",
+                    "--snapshot",
+                    snap.toString(),
+                    "--model",
+                    model.toString(),
+                    "--out",
+                    tmp.resolve("bad").toString()));
+            args.addAll(List.of(bad));
+            Run r = run(args.toArray(String[]::new));
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err().strip()).doesNotContain("\n");
+        }
+        assertThat(tmp.resolve("bad")).doesNotExist();
+        Run other = run(
+                "merge",
+                "--base",
+                merged.toString(),
+                "--adapter",
+                out.toString(),
+                "--out",
+                tmp.resolve("bad").toString());
+        assertThat(other.code()).isEqualTo(1);
+        assertThat(other.err()).contains("other base weights");
+        assertThat(tmp.resolve("bad")).doesNotExist();
     }
 
     @Test
