@@ -99,8 +99,10 @@ public final class Pipeline {
         return new Result(sft, rm, candidate, gate);
     }
 
-    /** A policy stage's result: its checkpoint, the reward model's mean score of samples before and after
-     * (NaN where the stage does not sample: DPO), and its wall time. */
+    /**
+     * A policy stage's result: its checkpoint, the reward model's mean score of samples before and after
+     * (NaN where the stage does not sample: DPO), and its wall time.
+     */
     public record PolicyRun(String name, Path dir, double rewardBefore, double rewardAfter, double seconds) {}
 
     /** SFT from {@code base} into {@code out/sft}, selecting by an earlier reward model when one is given. */

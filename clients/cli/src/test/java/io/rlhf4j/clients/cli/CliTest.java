@@ -194,13 +194,18 @@ class CliTest {
         assertThat(reward.err().strip()).doesNotContain("\n").contains("score.weight");
     }
 
-    @Test
-    void trainingStagesTakeAConfigFileThatFlagsOverrideAndRefuseUnknownKeys() throws IOException {
-        Path snap = tmp.resolve("snap");
-        Files.createDirectories(snap);
+    /** Three copies of one demonstration for training, one for validation. */
+    Path sftSnapshot() throws IOException {
+        Path snap = Files.createDirectories(tmp.resolve("snap"));
         String row = "{\"prompt\":\"the cat\",\"demonstrations\":[{\"labeler\":\"l\",\"text\":\" sat\"}]}";
         Files.write(snap.resolve("sft.train.jsonl"), List.of(row, row, row));
         Files.write(snap.resolve("sft.validation.jsonl"), List.of(row));
+        return snap;
+    }
+
+    @Test
+    void trainingStagesTakeAConfigFileThatFlagsOverrideAndRefuseUnknownKeys() throws IOException {
+        Path snap = sftSnapshot();
         Path config = tmp.resolve("sft.yaml");
         Files.writeString(config, "epochs: 1\nbatch_size: 3\nlrr: 0.1\n");
         Run bad = run(
@@ -318,10 +323,7 @@ class CliTest {
 
     @Test
     void sftTrainsALoraAdapterThatMergeFoldsBackAndBadLoraSettingsFailInOneLine() throws IOException {
-        Path snap = Files.createDirectories(tmp.resolve("snap"));
-        String row = "{\"prompt\":\"the cat\",\"demonstrations\":[{\"labeler\":\"l\",\"text\":\" sat\"}]}";
-        Files.write(snap.resolve("sft.train.jsonl"), List.of(row, row, row));
-        Files.write(snap.resolve("sft.validation.jsonl"), List.of(row));
+        Path snap = sftSnapshot();
         Path out = tmp.resolve("lora");
         Run ok = run(
                 "train",
