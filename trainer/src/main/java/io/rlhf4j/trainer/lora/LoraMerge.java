@@ -39,7 +39,8 @@ public final class LoraMerge {
         try (NDManager m = NDManager.newBaseManager("PyTorch");
                 Decoder model = Decoder.fromTensors(config, Checkpoint.readWeights(base), m, base.toString());
                 LoraAdapter adapter = LoraAdapter.fromTensors(peft.config(), peft.tensors(), model, m)) {
-            Checkpoint.write(out, config, adapter.merge(model.toTensors()), Checkpoint.readTokenizer(base), dir -> {
+            model.attach(adapter);
+            Checkpoint.write(out, config, model.toTensors(), Checkpoint.readTokenizer(base), dir -> {
                 Path generation = base.resolve(Checkpoint.GENERATION_CONFIG);
                 if (Files.isRegularFile(generation)) {
                     Files.copy(

@@ -143,14 +143,17 @@ public final class Decoder implements AutoCloseable {
         return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
-    /** Copies the parameters out as checkpoint tensors (HF names, row-major fp32). */
+    /**
+     * Copies the model out as checkpoint tensors (HF names, row-major fp32): what it computes, so an
+     * attached adapter is merged in and a checkpoint of it loads as an ordinary model.
+     */
     public List<Tensor> toTensors() {
         List<Tensor> out = new ArrayList<>(params.size());
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             out.add(new Tensor(
                     e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
         }
-        return out;
+        return adapter == null ? out : adapter.merge(out);
     }
 
     /** Overwrites the parameters in place (for resuming from a checkpoint). */

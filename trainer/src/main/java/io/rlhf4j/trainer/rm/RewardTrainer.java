@@ -11,11 +11,16 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
+import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.config.ModelConfig;
+import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
+import io.rlhf4j.trainer.lora.PeftAdapter;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.LoraAdapter;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.run.RunDirectory;
@@ -54,10 +59,20 @@ public final class RewardTrainer {
     private final RmConfig config;
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
+    private LoraConfig lora;
 
     public RewardTrainer(RmConfig config, PrintStream log) {
         this.config = config;
         this.log = log;
+    }
+
+    /**
+     * Trains a LoRA adapter on the frozen SFT trunk, with the scalar head, instead of every weight (null:
+     * full). The checkpoint holds the merged trunk and the head, as a full run's, and the adapter beside.
+     */
+    public RewardTrainer withLora(LoraConfig lora) {
+        this.lora = lora;
+        return this;
     }
 
     public RewardTrainer stopAfter(int step) {
@@ -81,6 +96,9 @@ public final class RewardTrainer {
         ObjectNode configJson = JSON.valueToTree(config);
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
+        if (lora != null) {
+            configJson.set("lora", JSON.valueToTree(lora));
+        }
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf(
                 "reward model: %,d training and %,d validation rankings, %d steps%n",
@@ -93,7 +111,21 @@ public final class RewardTrainer {
                         Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft), manager, sft.toString()),
                         config.seed());
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
-            Training training = new Training(rm, optimizer, train, validation, steps, modelConfig, tokenizer);
+            String sftSha = lora == null ? null : Checkpoint.weightsSha256(sft);
+            if (lora != null) {
+                rm.trunk().attach(LoraAdapter.initialise(lora, rm.trunk(), config.seed(), manager));
+            }
+            AtomicDirectory.Filler adapter = dir -> {
+                if (lora != null) {
+                    PeftAdapter.write(
+                            dir,
+                            rm.trunk().adapter(),
+                            StageRunner.absolute(sft),
+                            sftSha,
+                            modelConfig.family().name());
+                }
+            };
+            Training training = new Training(rm, optimizer, train, validation, steps, modelConfig, tokenizer, adapter);
             StageRunner.Progress progress = runner.train("rm", training, stopAfter);
             if (progress.step() < steps) {
                 return new Outcome(progress.step(), training.before, null, 0);
@@ -102,13 +134,16 @@ public final class RewardTrainer {
             Evaluation after = evaluate(rm, validation);
             double shift = centreOnDemonstrations(rm, snapshot, tokenizer, modelConfig.maxPositions());
             ObjectNode manifest = StageRunner.manifest(KIND, sft, List.of(), snapshot, config);
+            if (lora != null) {
+                manifest.set("lora", JSON.valueToTree(lora));
+            }
             ObjectNode m = manifest.putObject("metrics");
             m.put("validation_accuracy_before", before.accuracy());
             m.put("validation_accuracy", after.accuracy());
             m.put("validation_loss", after.loss());
             m.set("validation_accuracy_by_labeler", JSON.valueToTree(after.accuracyByLabeler()));
             m.put("bias_shift", shift);
-            runner.state().saveFinal(modelConfig, rm.toTensors(), tokenizer, progress.metrics(), manifest);
+            runner.state().saveFinal(modelConfig, rm.toTensors(), tokenizer, progress.metrics(), manifest, adapter);
             log.printf(
                     "reward model done: validation accuracy %.3f -> %.3f; checkpoint in %s%n",
                     before.accuracy(), after.accuracy(), out);
@@ -125,6 +160,7 @@ public final class RewardTrainer {
         private final int steps;
         private final ModelConfig modelConfig;
         private final Tokenizer tokenizer;
+        private final AtomicDirectory.Filler adapter;
         private Map<String, NDArray> params;
         Evaluation before;
 
@@ -135,7 +171,8 @@ public final class RewardTrainer {
                 List<RankedExample> validation,
                 int steps,
                 ModelConfig modelConfig,
-                Tokenizer tokenizer) {
+                Tokenizer tokenizer,
+                AtomicDirectory.Filler adapter) {
             this.rm = rm;
             this.optimizer = optimizer;
             this.train = train;
@@ -143,11 +180,25 @@ public final class RewardTrainer {
             this.steps = steps;
             this.modelConfig = modelConfig;
             this.tokenizer = tokenizer;
+            this.adapter = adapter;
         }
 
         @Override
         public List<String> resume(RunDirectory run, int step) throws IOException {
-            List<String> metrics = run.restore(rm::load, optimizer, step);
+            // With LoRA the saved trunk is merged: the adapter comes from its own file, the head as always.
+            List<String> metrics = run.restore(
+                    tensors -> {
+                        if (rm.trunk().adapter() == null) {
+                            rm.load(tensors);
+                        } else {
+                            rm.head().load(tensors);
+                        }
+                    },
+                    optimizer,
+                    step);
+            if (rm.trunk().adapter() != null) {
+                rm.trunk().adapter().load(SafeTensors.read(run.path().resolve(PeftAdapter.WEIGHTS)));
+            }
             JsonNode first = JSONL.readTree(metrics.get(0));
             before = new Evaluation(
                     first.get("val_loss").asDouble(), first.get("val_accuracy").asDouble(), Map.of());
@@ -220,7 +271,7 @@ public final class RewardTrainer {
 
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
-            state.save(modelConfig, rm.toTensors(), optimizer, tokenizer, done, metrics, null);
+            state.save(modelConfig, rm.toTensors(), optimizer, tokenizer, done, metrics, adapter);
         }
     }
 

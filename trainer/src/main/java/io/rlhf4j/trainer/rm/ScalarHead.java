@@ -79,9 +79,9 @@ public final class ScalarHead {
         return hidden.matMul(weight.transpose()).add(bias);
     }
 
-    /** The trunk's trainable arrays followed by the head's. */
+    /** The trunk's trainable arrays (its adapter's, when one is attached) followed by the head's. */
     public Map<String, NDArray> parametersWith(Decoder trunk) {
-        Map<String, NDArray> all = new LinkedHashMap<>(trunk.parameters());
+        Map<String, NDArray> all = new LinkedHashMap<>(trunk.trainableParameters());
         all.put(WEIGHT, weight);
         all.put(BIAS, bias);
         return all;

@@ -119,8 +119,12 @@ public final class SftTrainer {
                 AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
             Weights weights = lora == null
-                    ? new Weights(model, null, null)
-                    : new Weights(model, LoraAdapter.initialise(lora, model, config.seed(), manager), base);
+                    ? new Weights(model, null, null, null)
+                    : new Weights(
+                            model,
+                            LoraAdapter.initialise(lora, model, config.seed(), manager),
+                            StageRunner.absolute(base),
+                            Checkpoint.weightsSha256(base));
             Training training =
                     new Training(weights, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
             StageRunner.Progress progress = runner.train("sft", training, stopAfter);
@@ -304,9 +308,10 @@ public final class SftTrainer {
 
     /**
      * What SFT trains and saves: every weight of {@code model}, or only {@code adapter}'s on the frozen
-     * base (attached to the model, so its forward is base plus update).
+     * base (attached to the model, so its forward is base plus update), whose name and weight digest the
+     * adapter records.
      */
-    private record Weights(Decoder model, LoraAdapter adapter, Path base) {
+    private record Weights(Decoder model, LoraAdapter adapter, String baseName, String baseSha256) {
         Weights {
             model.attach(adapter);
         }
@@ -326,7 +331,7 @@ public final class SftTrainer {
 
         /** The model as a checkpoint holds it: with the adapter merged in. */
         List<Tensor> merged() {
-            return adapter == null ? model.toTensors() : adapter.merge(model.toTensors());
+            return model.toTensors();
         }
 
         void writeAdapter(Path dir) throws IOException {
@@ -334,8 +339,8 @@ public final class SftTrainer {
                 PeftAdapter.write(
                         dir,
                         adapter,
-                        StageRunner.absolute(base),
-                        Checkpoint.weightsSha256(base),
+                        baseName,
+                        baseSha256,
                         model.config().family().name());
             }
         }

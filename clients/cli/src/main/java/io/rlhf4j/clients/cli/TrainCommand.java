@@ -148,11 +148,16 @@ final class TrainCommand {
         @Option(names = "--seed")
         long seed = D.seed();
 
+        @picocli.CommandLine.Mixin
+        LoraOptions lora;
+
         @Override
         public Integer call() throws Exception {
             var config = StageConfig.resolve(
                     io.rlhf4j.trainer.rm.RmConfig.defaults(), configFile, spec, io.rlhf4j.trainer.rm.RmConfig.class);
-            var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err).run(snapshot, sft, out);
+            var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err)
+                    .withLora(lora.config())
+                    .run(snapshot, sft, out);
             if (o.after() != null) {
                 o.after().accuracyByLabeler().forEach((k, v) -> System.out.printf("%-40s %.3f%n", k, v));
             }

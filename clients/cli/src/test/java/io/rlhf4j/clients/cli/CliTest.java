@@ -276,9 +276,19 @@ class CliTest {
         assertThat(Files.readAllLines(dpo.resolve("metrics.jsonl"))).hasSize(5); // opening evaluation + 4 steps
 
         Path rm = tmp.resolve("rm");
-        assertThat(run("train", "rm", "--snapshot", snap.toString(), "--sft", model.toString(), "--out", rm.toString())
-                        .code())
-                .isZero();
+        Run rmRun = run(
+                "train",
+                "rm",
+                "--snapshot",
+                snap.toString(),
+                "--sft",
+                model.toString(),
+                "--out",
+                rm.toString(),
+                "--lora-rank",
+                "2");
+        assertThat(rmRun.code()).as(rmRun.err()).isZero();
+        assertThat(rm.resolve("adapter_model.safetensors")).exists();
         Run one = run(
                 "train",
                 "rloo",
