@@ -69,7 +69,7 @@ public final class Pipeline {
         Path sft = sft(snapshot, base, out, selectionRm);
         progress.accept(PipelineStages.RM, 0.25);
         Path rm = out.resolve(PipelineStages.RM);
-        RewardTrainer.Outcome rmOutcome = new RewardTrainer(config.rm(), log).run(snapshot, sft, rm);
+        RewardTrainer.Outcome rmOutcome = rewardModel(snapshot, sft, rm);
         progress.accept(config.policy(), 0.45);
         PolicyRun policyRun = policy(config.policy(), snapshot, sft, rm, out);
         Path candidate = policyRun.dir();
@@ -108,12 +108,20 @@ public final class Pipeline {
     /** SFT from {@code base} into {@code out/sft}, selecting by an earlier reward model when one is given. */
     public Path sft(Path snapshot, Path base, Path out, Path selectionRm) throws IOException {
         Path sft = out.resolve(PipelineStages.SFT);
-        SftTrainer sftTrainer = new SftTrainer(config.sft(), log);
+        SftTrainer sftTrainer =
+                new SftTrainer(config.sft(), log).withLora(config.lora().config());
         if (selectionRm != null && Checkpoint.sameTokenizer(selectionRm, base)) {
             sftTrainer.selectByReward(selectionRm);
         }
         sftTrainer.run(snapshot, base, sft);
         return sft;
+    }
+
+    /** The reward model from SFT's trunk into {@code rm} (a LoRA adapter and the head when configured). */
+    public RewardTrainer.Outcome rewardModel(Path snapshot, Path sft, Path rm) throws IOException {
+        return new RewardTrainer(config.rm(), log)
+                .withLora(config.lora().config())
+                .run(snapshot, sft, rm);
     }
 
     /** The policy stage {@code name} ({@link PipelineConfig#POLICIES}) from SFT into {@code out/<name>}. */

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.trainer.dpo.DpoConfig;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.rloo.RlooConfig;
 import io.rlhf4j.trainer.rm.RmConfig;
@@ -23,7 +24,14 @@ import java.util.List;
  * API request overrides any subset; a key the pipeline does not have is an error naming it.
  */
 public record PipelineConfig(
-        SftConfig sft, RmConfig rm, String policy, PpoConfig ppo, DpoConfig dpo, RlooConfig rloo, Eval eval) {
+        SftConfig sft,
+        RmConfig rm,
+        String policy,
+        PpoConfig ppo,
+        DpoConfig dpo,
+        RlooConfig rloo,
+        Lora lora,
+        Eval eval) {
 
     /** The policy stages by name, in the order comparisons list them. */
     public static final List<String> POLICIES = PipelineStages.POLICIES;
@@ -37,7 +45,32 @@ public record PipelineConfig(
 
     /** These settings with another policy stage. */
     public PipelineConfig withPolicy(String name) {
-        return new PipelineConfig(sft, rm, name, ppo, dpo, rloo, eval);
+        return new PipelineConfig(sft, rm, name, ppo, dpo, rloo, lora, eval);
+    }
+
+    /**
+     * LoRA for SFT and the reward model ({@code rank} 0: every weight trains, the default). The stages'
+     * own {@code lr} still applies: a LoRA run usually wants a larger one (docs/notes.md).
+     */
+    public record Lora(int rank, double alpha, double dropout, List<String> targets) {
+        public Lora {
+            if (rank < 0) {
+                throw new IllegalArgumentException("lora.rank must be 0 (full fine-tuning) or positive, got " + rank);
+            }
+            targets = List.copyOf(targets);
+            if (rank > 0) {
+                new LoraConfig(rank, alpha, dropout, targets); // refuses what the adapter would
+            }
+        }
+
+        public static Lora off() {
+            return new Lora(0, 16, 0.0, List.copyOf(LoraConfig.MODULES.keySet()));
+        }
+
+        /** The adapter's settings, or null when off. */
+        public LoraConfig config() {
+            return rank == 0 ? null : new LoraConfig(rank, alpha, dropout, targets);
+        }
     }
 
     /**
@@ -84,6 +117,7 @@ public record PipelineConfig(
                         .with(b -> b.lr(3e-5).valueLr(1e-4).beta(0.05).gamma(0.5)),
                 DpoConfig.defaults().with(b -> b.epochs(2).lr(1e-4).minLr(1e-5).beta(0.5)),
                 RlooConfig.defaults().with(b -> b.lr(1e-4).beta(0.05).gamma(0.5)),
+                Lora.off(),
                 new Eval("rm", 200, 0.5, 0.5, 32, 0.0, 1234));
     }
 

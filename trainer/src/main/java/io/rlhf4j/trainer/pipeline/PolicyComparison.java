@@ -50,7 +50,7 @@ public final class PolicyComparison {
         Pipeline pipeline = new Pipeline(config, log, (stage, done) -> {});
         Path sft = pipeline.sft(snapshot, base, out, null);
         Path rm = out.resolve("rm");
-        RewardTrainer.Outcome rmOutcome = new RewardTrainer(config.rm(), log).run(snapshot, sft, rm);
+        RewardTrainer.Outcome rmOutcome = pipeline.rewardModel(snapshot, sft, rm);
         List<Pipeline.PolicyRun> runs = new ArrayList<>();
         for (String p : policies) {
             runs.add(pipeline.policy(p, snapshot, sft, rm, out));

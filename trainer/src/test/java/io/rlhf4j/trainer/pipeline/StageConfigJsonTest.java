@@ -182,6 +182,22 @@ class StageConfigJsonTest {
     }
 
     @Test
+    void loraIsOffByDefaultAndSetByName() {
+        assertThat(PipelineConfig.defaults().lora().config()).isNull();
+        ObjectNode o = JSON.createObjectNode();
+        o.putObject("lora").put("rank", 16).putArray("targets").add("q").add("v");
+        PipelineConfig c = PipelineConfig.defaults().with(o, "test");
+        assertThat(c.lora().config()).isEqualTo(new io.rlhf4j.trainer.model.LoraConfig(16, 16, 0.0, List.of("q", "v")));
+        ObjectNode bad = JSON.createObjectNode();
+        bad.putObject("lora").put("rank", -1);
+        assertThatThrownBy(() -> PipelineConfig.defaults().with(bad, "test")).hasMessageContaining("lora.rank");
+        ObjectNode unknown = JSON.createObjectNode();
+        unknown.putObject("lora").put("rank", 4).putArray("targets").add("qkv");
+        assertThatThrownBy(() -> PipelineConfig.defaults().with(unknown, "test"))
+                .hasMessageContaining("no LoRA target module 'qkv'");
+    }
+
+    @Test
     void thePolicyStageIsChosenByNameAndAnUnknownOneIsRefused() {
         assertThat(PipelineConfig.defaults().policy()).isEqualTo("ppo");
         ObjectNode dpo = JSON.createObjectNode().put("policy", "dpo");
