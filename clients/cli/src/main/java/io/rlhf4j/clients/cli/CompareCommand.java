@@ -2,6 +2,7 @@ package io.rlhf4j.clients.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.io.Json;
 import io.rlhf4j.trainer.pipeline.PipelineConfig;
 import io.rlhf4j.trainer.pipeline.PolicyComparison;
 import java.nio.file.Path;
@@ -59,15 +60,9 @@ final class CompareCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PipelineConfig config = configFile != null ? PipelineConfig.read(configFile) : PipelineConfig.defaults();
         if (judge != null) {
-            config = config.with(
-                    io.rlhf4j.core.io.Json.MAPPER
-                            .createObjectNode()
-                            .set(
-                                    "eval",
-                                    io.rlhf4j.core.io.Json.MAPPER
-                                            .createObjectNode()
-                                            .put("judge", judge)),
-                    "--judge");
+            ObjectNode override = Json.MAPPER.createObjectNode();
+            override.putObject("eval").put("judge", judge);
+            config = config.with(override, "--judge");
         }
         ObjectNode table = PolicyComparison.run(config, policies, snapshot, model, out, System.err);
         if (json) {

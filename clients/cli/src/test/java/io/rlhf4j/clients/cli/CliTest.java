@@ -329,6 +329,20 @@ class CliTest {
         assertThat(Files.readString(rloo.resolve("training_manifest.json")))
                 .contains("\"kind\" : \"rloo\"")
                 .contains("reward_after");
+        Run compare = run(
+                "eval",
+                "compare",
+                "--snapshot",
+                snap.toString(),
+                "--model",
+                model.toString(),
+                "--out",
+                tmp.resolve("cmp").toString(),
+                "--policies",
+                "ppo,grpo");
+        assertThat(compare.code()).isEqualTo(1);
+        assertThat(compare.err().strip()).doesNotContain("\n").contains("no policy stage called 'grpo'");
+        assertThat(tmp.resolve("cmp")).doesNotExist();
     }
 
     @Test
