@@ -73,61 +73,20 @@ public final class DatasetExport {
                         convert(
                                 snapshot.resolve("sft." + split + ".jsonl"),
                                 tmp.resolve("sft." + split + ".jsonl"),
-                                (row, w) -> {
-                                    int written = 0;
-                                    for (JsonNode d : row.path("demonstrations")) {
-                                        ObjectNode o = JSON.createObjectNode();
-                                        o.put(
-                                                trl ? "prompt" : "input",
-                                                row.path("prompt").asText());
-                                        o.put(
-                                                trl ? "completion" : "output",
-                                                d.path("text").asText());
-                                        o.put("prompt_id", row.path("prompt_id").asText());
-                                        o.put("labeler", d.path("labeler").asText());
-                                        written += line(w, o);
-                                    }
-                                    return written;
-                                }));
+                                (row, w) -> demonstrations(trl, row, w)));
                 String rm = split.equals("heldout") ? "rm.heldout.jsonl" : "rm." + split + ".jsonl";
                 n.put(
                         "preference",
-                        convert(snapshot.resolve(rm), tmp.resolve("preference." + split + ".jsonl"), (row, w) -> {
-                            int written = 0;
-                            JsonNode rankings = row.path("rankings");
-                            for (int r = 0; r < rankings.size(); r++) {
-                                JsonNode ranking = rankings.get(r);
-                                int[] ranks = new int[ranking.path("ranks").size()];
-                                for (int i = 0; i < ranks.length; i++) {
-                                    ranks[i] = ranking.get("ranks").get(i).asInt();
-                                }
-                                for (int[] pair : RankingLoss.pairs(ranks)) {
-                                    ObjectNode o = JSON.createObjectNode();
-                                    o.put("prompt", row.path("prompt").asText());
-                                    o.put("chosen", completion(row, ranking, pair[0]));
-                                    o.put("rejected", completion(row, ranking, pair[1]));
-                                    o.put("prompt_id", row.path("prompt_id").asText());
-                                    o.put("labeler", ranking.path("labeler").asText());
-                                    o.put("ranking", r);
-                                    o.put("k", ranks.length);
-                                    written += line(w, o);
-                                }
-                            }
-                            return written;
-                        }));
+                        convert(
+                                snapshot.resolve(rm),
+                                tmp.resolve("preference." + split + ".jsonl"),
+                                DatasetExport::preferencePairs));
                 n.put(
                         "prompts",
                         convert(
                                 snapshot.resolve("ppo." + split + ".jsonl"),
                                 tmp.resolve("prompts." + split + ".jsonl"),
-                                (row, w) -> {
-                                    ObjectNode o = JSON.createObjectNode();
-                                    o.put(
-                                            trl ? "prompt" : "input",
-                                            row.path("prompt").asText());
-                                    o.put("prompt_id", row.path("prompt_id").asText());
-                                    return line(w, o);
-                                }));
+                                (row, w) -> prompt(trl, row, w)));
                 n.values().removeIf(v -> v < 0);
                 if (!n.isEmpty()) {
                     counts.set(split, JSON.valueToTree(n));
@@ -149,6 +108,52 @@ public final class DatasetExport {
                     .writeValue(tmp.resolve("manifest.json").toFile(), manifest);
         });
         return manifest;
+    }
+
+    /** One line per demonstration of an SFT row, in TRL's or OpenRLHF's column names. */
+    private static int demonstrations(boolean trl, JsonNode row, Writer w) throws IOException {
+        int written = 0;
+        for (JsonNode d : row.path("demonstrations")) {
+            ObjectNode o = JSON.createObjectNode();
+            o.put(trl ? "prompt" : "input", row.path("prompt").asText());
+            o.put(trl ? "completion" : "output", d.path("text").asText());
+            o.put("prompt_id", row.path("prompt_id").asText());
+            o.put("labeler", d.path("labeler").asText());
+            written += line(w, o);
+        }
+        return written;
+    }
+
+    /** Every ordered (chosen, rejected) pair of every ranking of an RM row, tagged with its ranking. */
+    private static int preferencePairs(JsonNode row, Writer w) throws IOException {
+        int written = 0;
+        JsonNode rankings = row.path("rankings");
+        for (int r = 0; r < rankings.size(); r++) {
+            JsonNode ranking = rankings.get(r);
+            int[] ranks = new int[ranking.path("ranks").size()];
+            for (int i = 0; i < ranks.length; i++) {
+                ranks[i] = ranking.get("ranks").get(i).asInt();
+            }
+            for (int[] pair : RankingLoss.pairs(ranks)) {
+                ObjectNode o = JSON.createObjectNode();
+                o.put("prompt", row.path("prompt").asText());
+                o.put("chosen", completion(row, ranking, pair[0]));
+                o.put("rejected", completion(row, ranking, pair[1]));
+                o.put("prompt_id", row.path("prompt_id").asText());
+                o.put("labeler", ranking.path("labeler").asText());
+                o.put("ranking", r);
+                o.put("k", ranks.length);
+                written += line(w, o);
+            }
+        }
+        return written;
+    }
+
+    private static int prompt(boolean trl, JsonNode row, Writer w) throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        o.put(trl ? "prompt" : "input", row.path("prompt").asText());
+        o.put("prompt_id", row.path("prompt_id").asText());
+        return line(w, o);
     }
 
     private static String completion(JsonNode row, JsonNode ranking, int index) {

@@ -80,9 +80,7 @@ public final class DpoTrainer {
      *     when {@code gamma} is 0
      */
     public Outcome run(Path snapshot, Path sft, Path out, TokenStream ptx) throws IOException {
-        if (config.gamma() > 0 && ptx == null) {
-            throw new IllegalArgumentException("gamma > 0 (DPO with a pretraining mix) needs pretraining text");
-        }
+        PretrainingMix mix = PretrainingMix.of(config.gamma(), ptx, config.seed(), config.ptxBatchSize(), "DPO");
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
         // No dropout: the implicit reward compares the policy's log-probs with the reference's exactly.
         ModelConfig modelConfig = Checkpoint.readConfig(sft).withResidDropout(0.0);
@@ -108,8 +106,6 @@ public final class DpoTrainer {
             // The policy holds the SFT weights until a resume loads the run's: the reference's log-probs now.
             List<float[]> refTrain = completionLogprobs(policy, train);
             List<float[]> refValidation = completionLogprobs(policy, validation);
-            PretrainingMix mix =
-                    config.gamma() > 0 ? new PretrainingMix(ptx, config.seed() + 17, config.ptxBatchSize()) : null;
             Training training =
                     new Training(policy, optimizer, train, refTrain, validation, refValidation, mix, steps, tokenizer);
             StageRunner.Progress progress = runner.train("dpo", training, stopAfter);
@@ -207,9 +203,7 @@ public final class DpoTrainer {
             double dpoLoss;
             double ptxLoss = 0;
             double norm;
-            int right = 0;
-            int pairs = 0;
-            double margin = 0;
+            Pairs pairs = new Pairs();
             long tokens = 0;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
@@ -220,12 +214,7 @@ public final class DpoTrainer {
                         tokens +=
                                 e.sequences().stream().mapToLong(q -> q.length).sum();
                         NDArray rewards = implicitRewards(policy, e, refTrain.get(i));
-                        float[] r = rewards.toFloatArray();
-                        for (int[] p : RankingLoss.pairs(e.ranks())) {
-                            right += r[p[0]] > r[p[1]] ? 1 : 0;
-                            margin += r[p[0]] - r[p[1]];
-                            pairs++;
-                        }
+                        pairs.add(rewards.toFloatArray(), e.ranks());
                         NDArray l = RankingLoss.loss(rewards, e.ranks());
                         total = total == null ? l : total.add(l);
                     }
@@ -250,8 +239,8 @@ public final class DpoTrainer {
                     .put("step", step + 1)
                     .put("loss", loss)
                     .put("dpo_loss", dpoLoss)
-                    .put("reward_accuracy", (double) right / pairs)
-                    .put("reward_margin", margin / pairs)
+                    .put("reward_accuracy", pairs.accuracy())
+                    .put("reward_margin", pairs.margin())
                     .put("lr", lr)
                     .put("grad_norm", norm)
                     .put("trained_tokens", tokens);
@@ -317,9 +306,7 @@ public final class DpoTrainer {
     /** The implicit-reward figures of {@code examples} under the policy as it stands (no gradients). */
     private Evaluation evaluate(Decoder policy, List<RankedExample> examples, List<float[]> reference) {
         double loss = 0;
-        double margin = 0;
-        int right = 0;
-        int pairs = 0;
+        Pairs pairs = new Pairs();
         List<float[]> lp = completionLogprobs(policy, examples);
         for (int i = 0; i < examples.size(); i++) {
             RankedExample e = examples.get(i);
@@ -328,12 +315,31 @@ public final class DpoTrainer {
                 r[k] = (float) (config.beta() * (lp.get(i)[k] - reference.get(i)[k]));
             }
             loss += RankingLoss.value(r, e.ranks());
-            for (int[] p : RankingLoss.pairs(e.ranks())) {
-                right += r[p[0]] > r[p[1]] ? 1 : 0;
-                margin += r[p[0]] - r[p[1]];
-                pairs++;
+            pairs.add(r, e.ranks());
+        }
+        return new Evaluation(loss / examples.size(), pairs.accuracy(), pairs.margin());
+    }
+
+    /** The ranked pairs seen so far: how many the implicit rewards order as the labeler did, and by how much. */
+    private static final class Pairs {
+        private int right;
+        private int count;
+        private double margin;
+
+        void add(float[] rewards, int[] ranks) {
+            for (int[] p : RankingLoss.pairs(ranks)) {
+                right += rewards[p[0]] > rewards[p[1]] ? 1 : 0;
+                margin += rewards[p[0]] - rewards[p[1]];
+                count++;
             }
         }
-        return new Evaluation(loss / examples.size(), (double) right / pairs, margin / pairs);
+
+        double accuracy() {
+            return (double) right / count;
+        }
+
+        double margin() {
+            return margin / count;
+        }
     }
 }

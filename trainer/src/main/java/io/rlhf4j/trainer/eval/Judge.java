@@ -1,7 +1,6 @@
 package io.rlhf4j.trainer.eval;
 
 import ai.djl.ndarray.NDManager;
-import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.rm.RewardModel;
 import java.io.IOException;
@@ -47,10 +46,7 @@ public interface Judge extends AutoCloseable {
 
     /** A reward model's score of prompt + completion (+ EOS when the policy stopped). */
     static Judge rewardModel(Path dir, Path policy) throws IOException {
-        if (!Checkpoint.sameTokenizer(dir, policy)) {
-            throw new IllegalArgumentException(dir + ": the reward model's tokenizer differs from the policy's ("
-                    + policy + "), so it cannot score the policy's tokens");
-        }
+        RewardModel.requireTokenizerOf(policy, dir);
         NDManager manager = NDManager.newBaseManager("PyTorch");
         RewardModel rm;
         try {

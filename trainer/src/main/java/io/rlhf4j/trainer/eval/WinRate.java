@@ -41,18 +41,42 @@ public final class WinRate {
      */
     public static List<Result> evaluate(Path a, List<Path> others, List<String> prompts, Judge judge, Options o)
             throws IOException {
-        int window = Checkpoint.readConfig(a).maxPositions();
-        for (Path b : others) {
-            if (!Checkpoint.sameTokenizer(a, b)) {
+        List<Path> all = new ArrayList<>(List.of(a));
+        all.addAll(others);
+        Table t = table(all, prompts, judge, o);
+        List<Result> out = new ArrayList<>();
+        for (int i = 1; i < all.size(); i++) {
+            out.add(t.between(0, i));
+        }
+        return out;
+    }
+
+    /**
+     * Every model's judged answers on the same prompts, each model generated once, so that any pair
+     * compares from them (a comparison of several stages against each other and their baselines).
+     */
+    public record Table(String judge, List<double[]> scores) {
+        /** Model {@code a} against model {@code b}, by their index in the table. */
+        public Result between(int a, int b) {
+            return compare(judge, scores.get(a), scores.get(b));
+        }
+    }
+
+    /** The judge's scores of each model's answers to the prompts every model's context fits. */
+    public static Table table(List<Path> models, List<String> prompts, Judge judge, Options o) throws IOException {
+        Path first = models.get(0);
+        int window = Checkpoint.readConfig(first).maxPositions();
+        for (Path b : models.subList(1, models.size())) {
+            if (!Checkpoint.sameTokenizer(first, b)) {
                 throw new IllegalArgumentException(
-                        a + " and " + b + " tokenize differently; compare models of one " + "lineage");
+                        first + " and " + b + " tokenize differently; compare models of one " + "lineage");
             }
             window = Math.min(window, Checkpoint.readConfig(b).maxPositions());
         }
         if (prompts.isEmpty()) {
             throw new IllegalArgumentException("no prompts to evaluate on (the snapshot's test split is empty)");
         }
-        Tokenizer tokenizer = Checkpoint.readTokenizer(a);
+        Tokenizer tokenizer = Checkpoint.readTokenizer(first);
         List<String> kept = new ArrayList<>();
         List<int[]> ids = new ArrayList<>();
         for (String p : prompts) {
@@ -65,12 +89,11 @@ public final class WinRate {
         if (kept.isEmpty()) {
             throw new IllegalArgumentException("every prompt is too long for the models' context window");
         }
-        double[] sa = scores(a, kept, ids, judge, o, tokenizer.eosId());
-        List<Result> out = new ArrayList<>();
-        for (Path b : others) {
-            out.add(compare(judge.name(), sa, scores(b, kept, ids, judge, o, tokenizer.eosId())));
+        List<double[]> scores = new ArrayList<>();
+        for (Path m : models) {
+            scores.add(scores(m, kept, ids, judge, o, tokenizer.eosId()));
         }
-        return out;
+        return new Table(judge.name(), scores);
     }
 
     private static Result compare(String judge, double[] sa, double[] sb) {

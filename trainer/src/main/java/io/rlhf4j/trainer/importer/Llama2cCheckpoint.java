@@ -76,7 +76,8 @@ public final class Llama2cCheckpoint {
                         + " bytes, the file has " + size);
             }
             FloatBuffer w = buf.asFloatBuffer();
-            ModelConfig config = new ModelConfig(
+            // llama2.c's run.c: RMSNorm eps 1e-5, rope theta 10000, BOS 1, EOS 2, as the rotary defaults.
+            ModelConfig config = ModelConfig.rotary(
                     io.rlhf4j.core.config.ModelFamily.LLAMA,
                     vocab,
                     dim,
@@ -84,13 +85,9 @@ public final class Llama2cCheckpoint {
                     layers,
                     heads,
                     kvHeads,
+                    dim / heads,
                     seqLen,
-                    1e-5,
-                    10000.0,
-                    shared,
-                    0.0,
-                    1,
-                    2);
+                    shared);
 
             float[] embed = take(w, (long) vocab * dim);
             float[][] rmsAtt = split(take(w, (long) layers * dim), layers);

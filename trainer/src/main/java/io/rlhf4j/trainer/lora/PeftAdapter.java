@@ -68,6 +68,14 @@ public record PeftAdapter(LoraConfig config, Map<String, Tensor> tensors, String
                         .put("family", family));
     }
 
+    /**
+     * Loads the adapter a run saved into {@code dir} back into {@code adapter}: how a LoRA run resumes,
+     * since its checkpoint's merged weights cannot be split into base and update again.
+     */
+    public static void restore(Path dir, LoraAdapter adapter) throws IOException {
+        adapter.load(SafeTensors.read(dir.resolve(WEIGHTS)));
+    }
+
     /** Reads the adapter in {@code dir}; what LoRA settings we cannot honour are refused by name. */
     public static PeftAdapter read(Path dir) throws IOException {
         if (!in(dir)) {

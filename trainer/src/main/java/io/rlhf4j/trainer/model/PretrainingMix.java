@@ -20,6 +20,23 @@ public final class PretrainingMix {
     private final long seed;
     private final int batchSize;
 
+    /**
+     * The term a stage with weight {@code gamma} adds: none when {@code gamma} is 0, and refused when it
+     * is positive without {@code text}. Every stage draws its windows with {@code seed + 17}.
+     *
+     * @param stage the stage's name, for the refusal
+     */
+    public static PretrainingMix of(double gamma, TokenStream text, long seed, int batchSize, String stage) {
+        if (gamma <= 0) {
+            return null;
+        }
+        if (text == null) {
+            throw new IllegalArgumentException(
+                    "gamma > 0 (" + stage + " with the pretraining term) needs pretraining " + "text");
+        }
+        return new PretrainingMix(text, seed + 17, batchSize);
+    }
+
     /** @param seed with the step, chooses the windows: a resumed run draws the same ones */
     public PretrainingMix(TokenStream text, long seed, int batchSize) {
         this.text = text;

@@ -74,24 +74,24 @@ public final class PolicyComparison {
         ArrayNode rows = table.putArray("policies");
         ArrayNode headToHead = table.putArray("head_to_head");
         try (Judge judge = Judge.named(config.eval().judge(), prompts, rm, sft)) {
+            // Each model's answers once: SFT (0), the base (1), then the stages in order (2...).
+            List<Path> models = new ArrayList<>(List.of(sft, base));
+            runs.forEach(r -> models.add(r.dir()));
+            WinRate.Table wins = WinRate.table(models, prompts, judge, sampling);
             table.put("judge", judge.name());
             for (int i = 0; i < runs.size(); i++) {
                 Pipeline.PolicyRun r = runs.get(i);
-                List<Path> others = new ArrayList<>(List.of(sft, base));
-                for (Pipeline.PolicyRun later : runs.subList(i + 1, runs.size())) {
-                    others.add(later.dir());
-                }
-                List<WinRate.Result> results = WinRate.evaluate(r.dir(), others, prompts, judge, sampling);
-                table.put("n", results.get(0).n());
+                WinRate.Result vsSft = wins.between(2 + i, 0);
+                table.put("n", vsSft.n());
                 ObjectNode row = rows.addObject();
                 row.put("policy", r.name());
                 row.put("dir", r.dir().toString());
-                row.put("win_rate_vs_sft", results.get(0).winRate());
-                row.put("win_rate_vs_base", results.get(1).winRate());
-                row.put("wins_vs_sft", results.get(0).wins());
-                row.put("ties_vs_sft", results.get(0).ties());
-                row.put("losses_vs_sft", results.get(0).losses());
-                row.put("mean_score", results.get(0).meanA());
+                row.put("win_rate_vs_sft", vsSft.winRate());
+                row.put("win_rate_vs_base", wins.between(2 + i, 1).winRate());
+                row.put("wins_vs_sft", vsSft.wins());
+                row.put("ties_vs_sft", vsSft.ties());
+                row.put("losses_vs_sft", vsSft.losses());
+                row.put("mean_score", vsSft.meanA());
                 double loss = AlignmentTax.pretrainingLoss(r.dir(), 8);
                 row.put("pretraining_loss", loss);
                 row.put("alignment_tax", loss - sftLoss);
@@ -104,7 +104,7 @@ public final class PolicyComparison {
                     row.put("reward_after", r.rewardAfter());
                 }
                 for (int j = i + 1; j < runs.size(); j++) {
-                    WinRate.Result h = results.get(2 + j - i - 1);
+                    WinRate.Result h = wins.between(2 + i, 2 + j);
                     headToHead
                             .addObject()
                             .put("a", r.name())

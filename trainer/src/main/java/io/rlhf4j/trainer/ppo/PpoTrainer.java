@@ -99,9 +99,7 @@ public final class PpoTrainer {
     public Outcome run(Path snapshot, Path sft, Path rewardModel, Path out, TokenStream ptx) throws IOException {
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
         RewardModel.requireTokenizerOf(sft, rewardModel);
-        if (config.gamma() > 0 && ptx == null) {
-            throw new IllegalArgumentException("gamma > 0 (PPO-ptx) needs pretraining text");
-        }
+        PretrainingMix mix = PretrainingMix.of(config.gamma(), ptx, config.seed(), config.ptxBatchSize(), "PPO");
         int window = Checkpoint.readConfig(sft).maxPositions();
         List<int[]> prompts = PromptSet.load(snapshot, "train", tokenizer, window);
         List<int[]> evalPrompts = PromptSet.load(snapshot, "validation", tokenizer, window);
@@ -139,7 +137,7 @@ public final class PpoTrainer {
                     tokenizer,
                     prompts,
                     evalPrompts,
-                    config.gamma() > 0 ? new PretrainingMix(ptx, config.seed() + 17, config.ptxBatchSize()) : null);
+                    mix);
             StageRunner.Progress progress = runner.train("ppo", training, stopAfter);
             double before = training.before;
             if (progress.step() < config.iterations()) {

@@ -74,9 +74,7 @@ public final class RlooTrainer {
     public Outcome run(Path snapshot, Path sft, Path rewardModel, Path out, TokenStream ptx) throws IOException {
         Tokenizer tokenizer = Checkpoint.readTokenizer(sft);
         RewardModel.requireTokenizerOf(sft, rewardModel);
-        if (config.gamma() > 0 && ptx == null) {
-            throw new IllegalArgumentException("gamma > 0 (RLOO with a pretraining mix) needs pretraining text");
-        }
+        PretrainingMix mix = PretrainingMix.of(config.gamma(), ptx, config.seed(), config.ptxBatchSize(), "RLOO");
         ModelConfig policyConfig = Checkpoint.readConfig(sft).withResidDropout(0.0);
         int window = policyConfig.maxPositions();
         List<int[]> prompts = PromptSet.load(snapshot, "train", tokenizer, window);
@@ -100,8 +98,6 @@ public final class RlooTrainer {
                         Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 RewardModel reward = RewardModel.load(rewardModel, manager);
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
-            PretrainingMix mix =
-                    config.gamma() > 0 ? new PretrainingMix(ptx, config.seed() + 17, config.ptxBatchSize()) : null;
             Training training = new Training(policy, reference, reward, optimizer, tokenizer, prompts, scored, mix);
             StageRunner.Progress progress = runner.train("rloo", training, stopAfter);
             if (progress.step() < config.iterations()) {

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
-import io.rlhf4j.core.checkpoint.SafeTensors;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.tokenizer.Tokenizer;
@@ -197,7 +196,7 @@ public final class RewardTrainer {
                     optimizer,
                     step);
             if (rm.trunk().adapter() != null) {
-                rm.trunk().adapter().load(SafeTensors.read(run.path().resolve(PeftAdapter.WEIGHTS)));
+                PeftAdapter.restore(run.path(), rm.trunk().adapter());
             }
             JsonNode first = JSONL.readTree(metrics.get(0));
             before = new Evaluation(

@@ -158,7 +158,7 @@ public final class SftTrainer {
             runner.state()
                     .saveFinal(
                             model.config(),
-                            weights.merged(),
+                            model.toTensors(),
                             tokenizer,
                             progress.metrics(),
                             manifest,
@@ -299,7 +299,7 @@ public final class SftTrainer {
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
             List<Tensor> keep = bestWeights;
-            state.save(model.config(), weights.merged(), optimizer, tokenizer, done, metrics, dir -> {
+            state.save(model.config(), model.toTensors(), optimizer, tokenizer, done, metrics, dir -> {
                 SafeTensors.write(dir.resolve(BEST), keep, Map.of());
                 weights.writeAdapter(dir);
             });
@@ -329,11 +329,6 @@ public final class SftTrainer {
             }
         }
 
-        /** The model as a checkpoint holds it: with the adapter merged in. */
-        List<Tensor> merged() {
-            return model.toTensors();
-        }
-
         void writeAdapter(Path dir) throws IOException {
             if (adapter != null) {
                 PeftAdapter.write(
@@ -350,7 +345,7 @@ public final class SftTrainer {
             if (adapter == null) {
                 return run.restore(model, optimizer, step);
             }
-            adapter.load(SafeTensors.read(run.path().resolve(PeftAdapter.WEIGHTS)));
+            PeftAdapter.restore(run.path(), adapter);
             optimizer.restore(SafeTensors.read(run.path().resolve(RunDirectory.OPTIMIZER)), step);
             return run.metricsUpTo(step);
         }
