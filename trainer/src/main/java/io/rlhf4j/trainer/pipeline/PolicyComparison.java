@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
@@ -30,8 +31,9 @@ public final class PolicyComparison {
     private PolicyComparison() {}
 
     /**
-     * Trains under {@code out} ({@code sft}, {@code rm}, one directory per policy; each resumes or is
-     * kept if already finished, though then its wall time is the resumed part's) and returns the table.
+     * Trains under {@code out} ({@code sft}, {@code rm}, one directory per policy; each resumes, or is
+     * kept if already finished, and then reported with {@code kept} instead of its time) and returns the
+     * table.
      */
     public static ObjectNode run(
             PipelineConfig config, List<String> policies, Path snapshot, Path base, Path out, PrintStream log)
@@ -52,7 +54,12 @@ public final class PolicyComparison {
         Path rm = out.resolve("rm");
         RewardTrainer.Outcome rmOutcome = pipeline.rewardModel(snapshot, sft, rm);
         List<Pipeline.PolicyRun> runs = new ArrayList<>();
+        // A stage an earlier comparison finished is kept as it is: its time here measures nothing.
+        List<String> kept = new ArrayList<>();
         for (String p : policies) {
+            if (Files.exists(out.resolve(p).resolve(Layout.TRAINING_MANIFEST))) {
+                kept.add(p);
+            }
             runs.add(pipeline.policy(p, snapshot, sft, rm, out));
         }
 
@@ -96,9 +103,13 @@ public final class PolicyComparison {
                 row.put("pretraining_loss", loss);
                 row.put("alignment_tax", loss - sftLoss);
                 long tokens = trainedTokens(r.dir());
-                row.put("seconds", r.seconds());
                 row.put("trained_tokens", tokens);
-                row.put("tokens_per_second", tokens / r.seconds());
+                if (kept.contains(r.name())) {
+                    row.put("kept", true);
+                } else {
+                    row.put("seconds", r.seconds());
+                    row.put("tokens_per_second", tokens / r.seconds());
+                }
                 if (!Double.isNaN(r.rewardAfter())) {
                     row.put("reward_before", r.rewardBefore());
                     row.put("reward_after", r.rewardAfter());

@@ -81,6 +81,7 @@ class PolicyComparisonTest {
                     .isCloseTo(r.get("pretraining_loss").asDouble() - sftLoss, within(1e-12));
             assertThat(r.get("trained_tokens").asLong()).isPositive();
             assertThat(r.get("tokens_per_second").asDouble()).isPositive();
+            assertThat(r.has("kept")).isFalse();
             assertThat(Path.of(r.get("dir").asText())).isDirectory();
         });
         assertThat(rows.get(0).has("reward_after")).isTrue();
@@ -93,6 +94,17 @@ class PolicyComparisonTest {
                 .forEach(h -> pairs.add(h.get("a").asText() + "-" + h.get("b").asText()));
         assertThat(pairs).containsExactly("ppo-dpo", "ppo-rloo", "dpo-rloo");
         assertThat(table.get("judge").asText()).startsWith("rm:");
+
+        // Run again on the same directory: every stage is kept, with the same verdicts and no time.
+        ObjectNode again =
+                PolicyComparison.run(config, List.of("ppo", "dpo", "rloo"), snapshot, BASE, tmp.resolve("out"), QUIET);
+        for (int i = 0; i < 3; i++) {
+            JsonNode r = again.get("policies").get(i);
+            assertThat(r.get("kept").asBoolean()).isTrue();
+            assertThat(r.has("seconds")).isFalse();
+            assertThat(r.get("win_rate_vs_sft").asDouble())
+                    .isEqualTo(rows.get(i).get("win_rate_vs_sft").asDouble());
+        }
     }
 
     @Test

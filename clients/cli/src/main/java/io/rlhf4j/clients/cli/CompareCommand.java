@@ -79,14 +79,17 @@ final class CompareCommand implements Callable<Integer> {
                 "%-6s %12s %12s %14s %11s %9s%n",
                 "policy", "win vs SFT", "win vs base", "alignment tax", "tokens/s", "wall s");
         for (JsonNode r : table.get("policies")) {
+            boolean kept = r.path("kept").asBoolean(false);
             System.out.printf(
-                    "%-6s %12.3f %12.3f %+14.4f %11.1f %9.1f%n",
+                    "%-6s %12.3f %12.3f %+14.4f %11s %9s%n",
                     r.get("policy").asText(),
                     r.get("win_rate_vs_sft").asDouble(),
                     r.get("win_rate_vs_base").asDouble(),
                     r.get("alignment_tax").asDouble(),
-                    r.get("tokens_per_second").asDouble(),
-                    r.get("seconds").asDouble());
+                    kept
+                            ? "kept"
+                            : String.format("%.1f", r.get("tokens_per_second").asDouble()),
+                    kept ? "kept" : String.format("%.1f", r.get("seconds").asDouble()));
         }
         for (JsonNode h : table.get("head_to_head")) {
             System.out.printf(
