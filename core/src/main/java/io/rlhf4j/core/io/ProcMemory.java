@@ -19,6 +19,11 @@ public final class ProcMemory {
         return kibField(Path.of("/proc", Long.toString(pid), "status"), "VmRSS:") * 1024;
     }
 
+    /** {@code VmHWM} of this process: its peak resident set since it started. */
+    public static long peakResidentBytes() {
+        return kibField(Path.of("/proc/self/status"), "VmHWM:") * 1024;
+    }
+
     private static long kibField(Path file, String field) {
         try {
             for (String line : Files.readAllLines(file)) {

@@ -15,17 +15,21 @@ import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.data.TokenStream;
+import io.rlhf4j.trainer.lora.FineTune;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.model.PretrainingMix;
 import io.rlhf4j.trainer.model.TokenLogprobs;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RankedExample;
 import io.rlhf4j.trainer.rm.RankingLoss;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -56,16 +60,26 @@ public final class DpoTrainer {
      */
     public record Evaluation(double loss, double accuracy, double margin) {}
 
-    /** What a run reports; {@code after} is null when it stopped early. */
-    public record Outcome(int steps, Evaluation before, Evaluation after) {}
+    /** What a run reports; {@code after} is null when it stopped early, {@code memory} the estimate printed. */
+    public record Outcome(int steps, Evaluation before, Evaluation after, MemoryEstimate memory) {}
 
     private final DpoConfig config;
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
+    private LoraConfig lora;
 
     public DpoTrainer(DpoConfig config, PrintStream log) {
         this.config = config;
         this.log = log;
+    }
+
+    /**
+     * Trains a LoRA adapter on the frozen SFT weights instead of every weight (null: full). The reference
+     * log-probabilities are the base's, read before the adapter trains.
+     */
+    public DpoTrainer withLora(LoraConfig lora) {
+        this.lora = lora;
+        return this;
     }
 
     public DpoTrainer stopAfter(int step) {
@@ -94,36 +108,47 @@ public final class DpoTrainer {
         ObjectNode configJson = JSON.valueToTree(config);
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
+        FineTune.record(configJson, lora);
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf("DPO: %,d training and %,d validation rankings, %d steps%n", train.size(), validation.size(), steps);
         if (runner.finished("")) {
-            return new Outcome(steps, null, null);
+            return new Outcome(steps, null, null, null);
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder policy =
+        // The reference's log-probs are computed once, up front: no second model is held.
+        MemoryEstimate memory = RankedExample.stepActivations(
+                        MemoryEstimate.of("DPO", modelConfig), train, config.rankingsPerStep(), true)
+                .pretrainingMix(mix)
+                .trained(lora, 0, 1)
+                .build()
+                .require();
+        log.println(memory.describe());
+        try (NDManager manager = TrainingDevice.newManager();
+                Decoder decoder =
                         Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
+            FineTune tune = FineTune.of(lora, decoder, config.seed(), sft, manager);
+            Decoder policy = tune.model();
             // The policy holds the SFT weights until a resume loads the run's: the reference's log-probs now.
             List<float[]> refTrain = completionLogprobs(policy, train);
             List<float[]> refValidation = completionLogprobs(policy, validation);
             Training training =
-                    new Training(policy, optimizer, train, refTrain, validation, refValidation, mix, steps, tokenizer);
+                    new Training(tune, optimizer, train, refTrain, validation, refValidation, mix, steps, tokenizer);
             StageRunner.Progress progress = runner.train("dpo", training, stopAfter);
             if (progress.step() < steps) {
-                return new Outcome(progress.step(), training.before, null);
+                return new Outcome(progress.step(), training.before, null, memory);
             }
             Evaluation after = evaluate(policy, validation, refValidation);
-            ObjectNode manifest = StageRunner.manifest(KIND, sft, List.of(), snapshot, config);
+            ObjectNode manifest = FineTune.record(StageRunner.manifest(KIND, sft, List.of(), snapshot, config), lora);
             manifest.putObject("metrics")
                     .put("validation_accuracy_before", training.before.accuracy())
                     .put("validation_accuracy", after.accuracy())
                     .put("validation_loss", after.loss())
                     .put("validation_margin", after.margin());
-            runner.state().saveFinal(policy.config(), policy.toTensors(), tokenizer, progress.metrics(), manifest);
+            tune.saveFinal(runner.state(), tokenizer, progress.metrics(), manifest);
             log.printf(
                     "DPO done: implicit-reward accuracy %.3f -> %.3f on validation rankings; policy in %s%n",
                     training.before.accuracy(), after.accuracy(), out);
-            return new Outcome(steps, training.before, after);
+            return new Outcome(steps, training.before, after, memory);
         }
     }
 
@@ -137,6 +162,7 @@ public final class DpoTrainer {
 
     /** DPO's steps: the ranking loss on implicit rewards of a batch of rankings, plus the ptx term. */
     private final class Training implements Stage {
+        private final FineTune tune;
         private final Decoder policy;
         private final AdamW optimizer;
         private final List<RankedExample> train;
@@ -150,7 +176,7 @@ public final class DpoTrainer {
         Evaluation before;
 
         Training(
-                Decoder policy,
+                FineTune tune,
                 AdamW optimizer,
                 List<RankedExample> train,
                 List<float[]> refTrain,
@@ -159,7 +185,8 @@ public final class DpoTrainer {
                 PretrainingMix ptx,
                 int steps,
                 Tokenizer tokenizer) {
-            this.policy = policy;
+            this.tune = tune;
+            this.policy = tune.model();
             this.optimizer = optimizer;
             this.train = train;
             this.refTrain = refTrain;
@@ -172,7 +199,7 @@ public final class DpoTrainer {
 
         @Override
         public List<String> resume(RunDirectory run, int step) throws IOException {
-            List<String> metrics = run.restore(policy, optimizer, step);
+            List<String> metrics = tune.restore(run, optimizer, step);
             JsonNode first = JSONL.readTree(metrics.get(0));
             before = new Evaluation(
                     first.get("val_loss").asDouble(),
@@ -191,7 +218,7 @@ public final class DpoTrainer {
         @Override
         public void beforeFirstStep() {
             policy.requireGradients();
-            params = policy.parameters();
+            params = tune.parameters();
         }
 
         @Override
@@ -268,7 +295,7 @@ public final class DpoTrainer {
 
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
-            state.save(policy.config(), policy.toTensors(), optimizer, tokenizer, done, metrics, null);
+            state.save(policy.config(), policy.toTensors(), optimizer, tokenizer, done, metrics, tune::writeAdapter);
         }
     }
 

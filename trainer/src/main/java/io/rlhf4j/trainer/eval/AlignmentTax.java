@@ -6,6 +6,7 @@ import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -24,7 +25,7 @@ public final class AlignmentTax {
     /** Validation loss of the model on up to {@code batches} windows of 8 x 128 held-out tokens. */
     public static double pretrainingLoss(Path model, int batches) throws IOException {
         TokenStream validation = validation(model);
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+        try (NDManager manager = TrainingDevice.newManager();
                 Decoder decoder = Decoder.load(model, manager)) {
             int seqLen = Math.min(128, decoder.config().maxPositions());
             int rows = 8;

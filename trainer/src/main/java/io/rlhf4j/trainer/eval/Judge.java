@@ -3,6 +3,7 @@ package io.rlhf4j.trainer.eval;
 import ai.djl.ndarray.NDManager;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.rm.RewardModel;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,7 +48,7 @@ public interface Judge extends AutoCloseable {
     /** A reward model's score of prompt + completion (+ EOS when the policy stopped). */
     static Judge rewardModel(Path dir, Path policy) throws IOException {
         RewardModel.requireTokenizerOf(policy, dir);
-        NDManager manager = NDManager.newBaseManager("PyTorch");
+        NDManager manager = TrainingDevice.newManager();
         RewardModel rm;
         try {
             rm = RewardModel.load(dir, manager);

@@ -7,6 +7,7 @@ import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -118,7 +119,7 @@ public final class WinRate {
     public static double[] scores(Path model, List<String> prompts, List<int[]> ids, Judge judge, Options o, int eosId)
             throws IOException {
         double[] out = new double[prompts.size()];
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+        try (NDManager manager = TrainingDevice.newManager();
                 Decoder decoder = Decoder.load(model, manager)) {
             Generator generator = new Generator(decoder, Checkpoint.readTokenizer(model));
             int window = decoder.config().maxPositions();

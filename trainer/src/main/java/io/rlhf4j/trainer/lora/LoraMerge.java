@@ -7,6 +7,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.LoraAdapter;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +37,7 @@ public final class LoraMerge {
             throw new IllegalArgumentException(adapterDir + " was trained on other base weights (sha256 "
                     + peft.baseWeightsSha256() + ") than " + base + "'s (" + sha + ")");
         }
-        try (NDManager m = NDManager.newBaseManager("PyTorch");
+        try (NDManager m = TrainingDevice.newManager();
                 Decoder model = Decoder.fromTensors(config, Checkpoint.readWeights(base), m, base.toString());
                 LoraAdapter adapter = LoraAdapter.fromTensors(peft.config(), peft.tensors(), model, m)) {
             model.attach(adapter);

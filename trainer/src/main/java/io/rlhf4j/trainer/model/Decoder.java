@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.training.GradientCollector;
 import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.core.checkpoint.TensorLayout;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
 import java.util.ArrayList;
@@ -18,6 +19,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.SplittableRandom;
 
 /**
@@ -37,12 +39,16 @@ public final class Decoder implements AutoCloseable {
     private final ModelConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> params;
+    /** False for a {@link #view}: the arrays belong to the model it was made from. */
+    private final boolean owner;
+
     private LoraAdapter adapter;
 
-    private Decoder(ModelConfig config, NDManager manager, Map<String, NDArray> params) {
+    private Decoder(ModelConfig config, NDManager manager, Map<String, NDArray> params, boolean owner) {
         this.config = config;
         this.manager = manager;
         this.params = params;
+        this.owner = owner;
     }
 
     public ModelConfig config() {
@@ -72,7 +78,7 @@ public final class Decoder implements AutoCloseable {
         for (Tensor t : ordered) {
             params.put(t.name(), Owned.copy(manager.create(t.data(), new Shape(t.shape()))));
         }
-        return new Decoder(config, manager, params);
+        return new Decoder(config, manager, params, true);
     }
 
     /**
@@ -81,8 +87,7 @@ public final class Decoder implements AutoCloseable {
      */
     public static List<Tensor> checkTensors(ModelConfig config, Map<String, Tensor> tensors, String source) {
         List<Tensor> ordered = new ArrayList<>();
-        for (Map.Entry<String, long[]> e :
-                io.rlhf4j.core.checkpoint.TensorLayout.shapes(config).entrySet()) {
+        for (Map.Entry<String, long[]> e : TensorLayout.shapes(config).entrySet()) {
             Tensor t = tensors.get(e.getKey());
             if (t == null) {
                 throw new CheckpointFormatException(source + ": tensor '" + e.getKey() + "' is missing");
@@ -113,8 +118,7 @@ public final class Decoder implements AutoCloseable {
         SplittableRandom rng = new SplittableRandom(seed);
         Map<String, NDArray> params = new LinkedHashMap<>();
         double residualStd = 0.02 / Math.sqrt(2.0 * config.numLayers());
-        for (Map.Entry<String, long[]> e :
-                io.rlhf4j.core.checkpoint.TensorLayout.shapes(config).entrySet()) {
+        for (Map.Entry<String, long[]> e : TensorLayout.shapes(config).entrySet()) {
             String name = e.getKey();
             long[] shape = e.getValue();
             float[] data = new float[(int) Tensor.numel(shape)];
@@ -133,7 +137,7 @@ public final class Decoder implements AutoCloseable {
             }
             params.put(name, Owned.copy(manager.create(data, new Shape(shape))));
         }
-        return new Decoder(config, manager, params);
+        return new Decoder(config, manager, params, true);
     }
 
     private static double gaussian(SplittableRandom rng) {
@@ -158,24 +162,15 @@ public final class Decoder implements AutoCloseable {
 
     /** Overwrites the parameters in place (for resuming from a checkpoint). */
     public void load(Map<String, Tensor> tensors) {
+        if (!owner) {
+            throw new IllegalStateException("a LoRA view shares its base's weights: load its adapter instead");
+        }
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             Tensor t = tensors.get(e.getKey());
             if (t == null) {
                 throw new CheckpointFormatException("tensor '" + e.getKey() + "' is missing");
             }
-            copyInto(e.getValue(), t.data());
-        }
-    }
-
-    /**
-     * Overwrites {@code target}'s values in place. Not {@code NDArray.set}: with the PyTorch engine it
-     * can leave the tensor reading a Java buffer that is later collected; arithmetic in place copies.
-     */
-    public static void copyInto(NDArray target, float[] data) {
-        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
-            scope.suppressNotUsedWarning();
-            NDArray source = Owned.copy(target.getManager().create(data, target.getShape()));
-            target.muli(0).addi(source);
+            Owned.overwrite(e.getValue(), t.data());
         }
     }
 
@@ -206,6 +201,17 @@ public final class Decoder implements AutoCloseable {
 
     public LoraAdapter adapter() {
         return adapter;
+    }
+
+    /**
+     * This model's frozen weights with {@code lora} attached, sharing every base array: how one base in
+     * memory carries PPO's policy, critic and reward model as adapters while the base alone is the
+     * reference. Closing the view frees nothing; the base must outlive it.
+     */
+    public Decoder view(LoraAdapter lora) {
+        Decoder v = new Decoder(config, manager, params, false);
+        v.attach(Objects.requireNonNull(lora, "lora"));
+        return v;
     }
 
     // ------------------------------------------------------------------ forward
@@ -245,9 +251,15 @@ public final class Decoder implements AutoCloseable {
 
         NDArray[] rope = llama ? rotaryCosSin(positions) : null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
-            x = llama
-                    ? llamaBlock(x, layer, rope, attnBias, cache, dropout, training)
-                    : gpt2Block(x, layer, attnBias, cache, dropout);
+            NDArray in = x;
+            int l = layer;
+            x = cache != null
+                    ? llama
+                            ? llamaBlock(in, l, rope, attnBias, cache, dropout, training)
+                            : gpt2Block(in, l, attnBias, cache, dropout)
+                    : Owned.keepingOnlyTheResult(() -> llama
+                            ? llamaBlock(in, l, rope, attnBias, null, dropout, training)
+                            : gpt2Block(in, l, attnBias, null, dropout));
         }
         return llama
                 ? rmsNorm(x, params.get("model.norm.weight"))
@@ -429,6 +441,8 @@ public final class Decoder implements AutoCloseable {
 
     @Override
     public void close() {
-        manager.close();
+        if (owner) {
+            manager.close();
+        }
     }
 }

@@ -161,7 +161,7 @@ public final class LoraAdapter implements AutoCloseable {
             if (t == null) {
                 throw new CheckpointFormatException("tensor '" + name + "' is missing");
             }
-            Decoder.copyInto(a, t.data());
+            Owned.overwrite(a, t.data());
         });
     }
 

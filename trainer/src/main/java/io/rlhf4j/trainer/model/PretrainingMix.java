@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.trainer.data.TokenStream;
 
 /**
@@ -44,10 +45,19 @@ public final class PretrainingMix {
         this.batchSize = batchSize;
     }
 
+    public int batchSize() {
+        return batchSize;
+    }
+
+    /** The length of the pretraining windows for a model of {@code config}. */
+    public static int window(ModelConfig config) {
+        return Math.min(config.maxPositions() - 1, WINDOW);
+    }
+
     /** The policy's mean next-token NLL over the windows drawn for {@code step} (differentiable). */
     public NDArray loss(Decoder policy, long step) {
         NDManager m = policy.manager();
-        int seq = Math.min(policy.config().maxPositions() - 1, WINDOW);
+        int seq = window(policy.config());
         long[] windows = text.randomBatch(seed, step, batchSize, seq);
         NDArray all = Owned.copy(m.create(windows, new Shape(batchSize, seq + 1)));
         NDArray positions = m.arange(0, seq, 1, DataType.INT64).reshape(1, seq).repeat(0, batchSize);

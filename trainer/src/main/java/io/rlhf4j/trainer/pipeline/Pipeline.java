@@ -19,6 +19,7 @@ import io.rlhf4j.trainer.rloo.RlooTrainer;
 import io.rlhf4j.trainer.rm.RankedExample;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.RewardTrainer;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import io.rlhf4j.trainer.sft.SftTrainer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -133,6 +134,7 @@ public final class Pipeline {
         switch (name) {
             case "ppo" -> {
                 PpoTrainer.Outcome o = new PpoTrainer(config.ppo(), log)
+                        .withLora(config.lora().config())
                         .run(
                                 snapshot,
                                 sft,
@@ -144,9 +146,11 @@ public final class Pipeline {
             }
             case "dpo" ->
                 new DpoTrainer(config.dpo(), log)
+                        .withLora(config.lora().config())
                         .run(snapshot, sft, dir, pretrainingText(config.dpo().gamma(), sft));
             case "rloo" -> {
                 RlooTrainer.Outcome o = new RlooTrainer(config.rloo(), log)
+                        .withLora(config.lora().config())
                         .run(
                                 snapshot,
                                 sft,
@@ -249,7 +253,7 @@ public final class Pipeline {
         if (!Files.exists(snapshot.resolve("rm.heldout.jsonl"))) {
             return Double.NaN;
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+        try (NDManager manager = TrainingDevice.newManager();
                 RewardModel model = RewardModel.load(rm, manager)) {
             List<RankedExample> examples = RankedExample.load(
                     snapshot,

@@ -49,8 +49,9 @@ public record PipelineConfig(
     }
 
     /**
-     * LoRA for SFT and the reward model ({@code rank} 0: every weight trains, the default). The stages'
-     * own {@code lr} still applies: a LoRA run usually wants a larger one (docs/notes.md).
+     * LoRA for every stage, SFT, the reward model and the policy stage ({@code rank} 0: every weight
+     * trains, the default). The stages' own {@code lr} still applies: a LoRA run usually wants a larger
+     * one (docs/notes.md).
      */
     public record Lora(int rank, double alpha, double dropout, List<String> targets) {
         public Lora {

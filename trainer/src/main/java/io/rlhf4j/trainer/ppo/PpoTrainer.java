@@ -18,15 +18,19 @@ import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.PaddedBatch;
 import io.rlhf4j.trainer.data.PromptSet;
 import io.rlhf4j.trainer.data.TokenStream;
+import io.rlhf4j.trainer.lora.FineTune;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.model.PretrainingMix;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.SampledReward;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -53,7 +57,7 @@ public final class PpoTrainer {
 
     /**
      * One iteration's figures (its metrics.jsonl row); {@code trainedTokens} counts the tokens that went
-     * through the policy's backward, once per PPO epoch.
+     * through the policy's backward, once per PPO epoch, and {@code seconds} is its wall time.
      */
     public record Stats(
             int iteration,
@@ -66,23 +70,37 @@ public final class PpoTrainer {
             double rolloutTokensPerSecond,
             double generationShare,
             double beta,
-            long trainedTokens) {}
+            long trainedTokens,
+            double seconds) {}
 
     /** One minibatch update's figures. */
     public record UpdateStats(double entropy, double clipFraction, double valueLoss, double ptxLoss) {}
 
-    /** What a run reports: mean reward-model score of fresh samples before and after. */
-    public record Outcome(List<Stats> iterations, double rewardBefore, double rewardAfter) {}
+    /**
+     * What a run reports: mean reward-model score of fresh samples before and after, and the memory estimate
+     * it printed (null: an earlier run had finished).
+     */
+    public record Outcome(List<Stats> iterations, double rewardBefore, double rewardAfter, MemoryEstimate memory) {}
 
     private final PpoConfig config;
     private final PpoLoss loss;
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
+    private LoraConfig lora;
 
     public PpoTrainer(PpoConfig config, PrintStream log) {
         this.config = config;
         this.loss = PpoLoss.of(config);
         this.log = log;
+    }
+
+    /**
+     * Trains LoRA adapters for policy and critic on frozen bases instead of every weight (null: full);
+     * {@link PpoModels} says which base each shares.
+     */
+    public PpoTrainer withLora(LoraConfig lora) {
+        this.lora = lora;
+        return this;
     }
 
     public PpoTrainer stopAfter(int iteration) {
@@ -114,47 +132,49 @@ public final class PpoTrainer {
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("reward_model", StageRunner.absolute(rewardModel));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
+        FineTune.record(configJson, lora);
         StageRunner runner = new StageRunner(out, KIND, configJson, config.iterations(), "iteration", log);
         if (runner.finished("")) {
-            return new Outcome(List.of(), Double.NaN, Double.NaN);
+            return new Outcome(List.of(), Double.NaN, Double.NaN, null);
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder policy =
-                        Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
-                Decoder reference =
-                        Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
-                RewardModel reward = RewardModel.load(rewardModel, manager);
-                ValueModel value = ValueModel.fromRewardModel(rewardModel, manager);
+        MemoryEstimate memory = memory(policyConfig, prompts, window, mix, PpoModels.sharesBase(sft, rewardModel, lora))
+                .require();
+        log.println(memory.describe());
+        try (NDManager manager = TrainingDevice.newManager();
+                PpoModels models = PpoModels.load(sft, rewardModel, policyConfig, lora, config.seed(), manager);
                 AdamW policyOptimizer = config.policyOptimizer().newAdamW(manager);
                 AdamW valueOptimizer = config.valueOptimizer().newAdamW(manager)) {
-            Training training = new Training(
-                    policy,
-                    reference,
-                    reward,
-                    value,
-                    policyOptimizer,
-                    valueOptimizer,
-                    tokenizer,
-                    prompts,
-                    evalPrompts,
-                    mix);
+            if (lora != null) {
+                log.printf(
+                        "PPO with LoRA: one frozen SFT base; the reward model %s%n",
+                        models.sharedRewardBase()
+                                ? "is an adapter on it too"
+                                : "has another base (not a LoRA run on this SFT) and is held apart");
+            }
+            Decoder policy = models.policy().model();
+            RewardModel reward = models.reward();
+            Training training =
+                    new Training(models, policyOptimizer, valueOptimizer, tokenizer, prompts, evalPrompts, mix);
             StageRunner.Progress progress = runner.train("ppo", training, stopAfter);
             double before = training.before;
             if (progress.step() < config.iterations()) {
-                return new Outcome(training.stats, before, Double.NaN);
+                return new Outcome(training.stats, before, Double.NaN, memory);
             }
             double after = meanScore(policy, reward, tokenizer, evalPrompts, config.seed() ^ 0x5EED);
-            ObjectNode manifest = StageRunner.manifest(
-                    KIND, sft, List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config);
+            ObjectNode manifest = FineTune.record(
+                    StageRunner.manifest(
+                            KIND, sft, List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config),
+                    lora);
             manifest.putObject("metrics").put("reward_before", before).put("reward_after", after);
-            runner.state().saveFinal(policy.config(), policy.toTensors(), tokenizer, progress.metrics(), manifest);
+            models.policy().saveFinal(runner.state(), tokenizer, progress.metrics(), manifest);
             log.printf("PPO done: mean reward %.3f -> %.3f; policy in %s%n", before, after, out);
-            return new Outcome(training.stats, before, after);
+            return new Outcome(training.stats, before, after, memory);
         }
     }
 
     /** PPO's iterations as steps: rollouts, minibatch updates, the next {@code beta}; a checkpoint after each. */
     private final class Training implements Stage {
+        private final FineTune tune;
         private final Decoder policy;
         private final Decoder reference;
         private final RewardModel reward;
@@ -172,20 +192,18 @@ public final class PpoTrainer {
         double before;
 
         Training(
-                Decoder policy,
-                Decoder reference,
-                RewardModel reward,
-                ValueModel value,
+                PpoModels models,
                 AdamW policyOptimizer,
                 AdamW valueOptimizer,
                 Tokenizer tokenizer,
                 List<int[]> prompts,
                 List<int[]> evalPrompts,
                 PretrainingMix ptx) {
-            this.policy = policy;
-            this.reference = reference;
-            this.reward = reward;
-            this.value = value;
+            this.tune = models.policy();
+            this.policy = tune.model();
+            this.reference = models.reference();
+            this.reward = models.reward();
+            this.value = models.value();
             this.policyOptimizer = policyOptimizer;
             this.valueOptimizer = valueOptimizer;
             this.tokenizer = tokenizer;
@@ -197,7 +215,7 @@ public final class PpoTrainer {
 
         @Override
         public List<String> resume(RunDirectory run, int step) throws IOException {
-            List<String> metrics = run.restore(policy, null, step);
+            List<String> metrics = tune.restore(run, null, step);
             Path out = run.path();
             value.load(SafeTensors.read(out.resolve(VALUE)));
             // Several optimizer steps per iteration: their counts (for Adam's bias correction) are in the metrics.
@@ -256,6 +274,7 @@ public final class PpoTrainer {
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
             state.save(policy.config(), policy.toTensors(), policyOptimizer, tokenizer, done, metrics, dir -> {
+                tune.writeAdapter(dir);
                 SafeTensors.write(dir.resolve(VALUE), value.toTensors(), Map.of());
                 SafeTensors.write(dir.resolve(VALUE_OPTIMIZER), valueOptimizer.stateTensors(), Map.of());
             });
@@ -309,7 +328,8 @@ public final class PpoTrainer {
                 rollouts.generatedTokens() / (generation / 1e9),
                 generation / total,
                 beta,
-                trainedTokens);
+                trainedTokens,
+                total / 1e9);
     }
 
     /** One minibatch update of policy and value. */
@@ -348,12 +368,32 @@ public final class PpoTrainer {
                         l.value().getFloat(),
                         ptxValue);
             }
-            AdamW.clipGradients(policy.parameters(), config.policyOptimizer().gradClip());
+            AdamW.clipGradients(
+                    policy.trainableParameters(), config.policyOptimizer().gradClip());
             AdamW.clipGradients(value.parameters(), config.valueOptimizer().gradClip());
-            policyOptimizer.step(policy.parameters(), config.policyOptimizer().lr());
+            policyOptimizer.step(
+                    policy.trainableParameters(), config.policyOptimizer().lr());
             valueOptimizer.step(value.parameters(), config.valueOptimizer().lr());
             return out;
         }
+    }
+
+    /**
+     * Reference and reward model frozen, policy and critic trained (full copies, or adapters on one or two
+     * bases); a minibatch goes through the policy's and the critic's backward together.
+     */
+    private MemoryEstimate memory(
+            ModelConfig policyConfig, List<int[]> prompts, int window, PretrainingMix mix, boolean shared) {
+        int longest =
+                Math.min(window, prompts.stream().mapToInt(p -> p.length).max().orElseThrow() + config.maxNewTokens());
+        MemoryEstimate.Builder b = MemoryEstimate.of("PPO", policyConfig)
+                .activations(config.minibatchSize(), longest, true)
+                .activations(config.minibatchSize(), longest, false)
+                .pretrainingMix(mix);
+        return (lora == null
+                        ? b.frozen(2).trained(2).saves(2)
+                        : b.frozen(shared ? 1 : 2).adapters(lora, 3, 2).saves(2))
+                .build();
     }
 
     private double meanScore(Decoder model, RewardModel reward, Tokenizer tokenizer, List<int[]> prompts, long seed) {

@@ -17,6 +17,7 @@ import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -78,7 +79,7 @@ public final class Pretrainer {
         log.printf("corpus: %,d training tokens, %,d validation tokens%n", train.size(), validation.size());
 
         ModelConfig modelConfig = config.modelConfig(tokenizer.bosId(), tokenizer.eosId());
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+        try (NDManager manager = TrainingDevice.newManager();
                 Decoder model = Decoder.initialise(modelConfig, manager, config.seed());
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
             log.printf(

@@ -17,17 +17,21 @@ import io.rlhf4j.trainer.data.PromptSet;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.generate.Generation;
 import io.rlhf4j.trainer.generate.Generator;
+import io.rlhf4j.trainer.lora.FineTune;
 import io.rlhf4j.trainer.model.Decoder;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.model.PretrainingMix;
 import io.rlhf4j.trainer.model.TokenLogprobs;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.rm.RewardModel;
 import io.rlhf4j.trainer.rm.SampledReward;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -49,16 +53,29 @@ public final class RlooTrainer {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 
-    /** What a run reports: mean reward-model score of fresh samples before and after (NaN: stopped early). */
-    public record Outcome(int iterations, double rewardBefore, double rewardAfter) {}
+    /**
+     * What a run reports: mean reward-model score of fresh samples before and after (NaN: stopped early), and
+     * the memory estimate it printed.
+     */
+    public record Outcome(int iterations, double rewardBefore, double rewardAfter, MemoryEstimate memory) {}
 
     private final RlooConfig config;
     private final PrintStream log;
     private int stopAfter = Integer.MAX_VALUE;
+    private LoraConfig lora;
 
     public RlooTrainer(RlooConfig config, PrintStream log) {
         this.config = config;
         this.log = log;
+    }
+
+    /**
+     * Trains a LoRA adapter on the frozen SFT weights instead of every weight (null: full); the reference
+     * is then the base itself, so one copy of the SFT weights is held instead of two.
+     */
+    public RlooTrainer withLora(LoraConfig lora) {
+        this.lora = lora;
+        return this;
     }
 
     public RlooTrainer stopAfter(int iteration) {
@@ -87,29 +104,47 @@ public final class RlooTrainer {
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("reward_model", StageRunner.absolute(rewardModel));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
+        FineTune.record(configJson, lora);
         StageRunner runner = new StageRunner(out, KIND, configJson, config.iterations(), "iteration", log);
         if (runner.finished("")) {
-            return new Outcome(config.iterations(), Double.NaN, Double.NaN);
+            return new Outcome(config.iterations(), Double.NaN, Double.NaN, null);
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder policy =
-                        Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
+        // An iteration's samples share one backward.
+        int longest =
+                Math.min(window, prompts.stream().mapToInt(p -> p.length).max().orElseThrow() + config.maxNewTokens());
+        // The reward model and the reference, which under LoRA is the base the policy's adapter rides on.
+        MemoryEstimate memory = MemoryEstimate.of("RLOO", policyConfig)
+                .frozen(lora == null ? 2 : 1)
+                .activations((long) config.promptsPerIteration() * config.k(), longest, true)
+                .pretrainingMix(mix)
+                .trained(lora, 0, 1)
+                .build()
+                .require();
+        log.println(memory.describe());
+        try (NDManager manager = TrainingDevice.newManager();
                 Decoder reference =
                         Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
+                Decoder trained = lora != null
+                        ? null
+                        : Decoder.fromTensors(policyConfig, Checkpoint.readWeights(sft), manager, sft.toString());
                 RewardModel reward = RewardModel.load(rewardModel, manager);
                 AdamW optimizer = config.optimizer().newAdamW(manager)) {
-            Training training = new Training(policy, reference, reward, optimizer, tokenizer, prompts, scored, mix);
+            FineTune tune = FineTune.of(lora, lora != null ? reference : trained, config.seed(), sft, manager);
+            Decoder policy = tune.model();
+            Training training = new Training(tune, reference, reward, optimizer, tokenizer, prompts, scored, mix);
             StageRunner.Progress progress = runner.train("rloo", training, stopAfter);
             if (progress.step() < config.iterations()) {
-                return new Outcome(progress.step(), training.before, Double.NaN);
+                return new Outcome(progress.step(), training.before, Double.NaN, memory);
             }
             double after = meanScore(policy, reward, tokenizer, scored);
-            ObjectNode manifest = StageRunner.manifest(
-                    KIND, sft, List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config);
+            ObjectNode manifest = FineTune.record(
+                    StageRunner.manifest(
+                            KIND, sft, List.of(new StageRunner.Input("reward_model", rewardModel)), snapshot, config),
+                    lora);
             manifest.putObject("metrics").put("reward_before", training.before).put("reward_after", after);
-            runner.state().saveFinal(policy.config(), policy.toTensors(), tokenizer, progress.metrics(), manifest);
+            tune.saveFinal(runner.state(), tokenizer, progress.metrics(), manifest);
             log.printf("RLOO done: mean reward %.3f -> %.3f; policy in %s%n", training.before, after, out);
-            return new Outcome(config.iterations(), training.before, after);
+            return new Outcome(config.iterations(), training.before, after, memory);
         }
     }
 
@@ -126,6 +161,7 @@ public final class RlooTrainer {
 
     /** RLOO's iterations as steps: sample, score, one REINFORCE update; a checkpoint after each. */
     private final class Training implements Stage {
+        private final FineTune tune;
         private final Decoder policy;
         private final Decoder reference;
         private final RewardModel reward;
@@ -138,7 +174,7 @@ public final class RlooTrainer {
         double before;
 
         Training(
-                Decoder policy,
+                FineTune tune,
                 Decoder reference,
                 RewardModel reward,
                 AdamW optimizer,
@@ -146,7 +182,8 @@ public final class RlooTrainer {
                 List<int[]> prompts,
                 List<int[]> scored,
                 PretrainingMix ptx) {
-            this.policy = policy;
+            this.tune = tune;
+            this.policy = tune.model();
             this.reference = reference;
             this.reward = reward;
             this.optimizer = optimizer;
@@ -159,7 +196,7 @@ public final class RlooTrainer {
         @Override
         public List<String> resume(RunDirectory run, int step) throws IOException {
             // One optimizer step per iteration, so the step reached is Adam's step count too.
-            return run.restore(policy, optimizer, step);
+            return tune.restore(run, optimizer, step);
         }
 
         @Override
@@ -172,7 +209,7 @@ public final class RlooTrainer {
             // The reference holds the SFT weights: the policy as it was before any iteration, resumed or not.
             before = meanScore(reference, reward, tokenizer, scored);
             policy.requireGradients();
-            params = policy.parameters();
+            params = tune.parameters();
         }
 
         @Override
@@ -291,7 +328,7 @@ public final class RlooTrainer {
 
         @Override
         public void save(StageState state, int done, List<String> metrics) throws IOException {
-            state.save(policy.config(), policy.toTensors(), optimizer, tokenizer, done, metrics, null);
+            state.save(policy.config(), policy.toTensors(), optimizer, tokenizer, done, metrics, tune::writeAdapter);
         }
     }
 }

@@ -3,6 +3,7 @@ package io.rlhf4j.trainer.rm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.tokenizer.Tokenizer;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -54,5 +55,20 @@ public record RankedExample(String labeler, List<int[]> sequences, int[] ranks, 
             }
         }
         return out;
+    }
+
+    /**
+     * What a step of {@code perStep} rankings puts through one backward, every completion of each, into
+     * {@code estimate}: with the vocabulary's logits for a policy (DPO), without for a reward model.
+     */
+    public static MemoryEstimate.Builder stepActivations(
+            MemoryEstimate.Builder estimate, List<RankedExample> examples, int perStep, boolean logits) {
+        long rows = examples.stream().mapToLong(e -> e.sequences().size()).max().orElseThrow() * perStep;
+        int longest = examples.stream()
+                .flatMap(e -> e.sequences().stream())
+                .mapToInt(q -> q.length)
+                .max()
+                .orElseThrow();
+        return estimate.activations(rows, longest, logits);
     }
 }

@@ -16,16 +16,19 @@ import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
 import io.rlhf4j.trainer.data.PaddedBatch;
+import io.rlhf4j.trainer.lora.FineTune;
 import io.rlhf4j.trainer.lora.PeftAdapter;
 import io.rlhf4j.trainer.model.Decoder;
 import io.rlhf4j.trainer.model.LoraAdapter;
 import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.model.Owned;
 import io.rlhf4j.trainer.optim.AdamW;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import io.rlhf4j.trainer.sft.SftExample;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -52,8 +55,8 @@ public final class RewardTrainer {
     /** Validation figures. */
     public record Evaluation(double loss, double accuracy, Map<String, Double> accuracyByLabeler) {}
 
-    /** What a finished run reports. */
-    public record Outcome(int steps, Evaluation before, Evaluation after, double biasShift) {}
+    /** What a run reports; {@code memory} is the estimate it printed (null: an earlier run had finished). */
+    public record Outcome(int steps, Evaluation before, Evaluation after, double biasShift, MemoryEstimate memory) {}
 
     private final RmConfig config;
     private final PrintStream log;
@@ -95,17 +98,21 @@ public final class RewardTrainer {
         ObjectNode configJson = JSON.valueToTree(config);
         configJson.put("sft", StageRunner.absolute(sft));
         configJson.put("snapshot", StageRunner.absolute(snapshot));
-        if (lora != null) {
-            configJson.set("lora", JSON.valueToTree(lora));
-        }
+        FineTune.record(configJson, lora);
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf(
                 "reward model: %,d training and %,d validation rankings, %d steps%n",
                 train.size(), validation.size(), steps);
         if (runner.finished("")) {
-            return new Outcome(steps, null, null, 0);
+            return new Outcome(steps, null, null, 0, null);
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
+        MemoryEstimate memory = RankedExample.stepActivations(
+                        MemoryEstimate.of("reward model", modelConfig), train, config.rankingsPerStep(), false)
+                .trained(lora, 1, 1)
+                .build()
+                .require();
+        log.println(memory.describe());
+        try (NDManager manager = TrainingDevice.newManager();
                 RewardModel rm = RewardModel.initialise(
                         Decoder.fromTensors(modelConfig, Checkpoint.readWeights(sft), manager, sft.toString()),
                         config.seed());
@@ -127,15 +134,13 @@ public final class RewardTrainer {
             Training training = new Training(rm, optimizer, train, validation, steps, modelConfig, tokenizer, adapter);
             StageRunner.Progress progress = runner.train("rm", training, stopAfter);
             if (progress.step() < steps) {
-                return new Outcome(progress.step(), training.before, null, 0);
+                return new Outcome(progress.step(), training.before, null, 0, memory);
             }
             Evaluation before = training.before;
             Evaluation after = evaluate(rm, validation);
             double shift = centreOnDemonstrations(rm, snapshot, tokenizer, modelConfig.maxPositions());
             ObjectNode manifest = StageRunner.manifest(KIND, sft, List.of(), snapshot, config);
-            if (lora != null) {
-                manifest.set("lora", JSON.valueToTree(lora));
-            }
+            FineTune.record(manifest, lora);
             ObjectNode m = manifest.putObject("metrics");
             m.put("validation_accuracy_before", before.accuracy());
             m.put("validation_accuracy", after.accuracy());
@@ -146,7 +151,7 @@ public final class RewardTrainer {
             log.printf(
                     "reward model done: validation accuracy %.3f -> %.3f; checkpoint in %s%n",
                     before.accuracy(), after.accuracy(), out);
-            return new Outcome(steps, before, after, shift);
+            return new Outcome(steps, before, after, shift, memory);
         }
     }
 
@@ -161,6 +166,8 @@ public final class RewardTrainer {
         private final Tokenizer tokenizer;
         private final AtomicDirectory.Filler adapter;
         private Map<String, NDArray> params;
+        private long tokens;
+        private long started;
         Evaluation before;
 
         Training(
@@ -217,6 +224,7 @@ public final class RewardTrainer {
         public void beforeFirstStep() {
             rm.requireGradients();
             params = rm.parameters();
+            started = System.nanoTime();
         }
 
         @Override
@@ -231,6 +239,11 @@ public final class RewardTrainer {
                 try (GradientCollector gc = Engine.getEngine("PyTorch").newGradientCollector()) {
                     NDArray total = null;
                     for (RankedExample e : batch) {
+                        tokens += (long) e.sequences().size()
+                                * e.sequences().stream()
+                                        .mapToInt(q -> q.length)
+                                        .max()
+                                        .orElse(0);
                         NDArray l = RankingLoss.loss(rewards(rm, e.sequences()), e.ranks());
                         total = total == null ? l : total.add(l);
                     }
@@ -249,7 +262,9 @@ public final class RewardTrainer {
                     .put("step", step + 1)
                     .put("loss", loss)
                     .put("lr", lr)
-                    .put("grad_norm", norm);
+                    .put("grad_norm", norm)
+                    // padded positions through forward and backward, over the training loop so far
+                    .put("tokens_per_s", tokens / ((System.nanoTime() - started) / 1e9));
             if (checkpointAt(step + 1)) {
                 Evaluation ev = evaluate(rm, validation);
                 row.put("val_loss", ev.loss()).put("val_accuracy", ev.accuracy());

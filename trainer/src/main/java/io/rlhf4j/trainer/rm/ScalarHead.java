@@ -95,18 +95,29 @@ public final class ScalarHead {
     /** The trunk's checkpoint tensors followed by the head's. */
     public List<Tensor> tensorsWith(Decoder trunk) {
         List<Tensor> out = new ArrayList<>(trunk.toTensors());
-        out.add(new Tensor(WEIGHT, weight.getShape().getShape(), weight.toFloatArray()));
-        out.add(new Tensor(BIAS, new long[] {1}, bias.toFloatArray()));
+        out.addAll(toTensors());
         return out;
+    }
+
+    /** The head's own two tensors. */
+    public List<Tensor> toTensors() {
+        return List.of(
+                new Tensor(WEIGHT, weight.getShape().getShape(), weight.toFloatArray()),
+                new Tensor(BIAS, new long[] {1}, bias.toFloatArray()));
+    }
+
+    /** An independent copy (PPO's critic starts as the reward model's head and then trains apart from it). */
+    public ScalarHead copy() {
+        return new ScalarHead(weight.duplicate(), bias.duplicate());
     }
 
     /** Overwrites the head in place from a checkpoint's tensors (resume). */
     public void load(Map<String, Tensor> tensors) {
-        Decoder.copyInto(weight, tensors.get(WEIGHT).data());
-        Decoder.copyInto(bias, tensors.get(BIAS).data());
+        Owned.overwrite(weight, tensors.get(WEIGHT).data());
+        Owned.overwrite(bias, tensors.get(BIAS).data());
     }
 
     public void shiftBias(float delta) {
-        Decoder.copyInto(bias, new float[] {bias.toFloatArray()[0] + delta});
+        Owned.overwrite(bias, new float[] {bias.toFloatArray()[0] + delta});
     }
 }

@@ -13,17 +13,18 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.EpochOrder;
-import io.rlhf4j.trainer.lora.PeftAdapter;
+import io.rlhf4j.trainer.lora.FineTune;
 import io.rlhf4j.trainer.model.Decoder;
-import io.rlhf4j.trainer.model.LoraAdapter;
 import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.optim.AdamW;
 import io.rlhf4j.trainer.pretrain.CausalLmStep;
 import io.rlhf4j.trainer.rm.RewardModel;
+import io.rlhf4j.trainer.run.MemoryEstimate;
 import io.rlhf4j.trainer.run.RunDirectory;
 import io.rlhf4j.trainer.run.Stage;
 import io.rlhf4j.trainer.run.StageRunner;
 import io.rlhf4j.trainer.run.StageState;
+import io.rlhf4j.trainer.run.TrainingDevice;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -47,8 +48,9 @@ public final class SftTrainer {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper JSONL = new ObjectMapper();
 
-    /** What a finished run reports. */
-    public record Outcome(int steps, double bestValidationLoss, int bestStep, double firstValidationLoss) {}
+    /** What a run reports; {@code memory} is the estimate it printed (null: an earlier run had finished). */
+    public record Outcome(
+            int steps, double bestValidationLoss, int bestStep, double firstValidationLoss, MemoryEstimate memory) {}
 
     private final SftConfig config;
     private final PrintStream log;
@@ -103,28 +105,29 @@ public final class SftTrainer {
         configJson.put("snapshot", StageRunner.absolute(snapshot));
         // Part of the run's identity: a resumed run must keep selecting by the same criterion.
         configJson.put("selection", selectionRm == null ? "validation_loss" : StageRunner.absolute(selectionRm));
-        if (lora != null) {
-            configJson.set("lora", JSON.valueToTree(lora));
-        }
+        FineTune.record(configJson, lora);
         StageRunner runner = new StageRunner(out, KIND, configJson, steps, "step", log);
         log.printf(
                 "SFT: %,d training and %,d validation demonstrations, %d epochs of %d steps%n",
                 train.size(), validation.size(), config.epochs(), perEpoch);
         if (runner.finished("")) {
-            return new Outcome(steps, Double.NaN, 0, Double.NaN);
+            return new Outcome(steps, Double.NaN, 0, Double.NaN, null);
         }
-        try (NDManager manager = NDManager.newBaseManager("PyTorch");
-                Decoder model =
+        int longest = train.stream().mapToInt(SftExample::length).max().orElseThrow();
+        // A full run's checkpoint saves the model and the best weights so far.
+        MemoryEstimate memory = MemoryEstimate.of("SFT", modelConfig)
+                .frozen(selectionRm == null ? 0 : 1)
+                .activations(config.batchSize(), longest, true)
+                .trained(lora, 0, 2)
+                .build()
+                .require();
+        log.println(memory.describe());
+        try (NDManager manager = TrainingDevice.newManager();
+                Decoder decoder =
                         Decoder.fromTensors(modelConfig, Checkpoint.readWeights(base), manager, base.toString());
                 AdamW optimizer = config.optimizer().newAdamW(manager);
                 RewardModel selector = selectionRm == null ? null : RewardModel.load(selectionRm, manager)) {
-            Weights weights = lora == null
-                    ? new Weights(model, null, null, null)
-                    : new Weights(
-                            model,
-                            LoraAdapter.initialise(lora, model, config.seed(), manager),
-                            StageRunner.absolute(base),
-                            Checkpoint.weightsSha256(base));
+            FineTune weights = FineTune.of(lora, decoder, config.seed(), base, manager);
             Training training =
                     new Training(weights, optimizer, selector, train, validation, steps, perEpoch, tokenizer);
             StageRunner.Progress progress = runner.train("sft", training, stopAfter);
@@ -132,14 +135,12 @@ public final class SftTrainer {
             int bestStep = training.bestStep;
             double first = training.first;
             if (progress.step() < steps) {
-                return new Outcome(progress.step(), best, bestStep, first);
+                return new Outcome(progress.step(), best, bestStep, first, memory);
             }
             // The result is the best checkpoint, with its lineage.
             weights.load(toMap(training.bestWeights));
             ObjectNode manifest = StageRunner.manifest(KIND, base, List.of(), snapshot, config);
-            if (lora != null) {
-                manifest.set("lora", JSON.valueToTree(lora));
-            }
+            FineTune.record(manifest, lora);
             ObjectNode m = manifest.putObject("metrics");
             m.put("selected_by", selector == null ? "validation_loss" : "reward_model");
             if (selector != null) {
@@ -155,14 +156,7 @@ public final class SftTrainer {
             m.put("steps", steps);
             m.put("train_examples", train.size());
             m.put("validation_examples", validation.size());
-            runner.state()
-                    .saveFinal(
-                            model.config(),
-                            model.toTensors(),
-                            tokenizer,
-                            progress.metrics(),
-                            manifest,
-                            weights::writeAdapter);
+            weights.saveFinal(runner.state(), tokenizer, progress.metrics(), manifest);
             log.printf(
                     "SFT done: %s %.4f -> %.4f (best at step %d); checkpoint in %s%n",
                     selector == null ? "validation loss" : "validation reward",
@@ -170,7 +164,7 @@ public final class SftTrainer {
                     selector == null ? best : -best,
                     bestStep,
                     out);
-            return new Outcome(steps, best, bestStep, first);
+            return new Outcome(steps, best, bestStep, first, memory);
         }
     }
 
@@ -179,7 +173,7 @@ public final class SftTrainer {
      * {@code eval_every}, each epoch's end and the last step, keeping the best weights so far.
      */
     private final class Training implements Stage {
-        private final Weights weights;
+        private final FineTune weights;
         private final Decoder model;
         private final AdamW optimizer;
         private final RewardModel selector;
@@ -191,6 +185,7 @@ public final class SftTrainer {
         private final List<int[]> selectionPrompts;
         private CausalLmStep trainer;
         private long tokens;
+        private long positions;
         private long started;
         double best = Double.POSITIVE_INFINITY;
         int bestStep;
@@ -198,7 +193,7 @@ public final class SftTrainer {
         double first = Double.NaN;
 
         Training(
-                Weights weights,
+                FineTune weights,
                 AdamW optimizer,
                 RewardModel selector,
                 List<SftExample> train,
@@ -265,13 +260,17 @@ public final class SftTrainer {
             CausalLmStep.Result r = trainer.step(p.windows, p.weights, p.keyMask, p.rows, p.seqLen, lr);
             int done = step + 1;
             tokens += p.targets;
-            double tps = tokens / ((System.nanoTime() - started) / 1e9);
+            positions += (long) p.rows * p.seqLen;
+            double seconds = (System.nanoTime() - started) / 1e9;
+            double tps = tokens / seconds;
             ObjectNode row = JSONL.createObjectNode()
                     .put("step", done)
                     .put("loss", r.loss())
                     .put("lr", lr)
                     .put("grad_norm", r.gradNorm())
-                    .put("tokens_per_s", tps);
+                    .put("tokens_per_s", tps)
+                    // every padded position goes through forward and backward: what MFU counts
+                    .put("sequence_tokens_per_s", positions / seconds);
             if (checkpointAt(done)) {
                 double val = selection(model, validation, selector, selectionPrompts, tokenizer, row);
                 if (val < best) {
@@ -303,51 +302,6 @@ public final class SftTrainer {
                 SafeTensors.write(dir.resolve(BEST), keep, Map.of());
                 weights.writeAdapter(dir);
             });
-        }
-    }
-
-    /**
-     * What SFT trains and saves: every weight of {@code model}, or only {@code adapter}'s on the frozen
-     * base (attached to the model, so its forward is base plus update), whose name and weight digest the
-     * adapter records.
-     */
-    private record Weights(Decoder model, LoraAdapter adapter, String baseName, String baseSha256) {
-        Weights {
-            model.attach(adapter);
-        }
-
-        /** The tensors that train: the best checkpoint keeps these. */
-        List<Tensor> trained() {
-            return adapter == null ? model.toTensors() : adapter.toTensors();
-        }
-
-        void load(Map<String, Tensor> tensors) {
-            if (adapter == null) {
-                model.load(tensors);
-            } else {
-                adapter.load(tensors);
-            }
-        }
-
-        void writeAdapter(Path dir) throws IOException {
-            if (adapter != null) {
-                PeftAdapter.write(
-                        dir,
-                        adapter,
-                        baseName,
-                        baseSha256,
-                        model.config().family().name());
-            }
-        }
-
-        /** Restores a run: the adapter from its PEFT file (the merged weights cannot be split again). */
-        List<String> restore(RunDirectory run, AdamW optimizer, int step) throws IOException {
-            if (adapter == null) {
-                return run.restore(model, optimizer, step);
-            }
-            PeftAdapter.restore(run.path(), adapter);
-            optimizer.restore(SafeTensors.read(run.path().resolve(RunDirectory.OPTIMIZER)), step);
-            return run.metricsUpTo(step);
         }
     }
 

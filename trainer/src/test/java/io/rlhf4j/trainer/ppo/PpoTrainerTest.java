@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * PPO on the demo base model (standing in for SFT) against a reward model that learnt to prefer praise:
  * the mean reward of fresh samples must rise.
  */
-class PpoTrainerTest {
+public class PpoTrainerTest {
 
     static final PrintStream QUIET = new PrintStream(java.io.OutputStream.nullOutputStream());
     static final Path BASE = Path.of("..", "demo", "base-model");
@@ -37,7 +37,7 @@ class PpoTrainerTest {
         rm = PraiseWorld.rewardModel(snapshot, BASE, tmp.resolve("rm"), QUIET);
     }
 
-    static PpoConfig config(int iterations, double gamma) {
+    public static PpoConfig config(int iterations, double gamma) {
         return PpoConfig.builder()
                 .iterations(iterations)
                 .rolloutsPerIteration(10)

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
  * world's rankings, its checkpoint is an ordinary reward model (merged trunk and head) with the adapter
  * beside it, and an interrupted run resumes to the same adapter and head bit for bit.
  */
-class LoraRewardTest {
+public class LoraRewardTest {
 
     static final PrintStream QUIET = new PrintStream(java.io.OutputStream.nullOutputStream());
     static final Path BASE = Path.of("..", "demo", "base-model");
@@ -28,7 +28,7 @@ class LoraRewardTest {
     @TempDir
     Path tmp;
 
-    static RmConfig config() {
+    public static RmConfig config() {
         return RmConfig.builder()
                 .epochs(3)
                 .rankingsPerStep(4)

@@ -94,8 +94,12 @@ final class PipelineCommand implements Callable<Integer> {
     @Option(names = "--progress", paramLabel = "FILE", description = "keep {stage, progress, snapshot} JSON here")
     Path progressFile;
 
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() throws Exception {
+        device.use();
         PipelineRequest request = requestFile != null ? PipelineRequest.read(requestFile) : fromFlags();
         PipelineConfig config = PipelineConfig.defaults()
                 .with(request.config(), requestFile != null ? requestFile.toString() : "--config");

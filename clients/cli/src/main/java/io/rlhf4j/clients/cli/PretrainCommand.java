@@ -87,8 +87,12 @@ final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--seed")
     long seed = D.seed();
 
+    @picocli.CommandLine.Mixin
+    DeviceOption device;
+
     @Override
     public Integer call() throws Exception {
+        device.use();
         PretrainConfig config = PretrainConfig.builder()
                 .vocabSize(vocabSize)
                 .dim(dim)

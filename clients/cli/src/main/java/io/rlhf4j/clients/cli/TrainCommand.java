@@ -87,8 +87,12 @@ final class TrainCommand {
         @picocli.CommandLine.Mixin
         LoraOptions lora;
 
+        @picocli.CommandLine.Mixin
+        DeviceOption device;
+
         @Override
         public Integer call() throws Exception {
+            device.use();
             SftConfig config = StageConfig.resolve(SftConfig.defaults(), configFile, spec, SftConfig.class);
             new SftTrainer(config, System.err).withLora(lora.config()).run(snapshot, model, out);
             return 0;
@@ -151,8 +155,12 @@ final class TrainCommand {
         @picocli.CommandLine.Mixin
         LoraOptions lora;
 
+        @picocli.CommandLine.Mixin
+        DeviceOption device;
+
         @Override
         public Integer call() throws Exception {
+            device.use();
             var config = StageConfig.resolve(
                     io.rlhf4j.trainer.rm.RmConfig.defaults(), configFile, spec, io.rlhf4j.trainer.rm.RmConfig.class);
             var o = new io.rlhf4j.trainer.rm.RewardTrainer(config, System.err)
@@ -250,14 +258,22 @@ final class TrainCommand {
         @Option(names = "--seed")
         long seed = D.seed();
 
+        @picocli.CommandLine.Mixin
+        LoraOptions lora;
+
+        @picocli.CommandLine.Mixin
+        DeviceOption device;
+
         @Override
         public Integer call() throws Exception {
+            device.use();
             var config = StageConfig.resolve(
                     io.rlhf4j.trainer.ppo.PpoConfig.defaults(),
                     configFile,
                     spec,
                     io.rlhf4j.trainer.ppo.PpoConfig.class);
             new io.rlhf4j.trainer.ppo.PpoTrainer(config, System.err)
+                    .withLora(lora.config())
                     .run(snapshot, sft, rm, out, pretrainingText(config.gamma(), sft));
             return 0;
         }
@@ -334,10 +350,19 @@ final class TrainCommand {
         @Option(names = "--seed")
         long seed = D.seed();
 
+        @picocli.CommandLine.Mixin
+        LoraOptions lora;
+
+        @picocli.CommandLine.Mixin
+        DeviceOption device;
+
         @Override
         public Integer call() throws Exception {
+            device.use();
             DpoConfig config = StageConfig.resolve(DpoConfig.defaults(), configFile, spec, DpoConfig.class);
-            new DpoTrainer(config, System.err).run(snapshot, sft, out, pretrainingText(config.gamma(), sft));
+            new DpoTrainer(config, System.err)
+                    .withLora(lora.config())
+                    .run(snapshot, sft, out, pretrainingText(config.gamma(), sft));
             return 0;
         }
     }
@@ -405,10 +430,19 @@ final class TrainCommand {
         @Option(names = "--seed")
         long seed = D.seed();
 
+        @picocli.CommandLine.Mixin
+        LoraOptions lora;
+
+        @picocli.CommandLine.Mixin
+        DeviceOption device;
+
         @Override
         public Integer call() throws Exception {
+            device.use();
             RlooConfig config = StageConfig.resolve(RlooConfig.defaults(), configFile, spec, RlooConfig.class);
-            new RlooTrainer(config, System.err).run(snapshot, sft, rm, out, pretrainingText(config.gamma(), sft));
+            new RlooTrainer(config, System.err)
+                    .withLora(lora.config())
+                    .run(snapshot, sft, rm, out, pretrainingText(config.gamma(), sft));
             return 0;
         }
     }

@@ -404,6 +404,76 @@ class CliTest {
     }
 
     @Test
+    void aDeviceThisBuildCannotReachIsRefusedInOneLineAndCpuTrains() throws IOException {
+        Path snap = sftSnapshot();
+        for (String device : List.of("cuda:7", "tpu")) {
+            Run r = run(
+                    "train",
+                    "sft",
+                    "--snapshot",
+                    snap.toString(),
+                    "--model",
+                    model.toString(),
+                    "--out",
+                    tmp.resolve("bad").toString(),
+                    "--device",
+                    device);
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err().strip()).doesNotContain("\n").contains("--device");
+        }
+        assertThat(tmp.resolve("bad")).doesNotExist();
+        Run cpu = run(
+                "train",
+                "sft",
+                "--snapshot",
+                snap.toString(),
+                "--model",
+                model.toString(),
+                "--out",
+                tmp.resolve("cpu").toString(),
+                "--epochs",
+                "1",
+                "--device",
+                "cpu");
+        assertThat(cpu.code()).as(cpu.err()).isZero();
+    }
+
+    @Test
+    void aRunThatCannotFitInMemoryIsRefusedWithItsEstimateBeforeAnythingIsLoaded() throws IOException {
+        // The tiny model's files with a 50B-parameter shape: far past any machine's memory, and never read.
+        Path huge = Files.createDirectories(tmp.resolve("huge"));
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "model.safetensors")) {
+            Files.copy(model.resolve(f), huge.resolve(f));
+        }
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(model.resolve("config.json").toFile());
+        config.put("hidden_size", 8192)
+                .put("intermediate_size", 28672)
+                .put("num_hidden_layers", 64)
+                .put("num_attention_heads", 64)
+                .put("num_key_value_heads", 8)
+                .put("head_dim", 128);
+        json.writeValue(huge.resolve("config.json").toFile(), config);
+        Path out = tmp.resolve("huge-sft");
+        Run r = run(
+                "train",
+                "sft",
+                "--snapshot",
+                sftSnapshot().toString(),
+                "--model",
+                huge.toString(),
+                "--out",
+                out.toString());
+        assertThat(r.code()).isEqualTo(1);
+        List<String> lines = r.err().strip().lines().toList();
+        assertThat(lines.get(lines.size() - 1))
+                .startsWith("rlhf4j train sft: SFT memory estimate: weights ")
+                .contains("--lora-rank");
+        assertThat(out).doesNotExist();
+    }
+
+    @Test
     void adminCommandsPromoteAndRollBackOnARunningServerAndFailWithOneLine() throws Exception {
         Path export = tmp.resolve("export");
         assertThat(run("export", "--model", model.toString(), "--out", export.toString())
