@@ -264,7 +264,7 @@ public final class PipelineBenchmark {
     }
 
     /** Random words until the text is at least {@code tokens} tokens long in this tokenizer. */
-    private static String text(Tokenizer tokenizer, SplittableRandom rng, int tokens) {
+    static String text(Tokenizer tokenizer, SplittableRandom rng, int tokens) {
         StringBuilder b = new StringBuilder();
         while (tokenizer.encode(b.toString(), false).length < tokens) {
             b.append(b.isEmpty() ? "" : " ").append(WORDS[rng.nextInt(WORDS.length)]);
@@ -282,7 +282,7 @@ public final class PipelineBenchmark {
         return p;
     }
 
-    private static double lastMetric(Path run, String field) throws IOException {
+    static double lastMetric(Path run, String field) throws IOException {
         double value = Double.NaN;
         for (String line : Files.readAllLines(run.resolve(RunDirectory.METRICS))) {
             JsonNode row = JSON.readTree(line);

@@ -8,6 +8,7 @@ import io.rlhf4j.core.io.SharedData;
 import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.exporter.bench.ExportBenchmark;
+import io.rlhf4j.trainer.bench.FineTuneBenchmark;
 import io.rlhf4j.trainer.bench.ModelBenchmark;
 import io.rlhf4j.trainer.bench.PipelineBenchmark;
 import io.rlhf4j.trainer.importer.Llama2cImporter;
@@ -29,7 +30,9 @@ import picocli.CommandLine.Option;
             "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
             "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
                     + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
-                    + "snapshot).",
+                    + "snapshot); then full fine-tuning against LoRA (--lora-rank) for a GPT-2-small-sized Llama and "
+                    + "Qwen2.5-0.5B's shape (random weights): each stage's memory estimate, peak resident memory, "
+                    + "tokens/s and MFU against this machine's measured fp32 matmul rate.",
             "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's; and per "
                     + "--families family at Qwen2.5-0.5B's shape (random weights, --family-layers layers): import of "
                     + "a bf16 sharded HF checkpoint, ONNX and GGUF export times, ORT decode tokens/s at batch 1 and 8, "
@@ -131,6 +134,19 @@ final class BenchCommand implements Callable<Integer> {
     boolean skipGpt2;
 
     @Option(
+            names = "--lora-rank",
+            defaultValue = "16",
+            description = "pipeline: the LoRA rank set against full fine-tuning (default ${DEFAULT-VALUE})")
+    int loraRank;
+
+    @Option(
+            names = "--finetune-shapes",
+            split = ",",
+            defaultValue = "gpt2-small,qwen2.5-0.5b",
+            description = "pipeline: the shapes of the full-vs-LoRA rows, or none (default ${DEFAULT-VALUE})")
+    List<String> finetuneShapes;
+
+    @Option(
             names = "--new-tokens",
             defaultValue = "64",
             description = "generated tokens per sequence (default ${DEFAULT-VALUE})")
@@ -205,6 +221,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             if (suite == Suite.pipeline || suite == Suite.all) {
                 pipeline(storiesCkpt, gpt2Ckpt, work);
+                fineTuning(work);
             }
             if (suite == Suite.serve || suite == Suite.all) {
                 System.out.println("== serve: rlhf4j serve over loopback, streaming clients, " + newTokens
@@ -379,6 +396,44 @@ final class BenchCommand implements Callable<Integer> {
                     gpt2Ckpt,
                     PipelineBenchmark.Sizes.tiny(),
                     work.resolve("pipeline-gpt2"));
+        }
+    }
+
+    /** Full fine-tuning against LoRA on random-weight checkpoints of real models' shapes. */
+    private void fineTuning(Path work) throws Exception {
+        if (finetuneShapes.contains("none")) {
+            return;
+        }
+        double sgemm = FineTuneBenchmark.sgemmFlops(2048);
+        System.out.printf(
+                "== pipeline, full vs LoRA r=%d: fp32 matmul (2048^2, best of 5) runs at %.1f GFLOP/s here: MFU's "
+                        + "denominator%n",
+                loraRank, sgemm / 1e9);
+        FineTuneBenchmark bench = new FineTuneBenchmark(System.out, sgemm);
+        io.rlhf4j.trainer.model.LoraConfig lora = io.rlhf4j.trainer.model.LoraConfig.of(loraRank, 2.0 * loraRank);
+        for (String shape : finetuneShapes) {
+            ModelConfig config = switch (shape) {
+                // GPT-2-small's size in the Llama family, which LoRA adapts (as the serve peer's weights)
+                case "gpt2-small" -> ModelConfig.llama(32_000, 768, 2048, 12, 12, 12, 1024);
+                case "qwen2.5-0.5b" ->
+                    ModelConfig.rotary(
+                            io.rlhf4j.core.config.ModelFamily.QWEN2, 151_936, 896, 4864, 24, 14, 2, 64, 32_768, true);
+                default ->
+                    throw new IllegalArgumentException(
+                            "--finetune-shapes takes gpt2-small and qwen2.5-0.5b (or none), not '" + shape + "'");
+            };
+            Path dir = work.resolve("finetune-" + shape);
+            Tokenizer tok = new ByteLevelBpeTrainer(300)
+                    .train(
+                            List.of("once upon a time there was a little girl named lily"),
+                            work.resolve("tok-" + shape));
+            ModelConfig withTokens = config.withSpecialTokens(tok.bosId(), tok.eosId());
+            try (NDManager m = NDManager.newBaseManager("PyTorch");
+                    Decoder d = Decoder.initialise(withTokens, m, 1)) {
+                Checkpoint.write(dir.resolve("base"), withTokens, d.toTensors(), tok, null);
+            }
+            bench.run(shape + " shape (random weights)", dir.resolve("base"), lora, dir.resolve("runs"));
+            AtomicDirectory.deleteRecursively(dir);
         }
     }
 
