@@ -11,6 +11,7 @@ import io.rlhf4j.core.io.ProcMemory;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.trainer.data.TokenStream;
 import io.rlhf4j.trainer.model.LoraConfig;
+import io.rlhf4j.trainer.model.Precision;
 import io.rlhf4j.trainer.model.PretrainingMix;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.ppo.PpoTrainer;
@@ -86,25 +87,32 @@ public final class FineTuneBenchmark {
         }
     }
 
-    /** Full fine-tuning and then {@code lora} on {@code checkpoint}, in {@code work} (deleted afterwards). */
+    /**
+     * Full fine-tuning, then {@code lora} on a base held in fp32 and in fp16, on {@code checkpoint}, in
+     * {@code work} (deleted afterwards).
+     */
     public List<Row> run(String name, Path checkpoint, LoraConfig lora, Path work) throws IOException {
         ModelConfig config = Checkpoint.readConfig(checkpoint);
         out.printf(
                 "%s: %,d parameters; %s; each stage in a JVM of its own, its peak resident memory (VmHWM)%n",
                 name, config.parameterCount(), describe(SIZES));
-        out.printf("  %-6s %-14s %12s %10s %10s %6s%n", "mode", "stage", "estimate GiB", "peak GiB", "tokens/s", "MFU");
+        out.printf(
+                "  %-11s %-14s %12s %10s %10s %6s%n", "mode", "stage", "estimate GiB", "peak GiB", "tokens/s", "MFU");
         List<Row> rows = new ArrayList<>();
         try {
             Path snapshot = work.resolve("snapshot");
             PipelineBenchmark.writeSnapshot(snapshot, Checkpoint.readTokenizer(checkpoint), SIZES);
-            for (LoraConfig mode : java.util.Arrays.asList(null, lora)) {
-                String label = mode == null ? "full" : "lora" + mode.rank();
-                Path dir = work.resolve(label);
+            LoraConfig fp32 = lora.withBasePrecision(Precision.FP32);
+            for (LoraConfig mode : java.util.Arrays.asList(null, fp32, fp32.withBasePrecision(Precision.FP16))) {
+                String label = mode == null
+                        ? "full"
+                        : "lora" + mode.rank() + " " + mode.basePrecision().id();
+                Path dir = work.resolve(label.replace(' ', '-'));
                 boolean refused = false;
                 for (Stage stage : Stage.values()) {
                     if (refused) {
                         out.printf(
-                                "  %-6s %-14s   not run: it needs the refused stage before it%n", label, stage.label);
+                                "  %-11s %-14s   not run: it needs the refused stage before it%n", label, stage.label);
                         continue;
                     }
                     Row row = toRow(label, stage, launch(stage, mode, checkpoint, snapshot, dir), config);
@@ -158,6 +166,7 @@ public final class FineTuneBenchmark {
                 stage.name(),
                 lora == null ? "0" : Integer.toString(lora.rank()),
                 lora == null ? "0" : Double.toString(lora.alpha()),
+                lora == null ? "fp32" : lora.basePrecision().id(),
                 checkpoint.toString(),
                 snapshot.toString(),
                 dir.toString(),
@@ -185,7 +194,7 @@ public final class FineTuneBenchmark {
     private Row toRow(String mode, Stage stage, Result r, ModelConfig config) {
         double estimate = r.estimateBytes() / GIB;
         if (r.refused()) {
-            out.printf("  %-6s %-14s %12.2f   refused: %s%n", mode, stage.label, estimate, r.message());
+            out.printf("  %-11s %-14s %12.2f   refused: %s%n", mode, stage.label, estimate, r.message());
             return new Row(mode, stage.label, estimate, true, Double.NaN, Double.NaN, Double.NaN);
         }
         Row row = new Row(
@@ -197,22 +206,24 @@ public final class FineTuneBenchmark {
                 r.tokensPerSecond(),
                 r.flopsPerSecond() / sgemmFlops);
         out.printf(
-                "  %-6s %-14s %12.2f %10.2f %10.1f %5.0f%%%n",
+                "  %-11s %-14s %12.2f %10.2f %10.1f %5.0f%%%n",
                 mode, stage.label, row.estimateGib(), row.peakGib(), row.tokensPerSecond(), 100 * row.mfu());
         return row;
     }
 
     /**
-     * One stage in this JVM, as {@link #launch} starts it: {@code STAGE RANK ALPHA CHECKPOINT SNAPSHOT
-     * DIR RESULT}; rank 0 is full fine-tuning. Writes a {@link Result} to {@code RESULT}.
+     * One stage in this JVM, as {@link #launch} starts it: {@code STAGE RANK ALPHA BASE_PRECISION
+     * CHECKPOINT SNAPSHOT DIR RESULT}; rank 0 is full fine-tuning. Writes a {@link Result} to {@code RESULT}.
      */
     public static void main(String[] args) throws IOException {
         Stage stage = Stage.valueOf(args[0]);
         int rank = Integer.parseInt(args[1]);
-        LoraConfig lora = rank == 0 ? null : LoraConfig.of(rank, Double.parseDouble(args[2]));
-        Path checkpoint = Path.of(args[3]);
-        Path snapshot = Path.of(args[4]);
-        Path dir = Path.of(args[5]);
+        LoraConfig lora = rank == 0
+                ? null
+                : LoraConfig.of(rank, Double.parseDouble(args[2])).withBasePrecision(Precision.parse(args[3]));
+        Path checkpoint = Path.of(args[4]);
+        Path snapshot = Path.of(args[5]);
+        Path dir = Path.of(args[6]);
         ModelConfig config = Checkpoint.readConfig(checkpoint);
         Path sft = dir.resolve("sft");
         Path rm = dir.resolve("rm");
@@ -248,7 +259,7 @@ public final class FineTuneBenchmark {
         } catch (MemoryEstimate.TooLarge e) {
             result = new Result(true, e.estimate().total(), 0, Double.NaN, Double.NaN, e.reason());
         }
-        JSON.writeValue(Path.of(args[6]).toFile(), result);
+        JSON.writeValue(Path.of(args[7]).toFile(), result);
     }
 
     private static Result ran(MemoryEstimate memory, double tokensPerSecond, double flopsPerSecond) {

@@ -44,8 +44,8 @@ public final class FineTune {
     }
 
     /**
-     * Trains {@code base} itself when {@code lora} is null; otherwise a fresh seeded adapter on it, whose
-     * adapter file records {@code baseDir} (the checkpoint {@code base} was read from) and its digest.
+     * Trains {@code base} itself when {@code lora} is null; otherwise a fresh seeded adapter on it (the
+     * base then held in the config's precision, for every other view of it too), whose adapter file records {@code baseDir} (the checkpoint {@code base} was read from) and its digest.
      */
     public static FineTune of(LoraConfig lora, Decoder base, long seed, Path baseDir, NDManager manager)
             throws IOException {
@@ -53,6 +53,7 @@ public final class FineTune {
             return new FineTune(base, null, null, null);
         }
         LoraAdapter adapter = LoraAdapter.initialise(lora, base, seed, manager);
+        base.freeze(lora.basePrecision());
         return new FineTune(
                 base.view(adapter), adapter, StageRunner.absolute(baseDir), Checkpoint.weightsSha256(baseDir));
     }

@@ -1,8 +1,6 @@
 package io.rlhf4j.trainer.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -132,19 +130,12 @@ public final class Decoder implements AutoCloseable {
                         || name.endsWith("mlp.c_proj.weight");
                 double std = residual ? residualStd : 0.02;
                 for (int i = 0; i < data.length; i++) {
-                    data[i] = (float) (gaussian(rng) * std);
+                    data[i] = (float) (Ops.gaussian(rng) * std);
                 }
             }
             params.put(name, Owned.copy(manager.create(data, new Shape(shape))));
         }
         return new Decoder(config, manager, params, true);
-    }
-
-    private static double gaussian(SplittableRandom rng) {
-        // Box-Muller: SplittableRandom has no nextGaussian on Java 17.
-        double u1 = rng.nextDouble();
-        double u2 = rng.nextDouble();
-        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     /**
@@ -154,10 +145,18 @@ public final class Decoder implements AutoCloseable {
     public List<Tensor> toTensors() {
         List<Tensor> out = new ArrayList<>(params.size());
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            out.add(new Tensor(
-                    e.getKey(), e.getValue().getShape().getShape(), e.getValue().toFloatArray()));
+            out.add(new Tensor(e.getKey(), e.getValue().getShape().getShape(), floats(e.getValue())));
         }
         return adapter == null ? out : adapter.merge(out);
+    }
+
+    private static float[] floats(NDArray p) {
+        if (p.getDataType() == DataType.FLOAT32) {
+            return p.toFloatArray();
+        }
+        try (NDArray wide = p.toType(DataType.FLOAT32, false)) {
+            return wide.toFloatArray();
+        }
     }
 
     /** Overwrites the parameters in place (for resuming from a checkpoint). */
@@ -165,6 +164,7 @@ public final class Decoder implements AutoCloseable {
         if (!owner) {
             throw new IllegalStateException("a LoRA view shares its base's weights: load its adapter instead");
         }
+        requireFp32("loaded in place");
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
             Tensor t = tensors.get(e.getKey());
             if (t == null) {
@@ -182,6 +182,7 @@ public final class Decoder implements AutoCloseable {
         if (adapter != null) {
             adapter.requireGradients();
         } else {
+            requireFp32("trained in full");
             params.values().forEach(p -> p.setRequiresGradient(true));
         }
     }
@@ -214,6 +215,60 @@ public final class Decoder implements AutoCloseable {
         return v;
     }
 
+    /**
+     * Holds this model's matrices (projections, embeddings, unembedding) in {@code precision} from now on,
+     * for a base that only carries adapters; norms and biases stay fp32, and every matrix is widened to
+     * fp32 where a forward uses it. Views made before or after see the same arrays. The model can then
+     * neither train in full nor be loaded in place.
+     */
+    public void freeze(Precision precision) {
+        if (precision == Precision.FP32) {
+            return;
+        }
+        if (!owner || !config.family().rotary()) {
+            throw new IllegalArgumentException(
+                    "only a Llama-family base model (not a view of one) is held in " + precision.id());
+        }
+        List<String> matrices = new ArrayList<>();
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            if (e.getValue().getShape().dimension() == 2 && e.getValue().getDataType() != precision.type()) {
+                float largest;
+                try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    largest = e.getValue().abs().max().getFloat();
+                }
+                if (largest > 65504f) { // checked before any is converted, so a refusal changes nothing
+                    throw new IllegalArgumentException(
+                            e.getKey() + " holds " + largest + ", beyond fp16's range (65504): keep this base in fp32");
+                }
+                matrices.add(e.getKey());
+            }
+        }
+        for (String name : matrices) {
+            NDArray p = params.get(name);
+            params.put(name, p.toType(precision.type(), false));
+            p.close();
+        }
+    }
+
+    private void requireFp32(String what) {
+        if (params.values().stream().anyMatch(p -> p.getDataType() != DataType.FLOAT32)) {
+            throw new IllegalStateException("a base held in half precision carries adapters; it is not " + what);
+        }
+    }
+
+    /** The parameter {@code name} in fp32, widened for this use if held in half precision (null if absent). */
+    private NDArray weight(String name, NDArray input) {
+        NDArray p = params.get(name);
+        if (p == null || p.getDataType() == DataType.FLOAT32) {
+            return p;
+        }
+        // The widened copy lives as the forward's other intermediates do, in the input's manager.
+        NDArray wide = p.toType(DataType.FLOAT32, false);
+        wide.attach(input.getManager());
+        return wide;
+    }
+
     // ------------------------------------------------------------------ forward
 
     /**
@@ -235,10 +290,10 @@ public final class Decoder implements AutoCloseable {
         float dropout = training ? (float) config.residDropout() : 0f;
 
         NDArray x = llama
-                ? embed(ids, params.get("model.embed_tokens.weight"))
-                : embed(ids, params.get("transformer.wte.weight"))
-                        .add(embed(positions, params.get("transformer.wpe.weight")));
-        x = dropout(x, dropout);
+                ? Ops.embed(ids, params.get("model.embed_tokens.weight")).toType(DataType.FLOAT32, false)
+                : Ops.embed(ids, params.get("transformer.wte.weight"))
+                        .add(Ops.embed(positions, params.get("transformer.wpe.weight")));
+        x = Ops.dropout(x, dropout);
 
         // allowed[b, 0, i, j]: query i (absolute past + i) sees key j if j <= past + i and j is real.
         NDArray qIndex = m.arange(past, total, 1, DataType.INT64).reshape(t, 1);
@@ -249,7 +304,7 @@ public final class Decoder implements AutoCloseable {
         }
         NDArray attnBias = allowed.logicalNot().toType(DataType.FLOAT32, false).mul(MASKED);
 
-        NDArray[] rope = llama ? rotaryCosSin(positions) : null;
+        NDArray[] rope = llama ? Ops.rotaryCosSin(positions, config.inverseFrequencies()) : null;
         for (int layer = 0; layer < config.numLayers(); layer++) {
             NDArray in = x;
             int l = layer;
@@ -268,11 +323,11 @@ public final class Decoder implements AutoCloseable {
 
     /** Projects hidden states [.., D] to vocabulary logits [.., V]. */
     public NDArray logits(NDArray hidden) {
-        NDArray unembed = params.get("lm_head.weight");
+        NDArray unembed = weight("lm_head.weight", hidden);
         if (unembed == null) {
-            unembed = params.get(config.family().rotary() ? "model.embed_tokens.weight" : "transformer.wte.weight");
+            unembed = weight(config.family().rotary() ? "model.embed_tokens.weight" : "transformer.wte.weight", hidden);
         }
-        return linear(hidden, unembed, null);
+        return Ops.linear(hidden, unembed, null);
     }
 
     /** {@link #hidden} followed by {@link #logits}: [B, T, V]. */
@@ -295,21 +350,21 @@ public final class Decoder implements AutoCloseable {
         NDArray q = projectHeads(h, p + "self_attn.q_proj", p + "self_attn.q_norm.weight", heads, training);
         NDArray k = projectHeads(h, p + "self_attn.k_proj", p + "self_attn.k_norm.weight", kvHeads, training);
         NDArray v = projectHeads(h, p + "self_attn.v_proj", null, kvHeads, training);
-        q = applyRotary(q, rope[0], rope[1]);
-        k = applyRotary(k, rope[0], rope[1]);
+        q = Ops.applyRotary(q, rope[0], rope[1]);
+        k = Ops.applyRotary(k, rope[0], rope[1]);
         if (cache != null) {
             NDArray[] kv = cache.append(layer, k, v);
             k = kv[0];
             v = kv[1];
         }
-        NDArray attn = attention(q, k, v, attnBias, heads / kvHeads);
-        x = x.add(dropout(project(attn, p + "self_attn.o_proj", training), dropout));
+        NDArray attn = Ops.attention(q, k, v, attnBias, heads / kvHeads);
+        x = x.add(Ops.dropout(project(attn, p + "self_attn.o_proj", training), dropout));
 
         h = rmsNorm(x, params.get(p + "post_attention_layernorm.weight"));
         NDArray gate = project(h, p + "mlp.gate_proj", training);
         NDArray up = project(h, p + "mlp.up_proj", training);
         NDArray mlp = project(gate.mul(Activation.sigmoid(gate)).mul(up), p + "mlp.down_proj", training);
-        return x.add(dropout(mlp, dropout));
+        return x.add(Ops.dropout(mlp, dropout));
     }
 
     /**
@@ -328,7 +383,7 @@ public final class Decoder implements AutoCloseable {
 
     /** A Llama-family projection (its bias where the checkpoint has one) plus the adapter's update. */
     private NDArray project(NDArray x, String module, boolean training) {
-        NDArray y = linear(x, params.get(module + ".weight"), params.get(module + ".bias"));
+        NDArray y = Ops.linear(x, weight(module + ".weight", x), params.get(module + ".bias"));
         NDArray delta = adapter == null ? null : adapter.delta(x, module, training);
         return delta == null ? y : y.add(delta);
     }
@@ -355,52 +410,15 @@ public final class Decoder implements AutoCloseable {
             k = kv[0];
             v = kv[1];
         }
-        NDArray attn = attention(q, k, v, attnBias, 1);
+        NDArray attn = Ops.attention(q, k, v, attnBias, 1);
         NDArray proj = attn.matMul(params.get(p + "attn.c_proj.weight")).add(params.get(p + "attn.c_proj.bias"));
-        x = x.add(dropout(proj, dropout));
+        x = x.add(Ops.dropout(proj, dropout));
 
         h = layerNorm(x, params.get(p + "ln_2.weight"), params.get(p + "ln_2.bias"));
         NDArray fc = h.matMul(params.get(p + "mlp.c_fc.weight")).add(params.get(p + "mlp.c_fc.bias"));
-        NDArray mlp = geluTanh(fc).matMul(params.get(p + "mlp.c_proj.weight")).add(params.get(p + "mlp.c_proj.bias"));
-        return x.add(dropout(mlp, dropout));
-    }
-
-    /** Scaled dot-product attention; q [B,H,T,hd], k/v [B,KVH,S,hd]; returns [B,T,H*hd]. */
-    private NDArray attention(NDArray q, NDArray k, NDArray v, NDArray attnBias, int groups) {
-        long b = q.getShape().get(0);
-        long t = q.getShape().get(2);
-        if (groups > 1) {
-            // Grouped-query attention: query head h reads key/value head h / groups, as HF's repeat_kv.
-            long kvHeads = k.getShape().get(1);
-            long s = k.getShape().get(2);
-            long hd = k.getShape().get(3);
-            k = k.expandDims(2).repeat(2, groups).reshape(b, kvHeads * groups, s, hd);
-            v = v.expandDims(2).repeat(2, groups).reshape(b, kvHeads * groups, s, hd);
-        }
-        double scale = 1.0 / Math.sqrt(q.getShape().get(3));
-        NDArray scores =
-                q.matMul(k.transpose(0, 1, 3, 2)).mul(Owned.scalar(q, scale)).add(attnBias);
-        NDArray out = scores.softmax(-1).matMul(v);
-        return out.transpose(0, 2, 1, 3).reshape(b, t, -1);
-    }
-
-    /** cos and sin [B, 1, T, headDim] for HF's rotate-half rotary embedding. */
-    private NDArray[] rotaryCosSin(NDArray positions) {
-        float[] invFreq = config.inverseFrequencies();
-        NDArray freqs = positions
-                .toType(DataType.FLOAT32, false)
-                .expandDims(-1)
-                .mul(Owned.copy(positions.getManager().create(invFreq)));
-        NDArray emb = NDArrays.concat(new NDList(freqs, freqs), -1).expandDims(1);
-        return new NDArray[] {emb.cos(), emb.sin()};
-    }
-
-    private static NDArray applyRotary(NDArray x, NDArray cos, NDArray sin) {
-        long half = x.getShape().get(3) / 2;
-        NDArray x1 = x.get(new NDIndex("..., :{}", half));
-        NDArray x2 = x.get(new NDIndex("..., {}:", half));
-        NDArray rotated = NDArrays.concat(new NDList(x2.neg(), x1), -1);
-        return x.mul(cos).add(rotated.mul(sin));
+        NDArray mlp =
+                Ops.geluTanh(fc).matMul(params.get(p + "mlp.c_proj.weight")).add(params.get(p + "mlp.c_proj.bias"));
+        return x.add(Ops.dropout(mlp, dropout));
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
@@ -413,30 +431,6 @@ public final class Decoder implements AutoCloseable {
         return x.getNDArrayInternal()
                 .layerNorm(x, new Shape(config.hiddenSize()), weight, bias, (float) config.normEps())
                 .singletonOrThrow();
-    }
-
-    /** GPT-2's "gelu_new": the tanh approximation. */
-    private static NDArray geluTanh(NDArray x) {
-        NDArray inner =
-                x.add(x.mul(x).mul(x).mul(Owned.scalar(x, 0.044715))).mul(Owned.scalar(x, Math.sqrt(2.0 / Math.PI)));
-        return x.mul(Owned.scalar(x, 0.5)).mul(inner.tanh().add(1));
-    }
-
-    private static NDArray embed(NDArray ids, NDArray table) {
-        return ids.getNDArrayInternal()
-                .embedding(ids, table, ai.djl.ndarray.types.SparseFormat.DENSE)
-                .singletonOrThrow();
-    }
-
-    private static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
-        return x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
-    }
-
-    private static NDArray dropout(NDArray x, float p) {
-        if (p <= 0f) {
-            return x;
-        }
-        return x.getNDArrayInternal().dropout(x, p, true).singletonOrThrow();
     }
 
     @Override

@@ -10,9 +10,10 @@ import java.util.Map;
  * A LoRA adapter's shape (Hu et al. 2021, as PEFT configures it): rank {@code r}, {@code alpha} (the
  * update is scaled by {@code alpha / r}), dropout on the adapter's input while training, and the
  * projections it adapts, by HF module name ({@code q_proj} ... {@code down_proj}; {@code q} ...
- * {@code down} are accepted for them).
+ * {@code down} are accepted for them), and the {@link Precision} the frozen base is held in (not part of
+ * PEFT's config: it is how this run holds the base, not what the adapter is).
  */
-public record LoraConfig(int rank, double alpha, double dropout, List<String> targets) {
+public record LoraConfig(int rank, double alpha, double dropout, List<String> targets, Precision basePrecision) {
 
     /** Short name to HF module path inside a layer, for the Llama family. */
     public static final Map<String, String> MODULES = modules();
@@ -41,6 +42,17 @@ public record LoraConfig(int rank, double alpha, double dropout, List<String> ta
             throw new IllegalArgumentException("LoRA needs at least one target module");
         }
         targets = List.copyOf(normalised);
+        basePrecision = basePrecision == null ? Precision.FP32 : basePrecision;
+    }
+
+    /** An adapter on a base held in fp32. */
+    public LoraConfig(int rank, double alpha, double dropout, List<String> targets) {
+        this(rank, alpha, dropout, targets, Precision.FP32);
+    }
+
+    /** These settings with the base held in {@code precision}. */
+    public LoraConfig withBasePrecision(Precision precision) {
+        return new LoraConfig(rank, alpha, dropout, targets, precision);
     }
 
     /** Every projection, as QLoRA and OpenRLHF's defaults adapt them. */

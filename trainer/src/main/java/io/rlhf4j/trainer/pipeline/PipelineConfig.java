@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.trainer.dpo.DpoConfig;
 import io.rlhf4j.trainer.model.LoraConfig;
+import io.rlhf4j.trainer.model.Precision;
 import io.rlhf4j.trainer.ppo.PpoConfig;
 import io.rlhf4j.trainer.rloo.RlooConfig;
 import io.rlhf4j.trainer.rm.RmConfig;
@@ -50,27 +51,28 @@ public record PipelineConfig(
 
     /**
      * LoRA for every stage, SFT, the reward model and the policy stage ({@code rank} 0: every weight
-     * trains, the default). The stages' own {@code lr} still applies: a LoRA run usually wants a larger
-     * one (docs/notes.md).
+     * trains, the default), the frozen base held in {@code base_precision} ({@code fp32} or {@code fp16}).
+     * The stages' own {@code lr} still applies: a LoRA run usually wants a larger one (docs/notes.md).
      */
-    public record Lora(int rank, double alpha, double dropout, List<String> targets) {
+    public record Lora(int rank, double alpha, double dropout, List<String> targets, Precision basePrecision) {
         public Lora {
             if (rank < 0) {
                 throw new IllegalArgumentException("lora.rank must be 0 (full fine-tuning) or positive, got " + rank);
             }
             targets = List.copyOf(targets);
+            basePrecision = basePrecision == null ? Precision.FP32 : basePrecision;
             if (rank > 0) {
                 new LoraConfig(rank, alpha, dropout, targets); // refuses what the adapter would
             }
         }
 
         public static Lora off() {
-            return new Lora(0, 16, 0.0, List.copyOf(LoraConfig.MODULES.keySet()));
+            return new Lora(0, 16, 0.0, List.copyOf(LoraConfig.MODULES.keySet()), Precision.FP32);
         }
 
         /** The adapter's settings, or null when off. */
         public LoraConfig config() {
-            return rank == 0 ? null : new LoraConfig(rank, alpha, dropout, targets);
+            return rank == 0 ? null : new LoraConfig(rank, alpha, dropout, targets, basePrecision);
         }
     }
 

@@ -74,6 +74,7 @@ public final class PpoModels implements AutoCloseable {
         } else {
             // The reward model's merged trunk stays frozen and carries the critic's adapter too.
             reward = RewardModel.load(rewardModel, manager);
+            reward.trunk().freeze(lora.basePrecision());
             valueAdapter = LoraAdapter.initialise(lora, reward.trunk(), seed + 1, manager);
         }
         Decoder criticBase = shared ? reference : reward.trunk();

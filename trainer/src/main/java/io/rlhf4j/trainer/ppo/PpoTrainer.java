@@ -392,7 +392,10 @@ public final class PpoTrainer {
                 .pretrainingMix(mix);
         return (lora == null
                         ? b.frozen(2).trained(2).saves(2)
-                        : b.frozen(shared ? 1 : 2).adapters(lora, 3, 2).saves(2))
+                        : b.frozen(shared ? 1 : 2, lora.basePrecision())
+                                .widened(2, lora.basePrecision())
+                                .adapters(lora, 3, 2)
+                                .saves(2))
                 .build();
     }
 

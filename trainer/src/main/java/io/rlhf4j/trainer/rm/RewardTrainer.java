@@ -120,6 +120,7 @@ public final class RewardTrainer {
             String sftSha = lora == null ? null : Checkpoint.weightsSha256(sft);
             if (lora != null) {
                 rm.trunk().attach(LoraAdapter.initialise(lora, rm.trunk(), config.seed(), manager));
+                rm.trunk().freeze(lora.basePrecision());
             }
             AtomicDirectory.Filler adapter = dir -> {
                 if (lora != null) {

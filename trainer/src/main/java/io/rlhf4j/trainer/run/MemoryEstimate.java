@@ -4,6 +4,7 @@ import io.rlhf4j.core.checkpoint.TensorLayout;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.ProcMemory;
 import io.rlhf4j.trainer.model.LoraConfig;
+import io.rlhf4j.trainer.model.Precision;
 import io.rlhf4j.trainer.model.PretrainingMix;
 import java.util.Map;
 
@@ -132,7 +133,23 @@ public record MemoryEstimate(
 
         /** {@code copies} of the model that do not train (references, frozen bases, reward models). */
         public Builder frozen(int copies) {
-            weights += copies * config.parameterCount() * Float.BYTES;
+            return frozen(copies, Precision.FP32);
+        }
+
+        /** {@code copies} of the model held in {@code precision} (a LoRA base; norms count as matrices). */
+        public Builder frozen(int copies, Precision precision) {
+            weights += copies * config.parameterCount() * precision.bytes();
+            return this;
+        }
+
+        /**
+         * {@code backwards} passes through a base held in {@code precision}: below fp32, autograd keeps the
+         * widened fp32 copy of every matrix a pass used until its backward ends.
+         */
+        public Builder widened(int backwards, Precision precision) {
+            if (precision != Precision.FP32) {
+                activations += backwards * config.parameterCount() * Float.BYTES;
+            }
             return this;
         }
 
@@ -151,7 +168,10 @@ public record MemoryEstimate(
         public Builder trained(LoraConfig lora, int heads, int saves) {
             return lora == null
                     ? trained(1).saves(saves)
-                    : frozen(1).adapters(lora, 1, heads).saves(2);
+                    : frozen(1, lora.basePrecision())
+                            .widened(1, lora.basePrecision())
+                            .adapters(lora, 1, heads)
+                            .saves(2);
         }
 
         /** {@code count} LoRA adapters of {@code lora} and {@code heads} scalar heads, all trained. */

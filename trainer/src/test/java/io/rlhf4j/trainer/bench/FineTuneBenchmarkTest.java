@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Full fine-tuning against LoRA on the demo base model: every stage of both modes runs and reports its
- * estimate, a measured peak and finite rates, and LoRA's PPO estimate is the smaller.
+ * Full fine-tuning against LoRA (on an fp32 and an fp16 base) on the demo base model: every stage of
+ * each mode runs and reports its estimate, a measured peak and finite rates, and LoRA's PPO estimate is
+ * the smaller.
  */
 class FineTuneBenchmarkTest {
 
@@ -25,14 +26,14 @@ class FineTuneBenchmarkTest {
     Path tmp;
 
     @Test
-    void bothModesRunEveryStageAndReportMemoryRatesAndMfu() throws Exception {
+    void everyModeRunsEveryStageAndReportMemoryRatesAndMfu() throws Exception {
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         double sgemm = FineTuneBenchmark.sgemmFlops(256);
         assertThat(sgemm).isPositive();
         List<FineTuneBenchmark.Row> rows = new FineTuneBenchmark(
                         new PrintStream(printed, true, StandardCharsets.UTF_8), sgemm)
                 .run("demo", BASE, LoraConfig.of(4, 8), tmp.resolve("work"));
-        assertThat(rows).hasSize(6).allSatisfy(r -> {
+        assertThat(rows).hasSize(9).allSatisfy(r -> {
             assertThat(r.refused()).isFalse();
             assertThat(r.estimateGib()).isPositive();
             assertThat(r.peakGib()).isPositive();
@@ -42,7 +43,8 @@ class FineTuneBenchmarkTest {
         assertThat(rows.get(5).estimateGib())
                 .as("LoRA PPO")
                 .isLessThan(rows.get(2).estimateGib());
-        assertThat(printed.toString(StandardCharsets.UTF_8)).contains("full ", "lora4", "ppo-ptx iter.");
+        assertThat(printed.toString(StandardCharsets.UTF_8))
+                .contains("full ", "lora4 fp32", "lora4 fp16", "ppo-ptx iter.");
         assertThat(tmp.resolve("work")).doesNotExist();
     }
 

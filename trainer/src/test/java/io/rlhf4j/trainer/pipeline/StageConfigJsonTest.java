@@ -195,6 +195,13 @@ class StageConfigJsonTest {
         unknown.putObject("lora").put("rank", 4).putArray("targets").add("qkv");
         assertThatThrownBy(() -> PipelineConfig.defaults().with(unknown, "test"))
                 .hasMessageContaining("no LoRA target module 'qkv'");
+        ObjectNode half = JSON.createObjectNode();
+        half.putObject("lora").put("rank", 8).put("base_precision", "fp16");
+        assertThat(PipelineConfig.defaults().with(half, "test").lora().config().basePrecision())
+                .isEqualTo(io.rlhf4j.trainer.model.Precision.FP16);
+        ObjectNode bf16 = JSON.createObjectNode();
+        bf16.putObject("lora").put("rank", 8).put("base_precision", "bf16");
+        assertThatThrownBy(() -> PipelineConfig.defaults().with(bf16, "test")).hasMessageContaining("fp32 or fp16");
     }
 
     @Test

@@ -30,7 +30,7 @@ import picocli.CommandLine.Option;
             "trainer: training tokens/s (forward + backward + AdamW), DJL generation tokens/s at batch 1 and 8.",
             "pipeline: SFT completion tokens/s, reward-model comparisons/s, and per PPO iteration rollout "
                     + "tokens/s and the share of time in generation vs updates (short real runs on a synthetic "
-                    + "snapshot); then full fine-tuning against LoRA (--lora-rank) for a GPT-2-small-sized Llama and "
+                    + "snapshot); then full fine-tuning against LoRA (--lora-rank) on an fp32 and an fp16 base for a GPT-2-small-sized Llama and "
                     + "Qwen2.5-0.5B's shape (random weights): each stage's memory estimate, peak resident memory, "
                     + "tokens/s and MFU against this machine's measured fp32 matmul rate.",
             "export: export time; ONNX Runtime decode tokens/s (plain and optimised graph) next to DJL's; and per "

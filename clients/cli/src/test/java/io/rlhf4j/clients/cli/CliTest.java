@@ -363,10 +363,12 @@ class CliTest {
                 "--lora-rank",
                 "4",
                 "--lora-targets",
-                "q,v");
+                "q,v",
+                "--base-precision",
+                "fp16");
         assertThat(ok.code()).as(ok.err()).isZero();
         assertThat(out.resolve("adapter_config.json")).exists();
-        assertThat(Files.readString(out.resolve("training_manifest.json"))).contains("\"lora\"");
+        assertThat(Files.readString(out.resolve("training_manifest.json"))).contains("\"lora\"", "\"fp16\"");
         Path merged = tmp.resolve("merged");
         Run merge = run("merge", "--base", model.toString(), "--adapter", out.toString(), "--out", merged.toString());
         assertThat(merge.code()).as(merge.err()).isZero();
@@ -374,7 +376,10 @@ class CliTest {
                 .isEqualTo(Checkpoint.readWeights(model).keySet());
 
         for (String[] bad : List.of(
-                new String[] {"--lora-rank", "-1"}, new String[] {"--lora-rank", "4", "--lora-targets", "qkv"})) {
+                new String[] {"--lora-rank", "-1"},
+                new String[] {"--lora-rank", "4", "--lora-targets", "qkv"},
+                new String[] {"--lora-rank", "4", "--base-precision", "bf16"},
+                new String[] {"--base-precision", "fp16"})) {
             List<String> args = new ArrayList<>(List.of(
                     "train",
                     "sft",
