@@ -10,6 +10,7 @@ import io.rlhf4j.trainer.data.WordNetCorpus;
 import io.rlhf4j.trainer.eval.AlignmentTax;
 import io.rlhf4j.trainer.eval.Judge;
 import io.rlhf4j.trainer.eval.WinRate;
+import io.rlhf4j.trainer.model.LoraConfig;
 import io.rlhf4j.trainer.pipeline.Pipeline;
 import io.rlhf4j.trainer.pipeline.PipelineConfig;
 import io.rlhf4j.trainer.ppo.PpoConfig;
@@ -19,6 +20,7 @@ import io.rlhf4j.trainer.sft.SftTrainer;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -35,6 +37,9 @@ import org.junit.jupiter.api.io.TempDir;
 class DemoWorldPipelineTest {
 
     static final Path BASE = Path.of("..", "demo", "base-model");
+    /** The pipeline's {@code lora: {rank: 16}} (alpha 16, every projection). */
+    static final LoraConfig LORA = new LoraConfig(16, 16, 0.0, List.copyOf(LoraConfig.MODULES.keySet()));
+
     static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
     @TempDir
@@ -47,6 +52,8 @@ class DemoWorldPipelineTest {
     PpoTrainer.Outcome ppoOutcome;
     Path ppo;
     Path ppoPtx;
+    PpoTrainer.Outcome loraOutcome;
+    Path loraPpoPtx;
 
     @BeforeAll
     void trainTheWholePipeline() throws Exception {
@@ -71,6 +78,8 @@ class DemoWorldPipelineTest {
         TokenStream ptx =
                 TokenStream.of(WordNetCorpus.load(2).train(), io.rlhf4j.core.checkpoint.Checkpoint.readTokenizer(sft));
         new PpoTrainer(p, QUIET).run(snapshot, sft, rm, ppoPtx, ptx);
+        loraPpoPtx = tmp.resolve("lora-ppo-ptx");
+        loraOutcome = new PpoTrainer(p, QUIET).withLora(LORA).run(snapshot, sft, rm, loraPpoPtx, ptx);
     }
 
     @Test
@@ -88,13 +97,24 @@ class DemoWorldPipelineTest {
         assertThat(PipelineConfig.defaults().ppo().gamma())
                 .as("the recipe is PPO-ptx")
                 .isPositive();
-        assertThat(ppoOutcome.rewardAfter()).isGreaterThan(ppoOutcome.rewardBefore());
-        try (Judge gold = Judge.named(GoldJudge.NAME, Pipeline.testPrompts(snapshot, 200), null, ppo)) {
-            WinRate.Result r =
-                    WinRate.evaluate(ppo, sft, Pipeline.testPrompts(snapshot, 200), gold, WinRate.Options.defaults());
+        assertRaisesTheRewardAndBeatsSft("PPO", ppoOutcome, ppo);
+    }
+
+    /** The same with only a rank-16 adapter training on the frozen SFT model, which is also the reference. */
+    @Test
+    void loraPpoPtxRaisesTheRewardAndBeatsSftByTheGoldLabelers() throws Exception {
+        assertRaisesTheRewardAndBeatsSft("LoRA PPO-ptx", loraOutcome, loraPpoPtx);
+    }
+
+    private void assertRaisesTheRewardAndBeatsSft(String name, PpoTrainer.Outcome outcome, Path policy)
+            throws Exception {
+        assertThat(outcome.rewardAfter()).isGreaterThan(outcome.rewardBefore());
+        try (Judge gold = Judge.named(GoldJudge.NAME, Pipeline.testPrompts(snapshot, 200), null, policy)) {
+            WinRate.Result r = WinRate.evaluate(
+                    policy, sft, Pipeline.testPrompts(snapshot, 200), gold, WinRate.Options.defaults());
             System.out.printf(
-                    "PPO: mean RM score %.3f -> %.3f; gold %s%n",
-                    ppoOutcome.rewardBefore(), ppoOutcome.rewardAfter(), r);
+                    "%s: mean RM score %.3f -> %.3f; gold %s%n",
+                    name, outcome.rewardBefore(), outcome.rewardAfter(), r);
             assertThat(r.winRate()).as("%s", r).isGreaterThan(0.5);
         }
     }
