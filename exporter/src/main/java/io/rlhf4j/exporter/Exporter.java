@@ -9,11 +9,13 @@ import io.rlhf4j.core.chat.ChatTemplate;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.Tensor;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.core.config.CheckpointFormatException;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.AtomicDirectory;
 import io.rlhf4j.exporter.onnx.DecoderGraph;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
+import io.rlhf4j.exporter.onnx.Quantization;
 import io.rlhf4j.exporter.onnx.proto.Onnx.ModelProto;
 import io.rlhf4j.exporter.tensorrt.EngineBuilder;
 import io.rlhf4j.trainer.model.Decoder;
@@ -41,6 +43,9 @@ public final class Exporter {
     public static final String REWARD = Layout.REWARD;
     public static final String REWARD_OPTIMIZED = Layout.REWARD_OPTIMIZED;
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
+    /** Greedy tokens the quality gate compares per prompt. */
+    static final int GREEDY_TOKENS = 32;
+
     private static final List<String> CHECKPOINT_FILES = List.of(
             ModelConfig.FILE_NAME,
             "tokenizer.json",
@@ -58,8 +63,10 @@ public final class Exporter {
             double tolerance,
             int decodeSteps,
             long externalDataThreshold,
-            boolean tensorrt) {
+            boolean tensorrt,
+            Quantize quantize) {
         public Options {
+            quantize = quantize == null ? Quantize.NONE : quantize;
             if (!(tolerance >= 0)) {
                 throw new IllegalArgumentException("tolerance must be >= 0, got " + tolerance);
             }
@@ -68,12 +75,75 @@ public final class Exporter {
             }
         }
 
+        public Options(
+                Path model,
+                Path out,
+                boolean reward,
+                boolean optimize,
+                double tolerance,
+                int decodeSteps,
+                long externalDataThreshold,
+                boolean tensorrt) {
+            this(model, out, reward, optimize, tolerance, decodeSteps, externalDataThreshold, tensorrt, Quantize.NONE);
+        }
+
         public static Options defaults(Path model, Path out) {
             return new Options(model, out, false, true, 1e-4, 20, OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD, false);
         }
 
         public Options withReward(boolean r) {
-            return new Options(model, out, r, optimize, tolerance, decodeSteps, externalDataThreshold, tensorrt);
+            return new Options(
+                    model, out, r, optimize, tolerance, decodeSteps, externalDataThreshold, tensorrt, quantize);
+        }
+
+        public Options withQuantize(Quantize q) {
+            return new Options(
+                    model, out, reward, optimize, tolerance, decodeSteps, externalDataThreshold, tensorrt, q);
+        }
+    }
+
+    /**
+     * Quantized policy variants to write beside the fp32 graph, and the quality gate each must pass:
+     * its perplexity over {@code text} (or the fp32 graph's own samples when null) may rise by at most
+     * {@code maxPerplexityIncrease}, a fraction of the fp32 graph's.
+     */
+    public record Quantize(
+            List<WeightFormat> formats,
+            int block,
+            int accuracyLevel,
+            boolean unembedding,
+            double maxPerplexityIncrease,
+            Path text) {
+        public static final Quantize NONE = new Quantize(List.of(), 32, 4, true, 0.1, null);
+
+        /** The defaults, for the one variant a server serves (none for fp32). */
+        public static Quantize serving(WeightFormat weights) {
+            return weights.quantized() ? new Quantize(List.of(weights), 32, 4, true, 0.1, null) : NONE;
+        }
+
+        public Quantize {
+            formats = List.copyOf(formats);
+            if (formats.contains(WeightFormat.FP32)) {
+                throw new IllegalArgumentException("--quantize takes int8 and int4; fp32 is always exported");
+            }
+            if (!(maxPerplexityIncrease >= 0)) {
+                throw new IllegalArgumentException(
+                        "the largest perplexity increase must be >= 0, got " + maxPerplexityIncrease);
+            }
+            if (text != null && !Files.isRegularFile(text)) {
+                throw new IllegalArgumentException("quality text " + text + " is not a file");
+            }
+            for (WeightFormat f : formats) {
+                quantization(f, block, accuracyLevel, unembedding); // fails on a bad block or level now
+            }
+        }
+
+        public Quantization quantization(WeightFormat f) {
+            return quantization(f, block, accuracyLevel, unembedding);
+        }
+
+        private static Quantization quantization(WeightFormat f, int block, int accuracyLevel, boolean unembedding) {
+            return new Quantization(f, block, accuracyLevel, unembedding);
         }
     }
 
@@ -96,13 +166,18 @@ public final class Exporter {
      * registers into its registry).
      */
     public Path exportedForServing(Path dir) throws IOException {
+        return exportedForServing(dir, WeightFormat.FP32);
+    }
+
+    /** As {@link #exportedForServing(Path)}, a fresh export carrying the {@code weights} variant too. */
+    public Path exportedForServing(Path dir, WeightFormat weights) throws IOException {
         if (Files.exists(dir.resolve(Layout.POLICY))) {
             return dir;
         }
         ModelConfig.read(dir);
         Path tmp = Files.createTempDirectory("rlhf4j-export");
         Path out = tmp.resolve("export");
-        export(Options.defaults(dir, out));
+        export(Options.defaults(dir, out).withQuantize(Quantize.serving(weights)));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
                 AtomicDirectory.deleteRecursively(tmp);
@@ -169,6 +244,9 @@ public final class Exporter {
                 }
             }
             checkParity(o, tmp, parity);
+            if (!o.quantize().formats().isEmpty()) {
+                quantize(o, config, tensors, meta, tmp, manifest.putObject("quantized"), files);
+            }
             if (engineBuilder != null) {
                 EngineBuilder.Profile profile = EngineBuilder.Profile.forModel(config);
                 engineBuilder.build(tmp.resolve(POLICY), tmp.resolve(POLICY_TENSORRT), config, profile, log);
@@ -211,6 +289,68 @@ public final class Exporter {
                 "exported %s in %.1f s%n",
                 o.out(), manifest.get("export_seconds").asDouble());
         return manifest;
+    }
+
+    /**
+     * Writes each quantized variant and its quality gate; one that fails the gate stops the export, so
+     * nothing is written.
+     */
+    private void quantize(
+            Options o,
+            ModelConfig config,
+            Map<String, Tensor> tensors,
+            Map<String, String> meta,
+            Path dir,
+            ObjectNode quantized,
+            ObjectNode files)
+            throws IOException {
+        Quantize q = o.quantize();
+        try {
+            List<long[]> sequences =
+                    QualityGate.sequences(dir.resolve(POLICY), config, Checkpoint.readTokenizer(o.model()), q.text());
+            String text =
+                    q.text() == null ? "samples of the fp32 graph" : q.text().toString();
+            for (WeightFormat f : q.formats()) {
+                Quantization quantization = q.quantization(f);
+                log.printf(
+                        "building %s (%d-bit blocks of %d, accuracy level %d%s)%n",
+                        f.policyFile(),
+                        f.bits(),
+                        q.block(),
+                        q.accuracyLevel(),
+                        q.unembedding() ? ", unembedding at " + quantization.unembeddingBits() + " bits" : "");
+                write(DecoderGraph.policy(config, tensors, meta, quantization), dir.resolve(f.policyFile()), o, files);
+                QualityGate.Result r = QualityGate.measure(
+                        dir.resolve(POLICY), dir.resolve(f.policyFile()), config, sequences, GREEDY_TOKENS, text);
+                ObjectNode n = quantized.putObject(f.id());
+                n.put("file", f.policyFile());
+                n.put("bits", f.bits());
+                n.put("block_size", q.block());
+                n.put("accuracy_level", q.accuracyLevel());
+                n.put("unembedding_bits", q.unembedding() ? quantization.unembeddingBits() : 32);
+                r.writeInto(n);
+                log.printf(
+                        "quality %s: perplexity %.4f vs fp32 %.4f (%+.2f%%), greedy agreement %.2f over %d tokens%n",
+                        f.policyFile(),
+                        r.perplexity(),
+                        r.perplexityFp32(),
+                        100 * r.increase(),
+                        r.greedyAgreement(),
+                        r.greedyTokens());
+                if (!(r.increase() <= q.maxPerplexityIncrease())) {
+                    throw new QualityGate.QualityException(String.format(
+                            "quality gate failed: %s raises perplexity by %.2f%% (%.4f vs %.4f) > the allowed %.2f%%;"
+                                    + " nothing was exported",
+                            f.policyFile(),
+                            100 * r.increase(),
+                            r.perplexity(),
+                            r.perplexityFp32(),
+                            100 * q.maxPerplexityIncrease()));
+                }
+            }
+        } catch (OrtException e) {
+            throw new IOException("ONNX Runtime failed during the quality gate: " + e.getMessage(), e);
+        }
     }
 
     private static void write(ModelProto model, Path file, Options o, ObjectNode files) throws IOException {

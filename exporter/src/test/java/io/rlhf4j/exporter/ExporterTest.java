@@ -62,8 +62,12 @@ class ExporterTest {
                 .withSpecialTokens(0, 1);
     }
 
-    /** A random model with a reward head, as a reward-model checkpoint stores it. */
     private Path rewardCheckpoint(ModelConfig config, String name) throws IOException {
+        return rewardCheckpoint(tmp, config, name);
+    }
+
+    /** A random model with a reward head, as a reward-model checkpoint stores it. */
+    static Path rewardCheckpoint(Path tmp, ModelConfig config, String name) throws IOException {
         Path dir = tmp.resolve(name);
         Tokenizer tokenizer =
                 new ByteLevelBpeTrainer(300).train(List.of("the cat sat on the mat"), tmp.resolve("tok-" + name));

@@ -95,6 +95,10 @@ public final class ServingApp implements AutoCloseable {
             return with(b -> b.open = o);
         }
 
+        public Config withEngine(EngineOptions e) {
+            return with(b -> b.engine = e);
+        }
+
         public Config withAdmission(AdmissionLimits a) {
             return with(b -> b.limits = a);
         }
@@ -222,16 +226,23 @@ public final class ServingApp implements AutoCloseable {
         if (activeReward.isPresent()) {
             router.activateReward(store.versions().find(activeReward.get()).orElseThrow());
         }
-        TrainingLoop loop = new TrainingLoop(c.loop(), store, registry, c.dataDir(), settings.environment(), v -> {
-            try {
-                router.activateAny(v);
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-            if (ModelVersion.POLICY.equals(v.kind())) {
-                metrics.activated(v.version());
-            }
-        });
+        TrainingLoop loop = new TrainingLoop(
+                c.loop(),
+                store,
+                registry,
+                c.dataDir(),
+                settings.environment(),
+                c.engine().weights(),
+                v -> {
+                    try {
+                        router.activateAny(v);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    if (ModelVersion.POLICY.equals(v.kind())) {
+                        metrics.activated(v.version());
+                    }
+                });
         Vertx vertx = Vertx.vertx();
         ApiServer api = new ApiServer(
                 vertx, router, registry, logs, metrics, c.adminToken(), loop, c.open(), c.limits(), clock);

@@ -3,6 +3,7 @@ package io.rlhf4j.core.loop;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.core.io.Json;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -26,6 +27,7 @@ import java.nio.file.Path;
  * @param selectWithRm a reward model to select the SFT checkpoint by; null: validation loss
  * @param export where the candidate's export goes; null: no export
  * @param progress where the run reports its {@link PipelineProgress}; null: nowhere
+ * @param weights the policy variant the server serves, which the candidate's export must carry; null: fp32
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record PipelineRequest(
@@ -39,9 +41,11 @@ public record PipelineRequest(
         Path against,
         Path selectWithRm,
         Path export,
-        Path progress) {
+        Path progress,
+        WeightFormat weights) {
 
     public PipelineRequest {
+        weights = weights == null ? WeightFormat.FP32 : weights;
         split = split == null ? SplitPolicy.DEFAULT : split;
         heldOutLabelers = heldOutLabelers == null ? "" : heldOutLabelers;
         if (baseModel == null || out == null) {

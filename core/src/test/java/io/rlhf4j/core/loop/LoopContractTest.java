@@ -28,11 +28,13 @@ class LoopContractTest {
                 tmp.resolve("active"),
                 null,
                 tmp.resolve("export"),
-                tmp.resolve("progress.json"));
+                tmp.resolve("progress.json"),
+                io.rlhf4j.core.checkpoint.WeightFormat.INT8);
         Path f = tmp.resolve("request.json");
         r.write(f);
         assertThat(PipelineRequest.read(f)).isEqualTo(r);
-        assertThat(Files.readString(f)).contains("\"held_out_labelers\"", "\"validation_percent\" : 5");
+        assertThat(Files.readString(f))
+                .contains("\"held_out_labelers\"", "\"validation_percent\" : 5", "\"weights\" : \"int8\"");
     }
 
     @Test

@@ -35,16 +35,24 @@ public final class DecoderGraph {
     private final Map<String, Tensor> w;
     private final GraphBuilder g;
     private final boolean llama;
+    private final Quantization quantization;
 
-    private DecoderGraph(ModelConfig config, Map<String, Tensor> weights, String name) {
+    private DecoderGraph(ModelConfig config, Map<String, Tensor> weights, String name, Quantization quantization) {
         this.c = config;
         this.w = weights;
         this.g = new GraphBuilder(name);
         this.llama = config.family().rotary();
+        this.quantization = quantization;
     }
 
     public static ModelProto policy(ModelConfig config, Map<String, Tensor> weights, Map<String, String> metadata) {
-        DecoderGraph d = new DecoderGraph(config, weights, "rlhf4j_policy");
+        return policy(config, weights, metadata, null);
+    }
+
+    /** The policy graph with its projections quantized as {@code quantization} says (fp32 when null). */
+    public static ModelProto policy(
+            ModelConfig config, Map<String, Tensor> weights, Map<String, String> metadata, Quantization quantization) {
+        DecoderGraph d = new DecoderGraph(config, weights, "rlhf4j_policy", quantization);
         String ids = d.g.input("input_ids", INT64, "batch", "sequence");
         String mask = d.g.input("attention_mask", INT64, "batch", "total_sequence");
         String positions = d.g.input("position_ids", INT64, "batch", "sequence");
@@ -76,7 +84,7 @@ public final class DecoderGraph {
             Tensor scoreWeight,
             Tensor scoreBias,
             Map<String, String> metadata) {
-        DecoderGraph d = new DecoderGraph(config, weights, "rlhf4j_reward");
+        DecoderGraph d = new DecoderGraph(config, weights, "rlhf4j_reward", null);
         String ids = d.g.input("input_ids", INT64, "batch", "sequence");
         String mask = d.g.input("attention_mask", INT64, "batch", "sequence");
         String positions = d.g.input("position_ids", INT64, "batch", "sequence");
@@ -151,10 +159,8 @@ public final class DecoderGraph {
         } else {
             p = "transformer.h." + layer + ".";
             h = layerNorm(x, p + "ln_1.weight", p + "ln_1.bias");
-            String qkv = g.op(
-                    "Add",
-                    g.op("MatMul", h, g.weight(w.get(p + "attn.c_attn.weight"))),
-                    g.weight(w.get(p + "attn.c_attn.bias")));
+            String qkv =
+                    g.op("Add", linear(h, p + "attn.c_attn.weight", false), g.weight(w.get(p + "attn.c_attn.bias")));
             long d = c.hiddenSize();
             String[] split = g.ops("Split", 3, List.of(qkv, g.ints(d, d, d)), Attr.i("axis", -1));
             q = heads(split[0], heads);
@@ -184,33 +190,27 @@ public final class DecoderGraph {
                 g.op("Transpose", g.op("MatMul", probs, v), Attr.ints("perm", 0, 2, 1, 3)),
                 g.ints(0, 0, c.queryWidth()));
         if (llama) {
-            x = g.op("Add", x, g.op("MatMul", attn, transposed(p + "self_attn.o_proj.weight")));
+            x = g.op("Add", x, linear(attn, p + "self_attn.o_proj.weight", true));
             h = rmsNorm(x, p + "post_attention_layernorm.weight");
-            String gate = g.op("MatMul", h, transposed(p + "mlp.gate_proj.weight"));
-            String up = g.op("MatMul", h, transposed(p + "mlp.up_proj.weight"));
+            String gate = linear(h, p + "mlp.gate_proj.weight", true);
+            String up = linear(h, p + "mlp.up_proj.weight", true);
             String act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up);
-            return g.op("Add", x, g.op("MatMul", act, transposed(p + "mlp.down_proj.weight")));
+            return g.op("Add", x, linear(act, p + "mlp.down_proj.weight", true));
         }
         x = g.op(
                 "Add",
                 x,
-                g.op(
-                        "Add",
-                        g.op("MatMul", attn, g.weight(w.get(p + "attn.c_proj.weight"))),
-                        g.weight(w.get(p + "attn.c_proj.bias"))));
+                g.op("Add", linear(attn, p + "attn.c_proj.weight", false), g.weight(w.get(p + "attn.c_proj.bias"))));
         h = layerNorm(x, p + "ln_2.weight", p + "ln_2.bias");
-        String fc = g.op(
-                "Add", g.op("MatMul", h, g.weight(w.get(p + "mlp.c_fc.weight"))), g.weight(w.get(p + "mlp.c_fc.bias")));
+        String fc = g.op("Add", linear(h, p + "mlp.c_fc.weight", false), g.weight(w.get(p + "mlp.c_fc.bias")));
         String out = g.op(
-                "Add",
-                g.op("MatMul", geluTanh(fc), g.weight(w.get(p + "mlp.c_proj.weight"))),
-                g.weight(w.get(p + "mlp.c_proj.bias")));
+                "Add", linear(geluTanh(fc), p + "mlp.c_proj.weight", false), g.weight(w.get(p + "mlp.c_proj.bias")));
         return g.op("Add", x, out);
     }
 
     /** The trainer's projectHeads: MatMul, its bias (Qwen2) and per-head RMSNorm (Qwen3) where present. */
     private String projectHeads(String h, String proj, String norm, int n) {
-        String x = g.op("MatMul", h, transposed(proj + ".weight"));
+        String x = linear(h, proj + ".weight", true);
         if (w.containsKey(proj + ".bias")) {
             x = g.op("Add", x, g.weight(w.get(proj + ".bias")));
         }
@@ -276,12 +276,62 @@ public final class DecoderGraph {
                 ? "lm_head.weight"
                 : llama ? "model.embed_tokens.weight" : "transformer.wte.weight";
         String flat = g.op("Reshape", hidden, g.ints(-1, c.hiddenSize()));
-        String logits = g.op("Gemm", flat, table, Attr.i("transB", 1));
-        if (table.equals("lm_head.weight")) {
-            g.weight(w.get(table));
+        String logits;
+        if (quantization != null && quantization.unembedding()) {
+            // [vocab, hidden] is already MatMulNBits' [N, K]; a tied table keeps its fp32 copy for the lookup.
+            logits = quantized(
+                    flat, table, w.get(table).data(), c.vocabSize(), c.hiddenSize(), quantization.unembeddingBits());
+        } else {
+            logits = g.op("Gemm", flat, table, Attr.i("transB", 1));
+            if (table.equals("lm_head.weight")) {
+                g.weight(w.get(table));
+            }
         }
         String shape = g.op("Concat", g.op("Shape", ids), g.ints(c.vocabSize()), Attr.i("axis", 0));
         return g.op("Reshape", logits, shape);
+    }
+
+    /**
+     * {@code x} times a projection's weight: one MatMul over it stored [in, out], or MatMulNBits over its
+     * blocks under a quantization. {@code outIn}: stored [out, in] (HF's Linear) rather than [in, out]
+     * (GPT-2's Conv1D).
+     */
+    private String linear(String x, String name, boolean outIn) {
+        Tensor t = w.get(name);
+        if (quantization == null) {
+            return g.op("MatMul", x, outIn ? transposed(name) : g.weight(t));
+        }
+        int rows = (int) t.shape()[0];
+        int cols = (int) t.shape()[1];
+        int bits = quantization.format().bits();
+        return outIn
+                ? quantized(x, name, t.data(), rows, cols, bits)
+                : quantized(x, name, transpose(t.data(), rows, cols), cols, rows, bits);
+    }
+
+    /** MatMulNBits over {@code outIn}, [n, k]: the quantized weight's codes and scales as initializers. */
+    private String quantized(String x, String name, float[] outIn, int n, int k, int bits) {
+        BlockQuantizer.Quantized q = BlockQuantizer.quantize(outIn, n, k, bits, quantization.block());
+        String codes = g.bytes(name + ".q" + q.bits(), new long[] {n, q.blocks(), q.blobSize()}, q.codes());
+        String scales = g.weight(name + ".scales", new long[] {n, q.blocks()}, q.scales());
+        return g.contrib(
+                "MatMulNBits",
+                List.of(x, codes, scales),
+                Attr.i("K", k),
+                Attr.i("N", n),
+                Attr.i("bits", q.bits()),
+                Attr.i("block_size", q.block()),
+                Attr.i("accuracy_level", quantization.accuracyLevel()));
+    }
+
+    private static float[] transpose(float[] data, int rows, int cols) {
+        float[] out = new float[data.length];
+        for (int r = 0; r < rows; r++) {
+            for (int col = 0; col < cols; col++) {
+                out[col * rows + r] = data[r * cols + col];
+            }
+        }
+        return out;
     }
 
     /** A [out, in] projection stored as [in, out]. */
@@ -289,12 +339,6 @@ public final class DecoderGraph {
         Tensor t = w.get(name);
         int rows = (int) t.shape()[0];
         int cols = (int) t.shape()[1];
-        float[] out = new float[t.data().length];
-        for (int r = 0; r < rows; r++) {
-            for (int col = 0; col < cols; col++) {
-                out[col * rows + r] = t.data()[r * cols + col];
-            }
-        }
-        return g.weight(name + ".T", new long[] {cols, rows}, out);
+        return g.weight(name + ".T", new long[] {cols, rows}, transpose(t.data(), rows, cols));
     }
 }

@@ -27,6 +27,9 @@ public final class GraphBuilder {
     public static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     public static final int INT64 = TensorProto.DataType.INT64_VALUE;
     public static final int BOOL = TensorProto.DataType.BOOL_VALUE;
+    public static final int UINT8 = TensorProto.DataType.UINT8_VALUE;
+    /** ONNX Runtime's contrib operators (MatMulNBits), opset 1 of their domain. */
+    public static final String CONTRIB = "com.microsoft";
 
     /** A node attribute. */
     public record Attr(String name, Object value) {
@@ -45,6 +48,7 @@ public final class GraphBuilder {
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private int counter;
+    private boolean usesContrib;
 
     public GraphBuilder(String name) {
         graph.setName(name);
@@ -77,6 +81,16 @@ public final class GraphBuilder {
                 .setDataType(FLOAT)
                 .addAllDims(Arrays.stream(shape).boxed().toList())
                 .setRawData(ByteString.copyFrom(raw.array())));
+        return name;
+    }
+
+    /** A uint8 initializer holding {@code data} with {@code shape} (quantized codes). */
+    public String bytes(String name, long[] shape, byte[] data) {
+        graph.addInitializer(TensorProto.newBuilder()
+                .setName(name)
+                .setDataType(UINT8)
+                .addAllDims(Arrays.stream(shape).boxed().toList())
+                .setRawData(ByteString.copyFrom(data)));
         return name;
     }
 
@@ -124,11 +138,24 @@ public final class GraphBuilder {
         return op(opType, List.of(a, b), attrs);
     }
 
+    /** One node of ONNX Runtime's contrib domain; the model then imports that domain. */
+    public String contrib(String opType, List<String> inputs, Attr... attrs) {
+        usesContrib = true;
+        return node(CONTRIB, opType, 1, inputs, attrs)[0];
+    }
+
     /** One node with several outputs. */
     public String[] ops(String opType, int outputs, List<String> inputs, Attr... attrs) {
+        return node("", opType, outputs, inputs, attrs);
+    }
+
+    private String[] node(String domain, String opType, int outputs, List<String> inputs, Attr... attrs) {
         String base = fresh(opType);
-        NodeProto.Builder n =
-                NodeProto.newBuilder().setOpType(opType).setName(base).addAllInput(inputs);
+        NodeProto.Builder n = NodeProto.newBuilder()
+                .setDomain(domain)
+                .setOpType(opType)
+                .setName(base)
+                .addAllInput(inputs);
         String[] out = new String[outputs];
         for (int i = 0; i < outputs; i++) {
             out[i] = outputs == 1 ? base : base + "_" + i;
@@ -148,6 +175,9 @@ public final class GraphBuilder {
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
                 .setProducerName(producer)
                 .setGraph(graph);
+        if (usesContrib) {
+            m.addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(CONTRIB).setVersion(1));
+        }
         metadata.forEach((k, v) ->
                 m.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
         return m.build();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.loop.LoopOptions;
@@ -23,7 +24,7 @@ import java.util.Set;
  * server:    {host: 127.0.0.1, port: 8080, open: false}
  * data_dir:  data
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
- * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0}
+ * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32}
  * scheduler: {max_batch: 32, queue: 256}
  * limits:    {log_queue: 10000, concurrent_per_key: 64, tokens_per_minute_per_key: 1000000,
  *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576, completions_per_request: 256}
@@ -44,6 +45,7 @@ public final class ServeConfig {
             Map.entry("RLHF4J_DB_PASSWORD", "database.password"),
             Map.entry("RLHF4J_ENGINE", "engine.kind"),
             Map.entry("RLHF4J_THREADS", "engine.threads"),
+            Map.entry("RLHF4J_WEIGHTS", "engine.weights"),
             Map.entry("RLHF4J_MAX_BATCH", "scheduler.max_batch"),
             Map.entry("RLHF4J_QUEUE", "scheduler.queue"),
             Map.entry("RLHF4J_TRAIN_EVERY", "loop.every_judgements"),
@@ -61,7 +63,7 @@ public final class ServeConfig {
                             "completions_per_request"),
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
-            "engine", Set.of("kind", "threads", "device"),
+            "engine", Set.of("kind", "threads", "device", "weights"),
             "scheduler", Set.of("max_batch", "queue"),
             "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model", "held_out_labelers"));
 
@@ -108,7 +110,8 @@ public final class ServeConfig {
                     new EngineOptions(
                             text(tree, "engine.kind", EngineOptions.CPU),
                             integer(tree, "engine.threads", 0),
-                            integer(tree, "engine.device", 0)),
+                            integer(tree, "engine.device", 0),
+                            WeightFormat.parse(text(tree, "engine.weights", "fp32"))),
                     integer(tree, "scheduler.max_batch", 32),
                     integer(tree, "scheduler.queue", 256),
                     adminToken,

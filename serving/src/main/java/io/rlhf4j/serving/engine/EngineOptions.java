@@ -2,16 +2,18 @@ package io.rlhf4j.serving.engine;
 
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import java.util.Set;
 
 /**
- * Which execution provider runs the graphs and with how many threads. {@code onnxruntime-cpu} works
+ * Which execution provider runs the graphs, with how many threads, and which of a version's policy
+ * variants it loads ({@code weights}: fp32, or the int8/int4 graphs an export made with --quantize). {@code onnxruntime-cpu} works
  * everywhere; {@code onnxruntime-cuda} and {@code onnxruntime-tensorrt} (ONNX Runtime's TensorRT
  * provider, which builds and caches TensorRT engines from the same graph, with CUDA as fallback for
  * what TensorRT cannot run) need a build with the {@code cuda} Maven profile (ONNX Runtime's GPU jar)
  * and an NVIDIA GPU with CUDA (and TensorRT) libraries.
  */
-public record EngineOptions(String kind, int threads, int device) {
+public record EngineOptions(String kind, int threads, int device, WeightFormat weights) {
 
     public static final String CPU = "onnxruntime-cpu";
     public static final String CUDA = "onnxruntime-cuda";
@@ -25,10 +27,19 @@ public record EngineOptions(String kind, int threads, int device) {
         if (threads < 0 || device < 0) {
             throw new IllegalArgumentException("engine threads and device must be >= 0");
         }
+        weights = weights == null ? WeightFormat.FP32 : weights;
+    }
+
+    public EngineOptions(String kind, int threads, int device) {
+        this(kind, threads, device, WeightFormat.FP32);
     }
 
     public static EngineOptions cpu(int threads) {
         return new EngineOptions(CPU, threads, 0);
+    }
+
+    public EngineOptions withWeights(WeightFormat w) {
+        return new EngineOptions(kind, threads, device, w);
     }
 
     /** Session options for a graph; fails in one line when the provider cannot be had. */

@@ -60,9 +60,14 @@ public final class OrtEngine implements PolicyEngine {
      * Runtime optimises the graph for this machine at load time.
      */
     public static OrtEngine load(Path dir, String version, EngineOptions engine) throws IOException {
-        Path graph = dir.resolve(POLICY);
+        Path graph = dir.resolve(engine.weights().policyFile());
         if (!Files.exists(graph)) {
-            throw new IOException(dir + ": no " + POLICY + " (export the checkpoint first)");
+            throw new IOException(
+                    engine.weights().quantized()
+                            ? "version " + version + " has no " + engine.weights() + " policy (" + graph.getFileName()
+                                    + "): export it with --quantize " + engine.weights()
+                                    + ", or serve with --weights fp32"
+                            : dir + ": no " + POLICY + " (export the checkpoint first)");
         }
         ModelConfig config = Checkpoint.readConfig(dir);
         Tokenizer tokenizer = Checkpoint.readTokenizer(dir);

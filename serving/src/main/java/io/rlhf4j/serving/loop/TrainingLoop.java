@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Layout;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
 import io.rlhf4j.core.loop.PipelineStages;
@@ -50,6 +51,7 @@ public final class TrainingLoop implements AutoCloseable {
 
     private static final String PROGRESS = "progress.json";
 
+    private final WeightFormat weights;
     private final LoopOptions options;
     private final Store store;
     private final Registry registry;
@@ -76,6 +78,19 @@ public final class TrainingLoop implements AutoCloseable {
             Path dataDir,
             Map<String, String> storeEnv,
             Consumer<ModelVersion> promote) {
+        this(options, store, registry, dataDir, storeEnv, WeightFormat.FP32, promote);
+    }
+
+    /** @param weights the policy variant this server serves: each candidate's export carries it */
+    public TrainingLoop(
+            LoopOptions options,
+            Store store,
+            Registry registry,
+            Path dataDir,
+            Map<String, String> storeEnv,
+            WeightFormat weights,
+            Consumer<ModelVersion> promote) {
+        this.weights = weights;
         this.options = options;
         this.storeEnv = Map.copyOf(storeEnv);
         this.store = store;
@@ -220,7 +235,8 @@ public final class TrainingLoop implements AutoCloseable {
                     against,
                     selectWithRm,
                     dir.resolve("export"),
-                    dir.resolve(PROGRESS));
+                    dir.resolve(PROGRESS),
+                    weights);
             Path requestFile = dir.resolve(REQUEST);
             request.write(requestFile);
             List<String> cmd = new ArrayList<>();

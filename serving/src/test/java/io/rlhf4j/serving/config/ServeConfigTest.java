@@ -21,6 +21,7 @@ class ServeConfigTest {
         assertThat(d.port()).isEqualTo(8080);
         assertThat(d.host()).isEqualTo("127.0.0.1");
         assertThat(d.engine().kind()).isEqualTo("onnxruntime-cpu");
+        assertThat(d.engine().weights()).isEqualTo(io.rlhf4j.core.checkpoint.WeightFormat.FP32);
         assertThat(d.dbUrl()).isNull();
 
         Path yaml = tmp.resolve("rlhf4j.yaml");
@@ -53,6 +54,10 @@ class ServeConfigTest {
         ServingApp.Config c = ServeConfig.load(yaml, Map.of(), null);
         assertThat(c.open()).isTrue();
         assertThat(c.limits()).isEqualTo(new io.rlhf4j.serving.config.AdmissionLimits(50, 4, 9000, 0.25, 65536, 32));
+        assertThat(ServeConfig.load(null, Map.of("RLHF4J_WEIGHTS", "int4"), null)
+                        .engine()
+                        .weights())
+                .isEqualTo(io.rlhf4j.core.checkpoint.WeightFormat.INT4);
         assertThat(ServeConfig.load(null, Map.of("RLHF4J_OPEN", "true"), null).open())
                 .isTrue();
         Files.writeString(yaml, "limits: {queue_share_per_key: 2}\n");
@@ -70,6 +75,8 @@ class ServeConfigTest {
         assertThatThrownBy(() -> ServeConfig.load(yaml, Map.of(), null)).hasMessageContaining("'sever'");
         Files.writeString(yaml, "engine: {kind: tpu}\n");
         assertThatThrownBy(() -> ServeConfig.load(yaml, Map.of(), null)).hasMessageContaining("engine must be one of");
+        Files.writeString(yaml, "engine: {weights: int3}\n");
+        assertThatThrownBy(() -> ServeConfig.load(yaml, Map.of(), null)).hasMessageContaining("weights must be one of");
         assertThatThrownBy(() -> ServeConfig.load(null, Map.of("RLHF4J_PORT", "eighty"), null))
                 .hasMessageContaining("server.port");
         Files.writeString(yaml, "server: [1, 2\n");

@@ -2,6 +2,7 @@ package io.rlhf4j.clients.cli;
 
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.checkpoint.SafeTensors;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.gguf.GgufExporter;
 import io.rlhf4j.exporter.hf.HfCheckpointExporter;
@@ -19,6 +20,9 @@ import picocli.CommandLine.Option;
                     + "with ONNX Runtime, and check it against the trainer's logits.",
             "Writes the checkpoint, policy.onnx, policy.opt.onnx (and reward*.onnx) and manifest.json into --out; "
                     + "a failed parity check writes nothing.",
+            "With --quantize int8,int4, also writes policy.int8.onnx / policy.int4.onnx (MatMulNBits blocks), each "
+                    + "passing a quality gate against the fp32 graph (perplexity, greedy agreement; in the manifest); "
+                    + "serve picks one with --weights.",
             "With --format gguf, writes model.gguf for llama.cpp and an Ollama Modelfile into --out instead; "
                     + "with --format hf, an HF transformers checkpoint (--dtype, sharded above --max-shard-size)."
         })
@@ -88,8 +92,63 @@ final class ExportCommand implements Callable<Integer> {
                     + "build with ./mvnw -Ptensorrt install)")
     boolean tensorrt;
 
+    @Option(
+            names = "--quantize",
+            split = ",",
+            paramLabel = "FORMAT",
+            description = "also write quantized policy variants: int8, int4 or both (int8,int4)")
+    java.util.List<String> quantize;
+
+    @Option(
+            names = "--block",
+            defaultValue = "32",
+            description = "inputs per quantization block, a power of two >= 16 (default ${DEFAULT-VALUE})")
+    int block;
+
+    @Option(
+            names = "--accuracy-level",
+            defaultValue = "4",
+            description =
+                    "MatMulNBits accuracy_level: 0 fp32 arithmetic .. 4 int8 activations (default ${DEFAULT-VALUE})")
+    int accuracyLevel;
+
+    @Option(
+            names = "--keep-unembedding-fp32",
+            description = "leave the output projection (logits) in fp32 in the quantized variants")
+    boolean keepUnembedding;
+
+    @Option(
+            names = "--max-perplexity-increase",
+            defaultValue = "0.10",
+            description = "quality gate: largest perplexity rise over fp32 a variant may have, as a fraction "
+                    + "(default ${DEFAULT-VALUE})")
+    double maxPerplexityIncrease;
+
+    @Option(
+            names = "--quality-text",
+            paramLabel = "FILE",
+            description = "held-out text for the gate's perplexity (default: the fp32 graph's own samples)")
+    Path qualityText;
+
+    private Exporter.Quantize quantization() {
+        if (quantize == null) {
+            return Exporter.Quantize.NONE;
+        }
+        return new Exporter.Quantize(
+                quantize.stream().map(WeightFormat::parse).distinct().toList(),
+                block,
+                accuracyLevel,
+                !keepUnembedding,
+                maxPerplexityIncrease,
+                qualityText);
+    }
+
     @Override
     public Integer call() throws Exception {
+        if (format != Format.onnx && (quantize != null || qualityText != null)) {
+            throw new IllegalArgumentException(
+                    "--quantize and --quality-text are for --format onnx (for GGUF use --type)");
+        }
         if (format != Format.hf && (dtype != null || maxShardSize != null)) {
             throw new IllegalArgumentException("--dtype and --max-shard-size are for --format hf");
         }
@@ -117,7 +176,7 @@ final class ExportCommand implements Callable<Integer> {
             return 0;
         }
         if (type != null) {
-            throw new IllegalArgumentException("--type is for --format gguf (ONNX exports are fp32)");
+            throw new IllegalArgumentException("--type is for --format gguf (ONNX's quantized variants: --quantize)");
         }
         new Exporter(System.err)
                 .export(new Exporter.Options(
@@ -128,7 +187,8 @@ final class ExportCommand implements Callable<Integer> {
                         tolerance,
                         decodeSteps,
                         OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD,
-                        tensorrt));
+                        tensorrt,
+                        quantization()));
         return 0;
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
+import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.tokenizer.ByteLevelBpeTrainer;
 import io.rlhf4j.exporter.gguf.GgufExporter;
@@ -15,8 +16,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -24,7 +27,9 @@ import java.util.concurrent.TimeUnit;
  * the same weights (a Llama-shaped model of about GPT-2-small's size, random weights), the same
  * prompts, the same number of new tokens at temperature 0.8, at 1 and 8 concurrent streams. llama.cpp
  * runs through node-llama-cpp 3.21.1's prebuilt CPU build (the folder {@code .ci/run} installs,
- * {@code exporter/src/test/node}) on this project's own GGUF exports: f32 (our precision), q8_0, q4_0.
+ * {@code exporter/src/test/node}) on this project's own GGUF exports: f32, q8_0, q4_0; rlhf4j serves its
+ * fp32 graph and its int8 and int4 variants (MatMulNBits, the same block grid as q8_0 and q4_0), and
+ * each row gives the ratio to llama.cpp at the same precision.
  */
 final class LlamaCppPeer {
 
@@ -64,40 +69,71 @@ final class LlamaCppPeer {
                 "== serve vs llama.cpp (node-llama-cpp 3.21.1, CPU, 2 threads): %,d-parameter Llama shape, random "
                         + "weights, %d new tokens per stream, temperature 0.8%n",
                 shape.parameterCount(), newTokens);
-        out.printf("  %-14s %-8s %18s %18s %14s%n", "engine", "weights", "1 stream tok/s", "8 streams tok/s", "8 / 1");
-        double[] ours = new double[STREAMS.length];
         Path export = work.resolve("peer-onnx");
         new io.rlhf4j.exporter.Exporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new io.rlhf4j.exporter.Exporter.Options(model, export, false, true, 1e-4, 2, 1L << 30, false));
-        try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(
-                io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("peer-data"))
-                        .withPort(0)
-                        .withLimits(32, 1024))) {
-            app.registerAndActivate(export);
-            LoadGenerator load = new LoadGenerator(app.port());
-            load.run(2, 4, prompts, 8); // warm-up
-            for (int i = 0; i < STREAMS.length; i++) {
-                ours[i] = load.run(STREAMS[i], 2 * STREAMS[i] + 2, prompts, newTokens)
-                        .tokensPerSecond();
+                .export(new io.rlhf4j.exporter.Exporter.Options(model, export, false, true, 1e-4, 2, 1L << 30, false)
+                        .withQuantize(new io.rlhf4j.exporter.Exporter.Quantize(
+                                List.of(WeightFormat.INT8, WeightFormat.INT4), 32, 4, true, 0.10, null)));
+        Map<WeightFormat, double[]> ours = new EnumMap<>(WeightFormat.class);
+        for (WeightFormat w : WeightFormat.values()) {
+            try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(
+                    io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("peer-data-" + w))
+                            .withPort(0)
+                            .withLimits(32, 1024)
+                            .withEngine(io.rlhf4j.serving.engine.EngineOptions.cpu(0)
+                                    .withWeights(w)))) {
+                app.registerAndActivate(export);
+                LoadGenerator load = new LoadGenerator(app.port());
+                load.run(2, 4, prompts, 8); // warm-up
+                double[] tps = new double[STREAMS.length];
+                for (int i = 0; i < STREAMS.length; i++) {
+                    tps[i] = load.run(STREAMS[i], 2 * STREAMS[i] + 2, prompts, newTokens)
+                            .tokensPerSecond();
+                }
+                ours.put(w, tps);
             }
         }
-        row("rlhf4j serve", "fp32", ours);
-        for (GgufExporter.Type type : List.of(GgufExporter.Type.f32, GgufExporter.Type.q8_0, GgufExporter.Type.q4_0)) {
-            Path gguf = work.resolve("peer-" + type);
-            new GgufExporter(new PrintStream(java.io.OutputStream.nullOutputStream())).export(model, gguf, type);
+        Map<WeightFormat, double[]> peers = new EnumMap<>(WeightFormat.class);
+        for (WeightFormat w : WeightFormat.values()) {
+            Path gguf = work.resolve("peer-" + PEER_TYPE.get(w));
+            new GgufExporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
+                    .export(model, gguf, PEER_TYPE.get(w));
             double[] peer = new double[STREAMS.length];
             for (int i = 0; i < STREAMS.length; i++) {
                 peer[i] = llamaCpp(node, gguf.resolve(GgufExporter.MODEL_FILE), STREAMS[i], prompts)
                         .get("tokens_per_second")
                         .asDouble();
             }
-            row("llama.cpp", type.name(), peer);
+            peers.put(w, peer);
+        }
+        out.printf(
+                "  %-14s %-8s %16s %16s %8s %18s%n",
+                "engine", "weights", "1 stream tok/s", "8 streams tok/s", "8 / 1", "vs llama.cpp 1 / 8");
+        for (WeightFormat w : WeightFormat.values()) {
+            row("rlhf4j serve", w.id(), ours.get(w), peers.get(w));
+        }
+        for (WeightFormat w : WeightFormat.values()) {
+            row("llama.cpp", PEER_TYPE.get(w).name(), peers.get(w), peers.get(w));
         }
     }
 
-    private void row(String engine, String weights, double[] tps) {
+    /** llama.cpp's type at each of our precisions: the same block grids (32 values, one scale each). */
+    private static final Map<WeightFormat, GgufExporter.Type> PEER_TYPE = Map.of(
+            WeightFormat.FP32, GgufExporter.Type.f32,
+            WeightFormat.INT8, GgufExporter.Type.q8_0,
+            WeightFormat.INT4, GgufExporter.Type.q4_0);
+
+    private void row(String engine, String weights, double[] tps, double[] peer) {
         out.printf(
-                Locale.ROOT, "  %-14s %-8s %18.1f %18.1f %13.1fx%n", engine, weights, tps[0], tps[1], tps[1] / tps[0]);
+                Locale.ROOT,
+                "  %-14s %-8s %16.1f %16.1f %7.1fx %8.2fx / %.2fx%n",
+                engine,
+                weights,
+                tps[0],
+                tps[1],
+                tps[1] / tps[0],
+                tps[0] / peer[0],
+                tps[1] / peer[1]);
     }
 
     private JsonNode llamaCpp(Path node, Path gguf, int streams, List<String> prompts)

@@ -126,7 +126,8 @@ final class PipelineCommand implements Callable<Integer> {
                             1e-4,
                             8,
                             OnnxFiles.DEFAULT_EXTERNAL_THRESHOLD,
-                            false));
+                            false,
+                            Exporter.Quantize.serving(request.weights())));
         }
         progress(request, new PipelineProgress("done", 1.0, snapshotId));
         System.out.println(r.gate().toPrettyString());
@@ -152,7 +153,8 @@ final class PipelineCommand implements Callable<Integer> {
                 against,
                 selectionRm,
                 export,
-                progressFile);
+                progressFile,
+                null);
     }
 
     /** The snapshot this run trains on: built once, then the same one on every resume. */

@@ -49,6 +49,13 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "ONNX Runtime intra-op threads; 0 = all cores (RLHF4J_THREADS)")
     Integer threads;
 
+    @Option(
+            names = "--weights",
+            paramLabel = "FORMAT",
+            description = "policy variant to serve: fp32 (default), int8 or int4, exported with --quantize; a "
+                    + "checkpoint given with --model is exported with it (RLHF4J_WEIGHTS)")
+    String weights;
+
     @Option(names = "--max-batch", description = "sequences decoded together (default 32; RLHF4J_MAX_BATCH)")
     Integer maxBatch;
 
@@ -82,7 +89,10 @@ final class ServeCommand implements Callable<Integer> {
         EngineOptions e = new EngineOptions(
                 engine != null ? engine : c.engine().kind(),
                 threads != null ? threads : c.engine().threads(),
-                c.engine().device());
+                c.engine().device(),
+                weights != null
+                        ? io.rlhf4j.core.checkpoint.WeightFormat.parse(weights)
+                        : c.engine().weights());
         String adminToken = c.adminToken();
         if (adminToken == null && io.rlhf4j.serving.api.ApiServer.isLoopback(host != null ? host : c.host())) {
             // A console on loopback should work out of the box: a fresh token, shown once, like Jupyter's.
@@ -125,7 +135,7 @@ final class ServeCommand implements Callable<Integer> {
                 System.err.println("no model is active yet: registering the bundled demo model " + source);
             }
             if (source != null) {
-                ModelVersion v = app.registerAndActivate(exported(source));
+                ModelVersion v = app.registerAndActivate(exported(source, e.weights()));
                 System.err.printf("version %s (%s) is active%n", v.version(), source);
             }
             System.err.printf(
@@ -167,6 +177,10 @@ final class ServeCommand implements Callable<Integer> {
 
     /** An export directory for {@code dir}: itself if it already is one, else a fresh parity-checked export. */
     static Path exported(Path dir) throws java.io.IOException {
-        return new Exporter(System.err).exportedForServing(dir);
+        return exported(dir, io.rlhf4j.core.checkpoint.WeightFormat.FP32);
+    }
+
+    static Path exported(Path dir, io.rlhf4j.core.checkpoint.WeightFormat weights) throws java.io.IOException {
+        return new Exporter(System.err).exportedForServing(dir, weights);
     }
 }

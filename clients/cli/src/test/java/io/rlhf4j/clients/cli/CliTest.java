@@ -192,6 +192,40 @@ class CliTest {
                 "--reward");
         assertThat(reward.code()).isEqualTo(1);
         assertThat(reward.err().strip()).doesNotContain("\n").contains("score.weight");
+
+        Path quantized = tmp.resolve("int8");
+        Run int8 = run(
+                "export",
+                "--model",
+                model.toString(),
+                "--out",
+                quantized.toString(),
+                "--quantize",
+                "int8",
+                "--no-optimize");
+        assertThat(int8.code()).as(int8.err()).isZero();
+        assertThat(quantized.resolve("policy.int8.onnx")).exists();
+        assertThat(int8.err()).contains("quality policy.int8.onnx: perplexity");
+        assertThat(Files.readString(quantized.resolve("manifest.json")))
+                .contains("\"quantized\"", "\"perplexity_increase\"", "\"greedy_agreement\"");
+        for (String[] args : List.of(
+                new String[] {"--quantize", "int3"},
+                new String[] {"--quantize", "int4", "--block", "24"},
+                new String[] {"--quantize", "int8", "--format", "gguf"})) {
+            List<String> argv = new java.util.ArrayList<>(List.of(
+                    "export",
+                    "--model",
+                    model.toString(),
+                    "--out",
+                    tmp.resolve("bad-q").toString()));
+            argv.addAll(List.of(args));
+            Run bad = run(argv.toArray(String[]::new));
+            assertThat(bad.code()).as(String.join(" ", args)).isEqualTo(1);
+            assertThat(bad.err().strip())
+                    .doesNotContain("\n")
+                    .containsAnyOf("weights must be one of", "power of two", "--format onnx");
+            assertThat(tmp.resolve("bad-q")).doesNotExist();
+        }
     }
 
     /** Three copies of one demonstration for training, one for validation. */
