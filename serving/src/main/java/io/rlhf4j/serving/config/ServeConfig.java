@@ -24,7 +24,7 @@ import java.util.Set;
  * server:    {host: 127.0.0.1, port: 8080, open: false}
  * data_dir:  data
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
- * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32}
+ * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32, prefix_cache_mb: 256}
  * scheduler: {max_batch: 32, queue: 256}
  * limits:    {log_queue: 10000, concurrent_per_key: 64, tokens_per_minute_per_key: 1000000,
  *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576, completions_per_request: 256}
@@ -63,7 +63,7 @@ public final class ServeConfig {
                             "completions_per_request"),
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
-            "engine", Set.of("kind", "threads", "device", "weights"),
+            "engine", Set.of("kind", "threads", "device", "weights", "prefix_cache_mb"),
             "scheduler", Set.of("max_batch", "queue"),
             "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model", "held_out_labelers"));
 
@@ -111,7 +111,8 @@ public final class ServeConfig {
                             text(tree, "engine.kind", EngineOptions.CPU),
                             integer(tree, "engine.threads", 0),
                             integer(tree, "engine.device", 0),
-                            WeightFormat.parse(text(tree, "engine.weights", "fp32"))),
+                            WeightFormat.parse(text(tree, "engine.weights", "fp32")),
+                            integer(tree, "engine.prefix_cache_mb", EngineOptions.DEFAULT_PREFIX_CACHE_MB)),
                     integer(tree, "scheduler.max_batch", 32),
                     integer(tree, "scheduler.queue", 256),
                     adminToken,

@@ -7,13 +7,17 @@ import java.util.Set;
 
 /**
  * Which execution provider runs the graphs, with how many threads, and which of a version's policy
- * variants it loads ({@code weights}: fp32, or the int8/int4 graphs an export made with --quantize). {@code onnxruntime-cpu} works
+ * variants it loads ({@code weights}: fp32, or the int8/int4 graphs an export made with --quantize),
+ * and how many MB of prompt-prefix KV blocks it keeps for reuse ({@link PrefixCache}; 0: none). {@code onnxruntime-cpu} works
  * everywhere; {@code onnxruntime-cuda} and {@code onnxruntime-tensorrt} (ONNX Runtime's TensorRT
  * provider, which builds and caches TensorRT engines from the same graph, with CUDA as fallback for
  * what TensorRT cannot run) need a build with the {@code cuda} Maven profile (ONNX Runtime's GPU jar)
  * and an NVIDIA GPU with CUDA (and TensorRT) libraries.
  */
-public record EngineOptions(String kind, int threads, int device, WeightFormat weights) {
+public record EngineOptions(String kind, int threads, int device, WeightFormat weights, int prefixCacheMb) {
+
+    /** The prefix cache's default budget; 0 turns it off. */
+    public static final int DEFAULT_PREFIX_CACHE_MB = 256;
 
     public static final String CPU = "onnxruntime-cpu";
     public static final String CUDA = "onnxruntime-cuda";
@@ -28,10 +32,13 @@ public record EngineOptions(String kind, int threads, int device, WeightFormat w
             throw new IllegalArgumentException("engine threads and device must be >= 0");
         }
         weights = weights == null ? WeightFormat.FP32 : weights;
+        if (prefixCacheMb < 0) {
+            throw new IllegalArgumentException("prefix cache budget must be >= 0 MB, got " + prefixCacheMb);
+        }
     }
 
     public EngineOptions(String kind, int threads, int device) {
-        this(kind, threads, device, WeightFormat.FP32);
+        this(kind, threads, device, WeightFormat.FP32, DEFAULT_PREFIX_CACHE_MB);
     }
 
     public static EngineOptions cpu(int threads) {
@@ -39,7 +46,11 @@ public record EngineOptions(String kind, int threads, int device, WeightFormat w
     }
 
     public EngineOptions withWeights(WeightFormat w) {
-        return new EngineOptions(kind, threads, device, w);
+        return new EngineOptions(kind, threads, device, w, prefixCacheMb);
+    }
+
+    public EngineOptions withPrefixCacheMb(int mb) {
+        return new EngineOptions(kind, threads, device, weights, mb);
     }
 
     /** Session options for a graph; fails in one line when the provider cannot be had. */

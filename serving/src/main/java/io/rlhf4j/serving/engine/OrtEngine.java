@@ -16,8 +16,8 @@ import java.nio.LongBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -27,7 +27,11 @@ import java.util.Map;
  * <p>Rows of a batch are right-aligned: each row's cache occupies the last {@code real} positions and
  * padding on the left is masked out, with position ids counting real tokens only. A decode step passes
  * the previous step's {@code present} tensors straight back as {@code past} (no copy); only a change
- * of membership (rows joining or leaving) copies caches into a new layout.
+ * of membership (rows joining or leaving) copies caches into a new layout ({@link KvLayout}).
+ *
+ * <p>With a {@link PrefixCache}, every prefill leaves its prompts' full blocks of KV behind, and a row
+ * allowed to reuse them runs only the tokens after its longest cached prefix; {@link #extend} carries a
+ * chunked prefill on from a one-row cache.
  */
 public final class OrtEngine implements PolicyEngine {
 
@@ -42,9 +46,16 @@ public final class OrtEngine implements PolicyEngine {
     private final int layers;
     private final int kvHeads;
     private final int headDim;
+    private final PrefixCache prefixes;
+    private final KvLayout layout;
 
     private OrtEngine(
-            String version, ModelConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate, OrtSession session) {
+            String version,
+            ModelConfig config,
+            Tokenizer tokenizer,
+            ChatTemplate chatTemplate,
+            OrtSession session,
+            int prefixCacheMb) {
         this.version = version;
         this.config = config;
         this.tokenizer = tokenizer;
@@ -53,6 +64,8 @@ public final class OrtEngine implements PolicyEngine {
         this.layers = config.numLayers();
         this.kvHeads = config.numKvHeads();
         this.headDim = config.headDim();
+        this.layout = new KvLayout(layers, kvHeads, headDim);
+        this.prefixes = prefixCacheMb > 0 ? new PrefixCache(prefixCacheMb * (1L << 20), layers) : null;
     }
 
     /**
@@ -75,7 +88,12 @@ public final class OrtEngine implements PolicyEngine {
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "rlhf4j");
         try (OrtSession.SessionOptions options = engine.sessionOptions()) {
             return new OrtEngine(
-                    version, config, tokenizer, chatTemplate, env.createSession(graph.toString(), options));
+                    version,
+                    config,
+                    tokenizer,
+                    chatTemplate,
+                    env.createSession(graph.toString(), options),
+                    engine.prefixCacheMb());
         } catch (OrtException e) {
             throw new IOException(graph + ": ONNX Runtime cannot load it: " + e.getMessage(), e);
         }
@@ -101,53 +119,144 @@ public final class OrtEngine implements PolicyEngine {
         return chatTemplate;
     }
 
-    /** Right-aligned caches: row r holds {@code real[r]} positions at the end of {@code width}. */
-    final class OrtBatch implements Batch {
-        final int rows;
-        final int width;
-        final int[] real;
-        final OnnxTensor[] keys;
-        final OnnxTensor[] values;
-        final AutoCloseable owner;
-        boolean closed;
+    @Override
+    public Step prefill(List<int[]> prompts) {
+        return prefill(prompts, new boolean[prompts.size()]);
+    }
 
-        OrtBatch(int rows, int width, int[] real, OnnxTensor[] keys, OnnxTensor[] values, AutoCloseable owner) {
-            this.rows = rows;
-            this.width = width;
-            this.real = real;
-            this.keys = keys;
-            this.values = values;
-            this.owner = owner;
+    /**
+     * Rows allowed to reuse cached prefix blocks skip their prefill: each runs only the tokens after its
+     * longest cached prefix, on that prefix's KV as its past. Their prompt logits then exist only for
+     * those tokens, which is why the scheduler allows it only where no one asked for prompt log-probs.
+     */
+    @Override
+    public Step prefill(List<int[]> prompts, boolean[] reusePrefix) {
+        if (prefixes == null) {
+            return coldPrefill(prompts);
         }
-
-        @Override
-        public int rows() {
-            return rows;
+        int rows = prompts.size();
+        List<List<PrefixCache.Block>> hits = new ArrayList<>();
+        int reused = 0;
+        for (int r = 0; r < rows; r++) {
+            int[] p = prompts.get(r);
+            hits.add(reusePrefix[r] ? prefixes.lookup(p, p.length - 1) : List.of());
+            reused += hits.get(r).size() * PrefixCache.BLOCK;
         }
+        Step step = reused == 0 ? coldPrefill(prompts) : warmPrefill(prompts, hits);
+        prefixes.record(reused, prompts.stream().mapToInt(p -> p.length).sum() - reused);
+        prefixes.insertAll(prompts, (OrtBatch) step.batch(), kvHeads, headDim);
+        return step;
+    }
 
-        @Override
-        public void close() {
-            if (closed) {
-                return;
+    @Override
+    public int cachedPrefix(int[] prompt) {
+        return prefixes == null ? 0 : prefixes.lookup(prompt, prompt.length - 1).size() * PrefixCache.BLOCK;
+    }
+
+    @Override
+    public Step extend(Batch batch, int[] prompt, int to) {
+        OrtBatch b = (OrtBatch) batch;
+        if (b.rows != 1) {
+            throw new IllegalArgumentException("a chunked prefill extends one row, not " + b.rows);
+        }
+        int from = b.real[0];
+        long[] ids = new long[to - from];
+        long[] pos = new long[to - from];
+        for (int j = from; j < to; j++) {
+            ids[j - from] = prompt[j];
+            pos[j - from] = j;
+        }
+        Step step;
+        try {
+            step = run(b, ids, pos, ids.length, new int[] {to});
+        } finally {
+            b.close();
+        }
+        if (prefixes != null) {
+            prefixes.record(0, ids.length);
+            prefixes.insertAll(List.of(Arrays.copyOf(prompt, to)), (OrtBatch) step.batch(), kvHeads, headDim);
+        }
+        return new Step(step.batch(), step.logits());
+    }
+
+    /** Runs the tokens of {@code prompt} after the positions {@code past} holds (a cached prefix). */
+    private Step suffix(OrtBatch past, int[] prompt) {
+        int h = past.width;
+        long[] ids = new long[prompt.length - h];
+        long[] pos = new long[prompt.length - h];
+        for (int j = h; j < prompt.length; j++) {
+            ids[j - h] = prompt[j];
+            pos[j - h] = j;
+        }
+        Step s = run(past, ids, pos, ids.length, new int[] {prompt.length});
+        return new Step(s.batch(), s.logits());
+    }
+
+    /** Prompt tokens whose KV came from the prefix cache, and prompt tokens prefilled, since loading. */
+    public long[] prefixCacheCounts() {
+        return prefixes == null ? new long[2] : new long[] {prefixes.hitTokens(), prefixes.prefilledTokens()};
+    }
+
+    private Step warmPrefill(List<int[]> prompts, List<List<PrefixCache.Block>> hits) {
+        int rows = prompts.size();
+        if (rows == 1) {
+            // One row: its step is the batch already, no re-layout (a copy of every cache) needed.
+            try (OrtBatch past = layout.of(hits.get(0))) {
+                return suffix(past, prompts.get(0));
             }
-            closed = true;
-            try {
-                if (owner != null) {
-                    owner.close();
-                } else {
-                    for (int l = 0; l < layers; l++) {
-                        keys[l].close();
-                        values[l].close();
-                    }
+        }
+        List<Integer> cold = new ArrayList<>();
+        for (int r = 0; r < rows; r++) {
+            if (hits.get(r).isEmpty()) {
+                cold.add(r);
+            }
+        }
+        Step coldStep = cold.isEmpty()
+                ? null
+                : coldPrefill(cold.stream().map(prompts::get).toList());
+        Step[] warm = new Step[rows];
+        List<OrtBatch> sources = new ArrayList<>();
+        List<Integer> picks = new ArrayList<>();
+        float[][] logits = new float[rows][];
+        try {
+            for (int r = 0; r < rows; r++) {
+                if (hits.get(r).isEmpty()) {
+                    int i = cold.indexOf(r);
+                    sources.add((OrtBatch) coldStep.batch());
+                    picks.add(i);
+                    logits[r] = coldStep.logits()[i];
+                    continue;
                 }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
+                try (OrtBatch past = layout.of(hits.get(r))) {
+                    warm[r] = suffix(past, prompts.get(r));
+                }
+                sources.add((OrtBatch) warm[r].batch());
+                picks.add(0);
+                logits[r] = warm[r].logits()[0];
+            }
+            OrtBatch merged = layout.assemble(sources, picks);
+            PromptLogits prompt = coldStep == null
+                    ? null
+                    : (row, index) -> {
+                        if (warm[row] != null) {
+                            throw new IllegalStateException("row " + row + " reused a cached prefix: no prompt logits");
+                        }
+                        return coldStep.prompt().at(cold.indexOf(row), index);
+                    };
+            return new Step(merged, logits, prompt);
+        } finally {
+            if (coldStep != null) {
+                coldStep.batch().close();
+            }
+            for (Step s : warm) {
+                if (s != null) {
+                    s.batch().close();
+                }
             }
         }
     }
 
-    @Override
-    public Step prefill(List<int[]> prompts) {
+    private Step coldPrefill(List<int[]> prompts) {
         int rows = prompts.size();
         int width = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
         long[] ids = new long[rows * width];
@@ -162,7 +271,7 @@ public final class OrtEngine implements PolicyEngine {
                 pos[r * width + pad + j] = j;
             }
         }
-        OrtBatch empty = emptyBatch(rows);
+        OrtBatch empty = layout.empty(rows);
         try {
             return run(empty, ids, pos, width, real);
         } finally {
@@ -254,21 +363,6 @@ public final class OrtEngine implements PolicyEngine {
         return m;
     }
 
-    private OrtBatch emptyBatch(int rows) {
-        try {
-            OnnxTensor[] k = new OnnxTensor[layers];
-            OnnxTensor[] v = new OnnxTensor[layers];
-            long[] shape = {rows, kvHeads, 0, headDim};
-            for (int l = 0; l < layers; l++) {
-                k[l] = OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
-                v[l] = OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
-            }
-            return new OrtBatch(rows, 0, new int[rows], k, v, null);
-        } catch (OrtException e) {
-            throw new EngineException(e.getMessage(), e);
-        }
-    }
-
     @Override
     public Batch merge(Batch a, int[] aRows, Batch b, int[] bRows) {
         List<OrtBatch> sources = new ArrayList<>();
@@ -282,7 +376,7 @@ public final class OrtEngine implements PolicyEngine {
             picks.add(r);
         }
         try {
-            return assemble(sources, picks);
+            return layout.assemble(sources, picks);
         } finally {
             if (a != null) {
                 a.close();
@@ -291,63 +385,6 @@ public final class OrtEngine implements PolicyEngine {
                 b.close();
             }
         }
-    }
-
-    /** Copies the chosen rows' caches into a fresh right-aligned batch no wider than its longest row. */
-    private OrtBatch assemble(List<OrtBatch> sources, List<Integer> picks) {
-        int rows = picks.size();
-        int[] real = new int[rows];
-        int width = 0;
-        for (int i = 0; i < rows; i++) {
-            real[i] = sources.get(i).real[picks.get(i)];
-            width = Math.max(width, real[i]);
-        }
-        if (rows == 0) {
-            return emptyBatch(0);
-        }
-        OnnxTensor[] keys = new OnnxTensor[layers];
-        OnnxTensor[] values = new OnnxTensor[layers];
-        try {
-            // One layer's caches on the Java heap at a time, not the whole model's.
-            for (int l = 0; l < layers; l++) {
-                keys[l] = gather(sources, picks, real, width, l, true, new IdentityHashMap<>());
-                values[l] = gather(sources, picks, real, width, l, false, new IdentityHashMap<>());
-            }
-        } catch (OrtException e) {
-            throw new EngineException(e.getMessage(), e);
-        }
-        return new OrtBatch(rows, width, real, keys, values, null);
-    }
-
-    private OnnxTensor gather(
-            List<OrtBatch> sources,
-            List<Integer> picks,
-            int[] real,
-            int width,
-            int layer,
-            boolean key,
-            Map<OnnxTensor, float[]> cache)
-            throws OrtException {
-        int rows = picks.size();
-        float[] out = new float[rows * kvHeads * width * headDim];
-        for (int i = 0; i < rows; i++) {
-            OrtBatch src = sources.get(i);
-            OnnxTensor t = key ? src.keys[layer] : src.values[layer];
-            float[] data = cache.computeIfAbsent(t, x -> {
-                FloatBuffer fb = x.getFloatBuffer();
-                float[] d = new float[fb.remaining()];
-                fb.get(d);
-                return d;
-            });
-            int r = picks.get(i);
-            int n = real[i] * headDim;
-            for (int h = 0; h < kvHeads; h++) {
-                int from = ((r * kvHeads + h) * src.width + (src.width - real[i])) * headDim;
-                int to = ((i * kvHeads + h) * width + (width - real[i])) * headDim;
-                System.arraycopy(data, from, out, to, n);
-            }
-        }
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(out), new long[] {rows, kvHeads, width, headDim});
     }
 
     @Override

@@ -25,6 +25,29 @@ public interface PolicyEngine extends AutoCloseable {
     /** Runs the prompts through the model; the batch's rows are the prompts in order. */
     Step prefill(List<int[]> prompts);
 
+    /**
+     * As {@link #prefill(List)}, where the rows marked in {@code reusePrefix} may take the KV of a prefix
+     * an earlier prefill of this engine computed instead of computing it again; such a row's prompt
+     * logits are not available. An engine without a prefix cache prefills them all.
+     */
+    default Step prefill(List<int[]> prompts, boolean[] reusePrefix) {
+        return prefill(prompts);
+    }
+
+    /** Prompt tokens at the start of {@code prompt} whose KV a prefill could reuse now; 0 without a cache. */
+    default int cachedPrefix(int[] prompt) {
+        return 0;
+    }
+
+    /**
+     * Continues a chunked prefill: {@code batch} is one row holding the KV of {@code prompt}'s first
+     * positions, and this feeds the prompt's tokens after them up to {@code to}; the step's logits are
+     * those after token {@code to - 1}. Consumes the batch.
+     */
+    default Step extend(Batch batch, int[] prompt, int to) {
+        throw new UnsupportedOperationException("this engine does not prefill in chunks");
+    }
+
     /** Feeds one token per row of {@code batch} (in row order); the batch grows by one position. */
     Step decode(Batch batch, int[] tokens);
 

@@ -39,8 +39,10 @@ import picocli.CommandLine.Option;
                     + "and the resident memory of serving it.",
             "serve: the HTTP server under 1, 8 and 32 concurrent streaming clients: tokens/s, time to first token, "
                     + "latency (demo model and GPT-2-small shape); and, where the context fits, decode ms/token "
-                    + "after the first at 1 stream for a " + BenchCommand.SHORT_PROMPT + "-token vs a "
-                    + BenchCommand.LONG_PROMPT + "-token prompt.",
+                    + "after the first at 1 stream for a " + ServeBench.SHORT_PROMPT + "-token vs a "
+                    + ServeBench.LONG_PROMPT + "-token prompt, and time to first token with a shared "
+                    + ServeBench.SYSTEM_PROMPT + "-token system prompt, prefix-cached vs not; with --peer "
+                    + "llama.cpp, our fp32, int8 and int4 variants beside llama.cpp's f32, q8_0 and q4_0.",
             "reliability (not part of all): a server in its own process under --clients streaming clients for "
                     + "--minutes (errors, truncated streams, resident memory), kill -9 under load and a restart "
                     + "(acknowledged prompt logs missing), --promotions promotions and rollbacks under load, and "
@@ -56,22 +58,6 @@ final class BenchCommand implements Callable<Integer> {
         reliability,
         all
     }
-
-    /** The serve suite's prompts: short WordNet-style openings, as the demo world's users send them. */
-    static final List<String> SERVE_PROMPTS = List.of(
-            "dog (noun):",
-            "happy (adjective):",
-            "run (verb):",
-            "a small",
-            "tree (noun): a tall",
-            "to eat (verb):",
-            "red (adjective): the colour",
-            "music (noun):");
-
-    /** Prompt lengths, in tokens with BOS, of the serve suite's decode-cost-by-prompt-length row. */
-    static final int SHORT_PROMPT = 64;
-
-    static final int LONG_PROMPT = 900;
 
     @Option(
             names = "--suite",
@@ -127,7 +113,7 @@ final class BenchCommand implements Callable<Integer> {
             names = "--peer",
             paramLabel = "llama.cpp",
             description = "serve: also run llama.cpp (node-llama-cpp 3.21.1) on GGUF exports of the same weights, "
-                    + "side by side at 1 and 8 streams")
+                    + "side by side with our quantized variants at 1 and 8 streams")
     String peer;
 
     @Option(names = "--skip-gpt2", description = "only the small model")
@@ -226,12 +212,13 @@ final class BenchCommand implements Callable<Integer> {
             if (suite == Suite.serve || suite == Suite.all) {
                 System.out.println("== serve: rlhf4j serve over loopback, streaming clients, " + newTokens
                         + " new tokens per request");
-                serve("demo base model", DemoModel.locate(), work.resolve("serve-demo"));
+                ServeBench serve = new ServeBench(System.out, newTokens);
+                serve.run("demo base model", DemoModel.locate(), work.resolve("serve-demo"));
                 if (gpt2Ckpt != null) {
-                    serve("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("serve-gpt2"));
+                    serve.run("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("serve-gpt2"));
                 }
                 if (peer != null) {
-                    new LlamaCppPeer(System.out, newTokens).run(work.resolve("peer"), SERVE_PROMPTS);
+                    new LlamaCppPeer(System.out, newTokens).run(work.resolve("peer"), ServeBench.SERVE_PROMPTS);
                 }
             }
             if (suite == Suite.export || suite == Suite.all) {
@@ -257,131 +244,6 @@ final class BenchCommand implements Callable<Integer> {
             AtomicDirectory.deleteRecursively(work);
         }
         return 0;
-    }
-
-    private void serve(String name, Path checkpoint, Path work) throws Exception {
-        Path export = work.resolve("export");
-        new io.rlhf4j.exporter.Exporter(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new io.rlhf4j.exporter.Exporter.Options(
-                        checkpoint, export, false, false, 1e-4, 2, 1L << 30, false));
-        io.rlhf4j.serving.ServingApp.Config config = io.rlhf4j.serving.ServingApp.Config.defaults(work.resolve("data"))
-                .withPort(0)
-                .withLimits(32, 1024);
-        List<String> prompts = SERVE_PROMPTS;
-        try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(config)) {
-            app.registerAndActivate(export);
-            io.rlhf4j.serving.bench.LoadGenerator load = new io.rlhf4j.serving.bench.LoadGenerator(app.port());
-            load.run(2, 4, prompts, 8); // warm-up
-            System.out.printf(
-                    "%s%n  %-11s %8s %10s %12s %12s %12s %12s %8s%n",
-                    name,
-                    "concurrency",
-                    "requests",
-                    "tokens/s",
-                    "TTFT p50 ms",
-                    "TTFT p99 ms",
-                    "lat p50 ms",
-                    "lat p99 ms",
-                    "failed");
-            double single = 0;
-            for (int c : new int[] {1, 8, 32}) {
-                io.rlhf4j.serving.bench.LoadGenerator.Result r = load.run(c, Math.max(8, 2 * c), prompts, newTokens);
-                if (c == 1) {
-                    single = r.tokensPerSecond();
-                }
-                System.out.printf(
-                        "  %-11d %8d %10.1f %12.1f %12.1f %12.1f %12.1f %8d%n",
-                        c,
-                        r.requests(),
-                        r.tokensPerSecond(),
-                        r.ttftP50(),
-                        r.ttftP99(),
-                        r.latencyP50(),
-                        r.latencyP99(),
-                        r.failures());
-                if (c > 1) {
-                    System.out.printf(
-                            "  concurrency %d / 1 aggregate tokens/s: %.1fx%n", c, r.tokensPerSecond() / single);
-                }
-            }
-            decodeByPromptLength(checkpoint, load);
-            // Warm the chat path first (the template engine loads on first use), then measure both.
-            load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 16, prompts, 8);
-            io.rlhf4j.serving.bench.LoadGenerator.Result chat =
-                    load.run(io.rlhf4j.serving.bench.LoadGenerator.Endpoint.CHAT, 8, 48, prompts, newTokens);
-            io.rlhf4j.serving.bench.LoadGenerator.Result plain = load.run(8, 48, prompts, newTokens);
-            System.out.printf(
-                    "  chat vs completions, 8 streams, 48 requests each: %.1f vs %.1f tokens/s (%.2fx); "
-                            + "TTFT p50 %.1f vs %.1f ms; failed %d + %d%n",
-                    chat.tokensPerSecond(),
-                    plain.tokensPerSecond(),
-                    chat.tokensPerSecond() / plain.tokensPerSecond(),
-                    chat.ttftP50(),
-                    plain.ttftP50(),
-                    chat.failures(),
-                    plain.failures());
-            logLikelihood(checkpoint, load);
-        }
-    }
-
-    /** lm-eval's log-likelihood requests: 64-token prompts scored, one at a time and batched as it batches. */
-    private void logLikelihood(Path checkpoint, io.rlhf4j.serving.bench.LoadGenerator load) throws Exception {
-        Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
-        int[] ids = tok.encode(promptOf(tok, SHORT_PROMPT), true);
-        List<int[]> prompts = new java.util.ArrayList<>();
-        for (int i = 0; i < 32; i++) {
-            int[] p = ids.clone();
-            p[p.length - 1 - (i % (p.length - 1))] = ids[(i * 7) % ids.length]; // 32 distinct prompts
-            prompts.add(p);
-        }
-        io.rlhf4j.serving.bench.LoadGenerator.Scoring one = load.score(prompts, 1);
-        io.rlhf4j.serving.bench.LoadGenerator.Scoring eight = load.score(prompts, 8);
-        System.out.printf(
-                "  log-likelihood (echo, logprobs 1, %d-token prompts, %d prompts): %.1f prompts/s one to "
-                        + "a request (p50 %.1f ms), %.1f prompts/s eight to a request (p50 %.1f ms, %.2fx)%n",
-                ids.length,
-                prompts.size(),
-                one.promptsPerSecond(),
-                one.latencyP50(),
-                eight.promptsPerSecond(),
-                eight.latencyP50(),
-                eight.promptsPerSecond() / one.promptsPerSecond());
-    }
-
-    /** Decode time per token after the first, one stream, a short and a long prompt, same server. */
-    private void decodeByPromptLength(Path checkpoint, io.rlhf4j.serving.bench.LoadGenerator load) throws Exception {
-        int window = ModelConfig.read(checkpoint).maxPositions();
-        if (window <= LONG_PROMPT + newTokens) {
-            System.out.printf(
-                    "  decode ms/token by prompt length: skipped (context %d tokens; it needs more than %d + %d)%n",
-                    window, LONG_PROMPT, newTokens);
-            return;
-        }
-        Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
-        String shortPrompt = promptOf(tok, SHORT_PROMPT);
-        String longPrompt = promptOf(tok, LONG_PROMPT);
-        io.rlhf4j.serving.bench.LoadGenerator.Result s = load.run(1, 4, List.of(shortPrompt), newTokens);
-        io.rlhf4j.serving.bench.LoadGenerator.Result l = load.run(1, 4, List.of(longPrompt), newTokens);
-        System.out.printf(
-                "  decode ms/token after the first, 1 stream, 4 requests each: %d-token prompt %.2f, "
-                        + "%d-token prompt %.2f (%.2fx); TTFT p50 %.0f vs %.0f ms%n",
-                tok.encode(shortPrompt, true).length,
-                s.decodeMsPerToken(),
-                tok.encode(longPrompt, true).length,
-                l.decodeMsPerToken(),
-                l.decodeMsPerToken() / s.decodeMsPerToken(),
-                s.ttftP50(),
-                l.ttftP50());
-    }
-
-    /** English-like text that the tokenizer makes {@code tokens} long with BOS (or just past it). */
-    private static String promptOf(Tokenizer tok, int tokens) {
-        String words = "the cat sat on the mat and the dog ran to the park. ";
-        StringBuilder text = new StringBuilder();
-        for (int i = 0; tok.encode(text.toString(), true).length < tokens; i++) {
-            text.append(words.charAt(i % words.length()));
-        }
-        return text.toString();
     }
 
     private void pipeline(Path storiesCkpt, Path gpt2Ckpt, Path work) throws Exception {

@@ -92,7 +92,8 @@ final class ServeCommand implements Callable<Integer> {
                 c.engine().device(),
                 weights != null
                         ? io.rlhf4j.core.checkpoint.WeightFormat.parse(weights)
-                        : c.engine().weights());
+                        : c.engine().weights(),
+                c.engine().prefixCacheMb());
         String adminToken = c.adminToken();
         if (adminToken == null && io.rlhf4j.serving.api.ApiServer.isLoopback(host != null ? host : c.host())) {
             // A console on loopback should work out of the box: a fresh token, shown once, like Jupyter's.
