@@ -119,12 +119,13 @@ public final class QualityGate {
                 nll += negativeLogLikelihood(candidate, seq);
                 tokens += seq.length - 1;
             }
-            int greedyLength = Math.min(greedyTokens, c.maxPositions() - GREEDY_PROMPT_TOKENS);
+            // A context shorter than the usual prompt and continuation shares itself between them.
+            int promptTokens = Math.min(GREEDY_PROMPT_TOKENS, Math.max(1, c.maxPositions() / 2));
+            int greedyLength = Math.min(greedyTokens, c.maxPositions() - promptTokens);
             double agreement = 0;
             int prompts = Math.min(GREEDY_PROMPTS, sequences.size());
             for (int p = 0; p < prompts; p++) {
-                long[] prompt =
-                        Arrays.copyOf(sequences.get(p), Math.min(GREEDY_PROMPT_TOKENS, sequences.get(p).length));
+                long[] prompt = Arrays.copyOf(sequences.get(p), Math.min(promptTokens, sequences.get(p).length));
                 long[] a = greedy(reference, prompt, greedyLength);
                 long[] b = greedy(candidate, prompt, greedyLength);
                 int same = 0;

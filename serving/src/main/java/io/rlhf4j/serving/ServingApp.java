@@ -36,6 +36,7 @@ public final class ServingApp implements AutoCloseable {
             EngineOptions engine,
             int maxRows,
             int queueCapacity,
+            int prefillChunk,
             String adminToken,
             LoopOptions loop,
             boolean open,
@@ -45,8 +46,8 @@ public final class ServingApp implements AutoCloseable {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
             }
-            if (maxRows < 1 || queueCapacity < 1) {
-                throw new IllegalArgumentException("max batch and queue must be at least 1");
+            if (maxRows < 1 || queueCapacity < 1 || prefillChunk < 1) {
+                throw new IllegalArgumentException("max batch, queue and prefill chunk must be at least 1");
             }
         }
 
@@ -61,6 +62,7 @@ public final class ServingApp implements AutoCloseable {
                     EngineOptions.cpu(0),
                     32,
                     256,
+                    Scheduler.Limits.DEFAULT_PREFILL_CHUNK,
                     null,
                     LoopOptions.disabled(),
                     false,
@@ -69,6 +71,11 @@ public final class ServingApp implements AutoCloseable {
 
         public Config withPort(int p) {
             return with(b -> b.port = p);
+        }
+
+        /** Prompt tokens one scheduler iteration prefills of a long prompt (see {@link Scheduler}). */
+        public Config withPrefillChunk(int tokens) {
+            return with(b -> b.prefillChunk = tokens);
         }
 
         public Config withAdminToken(String t) {
@@ -117,6 +124,7 @@ public final class ServingApp implements AutoCloseable {
                     b.engine,
                     b.maxRows,
                     b.queueCapacity,
+                    b.prefillChunk,
                     b.adminToken,
                     b.loop,
                     b.open,
@@ -134,6 +142,7 @@ public final class ServingApp implements AutoCloseable {
             EngineOptions engine;
             int maxRows;
             int queueCapacity;
+            int prefillChunk;
             String adminToken;
             LoopOptions loop;
             boolean open;
@@ -149,6 +158,7 @@ public final class ServingApp implements AutoCloseable {
                 engine = c.engine;
                 maxRows = c.maxRows;
                 queueCapacity = c.queueCapacity;
+                prefillChunk = c.prefillChunk;
                 adminToken = c.adminToken;
                 loop = c.loop;
                 open = c.open;
@@ -214,7 +224,7 @@ public final class ServingApp implements AutoCloseable {
         LogWriter logs = new LogWriter(store, c.limits().logQueue(), 256);
         ModelRouter router = new ModelRouter(
                 store,
-                new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey()),
+                new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey(), c.prefillChunk()),
                 c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
         Optional<String> active = store.versions().active(ModelVersion.POLICY);

@@ -180,6 +180,7 @@ class AuthTest {
                 io.rlhf4j.serving.engine.EngineOptions.cpu(0),
                 4,
                 4,
+                256,
                 null,
                 io.rlhf4j.serving.loop.LoopOptions.disabled(),
                 false,

@@ -39,7 +39,8 @@ public final class LoadGenerator {
             double ttftP99,
             double latencyP50,
             double latencyP99,
-            double decodeMsPerToken) {
+            double decodeMsPerToken,
+            double longestGapMs) {
         public double tokensPerSecond() {
             return tokens / seconds;
         }
@@ -116,6 +117,7 @@ public final class LoadGenerator {
         ExecutorService pool = Executors.newFixedThreadPool(concurrency);
         long[] ttft = new long[requests];
         long[] lastToken = new long[requests];
+        long[] gap = new long[requests];
         long[] latency = new long[requests];
         long[] tokens = new long[requests];
         boolean[] failed = new boolean[requests];
@@ -157,7 +159,10 @@ public final class LoadGenerator {
                                         ? lp.path("content").size()
                                         : lp.path("tokens").size();
                                 if (n > 0) {
-                                    lastToken[i] = System.nanoTime() - t0;
+                                    long now = System.nanoTime() - t0;
+                                    // A stream's longest wait between tokens: what a stall in it costs.
+                                    gap[i] = lastToken[i] > 0 ? Math.max(gap[i], now - lastToken[i]) : 0;
+                                    lastToken[i] = now;
                                     ttft[i] = ttft[i] == 0 ? lastToken[i] : ttft[i];
                                 }
                                 tokens[i] += n;
@@ -196,7 +201,8 @@ public final class LoadGenerator {
                 percentile(ttft, 0.99),
                 percentile(latency, 0.5),
                 percentile(latency, 0.99),
-                decodeTokens == 0 ? Double.NaN : decodeNanos / decodeTokens / 1e6);
+                decodeTokens == 0 ? Double.NaN : decodeNanos / decodeTokens / 1e6,
+                Arrays.stream(gap).max().orElse(0) / 1e6);
     }
 
     /** In milliseconds, over the requests that completed. */

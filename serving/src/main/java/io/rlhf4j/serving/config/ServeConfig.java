@@ -8,6 +8,7 @@ import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.serving.ServingApp;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.loop.LoopOptions;
+import io.rlhf4j.serving.scheduler.Scheduler;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -25,7 +26,7 @@ import java.util.Set;
  * data_dir:  data
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32, prefix_cache_mb: 256}
- * scheduler: {max_batch: 32, queue: 256}
+ * scheduler: {max_batch: 32, queue: 256, prefill_chunk: 256}
  * limits:    {log_queue: 10000, concurrent_per_key: 64, tokens_per_minute_per_key: 1000000,
  *             queue_share_per_key: 0.5, stream_buffer_bytes: 1048576, completions_per_request: 256}
  * loop:      {every_judgements: 200, auto_promote: false, training_threads: 1, base_model: demo/base-model,
@@ -64,7 +65,7 @@ public final class ServeConfig {
             "data_dir", Set.of(),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device", "weights", "prefix_cache_mb"),
-            "scheduler", Set.of("max_batch", "queue"),
+            "scheduler", Set.of("max_batch", "queue", "prefill_chunk"),
             "loop", Set.of("every_judgements", "auto_promote", "training_threads", "base_model", "held_out_labelers"));
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -115,6 +116,7 @@ public final class ServeConfig {
                             integer(tree, "engine.prefix_cache_mb", EngineOptions.DEFAULT_PREFIX_CACHE_MB)),
                     integer(tree, "scheduler.max_batch", 32),
                     integer(tree, "scheduler.queue", 256),
+                    integer(tree, "scheduler.prefill_chunk", Scheduler.Limits.DEFAULT_PREFILL_CHUNK),
                     adminToken,
                     // The pipeline launcher is the command line's to supply: it knows its own class path.
                     LoopOptions.disabled()

@@ -59,6 +59,13 @@ final class KvLayout {
                         env, PrefixCache.concat(chain, l, false, kvHeads, headDim, direct(floats)), shape);
             }
         } catch (OrtException e) {
+            for (int l = 0; l < layers; l++) {
+                for (OnnxTensor t : new OnnxTensor[] {k[l], v[l]}) {
+                    if (t != null) {
+                        t.close();
+                    }
+                }
+            }
             throw new OrtEngine.EngineException(e.getMessage(), e);
         }
         return new OrtBatch(1, width, new int[] {width}, k, v, null);

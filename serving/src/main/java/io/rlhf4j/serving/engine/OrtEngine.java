@@ -144,7 +144,7 @@ public final class OrtEngine implements PolicyEngine {
         }
         Step step = reused == 0 ? coldPrefill(prompts) : warmPrefill(prompts, hits);
         prefixes.record(reused, prompts.stream().mapToInt(p -> p.length).sum() - reused);
-        prefixes.insertAll(prompts, (OrtBatch) step.batch(), kvHeads, headDim);
+        remember(prompts, step);
         return step;
     }
 
@@ -174,9 +174,19 @@ public final class OrtEngine implements PolicyEngine {
         }
         if (prefixes != null) {
             prefixes.record(0, ids.length);
-            prefixes.insertAll(List.of(Arrays.copyOf(prompt, to)), (OrtBatch) step.batch(), kvHeads, headDim);
+            remember(List.of(Arrays.copyOf(prompt, to)), step);
         }
         return new Step(step.batch(), step.logits());
+    }
+
+    /** Caches the prompts' new blocks from {@code step}'s batch; on failure the batch is freed. */
+    private void remember(List<int[]> prompts, Step step) {
+        try {
+            prefixes.insertAll(prompts, (OrtBatch) step.batch(), kvHeads, headDim);
+        } catch (RuntimeException e) {
+            step.batch().close();
+            throw e;
+        }
     }
 
     /** Runs the tokens of {@code prompt} after the positions {@code past} holds (a cached prefix). */

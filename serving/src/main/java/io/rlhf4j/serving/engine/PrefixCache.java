@@ -53,39 +53,111 @@ final class PrefixCache {
      */
     List<Block> lookup(int[] prompt, int maxTokens) {
         List<Block> chain = new ArrayList<>();
+        List<Long> keys = new ArrayList<>();
         long parent = 0;
         for (int from = 0; from + BLOCK <= Math.min(prompt.length, maxTokens); from += BLOCK) {
             int[] tokens = Arrays.copyOfRange(prompt, from, from + BLOCK);
             long key = key(parent, tokens);
-            Block b = blocks.get(key); // a use: it becomes the most recent
+            Block b = blocks.get(key);
             // The key is a hash: a block is used only if it really is this prefix's.
             if (b == null || b.parent() != parent || !Arrays.equals(b.tokens(), tokens)) {
                 break;
             }
             chain.add(b);
+            keys.add(key);
             parent = key;
         }
+        touchLeafFirst(keys);
         return chain;
     }
 
-    /** Stores the full blocks of {@code prompt} that are not cached yet, reading their KV from {@code src}. */
-    void insert(int[] prompt, Source src) {
+    /** A block of a prompt that is not cached yet: where it starts, its chain keys and its tokens. */
+    private record Missing(int row, int from, long parent, long key, int[] tokens) {}
+
+    /** The full blocks of {@code prompt} (row {@code row} of a batch) that are not cached. */
+    private List<Missing> missing(int row, int[] prompt) {
+        List<Missing> out = new ArrayList<>();
         long parent = 0;
         for (int from = 0; from + BLOCK <= prompt.length; from += BLOCK) {
             int[] tokens = Arrays.copyOfRange(prompt, from, from + BLOCK);
             long key = key(parent, tokens);
             Block have = blocks.get(key);
             if (have == null || have.parent() != parent || !Arrays.equals(have.tokens(), tokens)) {
-                float[][] k = new float[layers][];
-                float[][] v = new float[layers][];
-                for (int l = 0; l < layers; l++) {
-                    k[l] = src.copy(l, true, from);
-                    v[l] = src.copy(l, false, from);
-                }
-                put(key, new Block(parent, tokens, k, v));
+                out.add(new Missing(row, from, parent, key, tokens));
             }
             parent = key;
         }
+        return out;
+    }
+
+    /** Stores the full blocks of {@code prompt} that are not cached yet, reading their KV from {@code src}. */
+    void insert(int[] prompt, Source src) {
+        store(missing(0, prompt), (layer, key, m) -> src.copy(layer, key, m.from()));
+    }
+
+    /**
+     * Caches the full blocks of each prompt not cached yet, reading them from the prefill's {@code
+     * batch} one layer at a time (and not at all when every block is cached already).
+     */
+    void insertAll(List<int[]> prompts, OrtBatch batch, int kvHeads, int headDim) {
+        List<Missing> all = new ArrayList<>();
+        for (int r = 0; r < prompts.size(); r++) {
+            all.addAll(missing(r, prompts.get(r)));
+        }
+        if (all.isEmpty()) {
+            return;
+        }
+        float[][] layer = new float[2][]; // one layer's keys and values on the heap at a time
+        int[] current = {-1};
+        store(all, (l, key, m) -> {
+            if (current[0] != l) {
+                layer[0] = read(batch.keys[l]);
+                layer[1] = read(batch.values[l]);
+                current[0] = l;
+            }
+            int real = prompts.get(m.row()).length;
+            return slice(layer[key ? 0 : 1], m.row(), real, batch.width, m.from(), kvHeads, headDim);
+        });
+    }
+
+    private interface BlockSource {
+        float[] copy(int layer, boolean key, Missing block);
+    }
+
+    /** Fills the missing blocks layer by layer (layer outermost), then caches them, leaves evicted first. */
+    private void store(List<Missing> missing, BlockSource src) {
+        float[][][] k = new float[missing.size()][layers][];
+        float[][][] v = new float[missing.size()][layers][];
+        for (int l = 0; l < layers; l++) {
+            for (int i = 0; i < missing.size(); i++) {
+                k[i][l] = src.copy(l, true, missing.get(i));
+                v[i][l] = src.copy(l, false, missing.get(i));
+            }
+        }
+        List<Long> keys = new ArrayList<>();
+        for (int i = 0; i < missing.size(); i++) {
+            Missing m = missing.get(i);
+            put(m.key(), new Block(m.parent(), m.tokens(), k[i], v[i]));
+            keys.add(m.key());
+        }
+        touchLeafFirst(keys);
+    }
+
+    /**
+     * Marks a chain used from its last block back to its first, so the first is the most recent: under
+     * the budget a chain loses its leaves first, never a root its descendants cannot be found without.
+     */
+    private void touchLeafFirst(List<Long> chain) {
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            blocks.get(chain.get(i));
+        }
+    }
+
+    private static float[] read(ai.onnxruntime.OnnxTensor t) {
+        java.nio.FloatBuffer fb = t.getFloatBuffer();
+        float[] out = new float[fb.remaining()];
+        fb.get(out);
+        return out;
     }
 
     private void put(long key, Block b) {
@@ -132,27 +204,6 @@ final class PrefixCache {
                     data, ((row * kvHeads + h) * width + start) * headDim, out, h * BLOCK * headDim, BLOCK * headDim);
         }
         return out;
-    }
-
-    /** Caches the full blocks of each prompt not cached yet, reading them from the prefill's {@code batch}. */
-    void insertAll(List<int[]> prompts, OrtBatch batch, int kvHeads, int headDim) {
-        float[][][] data = new float[2][layers][]; // read out of ONNX Runtime once per layer, if at all
-        for (int r = 0; r < prompts.size(); r++) {
-            int[] p = prompts.get(r);
-            int row = r;
-            if (lookup(p, p.length).size() == p.length / BLOCK) {
-                continue;
-            }
-            insert(p, (layer, key, from) -> {
-                int kv = key ? 0 : 1;
-                if (data[kv][layer] == null) {
-                    java.nio.FloatBuffer fb = (key ? batch.keys[layer] : batch.values[layer]).getFloatBuffer();
-                    data[kv][layer] = new float[fb.remaining()];
-                    fb.get(data[kv][layer]);
-                }
-                return slice(data[kv][layer], row, p.length, batch.width, from, kvHeads, headDim);
-            });
-        }
     }
 
     void record(int reused, int prefilled) {

@@ -67,9 +67,15 @@ final class BatchLoop {
     void run() {
         List<Sequence> running = new ArrayList<>();
         PolicyEngine.Batch batch = null;
+        boolean admittedLast = false;
         try {
             while (!(owner.isClosing() && running.isEmpty() && queue.isEmpty() && chunking.isEmpty())) {
-                List<Pending> admitted = chunkLongPrompts(admit(liveRows(running).length + chunking.rows()));
+                // While a long prompt is prefilled in chunks, admissions take every other iteration at
+                // most, so a steady stream of short requests cannot hold its chunks back for good.
+                List<Pending> admitted = chunking.isEmpty() || !admittedLast
+                        ? chunkLongPrompts(admit(liveRows(running).length + chunking.rows()))
+                        : List.of();
+                admittedLast = !admitted.isEmpty();
                 try {
                     if (!admitted.isEmpty()) {
                         List<Sequence> joined = new ArrayList<>();
@@ -119,7 +125,7 @@ final class BatchLoop {
             }
         } finally {
             closeQuietly(batch);
-            chunking.drain();
+            failChunking(new IllegalStateException("the scheduler stopped before this prompt was prefilled"));
             // The engine is closed here, by the thread that runs it, never under a running session.
             engine.close();
             owner.loopEnded();
@@ -161,8 +167,15 @@ final class BatchLoop {
         if (done == null) {
             return batch; // more chunks to come; the running rows take their decode step meanwhile
         }
+        openChoices.put(done.owner(), done.owner().request().n());
         List<Sequence> joined = new ArrayList<>();
-        PolicyEngine.Step last = start(List.of(done.owner()), done.step(), joined);
+        PolicyEngine.Step last;
+        try {
+            last = start(List.of(done.owner()), done.step(), joined);
+        } catch (RuntimeException e) {
+            closeQuietly(done.step().batch());
+            throw e;
+        }
         if (last == null) {
             return batch;
         }
@@ -225,17 +238,19 @@ final class BatchLoop {
             // A cached prefix's prompt logits are not recomputed: echo log-probs need a full prefill.
             reusePrefix[i] = !admitted.get(i).request().promptLogprobs();
         }
+        // Open before the engine runs: if the prefill fails, failOpen answers these requests too.
+        for (Pending p : admitted) {
+            openChoices.put(p, p.request().n());
+        }
         return start(admitted, engine.prefill(prompts, reusePrefix), joined);
     }
 
     /**
-     * The choices of prompts whose prefill is {@code step} (row i is prompt i): each remembers its
-     * prompt's row, and its first token is sampled. Null when no sequence continues.
+     * The choices of prompts whose prefill is {@code step} (row i is prompt i; each already open in
+     * {@code openChoices}): each remembers its prompt's row, and its first token is sampled. Null when
+     * no sequence continues.
      */
     private PolicyEngine.Step start(List<Pending> admitted, PolicyEngine.Step step, List<Sequence> joined) {
-        for (Pending p : admitted) {
-            openChoices.put(p, p.request().n());
-        }
         for (int i = 0; i < admitted.size(); i++) {
             Pending p = admitted.get(i);
             GenerationRequest req = p.request();

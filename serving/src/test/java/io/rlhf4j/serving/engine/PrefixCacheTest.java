@@ -71,4 +71,17 @@ class PrefixCacheTest {
         assertThat(cache.lookup(a, a.length)).hasSize(2);
         assertThat(cache.lookup(c, c.length)).hasSize(2);
     }
+
+    /** Over budget a chain loses its last block first: its first stays findable. */
+    @Test
+    void aChainLosesItsLeavesBeforeItsRoot() {
+        long block = blockBytes();
+        PrefixCache cache = new PrefixCache(3 * block, LAYERS);
+        int[] a = prompt(2, 0);
+        cache.insert(a, SOURCE);
+        cache.insert(prompt(2, 100), SOURCE);
+        assertThat(cache.lookup(a, a.length))
+                .as("a's first block survives, its second went")
+                .hasSize(1);
+    }
 }

@@ -141,11 +141,53 @@ class SchedulerTest {
                 .containsExactly(Map.entry("a", first.logprob()), Map.entry("", ScriptedEngine.logprob(0)));
     }
 
+    /** A prefill the engine fails answers its requests with the error, and the scheduler drains at once. */
+    @Test
+    void aFailedPrefillAnswersItsRequestsAndFreesThem() throws Exception {
+        PolicyEngine failing = new ScriptedEngine(bytes("ab")) {
+            @Override
+            public Step prefill(List<int[]> prompts) {
+                throw new IllegalStateException("the engine broke");
+            }
+        };
+        Recorded r = new Recorded();
+        Scheduler s = new Scheduler(failing, new Scheduler.Limits(4, 8));
+        try {
+            var unused = s.submit(
+                            new GenerationRequest(new int[] {ByteLevelBpeTrainer.BOS_ID}, greedy(3), 1, 0), new Sink() {
+                                @Override
+                                public void onToken(int choice, Token token) {}
+
+                                @Override
+                                public void onFinish(int choice, String text, FinishReason reason, int tokens) {
+                                    r.text.complete(text);
+                                }
+
+                                @Override
+                                public void onError(Throwable error) {
+                                    r.text.completeExceptionally(error);
+                                }
+                            })
+                    .orElseThrow();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> r.text.get(10, TimeUnit.SECONDS))
+                    .hasRootCauseMessage("the engine broke");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (s.inFlight() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(s.inFlight())
+                    .as("the failed request is no longer in flight")
+                    .isZero();
+        } finally {
+            s.close();
+        }
+    }
+
     /**
      * A policy that continues every prompt with {@code script}: the scripted token gets logit 10, the
      * others fall from 0 with their id. A row knows how many tokens it has been fed since its prompt.
      */
-    static final class ScriptedEngine implements PolicyEngine {
+    static class ScriptedEngine implements PolicyEngine {
         static final int VOCAB = 300;
         final int[] script;
 

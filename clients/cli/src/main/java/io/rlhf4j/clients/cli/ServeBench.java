@@ -103,6 +103,7 @@ final class ServeBench {
                     plain.failures());
             logLikelihood(checkpoint, load);
         }
+        longPromptsAmongStreams(checkpoint, export, work);
     }
 
     /** lm-eval's log-likelihood requests: 64-token prompts scored, one at a time and batched as it batches. */
@@ -188,6 +189,59 @@ final class ServeBench {
                 cold.ttftP50() / warm.ttftP50(),
                 warm.ttftP99(),
                 cold.ttftP99());
+    }
+
+    /**
+     * Six streams of short prompts while {@value #LONG_PROMPT}-token prompts (each a new one) arrive
+     * beside them, on a server that prefills long prompts in chunks and on one that prefills them
+     * whole: the short streams' TTFT p99 and their longest wait between two tokens.
+     */
+    private void longPromptsAmongStreams(Path checkpoint, Path export, Path work) throws Exception {
+        int window = ModelConfig.read(checkpoint).maxPositions();
+        if (window <= LONG_PROMPT + newTokens) {
+            out.printf("  long prompts among running streams: skipped (context %d tokens)%n", window);
+            return;
+        }
+        Tokenizer tok = io.rlhf4j.core.tokenizer.Tokenizers.load(checkpoint);
+        String text = promptOf(tok, LONG_PROMPT);
+        List<String> longOnes = new java.util.ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            longOnes.add(i + " " + text); // a new first token: nothing of it is cached
+        }
+        for (int chunk : new int[] {64, 256, 1 << 20}) {
+            io.rlhf4j.serving.ServingApp.Config config = io.rlhf4j.serving.ServingApp.Config.defaults(
+                            work.resolve("data-chunk-" + chunk))
+                    .withPort(0)
+                    .withLimits(32, 1024)
+                    .withPrefillChunk(chunk);
+            try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(config)) {
+                app.registerAndActivate(export);
+                LoadGenerator load = new LoadGenerator(app.port());
+                load.run(2, 4, SERVE_PROMPTS, 8); // warm-up
+                java.util.concurrent.CompletableFuture<LoadGenerator.Result> longs =
+                        java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                            try {
+                                Thread.sleep(200); // the short streams are running when they arrive
+                                return load.run(1, longOnes.size(), longOnes, 8);
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        });
+                LoadGenerator.Result shorts = load.run(6, 18, SERVE_PROMPTS, newTokens);
+                LoadGenerator.Result l = longs.get();
+                out.printf(
+                        "  %-30s short streams TTFT p50 %.0f / p99 %.0f ms, longest gap between tokens %.0f ms; "
+                                + "%d-token prompts TTFT p50 %.0f ms; failed %d + %d%n",
+                        chunk < 1 << 20 ? "long prompts in chunks of " + chunk + ":" : "long prompts prefilled whole:",
+                        shorts.ttftP50(),
+                        shorts.ttftP99(),
+                        shorts.longestGapMs(),
+                        tok.encode(longOnes.get(0), true).length,
+                        l.ttftP50(),
+                        shorts.failures(),
+                        l.failures());
+            }
+        }
     }
 
     /** English-like text that the tokenizer makes {@code tokens} long with BOS (or just past it). */

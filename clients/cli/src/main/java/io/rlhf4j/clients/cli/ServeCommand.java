@@ -110,6 +110,7 @@ final class ServeCommand implements Callable<Integer> {
                 e,
                 maxBatch != null ? maxBatch : c.maxRows(),
                 queue != null ? queue : c.queueCapacity(),
+                c.prefillChunk(),
                 adminToken,
                 noTraining
                         ? LoopOptions.disabled()
