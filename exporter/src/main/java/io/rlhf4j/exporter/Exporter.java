@@ -433,11 +433,12 @@ public final class Exporter {
         in.put("input_ids", "int64[batch, sequence]");
         in.put("attention_mask", "int64[batch, total_sequence]");
         in.put("position_ids", "int64[batch, sequence]");
+        in.put(DecoderGraph.LOGITS_FROM, "int64[1]: logits from this new position on (0: all)");
         in.put(
                 "past_key_values.{0.." + (c.numLayers() - 1) + "}.key|value",
                 "float32[batch, " + c.numKvHeads() + ", past_sequence, " + c.headDim() + "]");
         ObjectNode out = policy.putObject("outputs");
-        out.put("logits", "float32[batch, sequence, " + c.vocabSize() + "]");
+        out.put("logits", "float32[batch, sequence - logits_from, " + c.vocabSize() + "]");
         out.put(
                 "present.{0.." + (c.numLayers() - 1) + "}.key|value",
                 "float32[batch, " + c.numKvHeads() + ", total_sequence, " + c.headDim() + "]");

@@ -138,7 +138,7 @@ class ExporterTest {
                         .get("outputs")
                         .get("logits")
                         .asText())
-                .isEqualTo("float32[batch, sequence, 300]");
+                .isEqualTo("float32[batch, sequence - logits_from, 300]");
     }
 
     @Test

@@ -29,6 +29,9 @@ import java.util.Map;
 public final class DecoderGraph {
 
     public static final int OPSET = 17;
+    /** The policy graph's optional input: the first position to compute logits for. */
+    public static final String LOGITS_FROM = "logits_from";
+
     private static final float MASKED = -1e9f;
 
     private final ModelConfig c;
@@ -70,8 +73,13 @@ public final class DecoderGraph {
                     "past_sequence",
                     (long) config.headDim());
         }
+        // The first new position whose logits come out: 0 gives every position, as prompt log-probs and
+        // the parity check need; sequence - 1 only the next token's, sparing the others' unembedding.
+        // (Required: ONNX Runtime's Java API cannot feed an input that has a default.)
+        String logitsFrom = d.g.input(LOGITS_FROM, INT64, 1L);
         String hidden = d.trunk(ids, mask, positions, pastK, pastV);
-        d.g.output("logits", d.unembed(hidden, ids), FLOAT, "batch", "sequence", (long) config.vocabSize());
+        String wanted = d.g.op("Slice", List.of(hidden, logitsFrom, d.g.ints(Long.MAX_VALUE), d.g.ints(1)));
+        d.g.output("logits", d.unembed(wanted), FLOAT, "batch", "logits_sequence", (long) config.vocabSize());
         return d.g.model(OPSET, "rlhf4j", metadata);
     }
 
@@ -271,7 +279,7 @@ public final class DecoderGraph {
     }
 
     /** Hidden [B, T, D] to logits [B, T, V]. */
-    private String unembed(String hidden, String ids) {
+    private String unembed(String hidden) {
         String table = w.containsKey("lm_head.weight")
                 ? "lm_head.weight"
                 : llama ? "model.embed_tokens.weight" : "transformer.wte.weight";
@@ -287,7 +295,8 @@ public final class DecoderGraph {
                 g.weight(w.get(table));
             }
         }
-        String shape = g.op("Concat", g.op("Shape", ids), g.ints(c.vocabSize()), Attr.i("axis", 0));
+        String batchAndLength = g.op("Slice", List.of(g.op("Shape", hidden), g.ints(0), g.ints(2)));
+        String shape = g.op("Concat", batchAndLength, g.ints(c.vocabSize()), Attr.i("axis", 0));
         return g.op("Reshape", logits, shape);
     }
 

@@ -19,6 +19,7 @@ import java.util.Map;
  */
 public final class OrtPolicy implements AutoCloseable {
 
+    private static final String LOGITS_FROM = io.rlhf4j.exporter.onnx.DecoderGraph.LOGITS_FROM;
     private final OrtEnvironment env = Ort.env();
     private final OrtSession session;
     private final ModelConfig config;
@@ -85,6 +86,10 @@ public final class OrtPolicy implements AutoCloseable {
             owned.put(
                     "position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(positions), new long[] {batch, len}));
             owned.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), new long[] {batch, total}));
+            if (session.getInputNames().contains(LOGITS_FROM)) {
+                // every position's logits: what parity, perplexity and the benchmarks read
+                owned.put(LOGITS_FROM, OnnxTensor.createTensor(env, LongBuffer.wrap(new long[] {0}), new long[] {1}));
+            }
             inputs.putAll(owned);
             for (int l = 0; l < config.numLayers(); l++) {
                 for (boolean key : new boolean[] {true, false}) {

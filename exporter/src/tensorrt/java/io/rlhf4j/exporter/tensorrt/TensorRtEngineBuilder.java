@@ -77,6 +77,9 @@ public final class TensorRtEngineBuilder implements EngineBuilder {
         for (int i = 0; i < network.getNbInputs(); i++) {
             ITensor input = network.getInput(i);
             String name = input.getName();
+            if (name.equals(io.rlhf4j.exporter.onnx.DecoderGraph.LOGITS_FROM)) {
+                continue; // static [1]: no dimensions to range over (unverified on a GPU: none was at hand)
+            }
             if (name.startsWith("past_key_values.")) {
                 set(
                         p,

@@ -42,7 +42,8 @@ public interface PolicyEngine extends AutoCloseable {
     /**
      * Continues a chunked prefill: {@code batch} is one row holding the KV of {@code prompt}'s first
      * positions, and this feeds the prompt's tokens after them up to {@code to}; the step's logits are
-     * those after token {@code to - 1}. Consumes the batch.
+     * those after token {@code to - 1}. Consumes the batch. An engine with a prefix cache caches the
+     * prompt's blocks when {@code to} reaches its end.
      */
     default Step extend(Batch batch, int[] prompt, int to) {
         throw new UnsupportedOperationException("this engine does not prefill in chunks");

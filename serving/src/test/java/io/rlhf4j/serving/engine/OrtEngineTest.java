@@ -97,6 +97,24 @@ class OrtEngineTest {
         s.batch().close();
     }
 
+    /**
+     * A prefill that needs no prompt logits asks the graph for the last position's only
+     * ({@code logits_from}); they are the last row of a full prefill's, and the prompt logits are gone.
+     */
+    @Test
+    void aPrefillWithoutPromptLogitsComputesTheSameNextTokenLogits() {
+        int[] p = engine.tokenizer().encode("tree (noun): a tall plant with a trunk and", true);
+        int[] q = engine.tokenizer().encode("red (adjective): the colour", true);
+        PolicyEngine.Step full = engine.prefill(List.of(p, q));
+        PolicyEngine.Step last = engine.prefill(List.of(p, q), new boolean[] {true, true});
+        assertClose(last.logits()[0], full.logits()[0]);
+        assertClose(last.logits()[1], full.logits()[1]);
+        assertClose(full.prompt().at(0, p.length - 1), full.logits()[0]);
+        assertThat(last.prompt()).isNull();
+        full.batch().close();
+        last.batch().close();
+    }
+
     /** The GPU engines' code path is there; on a CPU build it fails in one line naming what is missing. */
     @Test
     void gpuEnginesFailClearlyOnACpuBuild() {
