@@ -245,7 +245,7 @@ public final class Exporter {
             }
             checkParity(o, tmp, parity);
             if (!o.quantize().formats().isEmpty()) {
-                quantize(o, config, tensors, meta, tmp, manifest.putObject("quantized"), files);
+                new QuantizedVariants(log).write(o, config, tensors, meta, tmp, manifest.putObject("quantized"), files);
             }
             if (engineBuilder != null) {
                 EngineBuilder.Profile profile = EngineBuilder.Profile.forModel(config);
@@ -291,69 +291,7 @@ public final class Exporter {
         return manifest;
     }
 
-    /**
-     * Writes each quantized variant and its quality gate; one that fails the gate stops the export, so
-     * nothing is written.
-     */
-    private void quantize(
-            Options o,
-            ModelConfig config,
-            Map<String, Tensor> tensors,
-            Map<String, String> meta,
-            Path dir,
-            ObjectNode quantized,
-            ObjectNode files)
-            throws IOException {
-        Quantize q = o.quantize();
-        try {
-            List<long[]> sequences =
-                    QualityGate.sequences(dir.resolve(POLICY), config, Checkpoint.readTokenizer(o.model()), q.text());
-            String text =
-                    q.text() == null ? "samples of the fp32 graph" : q.text().toString();
-            for (WeightFormat f : q.formats()) {
-                Quantization quantization = q.quantization(f);
-                log.printf(
-                        "building %s (%d-bit blocks of %d, accuracy level %d%s)%n",
-                        f.policyFile(),
-                        f.bits(),
-                        q.block(),
-                        q.accuracyLevel(),
-                        q.unembedding() ? ", unembedding at " + quantization.unembeddingBits() + " bits" : "");
-                write(DecoderGraph.policy(config, tensors, meta, quantization), dir.resolve(f.policyFile()), o, files);
-                QualityGate.Result r = QualityGate.measure(
-                        dir.resolve(POLICY), dir.resolve(f.policyFile()), config, sequences, GREEDY_TOKENS, text);
-                ObjectNode n = quantized.putObject(f.id());
-                n.put("file", f.policyFile());
-                n.put("bits", f.bits());
-                n.put("block_size", q.block());
-                n.put("accuracy_level", q.accuracyLevel());
-                n.put("unembedding_bits", q.unembedding() ? quantization.unembeddingBits() : 32);
-                r.writeInto(n);
-                log.printf(
-                        "quality %s: perplexity %.4f vs fp32 %.4f (%+.2f%%), greedy agreement %.2f over %d tokens%n",
-                        f.policyFile(),
-                        r.perplexity(),
-                        r.perplexityFp32(),
-                        100 * r.increase(),
-                        r.greedyAgreement(),
-                        r.greedyTokens());
-                if (!(r.increase() <= q.maxPerplexityIncrease())) {
-                    throw new QualityGate.QualityException(String.format(
-                            "quality gate failed: %s raises perplexity by %.2f%% (%.4f vs %.4f) > the allowed %.2f%%;"
-                                    + " nothing was exported",
-                            f.policyFile(),
-                            100 * r.increase(),
-                            r.perplexity(),
-                            r.perplexityFp32(),
-                            100 * q.maxPerplexityIncrease()));
-                }
-            }
-        } catch (OrtException e) {
-            throw new IOException("ONNX Runtime failed during the quality gate: " + e.getMessage(), e);
-        }
-    }
-
-    private static void write(ModelProto model, Path file, Options o, ObjectNode files) throws IOException {
+    static void write(ModelProto model, Path file, Options o, ObjectNode files) throws IOException {
         Path data = OnnxFiles.write(model, file, o.externalDataThreshold());
         files.set(file.getFileName().toString(), ExportManifest.fileEntry(file));
         if (data != null) {

@@ -71,16 +71,6 @@ public final class TrainingLoop implements AutoCloseable {
      * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
      * @param promote makes a registered version active (the same path as an admin's promotion)
      */
-    public TrainingLoop(
-            LoopOptions options,
-            Store store,
-            Registry registry,
-            Path dataDir,
-            Map<String, String> storeEnv,
-            Consumer<ModelVersion> promote) {
-        this(options, store, registry, dataDir, storeEnv, WeightFormat.FP32, promote);
-    }
-
     /** @param weights the policy variant this server serves: each candidate's export carries it */
     public TrainingLoop(
             LoopOptions options,

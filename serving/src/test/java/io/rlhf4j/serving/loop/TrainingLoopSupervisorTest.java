@@ -34,7 +34,13 @@ class TrainingLoopSupervisorTest {
         String marker = Long.toString(600 + (System.nanoTime() % 97)); // a sleep length only this test uses
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), marker), tmp.resolve("base"));
         TrainingLoop loop = new TrainingLoop(
-                options, store, new Registry(tmp.resolve("data"), store), tmp.resolve("data"), Map.of(), v -> {});
+                options,
+                store,
+                new Registry(tmp.resolve("data"), store),
+                tmp.resolve("data"),
+                Map.of(),
+                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                v -> {});
         try {
             loop.start("test", null);
             ProcessHandle child = waitForChild(marker);
@@ -57,7 +63,14 @@ class TrainingLoopSupervisorTest {
         Process orphan = orphanedRun(store, dir, 0);
         String after = Long.toString(800 + (System.nanoTime() % 97));
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), after), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+        TrainingLoop loop = new TrainingLoop(
+                options,
+                store,
+                new Registry(data, store),
+                data,
+                Map.of(),
+                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                v -> {});
         try {
             assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
                     .as("the earlier server's child was stopped")
@@ -65,7 +78,14 @@ class TrainingLoopSupervisorTest {
             ProcessHandle resumed = waitForChild(after);
             assertThat(ChildProcess.alive(dir)).map(ProcessHandle::pid).hasValue(resumed.pid());
 
-            TrainingLoop second = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+            TrainingLoop second = new TrainingLoop(
+                    options,
+                    store,
+                    new Registry(data, store),
+                    data,
+                    Map.of(),
+                    io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                    v -> {});
             try {
                 assertThatThrownBy(() -> second.start("test", null))
                         .hasMessageContaining("another server on " + data + " supervises its training runs");
@@ -91,7 +111,14 @@ class TrainingLoopSupervisorTest {
         Path dir = data.resolve("runs").resolve("run-1");
         Process orphan = orphanedRun(store, dir, 2); // its attempts are used up: it will be failed
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), "1"), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(options, store, new Registry(data, store), data, Map.of(), v -> {});
+        TrainingLoop loop = new TrainingLoop(
+                options,
+                store,
+                new Registry(data, store),
+                data,
+                Map.of(),
+                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                v -> {});
         try {
             assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
                     .as("the orphan was stopped")

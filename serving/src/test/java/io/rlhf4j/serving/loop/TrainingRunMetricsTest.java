@@ -34,6 +34,7 @@ class TrainingRunMetricsTest {
                     new Registry(data, store),
                     data,
                     Map.of(),
+                    io.rlhf4j.core.checkpoint.WeightFormat.FP32,
                     v -> {});
             try {
                 TrainingRun run = new TrainingRun(
