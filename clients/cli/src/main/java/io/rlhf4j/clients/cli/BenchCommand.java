@@ -116,6 +116,30 @@ final class BenchCommand implements Callable<Integer> {
                     + "side by side with our quantized variants at 1 and 8 streams")
     String peer;
 
+    @Option(
+            names = "--peer-shapes",
+            split = ",",
+            defaultValue = "gpt2-small",
+            description = "serve --peer: the shapes run beside llama.cpp, gpt2-small and/or qwen2.5-0.5b "
+                    + "(default ${DEFAULT-VALUE})")
+    List<String> peerShapes;
+
+    /**
+     * The benchmarks' model shapes: GPT-2-small's size in the Llama family (which LoRA adapts and
+     * llama.cpp runs) and Qwen2.5-0.5B's, random weights.
+     */
+    static ModelConfig shape(String name, String option) {
+        return switch (name) {
+            case "gpt2-small" -> ModelConfig.llama(32_000, 768, 2048, 12, 12, 12, 1024);
+            case "qwen2.5-0.5b" ->
+                ModelConfig.rotary(
+                        io.rlhf4j.core.config.ModelFamily.QWEN2, 151_936, 896, 4864, 24, 14, 2, 64, 32_768, true);
+            default ->
+                throw new IllegalArgumentException(
+                        option + " takes gpt2-small and qwen2.5-0.5b (or none), not '" + name + "'");
+        };
+    }
+
     @Option(names = "--skip-gpt2", description = "only the small model")
     boolean skipGpt2;
 
@@ -179,6 +203,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--peer takes llama.cpp, not '" + peer + "'");
         }
         if (peer != null) {
+            peerShapes.forEach(name -> shape(name, "--peer-shapes"));
             LlamaCppPeer.nodeDir(); // refuse before any long work when the peer is not installed
         }
         try {
@@ -218,7 +243,13 @@ final class BenchCommand implements Callable<Integer> {
                     serve.run("gpt2-small shape (random weights)", gpt2Ckpt, work.resolve("serve-gpt2"));
                 }
                 if (peer != null) {
-                    new LlamaCppPeer(System.out, newTokens).run(work.resolve("peer"), ServeBench.SERVE_PROMPTS);
+                    for (String name : peerShapes) {
+                        new LlamaCppPeer(System.out, newTokens)
+                                .run(
+                                        work.resolve("peer-" + name),
+                                        ServeBench.SERVE_PROMPTS,
+                                        shape(name, "--peer-shapes"));
+                    }
                 }
             }
             if (suite == Suite.export || suite == Suite.all) {
@@ -274,16 +305,7 @@ final class BenchCommand implements Callable<Integer> {
         FineTuneBenchmark bench = new FineTuneBenchmark(System.out, sgemm);
         io.rlhf4j.trainer.model.LoraConfig lora = io.rlhf4j.trainer.model.LoraConfig.of(loraRank, 2.0 * loraRank);
         for (String shape : finetuneShapes) {
-            ModelConfig config = switch (shape) {
-                // GPT-2-small's size in the Llama family, which LoRA adapts (as the serve peer's weights)
-                case "gpt2-small" -> ModelConfig.llama(32_000, 768, 2048, 12, 12, 12, 1024);
-                case "qwen2.5-0.5b" ->
-                    ModelConfig.rotary(
-                            io.rlhf4j.core.config.ModelFamily.QWEN2, 151_936, 896, 4864, 24, 14, 2, 64, 32_768, true);
-                default ->
-                    throw new IllegalArgumentException(
-                            "--finetune-shapes takes gpt2-small and qwen2.5-0.5b (or none), not '" + shape + "'");
-            };
+            ModelConfig config = shape(shape, "--finetune-shapes");
             Path dir = work.resolve("finetune-" + shape);
             Tokenizer tok = new ByteLevelBpeTrainer(300)
                     .train(

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code bench --suite serve --peer llama.cpp}: rlhf4j serve and llama.cpp side by side in one run on
- * the same weights (a Llama-shaped model of about GPT-2-small's size, random weights), the same
+ * the same weights (a GPT-2-small-sized Llama or Qwen2.5-0.5B's shape, random weights), the same
  * prompts, the same number of new tokens at temperature 0.8, at 1 and 8 concurrent streams. llama.cpp
  * runs through node-llama-cpp 3.21.1's prebuilt CPU build (the folder {@code .ci/run} installs,
  * {@code exporter/src/test/node}) on this project's own GGUF exports: f32, q8_0, q4_0; rlhf4j serves its
@@ -56,19 +56,18 @@ final class LlamaCppPeer {
         return dir;
     }
 
-    void run(Path work, List<String> prompts) throws Exception {
+    void run(Path work, List<String> prompts, ModelConfig shape) throws Exception {
         Path node = nodeDir();
-        ModelConfig shape = ModelConfig.llama(32_000, 768, 2048, 12, 12, 12, 1024);
-        Path model = work.resolve("llama-124m");
+        Path model = work.resolve("model");
         try (NDManager m = NDManager.newBaseManager("PyTorch");
                 Decoder d = Decoder.initialise(shape, m, 3)) {
             var tok = new ByteLevelBpeTrainer(300).train(prompts, work.resolve("peer-tok"));
             Checkpoint.write(model, shape.withSpecialTokens(tok.bosId(), tok.eosId()), d.toTensors(), tok, null);
         }
         out.printf(
-                "== serve vs llama.cpp (node-llama-cpp 3.21.1, CPU, 2 threads): %,d-parameter Llama shape, random "
+                "== serve vs llama.cpp (node-llama-cpp 3.21.1, CPU, 2 threads): %,d-parameter %s shape, random "
                         + "weights, %d new tokens per stream, temperature 0.8%n",
-                shape.parameterCount(), newTokens);
+                shape.parameterCount(), shape.family().modelType(), newTokens);
         Path export = work.resolve("peer-onnx");
         new io.rlhf4j.exporter.Exporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
                 .export(new io.rlhf4j.exporter.Exporter.Options(model, export, false, true, 1e-4, 2, 1L << 30, false)

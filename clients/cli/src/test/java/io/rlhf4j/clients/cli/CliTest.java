@@ -113,6 +113,11 @@ class CliTest {
         Run peer = run("bench", "--suite", "serve", "--peer", "vllm");
         assertThat(peer.code()).isEqualTo(1);
         assertThat(peer.err().strip()).doesNotContain("\n").contains("--peer takes llama.cpp, not 'vllm'");
+        Run shape = run("bench", "--suite", "serve", "--peer", "llama.cpp", "--peer-shapes", "gpt5");
+        assertThat(shape.code()).isEqualTo(1);
+        assertThat(shape.err().strip())
+                .doesNotContain("\n")
+                .contains("--peer-shapes takes gpt2-small and qwen2.5-0.5b");
 
         Run usage = run("import", "--format", "llama2c", "x.bin");
         assertThat(usage.code()).isEqualTo(2);
