@@ -43,8 +43,6 @@ public final class Exporter {
     public static final String REWARD = Layout.REWARD;
     public static final String REWARD_OPTIMIZED = Layout.REWARD_OPTIMIZED;
     public static final String POLICY_TENSORRT = "policy.fp16.engine";
-    /** Greedy tokens the quality gate compares per prompt. */
-    static final int GREEDY_TOKENS = 32;
 
     private static final List<String> CHECKPOINT_FILES = List.of(
             ModelConfig.FILE_NAME,
@@ -114,11 +112,21 @@ public final class Exporter {
             boolean unembedding,
             double maxPerplexityIncrease,
             Path text) {
-        public static final Quantize NONE = new Quantize(List.of(), 32, 4, true, 0.1, null);
+        public static final int DEFAULT_BLOCK = 32;
+        public static final int DEFAULT_ACCURACY_LEVEL = 4;
+        public static final double DEFAULT_MAX_PERPLEXITY_INCREASE = 0.10;
+
+        public static final Quantize NONE = of(List.of());
+
+        /** {@code formats} with the defaults: 32-blocks, int8 arithmetic, the unembedding too, at most +10%. */
+        public static Quantize of(List<WeightFormat> formats) {
+            return new Quantize(
+                    formats, DEFAULT_BLOCK, DEFAULT_ACCURACY_LEVEL, true, DEFAULT_MAX_PERPLEXITY_INCREASE, null);
+        }
 
         /** The defaults, for the one variant a server serves (none for fp32). */
         public static Quantize serving(WeightFormat weights) {
-            return weights.quantized() ? new Quantize(List.of(weights), 32, 4, true, 0.1, null) : NONE;
+            return of(weights.quantized() ? List.of(weights) : List.of());
         }
 
         public Quantize {
@@ -134,15 +142,11 @@ public final class Exporter {
                 throw new IllegalArgumentException("quality text " + text + " is not a file");
             }
             for (WeightFormat f : formats) {
-                quantization(f, block, accuracyLevel, unembedding); // fails on a bad block or level now
+                new Quantization(f, block, accuracyLevel, unembedding); // fails on a bad block or level now
             }
         }
 
         public Quantization quantization(WeightFormat f) {
-            return quantization(f, block, accuracyLevel, unembedding);
-        }
-
-        private static Quantization quantization(WeightFormat f, int block, int accuracyLevel, boolean unembedding) {
             return new Quantization(f, block, accuracyLevel, unembedding);
         }
     }

@@ -35,6 +35,8 @@ public final class QualityGate {
     static final int SEQUENCES = 8;
     static final int GREEDY_PROMPTS = 4;
     static final int GREEDY_PROMPT_TOKENS = 8;
+    /** Greedy tokens compared per prompt. */
+    static final int GREEDY_TOKENS = 32;
     /** The model's own distribution: temperature 1, no top-k or top-p. */
     private static final SamplingParams PLAIN = new SamplingParams(64, 1.0, 1.0, 0, List.of(), 7L);
 
@@ -90,15 +92,13 @@ public final class QualityGate {
         }
         SplittableRandom rng = new SplittableRandom(7);
         try (OrtPolicy policy = new OrtPolicy(fp32, c, OptLevel.ALL_OPT, 0)) {
+            long[] start = {Math.max(0, c.bosTokenId())};
             for (int s = 0; s < SEQUENCES; s++) {
-                long[] seq = new long[Math.min(64, window)];
-                seq[0] = Math.max(0, c.bosTokenId());
-                try (OrtPolicy.Cache cache = policy.newCache(1)) {
-                    for (int t = 1; t < seq.length; t++) {
-                        float[] logits = step(policy, cache, seq[t - 1], t - 1);
-                        seq[t] = Sampler.sample(logits, PLAIN, rng);
-                    }
-                }
+                long[] sampled =
+                        policy.continuation(start, Math.min(64, window) - 1, l -> Sampler.sample(l, PLAIN, rng), -1);
+                long[] seq = new long[sampled.length + 1];
+                seq[0] = start[0];
+                System.arraycopy(sampled, 0, seq, 1, sampled.length);
                 out.add(seq);
             }
         }
@@ -106,8 +106,7 @@ public final class QualityGate {
     }
 
     /** Measures {@code quantized} against {@code fp32} over {@code sequences}. */
-    static Result measure(
-            Path fp32, Path quantized, ModelConfig c, List<long[]> sequences, int greedyTokens, String text)
+    static Result measure(Path fp32, Path quantized, ModelConfig c, List<long[]> sequences, String text)
             throws OrtException {
         try (OrtPolicy reference = new OrtPolicy(fp32, c, OptLevel.ALL_OPT, 0);
                 OrtPolicy candidate = new OrtPolicy(quantized, c, OptLevel.ALL_OPT, 0)) {
@@ -121,13 +120,13 @@ public final class QualityGate {
             }
             // A context shorter than the usual prompt and continuation shares itself between them.
             int promptTokens = Math.min(GREEDY_PROMPT_TOKENS, Math.max(1, c.maxPositions() / 2));
-            int greedyLength = Math.min(greedyTokens, c.maxPositions() - promptTokens);
+            int greedyLength = Math.min(GREEDY_TOKENS, c.maxPositions() - promptTokens);
             double agreement = 0;
             int prompts = Math.min(GREEDY_PROMPTS, sequences.size());
             for (int p = 0; p < prompts; p++) {
                 long[] prompt = Arrays.copyOf(sequences.get(p), Math.min(promptTokens, sequences.get(p).length));
-                long[] a = greedy(reference, prompt, greedyLength);
-                long[] b = greedy(candidate, prompt, greedyLength);
+                long[] a = reference.continuation(prompt, greedyLength, Sampler::argmax, -1);
+                long[] b = candidate.continuation(prompt, greedyLength, Sampler::argmax, -1);
                 int same = 0;
                 while (same < greedyLength && a[same] == b[same]) {
                     same++;
@@ -167,27 +166,5 @@ public final class QualityGate {
             nll -= Sampler.logprob(Arrays.copyOfRange(logits, t * vocab, (t + 1) * vocab), (int) seq[t + 1]);
         }
         return nll;
-    }
-
-    private static long[] greedy(OrtPolicy policy, long[] prompt, int n) throws OrtException {
-        long[] out = new long[n];
-        try (OrtPolicy.Cache cache = policy.newCache(1)) {
-            float[] logits = null;
-            for (int i = 0; i < prompt.length; i++) {
-                logits = step(policy, cache, prompt[i], i);
-            }
-            for (int t = 0; t < n; t++) {
-                out[t] = Sampler.argmax(logits);
-                logits = step(policy, cache, out[t], prompt.length + t);
-            }
-        }
-        return out;
-    }
-
-    /** One decode step of token {@code id} at {@code position}: that position's logits. */
-    private static float[] step(OrtPolicy policy, OrtPolicy.Cache cache, long id, int position) throws OrtException {
-        long[] mask = new long[position + 1];
-        Arrays.fill(mask, 1);
-        return policy.forward(new long[] {id}, new long[] {position}, mask, 1, 1, cache);
     }
 }

@@ -62,12 +62,7 @@ final class QuantizedVariants {
                         o,
                         files);
                 QualityGate.Result r = QualityGate.measure(
-                        dir.resolve(Exporter.POLICY),
-                        dir.resolve(f.policyFile()),
-                        config,
-                        sequences,
-                        Exporter.GREEDY_TOKENS,
-                        text);
+                        dir.resolve(Exporter.POLICY), dir.resolve(f.policyFile()), config, sequences, text);
                 ObjectNode n = quantized.putObject(f.id());
                 n.put("file", f.policyFile());
                 n.put("bits", f.bits());

@@ -270,30 +270,18 @@ class ExporterTest {
                     .text();
         }
         for (String graph : List.of("policy.onnx", "policy.opt.onnx")) {
-            List<Integer> ids = new ArrayList<>();
-            try (OrtPolicy ort = new OrtPolicy(out.resolve(graph), config, OptLevel.NO_OPT, 0);
-                    OrtPolicy.Cache cache = ort.newCache(1)) {
-                long[] tokens = {config.bosTokenId()};
-                long[] mask = {1};
-                for (int step = 0; step < 200; step++) {
-                    float[] logits = ort.forward(tokens, new long[] {step}, mask, 1, 1, cache);
-                    int best = 0;
-                    for (int v = 1; v < logits.length; v++) {
-                        best = logits[v] > logits[best] ? v : best;
-                    }
-                    if (best == config.eosTokenId()) {
-                        break;
-                    }
-                    ids.add(best);
-                    tokens = new long[] {best};
-                    mask = java.util.Arrays.copyOf(mask, mask.length + 1);
-                    mask[mask.length - 1] = 1;
-                }
+            long[] story;
+            try (OrtPolicy ort = new OrtPolicy(out.resolve(graph), config, OptLevel.NO_OPT, 0)) {
+                story = ort.continuation(
+                        new long[] {config.bosTokenId()},
+                        200,
+                        io.rlhf4j.core.sampling.Sampler::argmax,
+                        config.eosTokenId());
             }
-            int[] all = new int[ids.size() + 1];
+            int[] all = new int[story.length + 1];
             all[0] = config.bosTokenId();
-            for (int i = 0; i < ids.size(); i++) {
-                all[i + 1] = ids.get(i);
+            for (int i = 0; i < story.length; i++) {
+                all[i + 1] = (int) story[i];
             }
             String text = tokenizer.decode(all);
             assertThat(text)

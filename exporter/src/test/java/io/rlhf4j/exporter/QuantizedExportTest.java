@@ -13,6 +13,7 @@ import io.rlhf4j.core.checkpoint.Tensor;
 import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.core.config.ModelConfig;
 import io.rlhf4j.core.io.SharedData;
+import io.rlhf4j.core.sampling.Sampler;
 import io.rlhf4j.core.tokenizer.Tokenizer;
 import io.rlhf4j.exporter.onnx.BlockQuantizer;
 import io.rlhf4j.exporter.onnx.DecoderGraph;
@@ -191,8 +192,7 @@ class QuantizedExportTest {
                 if (step == 5) {
                     return worst;
                 }
-                long next = io.rlhf4j.core.sampling.Sampler.argmax(
-                        java.util.Arrays.copyOfRange(ly, ly.length - c.vocabSize(), ly.length));
+                long next = Sampler.argmax(java.util.Arrays.copyOfRange(ly, ly.length - c.vocabSize(), ly.length));
                 mask = java.util.Arrays.copyOf(mask, mask.length + 1);
                 mask[mask.length - 1] = 1;
                 long[] p = {mask.length - 1};
@@ -272,21 +272,15 @@ class QuantizedExportTest {
     }
 
     private static String greedyStory(Path graph, ModelConfig config, Tokenizer tokenizer) throws Exception {
-        List<Integer> ids = new ArrayList<>(List.of(config.bosTokenId()));
-        try (OrtPolicy ort = new OrtPolicy(graph, config, OptLevel.ALL_OPT, 0);
-                OrtPolicy.Cache cache = ort.newCache(1)) {
-            for (int step = 0; step < 60; step++) {
-                long[] mask = new long[step + 1];
-                java.util.Arrays.fill(mask, 1);
-                float[] logits = ort.forward(new long[] {ids.get(step)}, new long[] {step}, mask, 1, 1, cache);
-                int best = io.rlhf4j.core.sampling.Sampler.argmax(logits);
-                if (best == config.eosTokenId()) {
-                    break;
-                }
-                ids.add(best);
-            }
+        long bos = config.bosTokenId();
+        long[] story;
+        try (OrtPolicy ort = new OrtPolicy(graph, config, OptLevel.ALL_OPT, 0)) {
+            story = ort.continuation(new long[] {bos}, 60, Sampler::argmax, config.eosTokenId());
         }
-        return tokenizer.decode(ids.stream().mapToInt(Integer::intValue).toArray());
+        return tokenizer.decode(
+                java.util.stream.LongStream.concat(java.util.stream.LongStream.of(bos), java.util.Arrays.stream(story))
+                        .mapToInt(t -> (int) t)
+                        .toArray());
     }
 
     private static void assertPassesOnnxChecker(Path graph) throws Exception {

@@ -59,7 +59,7 @@ class PrefixCachingTest {
                         OrtEngine.load(export, "1", EngineOptions.cpu(0).withPrefixCacheMb(0))) {
             int[] system = prompt(40, 0); // two full blocks of 16 and the start of a third
             cached.prefill(List.of(system), new boolean[] {true}).batch().close();
-            assertThat(cached.prefixCacheCounts()[0]).isZero();
+            assertThat(cached.prefixHitTokens()).isZero();
 
             int[] asked = Arrays.copyOf(system, 45);
             asked[40] = 17;
@@ -68,7 +68,7 @@ class PrefixCachingTest {
             asked[43] = 512;
             asked[44] = 99;
             PolicyEngine.Step hit = cached.prefill(List.of(asked), new boolean[] {true});
-            assertThat(cached.prefixCacheCounts()[0]).as("two blocks reused").isEqualTo(32);
+            assertThat(cached.prefixHitTokens()).as("two blocks reused").isEqualTo(32);
             PolicyEngine.Step full = cold.prefill(List.of(asked), new boolean[] {true});
             assertSameLogProbs(hit.logits()[0], full.logits()[0]);
             for (int token : new int[] {3, 44, 801}) {
@@ -98,7 +98,7 @@ class PrefixCachingTest {
             a[52] = 10;
             int[] b = prompt(21, 2); // no block of it is cached
             PolicyEngine.Step both = cached.prefill(List.of(b, a), new boolean[] {true, true});
-            assertThat(cached.prefixCacheCounts()[0]).isEqualTo(48);
+            assertThat(cached.prefixHitTokens()).isEqualTo(48);
             PolicyEngine.Step aloneA = cold.prefill(List.of(a));
             PolicyEngine.Step aloneB = cold.prefill(List.of(b));
             assertSameLogProbs(both.logits()[0], aloneB.logits()[0]);
@@ -125,7 +125,7 @@ class PrefixCachingTest {
             int[] p = prompt(40, 3);
             cached.prefill(List.of(p), new boolean[] {true}).batch().close();
             PolicyEngine.Step again = cached.prefill(List.of(p), new boolean[] {false});
-            assertThat(cached.prefixCacheCounts()[0]).isZero();
+            assertThat(cached.prefixHitTokens()).isZero();
             assertThat(again.prompt().at(0, 5)).hasSize(cached.config().vocabSize());
             again.batch().close();
         }
@@ -153,15 +153,14 @@ class PrefixCachingTest {
             String base = "http://127.0.0.1:" + app.port();
             complete(base, text);
             complete(base, text);
-            assertThat(counts(app)[0]).as("version 1 reuses its own prefix").isPositive();
+            assertThat(hits(app)).as("version 1 reuses its own prefix").isPositive();
 
             app.registerAndActivate(v2);
-            long[] before = counts(app);
-            assertThat(before[0]).isZero();
+            assertThat(hits(app)).isZero();
             String afterSwap = complete(base, text);
-            assertThat(counts(app)[0]).as("nothing of version 1's KV").isZero();
+            assertThat(hits(app)).as("nothing of version 1's KV").isZero();
             complete(base, text);
-            assertThat(counts(app)[0]).as("version 2 reuses its own").isPositive();
+            assertThat(hits(app)).as("version 2 reuses its own").isPositive();
             try (OrtEngine own = OrtEngine.load(v2, "2", EngineOptions.cpu(0).withPrefixCacheMb(0))) {
                 int[] ids = own.tokenizer().encode(text, true);
                 PolicyEngine.Step s = own.prefill(List.of(ids));
@@ -172,8 +171,8 @@ class PrefixCachingTest {
         }
     }
 
-    private static long[] counts(ServingApp app) {
-        return ((OrtEngine) app.router().current().engine()).prefixCacheCounts();
+    private static long hits(ServingApp app) {
+        return ((OrtEngine) app.router().current().engine()).prefixHitTokens();
     }
 
     private static String complete(String base, String prompt) throws Exception {

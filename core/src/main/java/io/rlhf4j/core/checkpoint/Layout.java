@@ -19,5 +19,11 @@ public final class Layout {
     public static final String REWARD = "reward.onnx";
     public static final String REWARD_OPTIMIZED = "reward.opt.onnx";
 
+    /**
+     * The policy graph's input naming the first new position whose logits it computes (int64[1]; 0:
+     * all): the exporter builds it, serving feeds it.
+     */
+    public static final String LOGITS_FROM = "logits_from";
+
     private Layout() {}
 }

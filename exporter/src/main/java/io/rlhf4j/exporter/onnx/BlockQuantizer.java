@@ -34,9 +34,7 @@ public final class BlockQuantizer {
         if (bits != 4 && bits != 8) {
             throw new IllegalArgumentException("bits must be 4 or 8, got " + bits);
         }
-        if (block < 16 || Integer.bitCount(block) != 1) {
-            throw new IllegalArgumentException("block size must be a power of two >= 16, got " + block);
-        }
+        requireBlock(block);
         if (w.length != (long) n * k) {
             throw new IllegalArgumentException("weight has " + w.length + " values, not " + n + " x " + k);
         }
@@ -72,6 +70,13 @@ public final class BlockQuantizer {
             }
         }
         return new Quantized(n, k, bits, block, codes, scales);
+    }
+
+    /** MatMulNBits' rule for {@code block_size}: a power of two, at least 16. */
+    static void requireBlock(int block) {
+        if (block < 16 || Integer.bitCount(block) != 1) {
+            throw new IllegalArgumentException("block size must be a power of two >= 16, got " + block);
+        }
     }
 
     /** The weights {@code q} stands for, [n, k]: what the operator multiplies by. */

@@ -29,8 +29,7 @@ import java.util.Map;
 public final class DecoderGraph {
 
     public static final int OPSET = 17;
-    /** The policy graph's optional input: the first position to compute logits for. */
-    public static final String LOGITS_FROM = "logits_from";
+    public static final String LOGITS_FROM = io.rlhf4j.core.checkpoint.Layout.LOGITS_FROM;
 
     private static final float MASKED = -1e9f;
 

@@ -16,9 +16,7 @@ public record Quantization(WeightFormat format, int block, int accuracyLevel, bo
         if (!format.quantized()) {
             throw new IllegalArgumentException("a quantization needs int8 or int4, not " + format);
         }
-        if (block < 16 || Integer.bitCount(block) != 1) {
-            throw new IllegalArgumentException("block size must be a power of two >= 16, got " + block);
-        }
+        BlockQuantizer.requireBlock(block);
         if (accuracyLevel < 0 || accuracyLevel > 4) {
             throw new IllegalArgumentException("accuracy level must be 0 to 4, got " + accuracyLevel);
         }

@@ -115,6 +115,39 @@ public final class OrtPolicy implements AutoCloseable {
         }
     }
 
+    /**
+     * One row continued from {@code prompt} (prefilled in one forward) by up to {@code n} tokens, each
+     * chosen from the logits before it by {@code next}; ends early at {@code stop} (not included; -1:
+     * never): greedy decoding with {@code Sampler::argmax}, sampling with {@code Sampler.sample}.
+     */
+    public long[] continuation(long[] prompt, int n, java.util.function.ToLongFunction<float[]> next, long stop)
+            throws OrtException {
+        long[] out = new long[n];
+        int produced = 0;
+        try (Cache cache = newCache(1)) {
+            long[] positions = new long[prompt.length];
+            for (int i = 0; i < positions.length; i++) {
+                positions[i] = i;
+            }
+            long[] mask = new long[prompt.length];
+            java.util.Arrays.fill(mask, 1);
+            float[] logits = forward(prompt, positions, mask, 1, prompt.length, cache);
+            int vocab = config.vocabSize();
+            logits = java.util.Arrays.copyOfRange(logits, logits.length - vocab, logits.length);
+            for (; produced < n; produced++) {
+                long token = next.applyAsLong(logits);
+                if (token == stop) {
+                    break;
+                }
+                out[produced] = token;
+                mask = java.util.Arrays.copyOf(mask, mask.length + 1);
+                mask[mask.length - 1] = 1;
+                logits = forward(new long[] {token}, new long[] {mask.length - 1}, mask, 1, 1, cache);
+            }
+        }
+        return java.util.Arrays.copyOf(out, produced);
+    }
+
     @Override
     public void close() throws OrtException {
         session.close();

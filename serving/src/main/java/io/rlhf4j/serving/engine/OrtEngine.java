@@ -50,7 +50,7 @@ public final class OrtEngine implements PolicyEngine {
     /** Whether the graph takes {@code logits_from} (exports made before it was added do not). */
     private final boolean takesLogitsFrom;
 
-    private static final String LOGITS_FROM = "logits_from";
+    private static final String LOGITS_FROM = Layout.LOGITS_FROM;
 
     private OrtEngine(
             String version,
@@ -152,7 +152,7 @@ public final class OrtEngine implements PolicyEngine {
             reused += hits.get(r).size() * PrefixCache.BLOCK;
         }
         Step step = reused == 0 ? coldPrefill(prompts, promptLogits) : warmPrefill(prompts, hits, promptLogits);
-        prefixes.record(reused, prompts.stream().mapToInt(p -> p.length).sum() - reused);
+        prefixes.recordHits(reused);
         remember(prompts, step);
         return step;
     }
@@ -168,28 +168,20 @@ public final class OrtEngine implements PolicyEngine {
         if (b.rows != 1) {
             throw new IllegalArgumentException("a chunked prefill extends one row, not " + b.rows);
         }
-        int from = b.real[0];
-        long[] ids = new long[to - from];
-        long[] pos = new long[to - from];
-        for (int j = from; j < to; j++) {
-            ids[j - from] = prompt[j];
-            pos[j - from] = j;
-        }
         Step step;
         try {
-            step = run(b, ids, pos, ids.length, new int[] {to});
+            step = continueRow(b, prompt, to);
         } finally {
             b.close();
         }
         if (prefixes != null) {
-            prefixes.record(0, ids.length);
             if (to == prompt.length) {
                 // Once, when the prompt is in: caching after every chunk re-read the row's whole cache
                 // each time, which cost more than the chunk's own forward on 2 cores.
                 remember(List.of(prompt), step);
             }
         }
-        return new Step(step.batch(), step.logits());
+        return step;
     }
 
     /** Caches the prompts' new blocks from {@code step}'s batch; on failure the batch is freed. */
@@ -202,22 +194,24 @@ public final class OrtEngine implements PolicyEngine {
         }
     }
 
-    /** Runs the tokens of {@code prompt} after the positions {@code past} holds (a cached prefix). */
-    private Step suffix(OrtBatch past, int[] prompt) {
-        int h = past.width;
-        long[] ids = new long[prompt.length - h];
-        long[] pos = new long[prompt.length - h];
-        for (int j = h; j < prompt.length; j++) {
-            ids[j - h] = prompt[j];
-            pos[j - h] = j;
+    /**
+     * Runs {@code prompt}'s tokens up to {@code to} after the positions one-row {@code past} holds (a
+     * cached prefix, or the chunks so far); no prompt logits.
+     */
+    private Step continueRow(OrtBatch past, int[] prompt, int to) {
+        int from = past.real[0];
+        long[] ids = new long[to - from];
+        long[] pos = new long[to - from];
+        for (int j = from; j < to; j++) {
+            ids[j - from] = prompt[j];
+            pos[j - from] = j;
         }
-        Step s = run(past, ids, pos, ids.length, new int[] {prompt.length});
-        return new Step(s.batch(), s.logits());
+        return run(past, ids, pos, ids.length, new int[] {to});
     }
 
-    /** Prompt tokens whose KV came from the prefix cache, and prompt tokens prefilled, since loading. */
-    public long[] prefixCacheCounts() {
-        return prefixes == null ? new long[2] : new long[] {prefixes.hitTokens(), prefixes.prefilledTokens()};
+    /** Prompt tokens whose KV came from the prefix cache since this engine loaded. */
+    public long prefixHitTokens() {
+        return prefixes == null ? 0 : prefixes.hitTokens();
     }
 
     private Step warmPrefill(List<int[]> prompts, List<List<PrefixCache.Block>> hits, boolean promptLogits) {
@@ -225,7 +219,7 @@ public final class OrtEngine implements PolicyEngine {
         if (rows == 1) {
             // One row: its step is the batch already, no re-layout (a copy of every cache) needed.
             try (OrtBatch past = layout.of(hits.get(0))) {
-                return suffix(past, prompts.get(0));
+                return continueRow(past, prompts.get(0), prompts.get(0).length);
             }
         }
         List<Integer> cold = new ArrayList<>();
@@ -251,7 +245,7 @@ public final class OrtEngine implements PolicyEngine {
                     continue;
                 }
                 try (OrtBatch past = layout.of(hits.get(r))) {
-                    warm[r] = suffix(past, prompts.get(r));
+                    warm[r] = continueRow(past, prompts.get(r), prompts.get(r).length);
                 }
                 sources.add((OrtBatch) warm[r].batch());
                 picks.add(0);

@@ -30,9 +30,9 @@ final class PrefixCache {
         }
     }
 
-    /** Copies the keys or values of one row's positions [from, from + BLOCK) of one layer. */
+    /** Copies the keys or values of one layer at positions [from, from + BLOCK) of a batch's row. */
     interface Source {
-        float[] copy(int layer, boolean key, int from);
+        float[] copy(int layer, boolean key, int row, int from);
     }
 
     private final java.util.LinkedHashMap<Long, Block> blocks = new java.util.LinkedHashMap<>(64, 0.75f, true);
@@ -40,7 +40,6 @@ final class PrefixCache {
     private long bytes;
     private final int layers;
     private final AtomicLong hitTokens = new AtomicLong();
-    private final AtomicLong prefilledTokens = new AtomicLong();
 
     PrefixCache(long budgetBytes, int layers) {
         this.layers = layers;
@@ -58,9 +57,8 @@ final class PrefixCache {
         for (int from = 0; from + BLOCK <= Math.min(prompt.length, maxTokens); from += BLOCK) {
             int[] tokens = Arrays.copyOfRange(prompt, from, from + BLOCK);
             long key = key(parent, tokens);
-            Block b = blocks.get(key);
-            // The key is a hash: a block is used only if it really is this prefix's.
-            if (b == null || b.parent() != parent || !Arrays.equals(b.tokens(), tokens)) {
+            Block b = cached(key, parent, tokens);
+            if (b == null) {
                 break;
             }
             chain.add(b);
@@ -81,8 +79,7 @@ final class PrefixCache {
         for (int from = 0; from + BLOCK <= prompt.length; from += BLOCK) {
             int[] tokens = Arrays.copyOfRange(prompt, from, from + BLOCK);
             long key = key(parent, tokens);
-            Block have = blocks.get(key);
-            if (have == null || have.parent() != parent || !Arrays.equals(have.tokens(), tokens)) {
+            if (cached(key, parent, tokens) == null) {
                 out.add(new Missing(row, from, parent, key, tokens));
             }
             parent = key;
@@ -90,9 +87,15 @@ final class PrefixCache {
         return out;
     }
 
-    /** Stores the full blocks of {@code prompt} that are not cached yet, reading their KV from {@code src}. */
+    /** The block under {@code key} if it is this prefix's (the key is a hash), else null; a use of it. */
+    private Block cached(long key, long parent, int[] tokens) {
+        Block b = blocks.get(key);
+        return b != null && b.parent() == parent && Arrays.equals(b.tokens(), tokens) ? b : null;
+    }
+
+    /** Stores the full blocks of {@code prompt} (row 0 of {@code src}) that are not cached yet. */
     void insert(int[] prompt, Source src) {
-        store(missing(0, prompt), (layer, key, m) -> src.copy(layer, key, m.from()));
+        store(missing(0, prompt), src);
     }
 
     /**
@@ -109,29 +112,25 @@ final class PrefixCache {
         }
         float[][] layer = new float[2][]; // one layer's keys and values on the heap at a time
         int[] current = {-1};
-        store(all, (l, key, m) -> {
+        store(all, (l, key, row, from) -> {
             if (current[0] != l) {
                 layer[0] = read(batch.keys[l]);
                 layer[1] = read(batch.values[l]);
                 current[0] = l;
             }
-            int real = prompts.get(m.row()).length;
-            return slice(layer[key ? 0 : 1], m.row(), real, batch.width, m.from(), kvHeads, headDim);
+            return slice(layer[key ? 0 : 1], row, prompts.get(row).length, batch.width, from, kvHeads, headDim);
         });
     }
 
-    private interface BlockSource {
-        float[] copy(int layer, boolean key, Missing block);
-    }
-
     /** Fills the missing blocks layer by layer (layer outermost), then caches them, leaves evicted first. */
-    private void store(List<Missing> missing, BlockSource src) {
+    private void store(List<Missing> missing, Source src) {
         float[][][] k = new float[missing.size()][layers][];
         float[][][] v = new float[missing.size()][layers][];
         for (int l = 0; l < layers; l++) {
             for (int i = 0; i < missing.size(); i++) {
-                k[i][l] = src.copy(l, true, missing.get(i));
-                v[i][l] = src.copy(l, false, missing.get(i));
+                Missing m = missing.get(i);
+                k[i][l] = src.copy(l, true, m.row(), m.from());
+                v[i][l] = src.copy(l, false, m.row(), m.from());
             }
         }
         List<Long> keys = new ArrayList<>();
@@ -206,18 +205,13 @@ final class PrefixCache {
         return out;
     }
 
-    void record(int reused, int prefilled) {
-        hitTokens.addAndGet(reused);
-        prefilledTokens.addAndGet(prefilled);
+    void recordHits(int tokens) {
+        hitTokens.addAndGet(tokens);
     }
 
-    /** Prompt tokens whose KV came from the cache, and prompt tokens prefilled, since the engine loaded. */
+    /** Prompt tokens whose KV came from the cache since the engine loaded. */
     long hitTokens() {
         return hitTokens.get();
-    }
-
-    long prefilledTokens() {
-        return prefilledTokens.get();
     }
 
     /** A 64-bit chain hash (splitmix64 steps over the parent key and the tokens). */

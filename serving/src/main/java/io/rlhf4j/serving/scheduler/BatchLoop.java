@@ -81,12 +81,7 @@ final class BatchLoop {
                         List<Sequence> joined = new ArrayList<>();
                         PolicyEngine.Step fresh = prefill(admitted, joined);
                         if (fresh != null) {
-                            // One re-layout both drops the rows that finished and adds the new ones.
-                            int[] live = liveRows(running);
-                            running.removeIf(x -> x.done);
-                            int[] freshRows = freshRows(joined);
-                            batch = engine.merge(batch, live, fresh.batch(), freshRows);
-                            running.addAll(joined);
+                            batch = join(running, batch, fresh, joined);
                         }
                     } else if (!chunking.isEmpty()) {
                         batch = advanceChunk(running, batch);
@@ -176,17 +171,23 @@ final class BatchLoop {
             closeQuietly(done.step().batch());
             throw e;
         }
-        if (last == null) {
-            return batch;
-        }
+        return last == null ? batch : join(running, batch, last, joined);
+    }
+
+    /**
+     * The running batch with the sequences that just started ({@code joined}, from {@code fresh}'s
+     * rows) added: one re-layout both drops the rows that finished and adds the new ones.
+     */
+    private PolicyEngine.Batch join(
+            List<Sequence> running, PolicyEngine.Batch batch, PolicyEngine.Step fresh, List<Sequence> joined) {
         int[] live = liveRows(running);
         running.removeIf(x -> x.done);
-        PolicyEngine.Batch merged = engine.merge(batch, live, last.batch(), freshRows(joined));
+        PolicyEngine.Batch merged = engine.merge(batch, live, fresh.batch(), freshRows(joined));
         running.addAll(joined);
         return merged;
     }
 
-    private static PolicyEngine.Batch closeQuietly(PolicyEngine.Batch batch) {
+    static PolicyEngine.Batch closeQuietly(PolicyEngine.Batch batch) {
         if (batch != null) {
             try {
                 batch.close();

@@ -68,7 +68,7 @@ final class ChunkedPrefills<P> {
     /** Takes the oldest prompt out unfinished (its request was cancelled), freeing its cache. */
     P dropOldest() {
         Entry<P> e = queue.poll();
-        close(e.partial);
+        BatchLoop.closeQuietly(e.partial);
         return e.owner;
     }
 
@@ -100,15 +100,5 @@ final class ChunkedPrefills<P> {
         }
         queue.poll();
         return new Done<>(e.owner, step);
-    }
-
-    private static void close(PolicyEngine.Batch b) {
-        if (b != null) {
-            try {
-                b.close();
-            } catch (RuntimeException ignored) {
-                // a cache being discarded
-            }
-        }
     }
 }

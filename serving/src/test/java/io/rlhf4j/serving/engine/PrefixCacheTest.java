@@ -22,7 +22,7 @@ class PrefixCacheTest {
     }
 
     /** KV whose values name their layer, kind and position, so a block read back can be checked. */
-    static final PrefixCache.Source SOURCE = (layer, key, from) -> {
+    static final PrefixCache.Source SOURCE = (layer, key, row, from) -> {
         float[] out = new float[KV_HEADS * PrefixCache.BLOCK * HEAD_DIM];
         for (int i = 0; i < out.length; i++) {
             out[i] = layer * 1000 + (key ? 0 : 500) + from + i / HEAD_DIM;

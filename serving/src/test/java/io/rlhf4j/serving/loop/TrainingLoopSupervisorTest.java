@@ -27,20 +27,25 @@ class TrainingLoopSupervisorTest {
     @TempDir
     Path tmp;
 
+    /** A loop on {@code data} that serves fp32 and promotes nothing. */
+    private static TrainingLoop loop(LoopOptions options, Store store, Path data) throws java.io.IOException {
+        return new TrainingLoop(
+                options,
+                store,
+                new Registry(data, store),
+                data,
+                Map.of(),
+                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                v -> {});
+    }
+
     @Test
     void aStoreFailureWhileARunIsFollowedDoesNotOrphanItsChild() throws Exception {
         assumeTrue(Files.isExecutable(SLEEP), SLEEP + " is not installed");
         Store store = Store.openSqlite(tmp.resolve("data"));
         String marker = Long.toString(600 + (System.nanoTime() % 97)); // a sleep length only this test uses
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), marker), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(
-                options,
-                store,
-                new Registry(tmp.resolve("data"), store),
-                tmp.resolve("data"),
-                Map.of(),
-                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
-                v -> {});
+        TrainingLoop loop = loop(options, store, tmp.resolve("data"));
         try {
             loop.start("test", null);
             ProcessHandle child = waitForChild(marker);
@@ -63,14 +68,7 @@ class TrainingLoopSupervisorTest {
         Process orphan = orphanedRun(store, dir, 0);
         String after = Long.toString(800 + (System.nanoTime() % 97));
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), after), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(
-                options,
-                store,
-                new Registry(data, store),
-                data,
-                Map.of(),
-                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
-                v -> {});
+        TrainingLoop loop = loop(options, store, data);
         try {
             assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
                     .as("the earlier server's child was stopped")
@@ -78,14 +76,7 @@ class TrainingLoopSupervisorTest {
             ProcessHandle resumed = waitForChild(after);
             assertThat(ChildProcess.alive(dir)).map(ProcessHandle::pid).hasValue(resumed.pid());
 
-            TrainingLoop second = new TrainingLoop(
-                    options,
-                    store,
-                    new Registry(data, store),
-                    data,
-                    Map.of(),
-                    io.rlhf4j.core.checkpoint.WeightFormat.FP32,
-                    v -> {});
+            TrainingLoop second = loop(options, store, data);
             try {
                 assertThatThrownBy(() -> second.start("test", null))
                         .hasMessageContaining("another server on " + data + " supervises its training runs");
@@ -111,14 +102,7 @@ class TrainingLoopSupervisorTest {
         Path dir = data.resolve("runs").resolve("run-1");
         Process orphan = orphanedRun(store, dir, 2); // its attempts are used up: it will be failed
         LoopOptions options = LoopOptions.enabled(request -> List.of(SLEEP.toString(), "1"), tmp.resolve("base"));
-        TrainingLoop loop = new TrainingLoop(
-                options,
-                store,
-                new Registry(data, store),
-                data,
-                Map.of(),
-                io.rlhf4j.core.checkpoint.WeightFormat.FP32,
-                v -> {});
+        TrainingLoop loop = loop(options, store, data);
         try {
             assertThat(orphan.waitFor(20, TimeUnit.SECONDS))
                     .as("the orphan was stopped")

@@ -130,7 +130,7 @@ class ChunkedPrefillTest {
                                 .isCloseTo(whole.get(0).logprobs.get(t), within(1e-4f));
                     }
                     // 80 of the second prompt's tokens (five blocks) came from the first one's prefill.
-                    assertThat(engine.prefixCacheCounts()[0]).isEqualTo(80);
+                    assertThat(engine.prefixHitTokens()).isEqualTo(80);
                 }
             }
         }

@@ -101,13 +101,13 @@ final class ExportCommand implements Callable<Integer> {
 
     @Option(
             names = "--block",
-            defaultValue = "32",
+            defaultValue = "" + Exporter.Quantize.DEFAULT_BLOCK,
             description = "inputs per quantization block, a power of two >= 16 (default ${DEFAULT-VALUE})")
     int block;
 
     @Option(
             names = "--accuracy-level",
-            defaultValue = "4",
+            defaultValue = "" + Exporter.Quantize.DEFAULT_ACCURACY_LEVEL,
             description =
                     "MatMulNBits accuracy_level: 0 fp32 arithmetic .. 4 int8 activations (default ${DEFAULT-VALUE})")
     int accuracyLevel;
@@ -119,7 +119,7 @@ final class ExportCommand implements Callable<Integer> {
 
     @Option(
             names = "--max-perplexity-increase",
-            defaultValue = "0.10",
+            defaultValue = "" + Exporter.Quantize.DEFAULT_MAX_PERPLEXITY_INCREASE,
             description = "quality gate: largest perplexity rise over fp32 a variant may have, as a fraction "
                     + "(default ${DEFAULT-VALUE})")
     double maxPerplexityIncrease;

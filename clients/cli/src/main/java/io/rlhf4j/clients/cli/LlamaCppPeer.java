@@ -71,8 +71,8 @@ final class LlamaCppPeer {
         Path export = work.resolve("peer-onnx");
         new io.rlhf4j.exporter.Exporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
                 .export(new io.rlhf4j.exporter.Exporter.Options(model, export, false, true, 1e-4, 2, 1L << 30, false)
-                        .withQuantize(new io.rlhf4j.exporter.Exporter.Quantize(
-                                List.of(WeightFormat.INT8, WeightFormat.INT4), 32, 4, true, 0.10, null)));
+                        .withQuantize(io.rlhf4j.exporter.Exporter.Quantize.of(
+                                List.of(WeightFormat.INT8, WeightFormat.INT4))));
         Map<WeightFormat, double[]> ours = new EnumMap<>(WeightFormat.class);
         for (WeightFormat w : WeightFormat.values()) {
             try (io.rlhf4j.serving.ServingApp app = io.rlhf4j.serving.ServingApp.start(
