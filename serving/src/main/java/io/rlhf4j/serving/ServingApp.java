@@ -5,10 +5,13 @@ import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.core.store.StoreSettings;
 import io.rlhf4j.serving.api.ApiServer;
+import io.rlhf4j.serving.cluster.ClusterMember;
+import io.rlhf4j.serving.cluster.ClusterOptions;
 import io.rlhf4j.serving.config.AdmissionLimits;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.LoopOptions;
+import io.rlhf4j.serving.loop.Supervision;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
@@ -17,7 +20,6 @@ import io.vertx.core.Vertx;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.Optional;
 
 /**
  * The server's parts wired together: store, registry, prompt-log writer, model router and HTTP API.
@@ -40,9 +42,11 @@ public final class ServingApp implements AutoCloseable {
             String adminToken,
             LoopOptions loop,
             boolean open,
-            AdmissionLimits limits) {
+            AdmissionLimits limits,
+            ClusterOptions cluster) {
         public Config {
             java.util.Objects.requireNonNull(limits, "limits");
+            java.util.Objects.requireNonNull(cluster, "cluster");
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port must be in 0..65535, got " + port);
             }
@@ -66,7 +70,8 @@ public final class ServingApp implements AutoCloseable {
                     null,
                     LoopOptions.disabled(),
                     false,
-                    AdmissionLimits.defaults());
+                    AdmissionLimits.defaults(),
+                    ClusterOptions.single());
         }
 
         public Config withPort(int p) {
@@ -110,6 +115,19 @@ public final class ServingApp implements AutoCloseable {
             return with(b -> b.limits = a);
         }
 
+        /** The store shared with other replicas: PostgreSQL by URL. */
+        public Config withDatabase(String url, String user, String password) {
+            return with(b -> {
+                b.dbUrl = url;
+                b.dbUser = user;
+                b.dbPassword = password;
+            });
+        }
+
+        public Config withCluster(ClusterOptions o) {
+            return with(b -> b.cluster = o);
+        }
+
         /** This configuration with {@code change} applied to a mutable copy of it. */
         private Config with(java.util.function.Consumer<Copy> change) {
             Copy b = new Copy(this);
@@ -128,7 +146,8 @@ public final class ServingApp implements AutoCloseable {
                     b.adminToken,
                     b.loop,
                     b.open,
-                    b.limits);
+                    b.limits,
+                    b.cluster);
         }
 
         /** The fields of a {@link Config} being changed by one of its {@code with} methods. */
@@ -147,6 +166,7 @@ public final class ServingApp implements AutoCloseable {
             LoopOptions loop;
             boolean open;
             AdmissionLimits limits;
+            ClusterOptions cluster;
 
             Copy(Config c) {
                 dataDir = c.dataDir;
@@ -163,6 +183,7 @@ public final class ServingApp implements AutoCloseable {
                 loop = c.loop;
                 open = c.open;
                 limits = c.limits;
+                cluster = c.cluster;
             }
         }
     }
@@ -175,6 +196,7 @@ public final class ServingApp implements AutoCloseable {
     private final Vertx vertx;
     private final ApiServer api;
     private final TrainingLoop loop;
+    private final ClusterMember member;
     private final int port;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -187,8 +209,10 @@ public final class ServingApp implements AutoCloseable {
             Vertx vertx,
             ApiServer api,
             TrainingLoop loop,
+            ClusterMember member,
             int port) {
         this.loop = loop;
+        this.member = member;
         this.store = store;
         this.registry = registry;
         this.logs = logs;
@@ -220,29 +244,35 @@ public final class ServingApp implements AutoCloseable {
             throw new IllegalStateException("no API keys are configured, so the server would run in open mode, which "
                     + "serves loopback only: bind 127.0.0.1, or create a key first (rlhf4j keys create)");
         }
-        Registry registry = new Registry(c.dataDir(), store);
+        Registry registry = c.cluster().modelStore() == null
+                ? new Registry(c.dataDir(), store)
+                : Registry.shared(c.cluster().modelStore(), store);
         LogWriter logs = new LogWriter(store, c.limits().logQueue(), 256);
         ModelRouter router = new ModelRouter(
                 store,
                 new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey(), c.prefillChunk()),
                 c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
-        Optional<String> active = store.versions().active(ModelVersion.POLICY);
-        if (active.isPresent()) {
-            router.activate(store.versions().find(active.get()).orElseThrow());
-            metrics.activated(active.get());
-        }
-        Optional<String> activeReward = store.versions().active(ModelVersion.REWARD);
-        if (activeReward.isPresent()) {
-            router.activateReward(store.versions().find(activeReward.get()).orElseThrow());
-        }
+        ClusterMember[] member = new ClusterMember[1];
+        // On a cluster, runs live in the shared model store under the training lease, so that whichever
+        // replica holds it next finds their checkpoints; a single server keeps them in its data directory.
+        Path modelStore = c.cluster().modelStore();
         TrainingLoop loop = new TrainingLoop(
                 c.loop(),
                 store,
                 registry,
-                c.dataDir(),
+                modelStore != null ? modelStore : c.dataDir(),
                 settings.environment(),
                 c.engine().weights(),
+                modelStore == null
+                        ? null
+                        : Supervision.lease(
+                                store.cluster(),
+                                () -> member[0] == null ? null : member[0].id(),
+                                c.cluster().deadAfter()),
+                modelStore == null
+                        ? TrainingLoop.SINGLE_SERVER_TICK
+                        : c.cluster().heartbeat(),
                 v -> {
                     try {
                         router.activateAny(v);
@@ -255,25 +285,45 @@ public final class ServingApp implements AutoCloseable {
                 });
         Vertx vertx = Vertx.vertx();
         ApiServer api = new ApiServer(
-                vertx, router, registry, logs, metrics, c.adminToken(), loop, c.open(), c.limits(), clock);
+                vertx,
+                router,
+                registry,
+                logs,
+                metrics,
+                c.adminToken(),
+                loop,
+                c.open(),
+                c.limits(),
+                clock,
+                () -> member[0]);
         int port;
         try {
             port = api.start(c.host(), c.port())
                     .toCompletionStage()
                     .toCompletableFuture()
                     .join();
-        } catch (RuntimeException e) {
+            // Named by its port, which is known only now; serves the active versions before start returns.
+            member[0] = new ClusterMember(store, router, metrics, c.cluster(), port);
+            member[0].start();
+        } catch (RuntimeException | IOException e) {
+            if (member[0] != null) {
+                member[0].close();
+            }
+            api.close().toCompletionStage().toCompletableFuture().join();
             vertx.close();
             loop.close();
             router.close();
             logs.close();
             store.close();
+            if (e instanceof IOException io) {
+                throw io;
+            }
             throw new IOException(
                     "cannot listen on " + c.host() + ":" + c.port() + ": "
                             + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
                     e);
         }
-        return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, port);
+        return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, member[0], port);
     }
 
     public int port() {
@@ -286,6 +336,11 @@ public final class ServingApp implements AutoCloseable {
 
     public Registry registry() {
         return registry;
+    }
+
+    /** This server as a replica: its name, and the cluster's state. */
+    public ClusterMember cluster() {
+        return member;
     }
 
     public TrainingLoop loop() {
@@ -317,6 +372,7 @@ public final class ServingApp implements AutoCloseable {
             return;
         }
         api.close().toCompletionStage().toCompletableFuture().join();
+        member.close();
         loop.close();
         router.close();
         logs.close();

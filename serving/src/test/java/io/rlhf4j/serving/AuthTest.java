@@ -184,7 +184,8 @@ class AuthTest {
                 null,
                 io.rlhf4j.serving.loop.LoopOptions.disabled(),
                 false,
-                io.rlhf4j.serving.config.AdmissionLimits.defaults());
+                io.rlhf4j.serving.config.AdmissionLimits.defaults(),
+                io.rlhf4j.serving.cluster.ClusterOptions.single());
         assertThatThrownBy(() -> ServingApp.start(c))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("open mode");

@@ -198,13 +198,6 @@ class GateTest {
     }
 
     static HttpResponse<String> admin(String method, String path, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-                .timeout(Duration.ofSeconds(120))
-                .header("authorization", "Bearer " + ADMIN)
-                .header("content-type", "application/json")
-                .method(
-                        method,
-                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return TestServers.send(base, method, path, body, ADMIN);
     }
 }

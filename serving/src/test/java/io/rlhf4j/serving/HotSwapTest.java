@@ -66,15 +66,7 @@ class HotSwapTest {
     }
 
     static HttpResponse<String> admin(String method, String path, String body, String token) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path))
-                .header("content-type", "application/json")
-                .method(
-                        method,
-                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (token != null) {
-            b.header("authorization", "Bearer " + token);
-        }
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return TestServers.send(base, method, path, body, token);
     }
 
     /** One streamed completion as a client sees it. */

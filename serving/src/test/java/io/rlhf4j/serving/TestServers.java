@@ -45,4 +45,23 @@ final class TestServers {
     static String base(ServingApp app) {
         return "http://127.0.0.1:" + app.port();
     }
+
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newHttpClient();
+
+    /** A JSON request to {@code base + path} with an optional body and bearer token; the answer as text. */
+    static java.net.http.HttpResponse<String> send(String base, String method, String path, String body, String bearer)
+            throws IOException, InterruptedException {
+        java.net.http.HttpRequest.Builder b = java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + path))
+                .timeout(java.time.Duration.ofSeconds(120))
+                .header("content-type", "application/json")
+                .method(
+                        method,
+                        body == null
+                                ? java.net.http.HttpRequest.BodyPublishers.noBody()
+                                : java.net.http.HttpRequest.BodyPublishers.ofString(body));
+        if (bearer != null) {
+            b.header("authorization", "Bearer " + bearer);
+        }
+        return HTTP.send(b.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
 }

@@ -157,6 +157,10 @@ final class Jdbc {
 
     // ------------------------------------------------------------ dialect and column helpers
 
+    boolean sqlite() {
+        return sqlite;
+    }
+
     /** An insert that leaves an existing row with the same key alone, in this database's dialect. */
     String insertIgnoringConflict(String table, String columns, String key) {
         int n = columns.split(",", -1).length;

@@ -25,10 +25,17 @@ public final class Store implements AutoCloseable {
     private final RunRepository runs;
     private final KeyRepository keys;
     private final AuditRepository audit;
+    private final ClusterRepository cluster;
+    private final String url;
+    private final String user;
+    private final String password;
 
-    private Store(HikariDataSource pool, boolean sqlite) {
+    private Store(HikariDataSource pool, boolean sqlite, String url, String user, String password) {
         this.pool = pool;
         this.sqlite = sqlite;
+        this.url = url;
+        this.user = user;
+        this.password = password;
         Jdbc jdbc = new Jdbc(pool, sqlite);
         this.prompts = new PromptRepository(jdbc);
         this.versions = new VersionRepository(jdbc);
@@ -37,6 +44,7 @@ public final class Store implements AutoCloseable {
         this.runs = new RunRepository(jdbc);
         this.keys = new KeyRepository(jdbc);
         this.audit = new AuditRepository(jdbc);
+        this.cluster = new ClusterRepository(jdbc);
     }
 
     /** The default embedded store: {@code <dataDir>/rlhf4j.db}. */
@@ -82,7 +90,7 @@ public final class Store implements AutoCloseable {
             pool.close();
             throw new IllegalStateException("cannot migrate the store at " + url + ": " + e.getMessage(), e);
         }
-        return new Store(pool, sqlite);
+        return new Store(pool, sqlite, url, user, password);
     }
 
     public boolean isSqlite() {
@@ -122,6 +130,27 @@ public final class Store implements AutoCloseable {
     /** The audit log. */
     public AuditRepository audit() {
         return audit;
+    }
+
+    /** Replicas' heartbeats and cluster-wide leases. */
+    public ClusterRepository cluster() {
+        return cluster;
+    }
+
+    /**
+     * A listener for activations made by any process on this store: notified on PostgreSQL, a plain
+     * polling interval on SQLite. The caller closes it.
+     */
+    public ActivationEvents activationEvents() {
+        return new ActivationEvents(sqlite ? null : url, user, password);
+    }
+
+    /**
+     * The pool itself, for a library that keeps its own state in this store's tables (bucket4j's shared
+     * rate limits in {@code rate_buckets}).
+     */
+    public javax.sql.DataSource dataSource() {
+        return pool;
     }
 
     @Override

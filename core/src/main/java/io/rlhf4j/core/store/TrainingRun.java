@@ -29,6 +29,31 @@ public record TrainingRun(
         return SUCCEEDED.equals(state) || FAILED.equals(state);
     }
 
+    /** A run just asked for, before its first stage. */
+    public static TrainingRun queued(String id, String trigger, String dir, String configJson, long at) {
+        return new TrainingRun(
+                id, QUEUED, trigger, "snapshot", 0, null, null, null, false, null, dir, configJson, at, at);
+    }
+
+    /** Its candidate registered as {@code version}: recorded before promotion, so a crash never registers it twice. */
+    public TrainingRun registered(String version, String gate, long at) {
+        return new TrainingRun(
+                id,
+                state,
+                trigger,
+                "register",
+                progress,
+                snapshot,
+                version,
+                gate,
+                false,
+                null,
+                dir,
+                configJson,
+                createdAt,
+                at);
+    }
+
     public TrainingRun withProgress(String newStage, double newProgress, long at) {
         return new TrainingRun(
                 id,

@@ -6,6 +6,13 @@ import java.util.Optional;
 /** Registered model versions, the active one of each kind, and the activation history kept for rollback. */
 public final class VersionRepository {
 
+    /**
+     * The PostgreSQL channel an activation is announced on, with {@code kind:version} as its payload;
+     * replicas LISTEN on it (see {@link ActivationEvents}). The notice is sent when the activation
+     * commits, never for one rolled back.
+     */
+    public static final String CHANNEL = "rlhf4j_activations";
+
     private final Jdbc jdbc;
 
     VersionRepository(Jdbc jdbc) {
@@ -44,7 +51,10 @@ public final class VersionRepository {
         return all().stream().filter(v -> v.version().equals(version)).findFirst();
     }
 
-    /** Makes {@code version} the active one of its kind and appends it to the activation history. */
+    /**
+     * Makes {@code version} the active one of its kind and appends it to the activation history; every
+     * replica on this store follows it.
+     */
     public void activate(String kind, String version, long at) {
         jdbc.transaction(c -> {
             Jdbc.update(c, "DELETE FROM active_models WHERE kind = ?", kind);
@@ -59,6 +69,13 @@ public final class VersionRepository {
                     at,
                     false,
                     kind);
+            if (!jdbc.sqlite()) {
+                try (var s = c.prepareStatement("SELECT pg_notify(?, ?)")) {
+                    s.setString(1, CHANNEL);
+                    s.setString(2, kind + ":" + version);
+                    s.execute();
+                }
+            }
         });
     }
 

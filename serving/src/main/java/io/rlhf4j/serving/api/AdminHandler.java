@@ -7,6 +7,9 @@ import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.ConsentRepository;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.core.store.Replica;
+import io.rlhf4j.serving.cluster.ClusterMember;
+import io.rlhf4j.serving.cluster.ClusterStatus;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.TrainingLoop;
 import io.rlhf4j.serving.metrics.ServingMetrics;
@@ -21,6 +24,7 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -40,6 +44,7 @@ final class AdminHandler {
     private final Auth auth;
     private final TrainingLoop loop;
     private final LogWriter logs;
+    private final Supplier<ClusterMember> cluster;
 
     AdminHandler(
             Vertx vertx,
@@ -50,7 +55,9 @@ final class AdminHandler {
             String adminToken,
             Auth auth,
             TrainingLoop loop,
-            Clock clock) {
+            Clock clock,
+            Supplier<ClusterMember> cluster) {
+        this.cluster = cluster;
         this.logs = logs;
         this.clock = clock;
         this.auth = auth;
@@ -73,6 +80,7 @@ final class AdminHandler {
                                 ctx.pathParam("version"),
                                 "true".equals(ctx.request().getParam("force")))));
         r.post("/admin/rollback").handler(ctx -> blocking(ctx, this::rollback));
+        r.get("/admin/cluster").handler(ctx -> blocking(ctx, this::cluster));
         r.delete("/admin/models/:version").handler(ctx -> blocking(ctx, () -> unregister(ctx.pathParam("version"))));
         r.post("/admin/keys").handler(ctx -> blocking(ctx, () -> createKey(ctx)));
         r.delete("/admin/users/:user").handler(ctx -> blocking(ctx, () -> deleteUser(ctx.pathParam("user"))));
@@ -220,6 +228,34 @@ final class AdminHandler {
         o.put("active", version);
         o.put("previous", previous);
         return o;
+    }
+
+    /** The replicas on this store, what each serves, and whether they all serve the active versions. */
+    private ObjectNode cluster() {
+        ClusterStatus status = cluster.get().status();
+        ObjectNode root = Json.MAPPER.createObjectNode();
+        root.put("this_replica", cluster.get().id());
+        root.put("active_policy", status.activePolicy());
+        root.put("active_reward", status.activeReward());
+        root.put("training_leader", status.leader());
+        root.put("converged", status.converged());
+        ArrayNode list = root.putArray("replicas");
+        for (ClusterStatus.Member m : status.replicas()) {
+            Replica r = m.replica();
+            ObjectNode o = list.addObject();
+            o.put("id", r.id());
+            o.put("address", r.address());
+            o.put("policy_version", r.policyVersion());
+            o.put("reward_version", r.rewardVersion());
+            o.put("running", r.running());
+            o.put("queued", r.queued());
+            o.put("error", r.error());
+            o.put("alive", m.alive());
+            o.put("current", m.current());
+            o.put("heartbeat_age_ms", m.heartbeatAgeMs());
+            o.put("started_at", r.startedAt());
+        }
+        return root;
     }
 
     private ObjectNode rollback() throws Exception {

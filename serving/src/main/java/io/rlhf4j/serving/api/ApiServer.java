@@ -6,6 +6,7 @@ import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.LogWriter;
 import io.rlhf4j.core.store.ModelVersion;
+import io.rlhf4j.serving.cluster.ClusterMember;
 import io.rlhf4j.serving.config.AdmissionLimits;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.TrainingLoop;
@@ -25,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -57,6 +59,7 @@ public final class ApiServer {
      * @param open open mode on purpose ({@code --open}): no key is asked for even once keys exist
      * @param limits what one caller, and all together, may hold
      * @param clock what leases, rate limits and the handlers' timestamps follow
+     * @param cluster this server as a replica, known once it listens (its name carries the port)
      */
     public ApiServer(
             Vertx vertx,
@@ -68,7 +71,9 @@ public final class ApiServer {
             TrainingLoop loop,
             boolean open,
             AdmissionLimits limits,
-            Clock clock) {
+            Clock clock,
+            Supplier<ClusterMember> cluster) {
+        this.cluster = cluster;
         this.open = open;
         this.limits = limits;
         this.loop = loop;
@@ -81,13 +86,17 @@ public final class ApiServer {
         this.adminToken = adminToken;
     }
 
+    private final Supplier<ClusterMember> cluster;
+    private RateBuckets buckets;
+
     public Future<Integer> start(String host, int port) {
         Router r = Router.router(vertx);
         r.route().handler(BodyHandler.create(false).setBodyLimit(MAX_BODY_BYTES));
-        Auth auth = new Auth(registry.store(), isLoopback(host), open, clock);
+        buckets = new RateBuckets(registry.store(), clock);
+        Auth auth = new Auth(registry.store(), isLoopback(host), open, clock, buckets);
         auth.openMode(); // learn the mode before the first request (not on the event loop)
         r.route().handler(new RequestGuard(auth));
-        Quotas quotas = new Quotas(limits, clock);
+        Quotas quotas = new Quotas(limits, buckets);
         // Bulkheads: authentication and tokenization of generation requests have a pool of their own,
         // which reward scoring, labeling and consent (and the key lookups they make) cannot exhaust.
         Bulkhead generation = bulkhead(new Bulkhead(vertx, "generation", 8, 4096));
@@ -103,7 +112,7 @@ public final class ApiServer {
                 .handler(ctx -> ctx.response()
                         .putHeader("content-type", "text/plain; version=0.0.4")
                         .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock).mount(r);
+        new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock, cluster).mount(r);
         new LabelingHandler(labeling, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock)
                 .mount(r);
         new ConsentHandler(labeling, registry.store(), auth, clock).mount(r);
@@ -244,6 +253,11 @@ public final class ApiServer {
 
     public Future<Void> close() {
         Future<Void> closed = server == null ? Future.succeededFuture() : server.close();
-        return closed.onComplete(v -> bulkheads.forEach(Bulkhead::close));
+        return closed.onComplete(v -> {
+            bulkheads.forEach(Bulkhead::close);
+            if (buckets != null) {
+                buckets.close();
+            }
+        });
     }
 }

@@ -20,7 +20,9 @@ import java.util.Optional;
  * in), and a server on any other address never is in open mode. Otherwise every request needs
  * {@code Authorization: Bearer <key>}; the key's user id is recorded, or the {@code user} field when the
  * key may set it (a service answering for its own users). Each key has its own token bucket.
- * Lookups hit the store at most every few seconds per key: call {@link #authenticate} off the event loop.
+ * A key is looked up in the store at most once a second ({@link #KEY_CACHE}), so a key revoked through
+ * any replica of a cluster is refused by every one within two seconds; the buckets are shared by the
+ * replicas on PostgreSQL ({@link RateBuckets}). Call {@link #authenticate} off the event loop.
  */
 final class Auth {
 
@@ -35,11 +37,14 @@ final class Auth {
     private final boolean explicitOpen;
     private final TimeMeter meter;
     private final Cache<String, Optional<ApiKey>> keys;
-    private final Cache<String, Bucket> buckets;
+    private final RateBuckets buckets;
     private final Cache<String, Long> activeKeys;
     private final Cache<String, Boolean> misses;
     private final Cache<String, Boolean> recentlyValid;
     private final Bucket failedLookups;
+
+    /** How long a key, or its absence, is taken from the cache rather than the store. */
+    static final Duration KEY_CACHE = Duration.ofSeconds(1);
 
     /** How many lookups of unknown keys a second may reach the store. */
     static final int FAILED_LOOKUPS_PER_SECOND = 50;
@@ -51,7 +56,8 @@ final class Auth {
      * @param explicitOpen open mode was asked for, so it holds even when keys exist
      * @param clock what the token buckets refill by and the cached lookups expire by
      */
-    Auth(Store store, boolean loopback, boolean explicitOpen, Clock clock) {
+    Auth(Store store, boolean loopback, boolean explicitOpen, Clock clock, RateBuckets buckets) {
+        this.buckets = buckets;
         this.store = store;
         this.loopback = loopback;
         this.explicitOpen = explicitOpen;
@@ -60,12 +66,7 @@ final class Auth {
         this.keys = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumSize(100_000)
-                .expireAfterWrite(Duration.ofSeconds(10))
-                .build();
-        this.buckets = Caffeine.newBuilder()
-                .ticker(ticker)
-                .maximumSize(100_000)
-                .expireAfterAccess(Duration.ofMinutes(10))
+                .expireAfterWrite(KEY_CACHE)
                 .build();
         this.activeKeys = Caffeine.newBuilder()
                 .ticker(ticker)
@@ -74,7 +75,7 @@ final class Auth {
         this.misses = Caffeine.newBuilder()
                 .ticker(ticker)
                 .maximumSize(10_000)
-                .expireAfterWrite(Duration.ofSeconds(10))
+                .expireAfterWrite(KEY_CACHE)
                 .build();
         this.recentlyValid = Caffeine.newBuilder()
                 .ticker(ticker)
@@ -176,7 +177,7 @@ final class Auth {
                                         ? " (every key of this server is revoked: create one, or start it with"
                                                 + " --open on loopback)"
                                         : "")));
-        Bucket bucket = buckets.get(hash, h -> Clocks.perMinute(meter, k.requestsPerMinute()));
+        Bucket bucket = buckets.perMinute("requests:" + hash, k.requestsPerMinute());
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(1);
         if (!probe.isConsumed()) {
             long seconds = Clocks.retryAfterSeconds(probe);

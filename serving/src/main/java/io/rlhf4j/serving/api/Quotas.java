@@ -1,13 +1,8 @@
 package io.rlhf4j.serving.api;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.bucket4j.Bucket;
 import io.github.bucket4j.ConsumptionProbe;
-import io.github.bucket4j.TimeMeter;
 import io.rlhf4j.serving.config.AdmissionLimits;
-import java.time.Clock;
-import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -15,7 +10,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Cost limits per caller, beside the request rate {@link Auth} counts: how many generating requests a
  * caller has open at once, and how many tokens (prompt plus what it may generate) it spends a minute.
  * A request takes a {@link Lease} before it is queued and gives it back when its response ends or its
- * client leaves; a request refused after that (the queue was full) gets its tokens back.
+ * client leaves; a request refused after that (the queue was full) gets its tokens back. The token
+ * budget is shared by the replicas on PostgreSQL; the count of open requests is this replica's own
+ * (it guards this replica's batch slots).
  */
 final class Quotas {
 
@@ -23,11 +20,13 @@ final class Quotas {
     final class Lease {
         private final String caller;
         private final long tokens;
+        private final Bucket bucket;
         private final AtomicBoolean released = new AtomicBoolean();
 
-        private Lease(String caller, long tokens) {
+        private Lease(String caller, long tokens, Bucket bucket) {
             this.caller = caller;
             this.tokens = tokens;
+            this.bucket = bucket;
         }
 
         /** The request is over: its slot is free. */
@@ -41,27 +40,19 @@ final class Quotas {
         void refund() {
             if (released.compareAndSet(false, true)) {
                 free(caller);
-                Bucket b = budgets.getIfPresent(caller);
-                if (b != null) {
-                    b.addTokens(tokens);
-                }
+                budgets.refund(bucket, tokens);
             }
         }
     }
 
     private final AdmissionLimits limits;
-    private final TimeMeter meter;
     private final ConcurrentHashMap<String, Integer> open = new ConcurrentHashMap<>();
-    private final Cache<String, Bucket> budgets;
+    private final RateBuckets budgets;
 
-    Quotas(AdmissionLimits limits, Clock clock) {
+    /** @param budgets where the token budgets live: shared by the replicas on PostgreSQL */
+    Quotas(AdmissionLimits limits, RateBuckets budgets) {
         this.limits = limits;
-        this.meter = Clocks.meter(clock);
-        this.budgets = Caffeine.newBuilder()
-                .ticker(Clocks.ticker(clock))
-                .maximumSize(100_000)
-                .expireAfterAccess(Duration.ofMinutes(10))
-                .build();
+        this.budgets = budgets;
     }
 
     /**
@@ -96,7 +87,7 @@ final class Quotas {
                                     + " requests in progress, the most one may have; retry when one has finished")
                     .retryAfter(1);
         }
-        Bucket bucket = budgets.get(caller, c -> Clocks.perMinute(meter, budget));
+        Bucket bucket = budgets.perMinute("tokens:" + caller, budget);
         ConsumptionProbe probe = bucket.tryConsumeAndReturnRemaining(tokens);
         if (!probe.isConsumed()) {
             free(caller);
@@ -110,7 +101,7 @@ final class Quotas {
                                     + "may use " + tokens + "); retry in " + seconds + " s")
                     .retryAfter(seconds);
         }
-        return new Lease(caller, tokens);
+        return new Lease(caller, tokens, bucket);
     }
 
     AdmissionLimits limits() {

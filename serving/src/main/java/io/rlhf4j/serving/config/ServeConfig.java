@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.rlhf4j.core.checkpoint.WeightFormat;
 import io.rlhf4j.serving.ServingApp;
+import io.rlhf4j.serving.cluster.ClusterOptions;
 import io.rlhf4j.serving.engine.EngineOptions;
 import io.rlhf4j.serving.loop.LoopOptions;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -24,6 +26,8 @@ import java.util.Set;
  * <pre>
  * server:    {host: 127.0.0.1, port: 8080, open: false}
  * data_dir:  data
+ * model_store: /models          # shared by replicas (an NFS/EFS volume, a PVC); default data_dir/models
+ * cluster:   {replica_id: pod-0, address: http://pod-0.rlhf4j:8080, heartbeat_ms: 1000}
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32, prefix_cache_mb: 256}
  * scheduler: {max_batch: 32, queue: 256, prefill_chunk: 256}
@@ -41,6 +45,9 @@ public final class ServeConfig {
             Map.entry("RLHF4J_PORT", "server.port"),
             Map.entry("RLHF4J_OPEN", "server.open"),
             Map.entry("RLHF4J_DATA_DIR", "data_dir"),
+            Map.entry("RLHF4J_MODEL_STORE", "model_store"),
+            Map.entry("RLHF4J_REPLICA_ID", "cluster.replica_id"),
+            Map.entry("RLHF4J_REPLICA_ADDRESS", "cluster.address"),
             Map.entry("RLHF4J_DB_URL", "database.url"),
             Map.entry("RLHF4J_DB_USER", "database.user"),
             Map.entry("RLHF4J_DB_PASSWORD", "database.password"),
@@ -63,6 +70,8 @@ public final class ServeConfig {
                             "stream_buffer_bytes",
                             "completions_per_request"),
             "data_dir", Set.of(),
+            "model_store", Set.of(),
+            "cluster", Set.of("replica_id", "address", "heartbeat_ms"),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device", "weights", "prefix_cache_mb"),
             "scheduler", Set.of("max_batch", "queue", "prefill_chunk"),
@@ -129,7 +138,13 @@ public final class ServeConfig {
                             .withTrainingThreads(integer(tree, "loop.training_threads", 1))
                             .withHeldOutLabelers(text(tree, "loop.held_out_labelers", "")),
                     bool(tree, "server.open", false),
-                    limits(tree));
+                    limits(tree),
+                    new ClusterOptions(
+                            text(tree, "model_store", null) == null ? null : Path.of(text(tree, "model_store", null)),
+                            text(tree, "cluster.replica_id", null),
+                            text(tree, "cluster.address", null),
+                            Duration.ofMillis(integer(
+                                    tree, "cluster.heartbeat_ms", (int) ClusterOptions.DEFAULT_HEARTBEAT.toMillis()))));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
                     (file == null ? "configuration" : file.toString()) + ": " + e.getMessage());

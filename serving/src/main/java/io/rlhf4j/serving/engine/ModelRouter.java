@@ -2,6 +2,7 @@ package io.rlhf4j.serving.engine;
 
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
+import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -43,60 +44,85 @@ public final class ModelRouter implements AutoCloseable {
 
     /** Activates a version of either kind. */
     public void activateAny(ModelVersion version) throws IOException {
-        if (ModelVersion.REWARD.equals(version.kind())) {
-            activateReward(version);
-        } else {
-            activate(version);
-        }
+        swapIn(version, true);
+    }
+
+    /**
+     * Serves a version another replica activated: loads, verifies and swaps it in as an activation
+     * does, without recording anything in the store (the activation is already there).
+     */
+    public void follow(ModelVersion version) throws IOException {
+        swapIn(version, false);
     }
 
     /** Loads a reward model and swaps it in; the old one closes once its scoring calls finish. */
-    public synchronized void activateReward(ModelVersion version) throws IOException {
-        OrtRewardEngine next = OrtRewardEngine.load(Path.of(version.path()), version.version(), engine);
-        try {
-            next.score(java.util.List.of(new int[] {Math.max(0, next.config().bosTokenId())}));
-        } catch (RuntimeException e) {
-            next.close();
-            throw new IOException("reward version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
+    public void activateReward(ModelVersion version) throws IOException {
+        swapIn(version, true);
+    }
+
+    /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
+    public void activate(ModelVersion version) throws IOException {
+        swapIn(version, true);
+    }
+
+    /** The version of {@code kind} this router serves, or null. */
+    public String serving(String kind) {
+        if (ModelVersion.REWARD.equals(kind)) {
+            OrtRewardEngine r = reward.get();
+            return r == null ? null : r.version();
         }
+        Scheduler s = active.get();
+        return s == null ? null : s.engine().version();
+    }
+
+    /**
+     * Verifies, loads and warms {@code version} beside the one serving, records the activation when
+     * {@code record} (an activation made here; a followed one is already recorded), then swaps.
+     * Anything failing before the swap leaves the old version serving.
+     */
+    private synchronized void swapIn(ModelVersion version, boolean record) throws IOException {
+        Registry.verify(version);
+        boolean isReward = ModelVersion.REWARD.equals(version.kind());
+        AutoCloseable loaded = isReward
+                ? OrtRewardEngine.load(Path.of(version.path()), version.version(), engine)
+                : OrtEngine.load(Path.of(version.path()), version.version(), engine);
         try {
-            store.versions().activate(ModelVersion.REWARD, version.version(), System.currentTimeMillis());
+            if (loaded instanceof OrtRewardEngine r) {
+                r.score(java.util.List.of(new int[] {Math.max(0, r.config().bosTokenId())}));
+            } else {
+                warm((PolicyEngine) loaded);
+            }
+            if (record) {
+                store.versions().activate(version.kind(), version.version(), System.currentTimeMillis());
+            }
         } catch (RuntimeException e) {
-            next.close();
-            throw e;
+            closeQuietly(loaded);
+            if (e instanceof Store.StoreException) {
+                throw e;
+            }
+            throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
         }
-        OrtRewardEngine old = reward.getAndSet(next);
+        AutoCloseable old;
+        if (loaded instanceof OrtRewardEngine r) {
+            old = reward.getAndSet(r);
+        } else {
+            Scheduler previous = active.getAndSet(new Scheduler((OrtEngine) loaded, limits));
+            old = previous;
+        }
+        LOG.info("version {} ({}) is active", version.version(), version.kind());
         if (old != null) {
-            // close() waits for scoring calls in progress on the old engine.
-            Thread retire = new Thread(old::close, "rlhf4j-retire-reward-" + old.version());
+            // close() waits for the requests (or scoring calls) already admitted to the old version.
+            Thread retire = new Thread(() -> closeQuietly(old), "rlhf4j-retire-" + version.kind());
             retire.setDaemon(true);
             retire.start();
         }
     }
 
-    /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
-    public synchronized void activate(ModelVersion version) throws IOException {
-        OrtEngine loaded = OrtEngine.load(Path.of(version.path()), version.version(), engine);
+    private static void closeQuietly(AutoCloseable c) {
         try {
-            warm(loaded);
-        } catch (RuntimeException e) {
-            loaded.close();
-            throw new IOException("version " + version.version() + " failed its warm-up: " + e.getMessage(), e);
-        }
-        try {
-            store.versions().activate(ModelVersion.POLICY, version.version(), System.currentTimeMillis());
-        } catch (RuntimeException e) {
-            loaded.close();
-            throw e;
-        }
-        Scheduler next = new Scheduler(loaded, limits);
-        Scheduler old = active.getAndSet(next);
-        LOG.info("version {} is active", version.version());
-        if (old != null) {
-            Thread retire =
-                    new Thread(old::close, "rlhf4j-retire-" + old.engine().version());
-            retire.setDaemon(true);
-            retire.start();
+            c.close();
+        } catch (Exception e) {
+            LOG.warn("closing a retired engine failed: {}", e.getMessage());
         }
     }
 

@@ -15,7 +15,6 @@ import io.rlhf4j.core.store.Store;
 import io.rlhf4j.core.store.TrainingRun;
 import io.rlhf4j.serving.registry.Registry;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -46,10 +45,8 @@ public final class TrainingLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** In a run's directory: what it was asked to do, and how far it has come. */
-    private static final String REQUEST = "request.json";
-
-    private static final String PROGRESS = "progress.json";
+    /** How often a single server's loop looks at the judgement count. */
+    public static final java.time.Duration SINGLE_SERVER_TICK = java.time.Duration.ofSeconds(5);
 
     private final WeightFormat weights;
     private final LoopOptions options;
@@ -60,18 +57,19 @@ public final class TrainingLoop implements AutoCloseable {
     private final Consumer<ModelVersion> promote;
     private final Map<String, String> storeEnv;
     private final ScheduledExecutorService timer;
+    /** Follows the running child, so that the timer keeps renewing the supervision meanwhile. */
+    private final java.util.concurrent.ExecutorService watcher;
+
     private volatile Process child;
     private volatile String running;
     private volatile boolean closing;
     private volatile long judgementsAtLastRun;
-    /** This server's hold on the runs directory; null when another server supervises them. */
-    private final java.nio.channels.FileLock lock;
+    /** The right to run training at all; null when the loop is disabled. */
+    private final Supervision supervision;
+    /** Whether this server holds it now: runs start, resume and are followed only while it does. */
+    private volatile boolean supervising;
 
-    /**
-     * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
-     * @param promote makes a registered version active (the same path as an admin's promotion)
-     */
-    /** @param weights the policy variant this server serves: each candidate's export carries it */
+    /** A single server's loop, supervising the runs in {@code <dataDir>/runs} under a lock on it. */
     public TrainingLoop(
             LoopOptions options,
             Store store,
@@ -79,6 +77,28 @@ public final class TrainingLoop implements AutoCloseable {
             Path dataDir,
             Map<String, String> storeEnv,
             WeightFormat weights,
+            Consumer<ModelVersion> promote) {
+        this(options, store, registry, dataDir, storeEnv, weights, null, SINGLE_SERVER_TICK, promote);
+    }
+
+    /**
+     * @param dataDir where runs and snapshots go: the shared model store on a cluster, so that the
+     *     next supervisor finds a run's checkpoints
+     * @param storeEnv the store's {@code RLHF4J_DB_*} settings for the child (empty for SQLite in the data dir)
+     * @param weights the policy variant this server serves: each candidate's export carries it
+     * @param supervision a cluster's lease ({@link Supervision#lease}), or null for a lock on the runs directory
+     * @param tick how often supervision is renewed and the judgement count looked at
+     * @param promote makes a registered version active (the same path as an admin's promotion)
+     */
+    public TrainingLoop(
+            LoopOptions options,
+            Store store,
+            Registry registry,
+            Path dataDir,
+            Map<String, String> storeEnv,
+            WeightFormat weights,
+            Supervision supervision,
+            java.time.Duration tick,
             Consumer<ModelVersion> promote) {
         this.weights = weights;
         this.options = options;
@@ -94,18 +114,69 @@ public final class TrainingLoop implements AutoCloseable {
             t.setPriority(Thread.MIN_PRIORITY);
             return t;
         });
+        this.watcher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "rlhf4j-training-watch");
+            t.setDaemon(true);
+            return t;
+        });
         this.judgementsAtLastRun = store.judgements().count();
-        this.lock = options.enabled() ? ChildProcess.supervise(runsDir) : null;
-        if (lock != null) {
+        this.supervision =
+                !options.enabled() ? null : supervision != null ? supervision : Supervision.fileLock(runsDir);
+        if (this.supervision != null) {
             try {
-                recover();
+                tick();
             } catch (RuntimeException e) {
                 close(); // the lock and the timer are not left behind
                 throw e;
             }
-            if (options.everyJudgements() > 0) {
-                timer.scheduleWithFixedDelay(this::onSchedule, 5, 5, TimeUnit.SECONDS);
+            timer.scheduleWithFixedDelay(this::onTick, tick.toMillis(), tick.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /**
+     * Renews supervision; on taking it (at start, or from a replica that stopped renewing) resumes the
+     * runs left unfinished, on losing it stops the child, which the next supervisor resumes.
+     */
+    private synchronized void tick() {
+        boolean held;
+        try {
+            held = supervision.held();
+        } catch (RuntimeException e) {
+            // Unrenewed, the lease passes to another replica once it expires: this one's child stops
+            // now, before that, so two processes never write one run.
+            LOG.warn("cannot renew the supervision of training runs: {}", e.getMessage());
+            held = false;
+        }
+        if (held && !supervising) {
+            supervising = true;
+            judgementsAtLastRun = store.judgements().count(); // judgements before now were another's to count
+            recover();
+        } else if (!held && supervising) {
+            supervising = false;
+            LOG.warn("training runs are now supervised by {}: stopping this server's", supervision.holder());
+            Process p = child;
+            if (p != null) {
+                ChildProcess.stop(p.toHandle());
             }
+        }
+        if (supervising
+                && options.everyJudgements() > 0
+                && running == null
+                && store.judgements().count() - judgementsAtLastRun >= options.everyJudgements()) {
+            try {
+                start("schedule", null);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("scheduled training run did not start: {}", e.getMessage());
+            }
+        }
+    }
+
+    private void onTick() {
+        try {
+            tick();
+        } catch (RuntimeException e) {
+            // The store may come back; until it does, nothing new starts here.
+            LOG.warn("training loop: {}", e.getMessage());
         }
     }
 
@@ -118,8 +189,8 @@ public final class TrainingLoop implements AutoCloseable {
         if (running != null) {
             throw new IllegalStateException("training run " + running + " is still running");
         }
-        if (lock == null) {
-            throw new IllegalStateException("another server on " + dataDir + " supervises its training runs");
+        if (!supervising) {
+            throw new IllegalStateException(supervision.holder() + " supervises its training runs: start one there");
         }
         long now = System.currentTimeMillis();
         // A fresh id and a directory that did not exist: a run never resumes another run's checkpoints.
@@ -131,35 +202,11 @@ public final class TrainingLoop implements AutoCloseable {
         String id = "run-" + n;
         Path dir = Files.createDirectory(runsDir.resolve(id));
         String configJson = JSON.writeValueAsString(config == null ? JSON.createObjectNode() : config);
-        TrainingRun run = new TrainingRun(
-                id,
-                TrainingRun.QUEUED,
-                trigger,
-                "snapshot",
-                0,
-                null,
-                null,
-                null,
-                false,
-                null,
-                dir.toString(),
-                configJson,
-                now,
-                now);
+        TrainingRun run = TrainingRun.queued(id, trigger, dir.toString(), configJson, now);
         store.runs().save(run);
         judgementsAtLastRun = store.judgements().count();
         launch(run, 1);
         return store.runs().find(id).orElse(run);
-    }
-
-    private void onSchedule() {
-        try {
-            if (running == null && store.judgements().count() - judgementsAtLastRun >= options.everyJudgements()) {
-                start("schedule", null);
-            }
-        } catch (Exception e) {
-            LOG.warn("scheduled training run did not start: {}", e.getMessage());
-        }
     }
 
     /** Resumes runs a crash left unfinished, or fails those that already had their attempts. */
@@ -175,7 +222,7 @@ public final class TrainingLoop implements AutoCloseable {
                 store.runs().save(r.succeeded(r.candidate(), r.gateJson(), false, System.currentTimeMillis()));
                 continue;
             }
-            int attempts = attempts(r) + 1;
+            int attempts = RunFiles.attempts(r) + 1;
             if (attempts > options.maxAttempts() || running != null) {
                 store.runs()
                         .save(r.failed(
@@ -188,20 +235,11 @@ public final class TrainingLoop implements AutoCloseable {
         }
     }
 
-    private static int attempts(TrainingRun r) {
-        try {
-            return Integer.parseInt(
-                    Files.readString(Path.of(r.dir(), "attempts")).strip());
-        } catch (IOException | NumberFormatException e) {
-            return 0;
-        }
-    }
-
     private synchronized void launch(TrainingRun run, int attempt) {
         running = run.id();
         Path dir = Path.of(run.dir());
         try {
-            Files.writeString(dir.resolve("attempts"), Integer.toString(attempt));
+            Files.writeString(dir.resolve(RunFiles.ATTEMPTS), Integer.toString(attempt));
             Path against = store.versions()
                     .active(ModelVersion.POLICY)
                     .flatMap(store.versions()::find)
@@ -225,9 +263,9 @@ public final class TrainingLoop implements AutoCloseable {
                     against,
                     selectWithRm,
                     dir.resolve("export"),
-                    dir.resolve(PROGRESS),
+                    dir.resolve(RunFiles.PROGRESS),
                     weights);
-            Path requestFile = dir.resolve(REQUEST);
+            Path requestFile = dir.resolve(RunFiles.REQUEST);
             request.write(requestFile);
             List<String> cmd = new ArrayList<>();
             if (Files.isExecutable(Path.of("/usr/bin/nice"))) {
@@ -237,7 +275,7 @@ public final class TrainingLoop implements AutoCloseable {
             ProcessBuilder pb = new ProcessBuilder(cmd)
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(
-                            dir.resolve("pipeline.log").toFile()));
+                            dir.resolve(RunFiles.LOG).toFile()));
             pb.environment().clear();
             pb.environment().putAll(RunEnvironment.of(System.getenv(), storeEnv, options.trainingThreads()));
             // A child that outlived a killed server still writes this run: stop it first, never run two.
@@ -256,7 +294,7 @@ public final class TrainingLoop implements AutoCloseable {
                 child = null;
                 throw storeFailed;
             }
-            timer.execute(() -> watch(run.id(), process));
+            watcher.execute(() -> watch(run.id(), process));
         } catch (IOException e) {
             running = null;
             store.runs().save(run.failed("cannot start the pipeline: " + e.getMessage(), System.currentTimeMillis()));
@@ -278,15 +316,17 @@ public final class TrainingLoop implements AutoCloseable {
                 }
             }
             progress(id);
-            if (closing) {
-                return; // stopped by a shutdown: the run stays "running" and resumes at the next start
+            if (closing || !supervising) {
+                // Stopped by a shutdown or a hand-over: the run stays "running", and its next
+                // supervisor (this server restarted, or another replica) resumes it.
+                return;
             }
             TrainingRun run = store.runs().find(id).orElseThrow();
             Path dir = Path.of(run.dir());
             if (process.exitValue() != 0) {
                 store.runs()
                         .save(run.failed(
-                                "the pipeline exited with " + process.exitValue() + ": " + lastLine(dir),
+                                "the pipeline exited with " + process.exitValue() + ": " + RunFiles.lastLine(dir),
                                 System.currentTimeMillis()));
                 return;
             }
@@ -322,21 +362,7 @@ public final class TrainingLoop implements AutoCloseable {
         ModelVersion v = registry.register(export, parent);
         JsonNode gate = manifest.path("gate");
         // Recorded at once: a crash from here on must not train and register the candidate again.
-        run = new TrainingRun(
-                run.id(),
-                run.state(),
-                run.trigger(),
-                "register",
-                run.progress(),
-                run.snapshot(),
-                v.version(),
-                gate.isMissingNode() ? null : gate.toString(),
-                false,
-                null,
-                run.dir(),
-                run.configJson(),
-                run.createdAt(),
-                System.currentTimeMillis());
+        run = run.registered(v.version(), gate.isMissingNode() ? null : gate.toString(), System.currentTimeMillis());
         store.runs().save(run);
         boolean passed = gate.path("passed").asBoolean(false);
         boolean promoted = false;
@@ -374,7 +400,7 @@ public final class TrainingLoop implements AutoCloseable {
         TrainingRun run = store.runs().find(id).orElseThrow();
         Optional<PipelineProgress> p;
         try {
-            p = PipelineProgress.read(Path.of(run.dir(), PROGRESS));
+            p = PipelineProgress.read(Path.of(run.dir(), RunFiles.PROGRESS));
         } catch (IOException e) {
             return; // replaced atomically by the child: an unreadable report is read again next time
         }
@@ -387,37 +413,9 @@ public final class TrainingLoop implements AutoCloseable {
         }
     }
 
-    private static String lastLine(Path dir) {
-        try {
-            List<String> lines = Files.readAllLines(dir.resolve("pipeline.log"), StandardCharsets.UTF_8);
-            for (int i = lines.size() - 1; i >= 0; i--) {
-                if (!lines.get(i).isBlank()) {
-                    return lines.get(i).strip();
-                }
-            }
-        } catch (IOException e) {
-            return "(no log)";
-        }
-        return "(empty log)";
-    }
-
     /** The run's metrics for charts: every stage's {@code metrics.jsonl}, each row tagged with its stage. */
     public List<JsonNode> metrics(TrainingRun run) throws IOException {
-        List<JsonNode> out = new ArrayList<>();
-        for (String stage : PipelineStages.ALL) {
-            Path f = Path.of(run.dir(), "pipeline", stage, "metrics.jsonl");
-            if (!Files.exists(f)) {
-                continue;
-            }
-            for (String line : Files.readAllLines(f, StandardCharsets.UTF_8)) {
-                if (!line.isBlank()) {
-                    ObjectNode row = (ObjectNode) JSON.readTree(line);
-                    row.put("stage", stage);
-                    out.add(row);
-                }
-            }
-        }
-        return out;
+        return RunFiles.metrics(run);
     }
 
     /** Snapshots under the data directory that hold any of the user's prompts. */
@@ -436,11 +434,16 @@ public final class TrainingLoop implements AutoCloseable {
         closing = true;
         Process p = child; // before the watcher is interrupted
         timer.shutdownNow();
+        watcher.shutdownNow();
         if (p != null) {
             ChildProcess.stop(p.toHandle());
         }
-        if (lock != null) {
-            ChildProcess.release(lock, runsDir);
+        if (supervision != null) {
+            try {
+                supervision.close();
+            } catch (RuntimeException e) {
+                LOG.warn("cannot give up the supervision of training runs: {}", e.getMessage());
+            }
         }
     }
 }

@@ -1,33 +1,56 @@
 package io.rlhf4j.serving.registry;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.io.AtomicDirectory;
+import io.rlhf4j.core.io.Checksums;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Store;
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * The model registry: one immutable directory per version under {@code <dataDir>/models/<version>},
- * copied in atomically from an export directory, and its row in the store. Which version is active
- * lives in the store.
+ * The model registry: one immutable directory per version in the model store, copied in from an
+ * export directory, and its row in the store. Which version is active lives in the store.
+ *
+ * <p>The model store is {@code <dataDir>/models} for one server, or a directory every replica mounts
+ * at the same path (an NFS/EFS volume, a Kubernetes PVC). Replicas may register at the same moment:
+ * a version's number is claimed by renaming its complete copy into place, which only one of them can
+ * do for a number, so two registrations never share or overwrite a directory.
  */
 public final class Registry {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CLAIM_ATTEMPTS = 100;
 
     private final Path root;
     private final Store store;
 
+    /** The registry of a single server: {@code <dataDir>/models}. */
     public Registry(Path dataDir, Store store) throws IOException {
-        this.root = dataDir.resolve("models");
+        this(store, dataDir.resolve("models"));
+    }
+
+    private Registry(Store store, Path root) throws IOException {
+        this.root = root;
         this.store = store;
         Files.createDirectories(root);
+    }
+
+    /** The registry in a model store shared by replicas: versions are its subdirectories. */
+    public static Registry shared(Path modelStore, Store store) throws IOException {
+        return new Registry(store, modelStore);
     }
 
     public Path root() {
@@ -42,51 +65,115 @@ public final class Registry {
      * Registers an export directory (checkpoint, {@code policy.onnx}, {@code manifest.json}) as the next
      * version; returns it. The source is copied, so later changes to it do not touch the registry.
      */
-    public synchronized ModelVersion register(Path exportDir, String parent) throws IOException {
+    public ModelVersion register(Path exportDir, String parent) throws IOException {
         if (!Files.exists(exportDir.resolve(Layout.POLICY))
                 || !Files.exists(exportDir.resolve(Layout.EXPORT_MANIFEST))) {
             throw new IllegalArgumentException(exportDir + " is not an export directory (policy.onnx and "
                     + "manifest.json are required; run rlhf4j export)");
         }
-        String version = Integer.toString(nextVersion());
-        Path target = root.resolve(version);
-        AtomicDirectory.write(target, tmp -> {
+        Path incoming = root.resolve(".incoming-" + UUID.randomUUID());
+        AtomicDirectory.write(incoming, tmp -> {
             try (Stream<Path> files = Files.list(exportDir)) {
                 for (Path f : files.filter(Files::isRegularFile).toList()) {
                     Files.copy(f, tmp.resolve(f.getFileName()), StandardCopyOption.COPY_ATTRIBUTES);
                 }
             }
         });
-        String manifest = Files.readString(target.resolve("manifest.json"));
-        // An export with a reward graph is a reward model; its policy graph is never served.
-        String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
-        ModelVersion v = new ModelVersion(
-                version,
-                kind,
-                parent,
-                target.toAbsolutePath().toString(),
-                JSON.readTree(manifest).toString(),
-                ModelVersion.REGISTERED,
-                System.currentTimeMillis());
-        store.versions().register(v);
-        return v;
+        try {
+            for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+                String version = Integer.toString(nextVersion());
+                Path target = root.resolve(version);
+                if (!claim(incoming, target)) {
+                    continue; // another replica took this number first
+                }
+                String manifest = Files.readString(target.resolve(Layout.EXPORT_MANIFEST));
+                // An export with a reward graph is a reward model; its policy graph is never served.
+                String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
+                ModelVersion v = new ModelVersion(
+                        version,
+                        kind,
+                        parent,
+                        target.toAbsolutePath().toString(),
+                        JSON.readTree(manifest).toString(),
+                        ModelVersion.REGISTERED,
+                        System.currentTimeMillis());
+                store.versions().register(v);
+                return v;
+            }
+            throw new IOException("could not claim a version number in " + root + " after " + CLAIM_ATTEMPTS
+                    + " attempts (is something else writing numbered directories there?)");
+        } finally {
+            AtomicDirectory.deleteRecursively(incoming);
+        }
+    }
+
+    /** Renames the complete copy to {@code target}; false when that number is already taken. */
+    private static boolean claim(Path incoming, Path target) throws IOException {
+        if (Files.exists(target)) {
+            return false;
+        }
+        try {
+            Files.move(incoming, target, StandardCopyOption.ATOMIC_MOVE);
+            return true;
+        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
+            return false;
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new IOException(
+                    "the model store " + target.getParent() + " cannot rename directories atomically, "
+                            + "which registration needs; use a POSIX file system (local, NFS, EFS)",
+                    e);
+        }
     }
 
     public List<ModelVersion> versions() {
         return store.versions().all();
     }
 
-    private int nextVersion() {
-        return store.versions().all().stream()
-                        .mapToInt(v -> {
-                            try {
-                                return Integer.parseInt(v.version());
-                            } catch (NumberFormatException e) {
-                                return 0;
-                            }
-                        })
-                        .max()
-                        .orElse(0)
-                + 1;
+    /**
+     * Checks a version's directory against the checksums its manifest lists: what a replica does before
+     * it serves a version another process wrote into a shared model store.
+     */
+    public static void verify(ModelVersion v) throws IOException {
+        Path dir = Path.of(v.path());
+        Path manifest = dir.resolve(Layout.EXPORT_MANIFEST);
+        if (!Files.exists(manifest)) {
+            throw new IOException("version " + v.version() + ": " + manifest + " is missing (is the model store "
+                    + "mounted at the same path on every replica?)");
+        }
+        JsonNode files = JSON.readTree(manifest.toFile()).path("files");
+        for (Iterator<Map.Entry<String, JsonNode>> it = files.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            Path f = dir.resolve(e.getKey());
+            if (!Files.exists(f)) {
+                throw new IOException("version " + v.version() + ": " + e.getKey() + " is missing from " + dir);
+            }
+            String want = e.getValue().path("sha256").asText();
+            if (!want.equals(Checksums.sha256(f))) {
+                throw new IOException("version " + v.version() + ": " + e.getKey()
+                        + " does not match the checksum in its manifest (the model store copy is damaged)");
+            }
+        }
+    }
+
+    /** One more than the highest number in the store or in the directory (a claim not yet recorded). */
+    private int nextVersion() throws IOException {
+        int max = store.versions().all().stream()
+                .mapToInt(v -> number(v.version()))
+                .max()
+                .orElse(0);
+        try (Stream<Path> dirs = Files.list(root)) {
+            max = Math.max(
+                    max,
+                    dirs.mapToInt(d -> number(d.getFileName().toString())).max().orElse(0));
+        }
+        return max + 1;
+    }
+
+    private static int number(String name) {
+        try {
+            return Integer.parseInt(name);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 }

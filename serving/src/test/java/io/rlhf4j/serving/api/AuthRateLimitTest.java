@@ -26,7 +26,7 @@ class AuthRateLimitTest {
             store.keys()
                     .create(new ApiKey(
                             ApiKey.hash(key), ApiKey.prefixOf(key), "alice", "user", false, 2, clock.millis(), null));
-            Auth auth = new Auth(store, false, false, clock);
+            Auth auth = new Auth(store, false, false, clock, new RateBuckets(store, clock));
             String bearer = "Bearer " + key;
 
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("alice");
@@ -62,14 +62,15 @@ class AuthRateLimitTest {
             store.keys()
                     .create(new ApiKey(
                             ApiKey.hash(key), ApiKey.prefixOf(key), "bob", "user", false, 60, clock.millis(), null));
-            Auth auth = new Auth(store, false, false, clock);
+            Auth auth = new Auth(store, false, false, clock, new RateBuckets(store, clock));
             String bearer = "Bearer " + key;
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");
             store.keys().revoke(ApiKey.prefixOf(key), clock.millis());
-            // Lookups are cached for 10 s (the admin API invalidates at once; a CLI revocation waits this out).
-            clock.advance(Duration.ofSeconds(9));
+            // Lookups are cached for 1 s (the admin API invalidates its own replica's cache at once; another
+            // replica's, or a CLI revocation, waits this out).
+            clock.advance(Auth.KEY_CACHE.minusMillis(100));
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("bob");
-            clock.advance(Duration.ofSeconds(1));
+            clock.advance(Duration.ofMillis(100));
             assertThat(catchThrowableOfType(ApiError.class, () -> auth.authenticate(bearer, null)).status)
                     .isEqualTo(401);
         }
@@ -90,7 +91,7 @@ class AuthRateLimitTest {
                             1000,
                             clock.millis(),
                             null));
-            Auth auth = new Auth(store, false, false, clock);
+            Auth auth = new Auth(store, false, false, clock, new RateBuckets(store, clock));
             String bearer = "Bearer " + key;
             assertThat(auth.authenticate(bearer, null).userId()).isEqualTo("carol");
 

@@ -1,5 +1,6 @@
 package io.rlhf4j.clients.cli;
 
+import io.rlhf4j.core.store.ClusterRepository;
 import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.serving.ServingApp;
@@ -74,6 +75,14 @@ final class ServeCommand implements Callable<Integer> {
             description = "promote a training run's candidate when it passes its gate " + "(RLHF4J_AUTO_PROMOTE)")
     Boolean autoPromote;
 
+    @Option(
+            names = "--model-store",
+            paramLabel = "DIR",
+            description = "the model versions' directory, shared by every replica on one PostgreSQL (an "
+                    + "NFS/EFS volume or a PVC, mounted at the same path on each); default DATA_DIR/models "
+                    + "(RLHF4J_MODEL_STORE)")
+    Path modelStore;
+
     @Option(names = "--no-training", description = "serve only: no background training runs")
     boolean noTraining;
 
@@ -127,22 +136,42 @@ final class ServeCommand implements Callable<Integer> {
                                                 ? autoPromote
                                                 : c.loop().autoPromote()),
                 open || c.open(),
-                c.limits());
+                c.limits(),
+                modelStore != null ? c.cluster().withModelStore(modelStore) : c.cluster());
         try (ServingApp app = ServingApp.start(config)) {
             boolean hasActive =
                     app.store().versions().active(ModelVersion.POLICY).isPresent();
             Path source = model;
             if (source == null && !hasActive) {
-                source = DemoModel.locate();
-                System.err.println("no model is active yet: registering the bundled demo model " + source);
+                // Replicas starting together on an empty cluster: one registers the demo, the others follow it.
+                String me = app.cluster().id();
+                var cluster = app.store().cluster();
+                if (cluster.tryLease(ClusterRepository.BOOTSTRAP_LEASE, me, System.currentTimeMillis(), 600_000)
+                        && app.store().versions().active(ModelVersion.POLICY).isEmpty()) {
+                    source = DemoModel.locate();
+                    System.err.println("no model is active yet: registering the bundled demo model " + source);
+                } else {
+                    System.err.println("replica "
+                            + cluster.leaseHolder(ClusterRepository.BOOTSTRAP_LEASE, System.currentTimeMillis())
+                                    .orElse("(another)")
+                            + " registers the first version; this one serves it once it is active");
+                }
             }
             if (source != null) {
                 ModelVersion v = app.registerAndActivate(exported(source, e.weights()));
                 System.err.printf("version %s (%s) is active%n", v.version(), source);
+                app.store()
+                        .cluster()
+                        .releaseLease(
+                                ClusterRepository.BOOTSTRAP_LEASE, app.cluster().id());
             }
+            String serving = app.router().serving(ModelVersion.POLICY);
             System.err.printf(
-                    "rlhf4j serving version %s on http://%s:%d (Ctrl-C to stop)%n",
-                    app.router().current().engine().version(), config.host(), app.port());
+                    "rlhf4j serving version %s on http://%s:%d as replica %s (Ctrl-C to stop)%n",
+                    serving == null ? "(none yet)" : serving,
+                    config.host(),
+                    app.port(),
+                    app.cluster().id());
             System.err.printf(
                     "playground http://%s:%d/ · labeling /label.html · admin console /admin.html%s%n",
                     config.host(),
