@@ -46,7 +46,12 @@ import picocli.CommandLine.Option;
             "reliability (not part of all): a server in its own process under --clients streaming clients for "
                     + "--minutes (errors, truncated streams, resident memory), kill -9 under load and a restart "
                     + "(acknowledged prompt logs missing), --promotions promotions and rollbacks under load, and "
-                    + "--fuzz malformed requests; exits 1 if any row fails."
+                    + "--fuzz malformed requests; exits 1 if any row fails.",
+            "cluster (not part of all): 1 to --replicas replicas of serve, each its own process, on one PostgreSQL "
+                    + "(a scratch database created on the server at --db-url or RLHF4J_DB_URL, dropped after) and one "
+                    + "model directory: aggregate tokens/s per replica count, promotion convergence p50/max over "
+                    + "--promotions promotions and rollbacks, and a kill -9 of one replica under load; exits 1 if a "
+                    + "row fails."
         })
 final class BenchCommand implements Callable<Integer> {
 
@@ -56,13 +61,15 @@ final class BenchCommand implements Callable<Integer> {
         export,
         serve,
         reliability,
+        cluster,
         all
     }
 
     @Option(
             names = "--suite",
             defaultValue = "all",
-            description = "trainer, pipeline, export, serve, reliability or all (all but reliability; default "
+            description = "trainer, pipeline, export, serve, reliability, cluster or all (all but reliability and "
+                    + "cluster; default "
                     + "${DEFAULT-VALUE})")
     Suite suite;
 
@@ -80,9 +87,21 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(
             names = "--promotions",
-            defaultValue = "50",
-            description = "reliability: promotions and rollbacks under load (default ${DEFAULT-VALUE})")
-    int promotions;
+            description = "reliability, cluster: promotions and rollbacks under load (default 50, cluster 20)")
+    Integer promotions;
+
+    @Option(
+            names = "--replicas",
+            defaultValue = "3",
+            description = "cluster: the most replicas run together (default ${DEFAULT-VALUE})")
+    int replicas;
+
+    @Option(
+            names = "--db-url",
+            paramLabel = "URL",
+            description = "cluster: a PostgreSQL server (jdbc:postgresql://HOST/DB) on which the bench may create "
+                    + "and drop a scratch database; RLHF4J_DB_URL, with RLHF4J_DB_USER and RLHF4J_DB_PASSWORD")
+    String dbUrl;
 
     @Option(
             names = "--fuzz",
@@ -187,6 +206,32 @@ final class BenchCommand implements Callable<Integer> {
                 ai.djl.engine.Engine.getEngine("PyTorch").getVersion(),
                 io.rlhf4j.exporter.ort.Ort.env().getVersion());
         Path work = Files.createTempDirectory("rlhf4j-bench");
+        if (suite == Suite.cluster) {
+            String url = dbUrl != null ? dbUrl : System.getenv(io.rlhf4j.core.store.StoreSettings.ENV_URL);
+            if (url == null || !url.startsWith("jdbc:postgresql:") || replicas < 1) {
+                throw new picocli.CommandLine.ParameterException(
+                        new picocli.CommandLine(this),
+                        "bench --suite cluster needs a PostgreSQL server, which replicas share: --db-url "
+                                + "jdbc:postgresql://HOST/DB (or RLHF4J_DB_URL), and --replicas at least 1");
+            }
+            io.rlhf4j.core.store.StoreSettings server = new io.rlhf4j.core.store.StoreSettings(
+                    work,
+                    url,
+                    System.getenv(io.rlhf4j.core.store.StoreSettings.ENV_USER),
+                    System.getenv(io.rlhf4j.core.store.StoreSettings.ENV_PASSWORD));
+            try {
+                return new ClusterBench(System.out, work, server, replicas, promotions == null ? 20 : promotions, 8)
+                                        .run()
+                                == 0
+                        ? 0
+                        : 1;
+            } finally {
+                AtomicDirectory.deleteRecursively(work);
+            }
+        }
+        if (promotions == null) {
+            promotions = 50;
+        }
         if (suite == Suite.reliability) {
             if (minutes <= 0 || clients < 1 || promotions < 0 || fuzz < 0) {
                 throw new picocli.CommandLine.ParameterException(

@@ -1,7 +1,5 @@
 package io.rlhf4j.clients.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.store.Store;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -34,26 +32,6 @@ final class ReliabilityBench {
 
     static final String ADMIN = "reliability-admin";
 
-    /** What a phase's streaming clients saw. */
-    private static final class Tally {
-        final AtomicLong ok = new AtomicLong();
-        final AtomicLong failed = new AtomicLong();
-        final AtomicLong truncated = new AtomicLong();
-        final AtomicLong mixed = new AtomicLong();
-        final AtomicLong overloaded = new AtomicLong();
-        final List<String> acknowledged = Collections.synchronizedList(new ArrayList<>());
-
-        String summary() {
-            return String.format(
-                    "%d ok, %d failed, %d truncated, %d mixed-version, %d refused 503",
-                    ok.get(), failed.get(), truncated.get(), mixed.get(), overloaded.get());
-        }
-
-        boolean clean() {
-            return failed.get() == 0 && truncated.get() == 0 && mixed.get() == 0;
-        }
-    }
-
     private final PrintStream out;
     private final Path work;
     private final double minutes;
@@ -64,6 +42,7 @@ final class ReliabilityBench {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5))
             .build();
+    private final BenchClients client = new BenchClients();
     private int failures;
 
     ReliabilityBench(PrintStream out, Path work, double minutes, int clients, int promotions, int fuzz) {
@@ -95,10 +74,7 @@ final class ReliabilityBench {
     }
 
     private void row(String name, boolean pass, String figures) {
-        out.printf("%-12s %-4s %s%n", name, pass ? "PASS" : "FAIL", figures);
-        if (!pass) {
-            failures++;
-        }
+        failures += BenchClients.row(out, name, pass, figures) ? 0 : 1;
     }
 
     // ------------------------------------------------------------------ phases
@@ -107,13 +83,13 @@ final class ReliabilityBench {
         long start = server.rssKiB();
         Duration total = Duration.ofMillis((long) (minutes * 60_000));
         Duration warmUp = total.dividedBy(3); // the heap grows to its working size first
-        Tally t = new Tally();
+        BenchClients.Tally t = new BenchClients.Tally();
         AtomicBoolean stop = new AtomicBoolean();
         ExecutorService pool = Executors.newFixedThreadPool(clients);
         List<Future<?>> running = new ArrayList<>();
         for (int c = 0; c < clients; c++) {
             int id = c;
-            running.add(pool.submit(() -> streamUntil(server.port(), "soak-" + id, stop, t)));
+            running.add(pool.submit(() -> client.streamUntil(server.port(), "soak-" + id, stop, t)));
         }
         Thread.sleep(warmUp.toMillis());
         long warm = server.rssKiB();
@@ -140,12 +116,12 @@ final class ReliabilityBench {
 
     /** Kills the server with -9 under load, counts acknowledged logs that did not survive, restarts it. */
     private ServerProcess crash(ServerProcess server, Path data) throws Exception {
-        Tally t = new Tally();
+        BenchClients.Tally t = new BenchClients.Tally();
         AtomicBoolean stop = new AtomicBoolean();
         ExecutorService pool = Executors.newFixedThreadPool(16);
         for (int c = 0; c < 16; c++) {
             int id = c;
-            pool.submit(() -> completeUntil(server.port(), "crash-" + id, stop, t));
+            pool.submit(() -> client.completeUntil(server.port(), "crash-" + id, stop, t));
         }
         Thread.sleep(Math.max(2_000, (long) (minutes * 6_000)));
         server.kill();
@@ -172,63 +148,15 @@ final class ReliabilityBench {
     }
 
     private void promotions(ServerProcess server) throws Exception {
-        Path second = work.resolve("export-2");
-        new io.rlhf4j.exporter.Exporter(new PrintStream(java.io.OutputStream.nullOutputStream()))
-                .export(new io.rlhf4j.exporter.Exporter.Options(
-                        DemoModel.locate(), second, false, false, 1e-4, 2, 1L << 30, false));
-        JsonNode registered = Json.MAPPER.readTree(admin(
-                server,
-                "POST",
-                "/admin/versions",
-                "{\"path\":" + Json.MAPPER.writeValueAsString(second.toString()) + "}"));
-        String other = registered.get("version").asText();
-        String first = server.version();
-        Tally t = new Tally();
-        AtomicBoolean stop = new AtomicBoolean();
-        ExecutorService pool = Executors.newFixedThreadPool(8);
-        List<Future<?>> running = new ArrayList<>();
-        for (int c = 0; c < 8; c++) {
-            int id = c;
-            running.add(pool.submit(() -> streamUntil(server.port(), "promo-" + id, stop, t)));
-        }
-        List<Double> seconds = new ArrayList<>();
-        int refused = 0;
-        for (int i = 0; i < promotions; i++) {
-            boolean promote = i % 2 == 0;
-            String expect = promote ? other : first;
-            long t0 = System.nanoTime();
-            try {
-                admin(
-                        server,
-                        "POST",
-                        promote ? "/admin/models/" + other + "/promote?force=true" : "/admin/rollback",
-                        "{}");
-                while (!expect.equals(server.version())) {
-                    Thread.sleep(5);
-                }
-                seconds.add((System.nanoTime() - t0) / 1e9);
-            } catch (IOException e) {
-                refused++;
-            }
-            Thread.sleep(200);
-        }
-        stop.set(true);
-        for (Future<?> f : running) {
-            f.get();
-        }
-        pool.shutdown();
-        Collections.sort(seconds);
+        String other = client.registerDemo(server, work.resolve("export-2"));
+        BenchClients.Promotions p = client.promoteAndRollBack(List.of(server), promotions, server.version(), other, 8);
         row(
                 "promotions",
-                t.clean() && refused == 0 && t.ok.get() > 0,
+                p.clean(),
                 String.format(
                         "%d promotions and rollbacks (%d refused) under 8 streams: %s; promotion to serving p50 %.2f s, "
                                 + "max %.2f s",
-                        promotions,
-                        refused,
-                        t.summary(),
-                        seconds.isEmpty() ? Double.NaN : seconds.get(seconds.size() / 2),
-                        seconds.isEmpty() ? Double.NaN : seconds.get(seconds.size() - 1)));
+                        promotions, p.refused(), p.streams().summary(), p.p50(), p.max()));
     }
 
     private void fuzz(ServerProcess server) throws Exception {
@@ -275,99 +203,6 @@ final class ReliabilityBench {
                         bad.get(),
                         examples.isEmpty() ? "" : " " + examples,
                         up ? "up" : "DOWN"));
-    }
-
-    // ------------------------------------------------------------------ clients
-
-    private HttpRequest completion(int port, String user, boolean stream) {
-        String body =
-                "{\"prompt\":\"dog (noun):\",\"max_tokens\":24,\"stream\":" + stream + ",\"user\":\"" + user + "\"}";
-        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/completions"))
-                .timeout(Duration.ofSeconds(120))
-                .header("content-type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(body))
-                .build();
-    }
-
-    /** Streams back to back until {@code stop}; each stream must end in [DONE] and name one version. */
-    private Void streamUntil(int port, String user, AtomicBoolean stop, Tally t) {
-        while (!stop.get()) {
-            try {
-                HttpResponse<java.util.stream.Stream<String>> r =
-                        http.send(completion(port, user, true), HttpResponse.BodyHandlers.ofLines());
-                if (r.statusCode() == 503) {
-                    r.body().close();
-                    t.overloaded.incrementAndGet();
-                    continue;
-                }
-                if (r.statusCode() != 200) {
-                    r.body().close();
-                    t.failed.incrementAndGet();
-                    continue;
-                }
-                String version = r.headers().firstValue("x-rlhf4j-version").orElse("");
-                boolean done = false;
-                boolean mixed = false;
-                boolean error = false;
-                for (String line : (Iterable<String>) r.body()::iterator) {
-                    if (line.equals("data: [DONE]")) {
-                        done = true;
-                    } else if (line.startsWith("data: ")) {
-                        JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
-                        error |= chunk.has("error");
-                        mixed |= chunk.has("model")
-                                && !chunk.get("model").asText().equals(version);
-                    }
-                }
-                if (error) {
-                    t.failed.incrementAndGet();
-                } else if (mixed) {
-                    t.mixed.incrementAndGet();
-                } else if (!done) {
-                    t.truncated.incrementAndGet();
-                } else {
-                    t.ok.incrementAndGet();
-                }
-            } catch (IOException e) {
-                t.failed.incrementAndGet();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            }
-        }
-        return null;
-    }
-
-    /** Plain completions until {@code stop} (or the server dies); remembers every acknowledged id. */
-    private Void completeUntil(int port, String user, AtomicBoolean stop, Tally t) {
-        while (!stop.get()) {
-            try {
-                HttpResponse<String> r = http.send(completion(port, user, false), HttpResponse.BodyHandlers.ofString());
-                if (r.statusCode() == 200) {
-                    t.acknowledged.add(Json.MAPPER.readTree(r.body()).get("id").asText());
-                }
-            } catch (IOException e) {
-                return null; // killed
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return null;
-            }
-        }
-        return null;
-    }
-
-    private String admin(ServerProcess server, String method, String path, String body) throws Exception {
-        HttpResponse<String> r = http.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path))
-                        .header("authorization", "Bearer " + ADMIN)
-                        .header("content-type", "application/json")
-                        .method(method, HttpRequest.BodyPublishers.ofString(body))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) {
-            throw new IOException(method + " " + path + ": " + r.statusCode() + " " + r.body());
-        }
-        return r.body();
     }
 
     static int freePort() throws IOException {

@@ -2,6 +2,7 @@ package io.rlhf4j.clients.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.rlhf4j.core.io.Json;
+import io.rlhf4j.core.store.StoreSettings;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * {@code rlhf4j serve} in a process of its own (this JVM's java and class path), in open mode on
@@ -30,19 +32,37 @@ final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on {@code dataDir} and waits until it is ready (its output goes to {@code log}). */
     static ServerProcess start(Path dataDir, int port, Path log) throws IOException, InterruptedException {
-        List<String> cmd = SelfLauncher.rlhf4j(
-                true,
+        return start(dataDir, port, log, List.of(), Map.of());
+    }
+
+    /**
+     * Starts one replica of a cluster: the store at {@code db}, the versions in {@code modelStore}, named
+     * {@code id}; waits until it serves a version.
+     */
+    static ServerProcess replica(Path dataDir, int port, Path log, StoreSettings db, Path modelStore, String id)
+            throws IOException, InterruptedException {
+        Map<String, String> env = new java.util.HashMap<>(db.environment());
+        env.put("RLHF4J_REPLICA_ID", id);
+        return start(dataDir, port, log, List.of("--model-store", modelStore.toString()), env);
+    }
+
+    private static ServerProcess start(Path dataDir, int port, Path log, List<String> more, Map<String, String> env)
+            throws IOException, InterruptedException {
+        List<String> args = new java.util.ArrayList<>(List.of(
                 "serve",
                 "--data-dir",
                 dataDir.toString(),
                 "--port",
                 Integer.toString(port),
                 "--no-training",
-                "--open");
+                "--open"));
+        args.addAll(more);
+        List<String> cmd = SelfLauncher.rlhf4j(true, args.toArray(String[]::new));
         Files.createDirectories(log.getParent());
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
         pb.environment().put("RLHF4J_ADMIN_TOKEN", ReliabilityBench.ADMIN);
         ServerProcess s = new ServerProcess(pb.start(), port);
         long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
