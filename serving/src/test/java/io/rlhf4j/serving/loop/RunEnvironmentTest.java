@@ -2,6 +2,7 @@ package io.rlhf4j.serving.loop;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.rlhf4j.core.loop.Supervisor;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -29,6 +30,7 @@ class RunEnvironmentTest {
                 .containsEntry("MKL_NUM_THREADS", "2")
                 .containsEntry("MKL_CBWR", "COMPATIBLE")
                 .containsEntry("MKL_DYNAMIC", "FALSE")
-                .containsEntry("OMP_DYNAMIC", "FALSE");
+                .containsEntry("OMP_DYNAMIC", "FALSE")
+                .containsEntry(Supervisor.ENV, Supervisor.current().encode());
     }
 }

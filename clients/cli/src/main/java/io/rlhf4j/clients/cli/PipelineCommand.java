@@ -5,6 +5,7 @@ import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
 import io.rlhf4j.core.loop.SplitPolicy;
+import io.rlhf4j.core.loop.Supervisor;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
@@ -13,6 +14,7 @@ import io.rlhf4j.trainer.pipeline.Pipeline;
 import io.rlhf4j.trainer.pipeline.PipelineConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -97,8 +99,12 @@ final class PipelineCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     DeviceOption device;
 
+    /** The exit status of a run whose supervising server is gone. */
+    static final int ORPHANED = 3;
+
     @Override
     public Integer call() throws Exception {
+        Supervisor.fromEnvironment(System.getenv()).ifPresent(PipelineCommand::stopWith);
         device.use();
         PipelineRequest request = requestFile != null ? PipelineRequest.read(requestFile) : fromFlags();
         PipelineConfig config = PipelineConfig.defaults()
@@ -158,6 +164,24 @@ final class PipelineCommand implements Callable<Integer> {
     }
 
     /** The snapshot this run trains on: built once, then the same one on every resume. */
+    /**
+     * Stops this process when {@code supervisor} is gone (now, or whenever it exits): the run stays
+     * "running" in the store, and whichever server supervises next resumes it from its checkpoints.
+     */
+    private static void stopWith(Supervisor supervisor) {
+        Optional<ProcessHandle> alive = supervisor.alive();
+        Runnable stop = () -> {
+            System.err.println("rlhf4j train pipeline: the server supervising this run (process " + supervisor.pid()
+                    + ") is gone; stopping, so that the next supervisor resumes the run");
+            System.exit(ORPHANED);
+        };
+        if (alive.isEmpty()) {
+            stop.run();
+        } else {
+            alive.get().onExit().thenRun(stop);
+        }
+    }
+
     private Path snapshotFor(PipelineRequest request) throws Exception {
         Path pinned = request.out().resolve("snapshot.json");
         if (Files.exists(pinned)) {
