@@ -246,33 +246,33 @@ public final class ServingApp implements AutoCloseable {
         }
         Registry registry = c.cluster().modelStore() == null
                 ? new Registry(c.dataDir(), store)
-                : Registry.shared(c.cluster().modelStore(), store);
+                : Registry.shared(c.cluster().modelStore(), c.cluster().s3Endpoint(), store, c.dataDir());
         LogWriter logs = new LogWriter(store, c.limits().logQueue(), 256);
         ModelRouter router = new ModelRouter(
                 store,
+                registry,
                 new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey(), c.prefillChunk()),
                 c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
         ClusterMember[] member = new ClusterMember[1];
-        // On a cluster, runs live in the shared model store under the training lease, so that whichever
-        // replica holds it next finds their checkpoints; a single server keeps them in its data directory.
-        Path modelStore = c.cluster().modelStore();
+        // On a cluster, one replica at a time runs training, under the training lease; with a shared
+        // directory the runs live there, so that whichever replica holds the lease next finds their
+        // checkpoints (with a bucket they stay in the data directory of the replica that started them).
+        boolean cluster = c.cluster().modelStore() != null;
         TrainingLoop loop = new TrainingLoop(
                 c.loop(),
                 store,
                 registry,
-                modelStore != null ? modelStore : c.dataDir(),
+                c.cluster().sharedDirectory() ? Path.of(c.cluster().modelStore()) : c.dataDir(),
                 settings.environment(),
                 c.engine().weights(),
-                modelStore == null
+                !cluster
                         ? null
                         : Supervision.lease(
                                 store.cluster(),
                                 () -> member[0] == null ? null : member[0].id(),
                                 c.cluster().deadAfter()),
-                modelStore == null
-                        ? TrainingLoop.SINGLE_SERVER_TICK
-                        : c.cluster().heartbeat(),
+                cluster ? c.cluster().heartbeat() : TrainingLoop.SINGLE_SERVER_TICK,
                 v -> {
                     try {
                         router.activateAny(v);

@@ -88,7 +88,7 @@ class ClusterTest {
                     .withAdminToken(TOKEN)
                     .withDatabase(url, "postgres", "postgres")
                     .withCluster(ClusterOptions.single()
-                            .withModelStore(models)
+                            .withModelStore(models.toString())
                             .withReplicaId(name)
                             .withHeartbeat(HEARTBEAT)));
             replicas.add(app);

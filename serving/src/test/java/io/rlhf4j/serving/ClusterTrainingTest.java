@@ -57,7 +57,7 @@ class ClusterTrainingTest {
                             .withDatabase(url, "postgres", "postgres")
                             .withLoop(loop)
                             .withCluster(ClusterOptions.single()
-                                    .withModelStore(tmp.resolve("shared"))
+                                    .withModelStore(tmp.resolve("shared").toString())
                                     .withReplicaId(name)
                                     .withHeartbeat(Duration.ofMillis(300)))));
                 }

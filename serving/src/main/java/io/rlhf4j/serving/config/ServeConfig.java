@@ -26,8 +26,9 @@ import java.util.Set;
  * <pre>
  * server:    {host: 127.0.0.1, port: 8080, open: false}
  * data_dir:  data
- * model_store: /models          # shared by replicas (an NFS/EFS volume, a PVC); default data_dir/models
- * cluster:   {replica_id: pod-0, address: http://pod-0.rlhf4j:8080, heartbeat_ms: 1000}
+ * model_store: /models          # shared by replicas (an NFS/EFS volume, a PVC, or s3://bucket/prefix)
+ * cluster:   {replica_id: pod-0, address: http://pod-0.rlhf4j:8080, heartbeat_ms: 1000,
+ *             s3_endpoint: http://minio:9000}   # for model_store: s3://..., when not AWS
  * database:  {url: jdbc:postgresql://db/rlhf4j, user: rlhf4j, password: secret}
  * engine:    {kind: onnxruntime-cpu, threads: 0, device: 0, weights: fp32, prefix_cache_mb: 256}
  * scheduler: {max_batch: 32, queue: 256, prefill_chunk: 256}
@@ -48,6 +49,7 @@ public final class ServeConfig {
             Map.entry("RLHF4J_MODEL_STORE", "model_store"),
             Map.entry("RLHF4J_REPLICA_ID", "cluster.replica_id"),
             Map.entry("RLHF4J_REPLICA_ADDRESS", "cluster.address"),
+            Map.entry("RLHF4J_S3_ENDPOINT", "cluster.s3_endpoint"),
             Map.entry("RLHF4J_DB_URL", "database.url"),
             Map.entry("RLHF4J_DB_USER", "database.user"),
             Map.entry("RLHF4J_DB_PASSWORD", "database.password"),
@@ -71,7 +73,7 @@ public final class ServeConfig {
                             "completions_per_request"),
             "data_dir", Set.of(),
             "model_store", Set.of(),
-            "cluster", Set.of("replica_id", "address", "heartbeat_ms"),
+            "cluster", Set.of("replica_id", "address", "heartbeat_ms", "s3_endpoint"),
             "database", Set.of("url", "user", "password"),
             "engine", Set.of("kind", "threads", "device", "weights", "prefix_cache_mb"),
             "scheduler", Set.of("max_batch", "queue", "prefill_chunk"),
@@ -140,11 +142,12 @@ public final class ServeConfig {
                     bool(tree, "server.open", false),
                     limits(tree),
                     new ClusterOptions(
-                            text(tree, "model_store", null) == null ? null : Path.of(text(tree, "model_store", null)),
+                            text(tree, "model_store", null),
                             text(tree, "cluster.replica_id", null),
                             text(tree, "cluster.address", null),
                             Duration.ofMillis(integer(
-                                    tree, "cluster.heartbeat_ms", (int) ClusterOptions.DEFAULT_HEARTBEAT.toMillis()))));
+                                    tree, "cluster.heartbeat_ms", (int) ClusterOptions.DEFAULT_HEARTBEAT.toMillis())),
+                            text(tree, "cluster.s3_endpoint", null)));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
                     (file == null ? "configuration" : file.toString()) + ": " + e.getMessage());

@@ -21,12 +21,15 @@ public final class ModelRouter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelRouter.class);
 
     private final Store store;
+    private final Registry registry;
     private final Scheduler.Limits limits;
     private final EngineOptions engine;
     private final AtomicReference<Scheduler> active = new AtomicReference<>();
     private final AtomicReference<OrtRewardEngine> reward = new AtomicReference<>();
 
-    public ModelRouter(Store store, Scheduler.Limits limits, EngineOptions engine) {
+    /** @param registry where a version's files are found (and, from a bucket, downloaded) and verified */
+    public ModelRouter(Store store, Registry registry, Scheduler.Limits limits, EngineOptions engine) {
+        this.registry = registry;
         this.store = store;
         this.limits = limits;
         this.engine = engine;
@@ -81,11 +84,11 @@ public final class ModelRouter implements AutoCloseable {
      * Anything failing before the swap leaves the old version serving.
      */
     private synchronized void swapIn(ModelVersion version, boolean record) throws IOException {
-        Registry.verify(version);
+        Path dir = registry.verifiedCopy(version);
         boolean isReward = ModelVersion.REWARD.equals(version.kind());
         AutoCloseable loaded = isReward
-                ? OrtRewardEngine.load(Path.of(version.path()), version.version(), engine)
-                : OrtEngine.load(Path.of(version.path()), version.version(), engine);
+                ? OrtRewardEngine.load(dir, version.version(), engine)
+                : OrtEngine.load(dir, version.version(), engine);
         try {
             if (loaded instanceof OrtRewardEngine r) {
                 r.score(java.util.List.of(new int[] {Math.max(0, r.config().bosTokenId())}));

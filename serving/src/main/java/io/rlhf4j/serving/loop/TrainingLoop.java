@@ -240,11 +240,9 @@ public final class TrainingLoop implements AutoCloseable {
         Path dir = Path.of(run.dir());
         try {
             Files.writeString(dir.resolve(RunFiles.ATTEMPTS), Integer.toString(attempt));
-            Path against = store.versions()
-                    .active(ModelVersion.POLICY)
-                    .flatMap(store.versions()::find)
-                    .map(v -> Path.of(v.path()))
-                    .orElse(null);
+            Optional<ModelVersion> active =
+                    store.versions().active(ModelVersion.POLICY).flatMap(store.versions()::find);
+            Path against = active.isPresent() ? registry.verifiedCopy(active.get()) : null;
             // As InstructGPT selected SFT models: by the reward model of the last run that made one.
             Path selectWithRm = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))

@@ -25,9 +25,11 @@ import java.util.stream.Stream;
  * export directory, and its row in the store. Which version is active lives in the store.
  *
  * <p>The model store is {@code <dataDir>/models} for one server, or a directory every replica mounts
- * at the same path (an NFS/EFS volume, a Kubernetes PVC). Replicas may register at the same moment:
- * a version's number is claimed by renaming its complete copy into place, which only one of them can
- * do for a number, so two registrations never share or overwrite a directory.
+ * at the same path (an NFS/EFS volume, a Kubernetes PVC), or an S3-compatible bucket ({@link S3Models}),
+ * from which each replica downloads a version into {@code <dataDir>/models} before serving it.
+ * Replicas may register at the same moment: in a directory a version's number is claimed by renaming
+ * its complete copy into place, in a bucket by its row in the store (the version is the row's key), so
+ * two registrations never share or overwrite a version.
  */
 public final class Registry {
 
@@ -36,21 +38,30 @@ public final class Registry {
 
     private final Path root;
     private final Store store;
+    /** The bucket versions live in, or null when they live in {@link #root}. */
+    private final S3Models bucket;
 
     /** The registry of a single server: {@code <dataDir>/models}. */
     public Registry(Path dataDir, Store store) throws IOException {
-        this(store, dataDir.resolve("models"));
+        this(store, dataDir.resolve("models"), null);
     }
 
-    private Registry(Store store, Path root) throws IOException {
+    private Registry(Store store, Path root, S3Models bucket) throws IOException {
         this.root = root;
         this.store = store;
+        this.bucket = bucket;
         Files.createDirectories(root);
     }
 
-    /** The registry in a model store shared by replicas: versions are its subdirectories. */
-    public static Registry shared(Path modelStore, Store store) throws IOException {
-        return new Registry(store, modelStore);
+    /**
+     * The registry in a model store shared by replicas: a directory whose subdirectories are the
+     * versions, or {@code s3://bucket/prefix} at {@code s3Endpoint} (null for AWS's), downloaded into
+     * {@code <dataDir>/models}.
+     */
+    public static Registry shared(String modelStore, String s3Endpoint, Store store, Path dataDir) throws IOException {
+        return S3Models.names(modelStore)
+                ? new Registry(store, dataDir.resolve("models"), S3Models.open(modelStore, s3Endpoint))
+                : new Registry(store, Path.of(modelStore), null);
     }
 
     public Path root() {
@@ -71,6 +82,9 @@ public final class Registry {
             throw new IllegalArgumentException(exportDir + " is not an export directory (policy.onnx and "
                     + "manifest.json are required; run rlhf4j export)");
         }
+        if (bucket != null) {
+            return registerInBucket(exportDir, parent);
+        }
         Path incoming = root.resolve(".incoming-" + UUID.randomUUID());
         AtomicDirectory.write(incoming, tmp -> {
             try (Stream<Path> files = Files.list(exportDir)) {
@@ -86,17 +100,8 @@ public final class Registry {
                 if (!claim(incoming, target)) {
                     continue; // another replica took this number first
                 }
-                String manifest = Files.readString(target.resolve(Layout.EXPORT_MANIFEST));
-                // An export with a reward graph is a reward model; its policy graph is never served.
-                String kind = Files.exists(target.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
-                ModelVersion v = new ModelVersion(
-                        version,
-                        kind,
-                        parent,
-                        target.toAbsolutePath().toString(),
-                        JSON.readTree(manifest).toString(),
-                        ModelVersion.REGISTERED,
-                        System.currentTimeMillis());
+                ModelVersion v =
+                        row(target, version, parent, target.toAbsolutePath().toString());
                 store.versions().register(v);
                 return v;
             }
@@ -105,6 +110,77 @@ public final class Registry {
         } finally {
             AtomicDirectory.deleteRecursively(incoming);
         }
+    }
+
+    /** The row of {@code version}, registered from the export in {@code dir}, kept at {@code path}. */
+    private static ModelVersion row(Path dir, String version, String parent, String path) throws IOException {
+        String manifest = Files.readString(dir.resolve(Layout.EXPORT_MANIFEST));
+        // An export with a reward graph is a reward model; its policy graph is never served.
+        String kind = Files.exists(dir.resolve("reward.onnx")) ? ModelVersion.REWARD : ModelVersion.POLICY;
+        return new ModelVersion(
+                version,
+                kind,
+                parent,
+                path,
+                JSON.readTree(manifest).toString(),
+                ModelVersion.REGISTERED,
+                System.currentTimeMillis());
+    }
+
+    /**
+     * Claims the next number by inserting its row (a number another replica took fails on the key), then
+     * uploads; a version whose upload failed is unregistered, so nothing can promote it.
+     */
+    private ModelVersion registerInBucket(Path exportDir, String parent) throws IOException {
+        for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+            String version = Integer.toString(nextVersion());
+            ModelVersion v = row(exportDir, version, parent, bucket.location(version));
+            try {
+                store.versions().register(v);
+            } catch (Store.StoreException e) {
+                if (store.versions().find(version).isPresent()) {
+                    continue; // another replica took this number first
+                }
+                throw e;
+            }
+            try {
+                bucket.upload(exportDir, version);
+            } catch (IOException | RuntimeException e) {
+                store.versions().unregister(version);
+                throw e;
+            }
+            return v;
+        }
+        throw new IOException("could not claim a version number after " + CLAIM_ATTEMPTS + " attempts");
+    }
+
+    /**
+     * The local directory of {@code v}, verified against the checksums its manifest lists: what a
+     * replica does before it serves a version another process wrote into the model store. A version in
+     * a bucket is downloaded first (once; a copy that fails its checksums is deleted, so the next
+     * attempt downloads it again).
+     */
+    public Path verifiedCopy(ModelVersion v) throws IOException {
+        if (!S3Models.names(v.path())) {
+            Path dir = Path.of(v.path());
+            verify(v.version(), dir);
+            return dir;
+        }
+        if (bucket == null) {
+            throw new IOException("version " + v.version() + " is in " + v.path()
+                    + ", but this server's model store is not that bucket (set model_store to it)");
+        }
+        Path local = root.resolve(v.version());
+        if (!Files.exists(local.resolve(Layout.EXPORT_MANIFEST))) {
+            bucket.download(v.path(), local);
+        }
+        try {
+            verify(v.version(), local);
+        } catch (IOException e) {
+            AtomicDirectory.deleteRecursively(local);
+            throw e;
+        }
+        return local;
     }
 
     /** Renames the complete copy to {@code target}; false when that number is already taken. */
@@ -129,15 +205,10 @@ public final class Registry {
         return store.versions().all();
     }
 
-    /**
-     * Checks a version's directory against the checksums its manifest lists: what a replica does before
-     * it serves a version another process wrote into a shared model store.
-     */
-    public static void verify(ModelVersion v) throws IOException {
-        Path dir = Path.of(v.path());
+    private static void verify(String version, Path dir) throws IOException {
         Path manifest = dir.resolve(Layout.EXPORT_MANIFEST);
         if (!Files.exists(manifest)) {
-            throw new IOException("version " + v.version() + ": " + manifest + " is missing (is the model store "
+            throw new IOException("version " + version + ": " + manifest + " is missing (is the model store "
                     + "mounted at the same path on every replica?)");
         }
         JsonNode files = JSON.readTree(manifest.toFile()).path("files");
@@ -145,11 +216,11 @@ public final class Registry {
             Map.Entry<String, JsonNode> e = it.next();
             Path f = dir.resolve(e.getKey());
             if (!Files.exists(f)) {
-                throw new IOException("version " + v.version() + ": " + e.getKey() + " is missing from " + dir);
+                throw new IOException("version " + version + ": " + e.getKey() + " is missing from " + dir);
             }
             String want = e.getValue().path("sha256").asText();
             if (!want.equals(Checksums.sha256(f))) {
-                throw new IOException("version " + v.version() + ": " + e.getKey()
+                throw new IOException("version " + version + ": " + e.getKey()
                         + " does not match the checksum in its manifest (the model store copy is damaged)");
             }
         }

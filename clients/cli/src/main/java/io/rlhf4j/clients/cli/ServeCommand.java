@@ -77,11 +77,11 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(
             names = "--model-store",
-            paramLabel = "DIR",
-            description = "the model versions' directory, shared by every replica on one PostgreSQL (an "
-                    + "NFS/EFS volume or a PVC, mounted at the same path on each); default DATA_DIR/models "
-                    + "(RLHF4J_MODEL_STORE)")
-    Path modelStore;
+            paramLabel = "DIR|s3://BUCKET/PREFIX",
+            description = "where every replica on one PostgreSQL finds the model versions: a directory mounted at "
+                    + "the same path on each (NFS/EFS, a PVC), or an S3-compatible bucket (RLHF4J_S3_ENDPOINT for "
+                    + "one that is not AWS; AWS_* credentials); default DATA_DIR/models (RLHF4J_MODEL_STORE)")
+    String modelStore;
 
     @Option(names = "--no-training", description = "serve only: no background training runs")
     boolean noTraining;
