@@ -3,6 +3,7 @@ package io.rlhf4j.serving.loop;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.core.store.TrainingRun;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /** What a training run's directory holds besides its checkpoints, as the loop reads it. */
 final class RunFiles {
@@ -34,6 +36,23 @@ final class RunFiles {
         } catch (IOException | NumberFormatException e) {
             return 0;
         }
+    }
+
+    /**
+     * {@code run} with the stage, progress and snapshot its child last reported, if it reported any
+     * that could be read (the child replaces the file atomically: an unreadable one is read next time).
+     */
+    static Optional<TrainingRun> progressed(TrainingRun run) {
+        Optional<PipelineProgress> p;
+        try {
+            p = PipelineProgress.read(Path.of(run.dir(), PROGRESS));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        return p.map(r -> {
+            TrainingRun updated = run.withProgress(r.stage(), r.progress(), System.currentTimeMillis());
+            return r.snapshot() == null ? updated : updated.withSnapshot(r.snapshot(), updated.updatedAt());
+        });
     }
 
     /** The log's last non-blank line: what a failed run's error says. */

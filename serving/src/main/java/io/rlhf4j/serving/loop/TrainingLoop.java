@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.rlhf4j.core.checkpoint.Layout;
 import io.rlhf4j.core.checkpoint.WeightFormat;
-import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
 import io.rlhf4j.core.loop.PipelineStages;
 import io.rlhf4j.core.loop.SnapshotIndex;
@@ -149,15 +148,15 @@ public final class TrainingLoop implements AutoCloseable {
         }
         if (held && !supervising) {
             supervising = true;
-            judgementsAtLastRun = store.judgements().count(); // judgements before now were another's to count
-            recover();
-        } else if (!held && supervising) {
-            supervising = false;
-            LOG.warn("training runs are now supervised by {}: stopping this server's", supervision.holder());
-            Process p = child;
-            if (p != null) {
-                ChildProcess.stop(p.toHandle());
+            try {
+                judgementsAtLastRun = store.judgements().count(); // those before now were another's to count
+                recover();
+            } catch (RuntimeException e) {
+                handOver(); // taken again, and the runs recovered, at the next tick
+                throw e;
             }
+        } else if (!held && supervising) {
+            handOver();
         }
         if (supervising
                 && options.everyJudgements() > 0
@@ -169,6 +168,18 @@ public final class TrainingLoop implements AutoCloseable {
                 LOG.warn("scheduled training run did not start: {}", e.getMessage());
             }
         }
+    }
+
+    /** Gives up supervision here: the child stops first, before anything that needs the store. */
+    private void handOver() {
+        supervising = false;
+        Process p = child;
+        if (p != null) {
+            ChildProcess.stop(p.toHandle());
+        }
+        LOG.warn(
+                "this server no longer supervises training runs{}",
+                p == null ? "" : "; its run stopped, to resume " + "under the next supervisor");
     }
 
     private void onTick() {
@@ -395,20 +406,7 @@ public final class TrainingLoop implements AutoCloseable {
     }
 
     private void progress(String id) {
-        TrainingRun run = store.runs().find(id).orElseThrow();
-        Optional<PipelineProgress> p;
-        try {
-            p = PipelineProgress.read(Path.of(run.dir(), RunFiles.PROGRESS));
-        } catch (IOException e) {
-            return; // replaced atomically by the child: an unreadable report is read again next time
-        }
-        if (p.isPresent()) {
-            TrainingRun updated = run.withProgress(p.get().stage(), p.get().progress(), System.currentTimeMillis());
-            if (p.get().snapshot() != null) {
-                updated = updated.withSnapshot(p.get().snapshot(), updated.updatedAt());
-            }
-            store.runs().save(updated);
-        }
+        RunFiles.progressed(store.runs().find(id).orElseThrow()).ifPresent(store.runs()::save);
     }
 
     /** The run's metrics for charts: every stage's {@code metrics.jsonl}, each row tagged with its stage. */
