@@ -123,10 +123,11 @@ final class ServeCommand implements Callable<Integer> {
                 adminToken,
                 noTraining
                         ? LoopOptions.disabled()
+                        // The base model first: a loop with a launcher and no base model is refused.
                         : c.loop()
-                                .withLauncher(new SelfLauncher())
                                 .withBaseModel(
                                         c.loop().baseModel() != null ? c.loop().baseModel() : DemoModel.locate())
+                                .withLauncher(new SelfLauncher())
                                 .withEveryJudgements(
                                         trainEvery != null
                                                 ? trainEvery

@@ -16,7 +16,8 @@ import java.util.Map;
 
 /**
  * {@code rlhf4j serve} in a process of its own (this JVM's java and class path), in open mode on
- * loopback with no training, for what must be measured from outside: it can be killed with -9.
+ * loopback (with no training unless asked), for what must be measured from outside: it can be killed
+ * with -9.
  */
 final class ServerProcess implements AutoCloseable {
 
@@ -32,6 +33,11 @@ final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on {@code dataDir} and waits until it is ready (its output goes to {@code log}). */
     static ServerProcess start(Path dataDir, int port, Path log) throws IOException, InterruptedException {
+        return start(dataDir, port, log, List.of("--no-training"), Map.of());
+    }
+
+    /** As {@link #start(Path, int, Path)}, with the training loop on, as {@code rlhf4j serve} runs by default. */
+    static ServerProcess withTraining(Path dataDir, int port, Path log) throws IOException, InterruptedException {
         return start(dataDir, port, log, List.of(), Map.of());
     }
 
@@ -43,19 +49,13 @@ final class ServerProcess implements AutoCloseable {
             throws IOException, InterruptedException {
         Map<String, String> env = new java.util.HashMap<>(db.environment());
         env.put("RLHF4J_REPLICA_ID", id);
-        return start(dataDir, port, log, List.of("--model-store", modelStore.toString()), env);
+        return start(dataDir, port, log, List.of("--no-training", "--model-store", modelStore.toString()), env);
     }
 
     private static ServerProcess start(Path dataDir, int port, Path log, List<String> more, Map<String, String> env)
             throws IOException, InterruptedException {
-        List<String> args = new java.util.ArrayList<>(List.of(
-                "serve",
-                "--data-dir",
-                dataDir.toString(),
-                "--port",
-                Integer.toString(port),
-                "--no-training",
-                "--open"));
+        List<String> args = new java.util.ArrayList<>(
+                List.of("serve", "--data-dir", dataDir.toString(), "--port", Integer.toString(port), "--open"));
         args.addAll(more);
         List<String> cmd = SelfLauncher.rlhf4j(true, args.toArray(String[]::new));
         Files.createDirectories(log.getParent());
