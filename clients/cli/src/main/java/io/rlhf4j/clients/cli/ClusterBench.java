@@ -67,7 +67,8 @@ final class ClusterBench {
                         work.resolve("replica-" + n + ".log"),
                         db,
                         work.resolve("models"),
-                        "replica-" + n));
+                        "replica-" + n,
+                        false));
                 throughput(replicas);
             }
             promotions(replicas);

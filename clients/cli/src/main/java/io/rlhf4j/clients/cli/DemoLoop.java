@@ -73,6 +73,9 @@ final class DemoLoop {
         this.random = new Random(options.seed());
     }
 
+    /** What the simulated users and labelers did in a turn. */
+    record Judged(int prompts, int demonstrations, int rankings) {}
+
     Turn turn(Consumer<String> progress) {
         long started = System.nanoTime();
         int turn = ++turns;
@@ -82,7 +85,44 @@ final class DemoLoop {
                 .timeout(Duration.ofMinutes(2))
                 .build();
         String previous = active(admin);
+        Judged judged = judge(turn, admin, progress);
+        int demonstrations = judged.demonstrations();
+        int rankings = judged.rankings();
 
+        progress.accept("turn " + turn + ": training");
+        TrainingRun run = admin.admin().startTrainingRun(options.pipeline());
+        String[] last = {""};
+        run = admin.admin().awaitTrainingRun(run.id(), options.runTimeout(), r -> {
+            String line = String.format("turn %d: %s %s %.0f%%", turn, r.id(), r.stage(), 100 * r.progress());
+            if (!line.equals(last[0])) {
+                last[0] = line;
+                progress.accept(line);
+            }
+        });
+        JsonNode gate = run.gate();
+        return new Turn(
+                turn,
+                active(admin),
+                previous,
+                gateFigure(gate, "win_rate"),
+                gateFigure(gate, "win_rate_vs_sft"),
+                gateFigure(gate, "win_rate_vs_base"),
+                gate != null && gate.path("passed").asBoolean(),
+                run.promoted(),
+                (System.nanoTime() - started) / 1e9,
+                options.prompts(),
+                demonstrations,
+                rankings,
+                run.id(),
+                gate,
+                run.error());
+    }
+
+    /**
+     * The users' prompts, the writers' demonstrations and the labelers' rankings of one turn, through
+     * the public API; no training run.
+     */
+    Judged judge(int turn, Rlhf4jClient admin, Consumer<String> progress) {
         progress.accept("turn " + turn + ": " + options.prompts() + " prompts from simulated users");
         for (int i = 0; i < options.prompts(); i++) {
             SimulatedUsers.Prompt p = users.next();
@@ -146,33 +186,7 @@ final class DemoLoop {
             rankings++;
         }
 
-        progress.accept("turn " + turn + ": training");
-        TrainingRun run = admin.admin().startTrainingRun(options.pipeline());
-        String[] last = {""};
-        run = admin.admin().awaitTrainingRun(run.id(), options.runTimeout(), r -> {
-            String line = String.format("turn %d: %s %s %.0f%%", turn, r.id(), r.stage(), 100 * r.progress());
-            if (!line.equals(last[0])) {
-                last[0] = line;
-                progress.accept(line);
-            }
-        });
-        JsonNode gate = run.gate();
-        return new Turn(
-                turn,
-                active(admin),
-                previous,
-                gateFigure(gate, "win_rate"),
-                gateFigure(gate, "win_rate_vs_sft"),
-                gateFigure(gate, "win_rate_vs_base"),
-                gate != null && gate.path("passed").asBoolean(),
-                run.promoted(),
-                (System.nanoTime() - started) / 1e9,
-                options.prompts(),
-                demonstrations,
-                rankings,
-                run.id(),
-                gate,
-                run.error());
+        return new Judged(options.prompts(), demonstrations, rankings);
     }
 
     /**

@@ -43,13 +43,18 @@ final class ServerProcess implements AutoCloseable {
 
     /**
      * Starts one replica of a cluster: the store at {@code db}, the versions in {@code modelStore}, named
-     * {@code id}; waits until it serves a version.
+     * {@code id}, with or without its training loop; waits until it serves a version.
      */
-    static ServerProcess replica(Path dataDir, int port, Path log, StoreSettings db, Path modelStore, String id)
+    static ServerProcess replica(
+            Path dataDir, int port, Path log, StoreSettings db, Path modelStore, String id, boolean training)
             throws IOException, InterruptedException {
         Map<String, String> env = new java.util.HashMap<>(db.environment());
         env.put("RLHF4J_REPLICA_ID", id);
-        return start(dataDir, port, log, List.of("--no-training", "--model-store", modelStore.toString()), env);
+        List<String> args = new java.util.ArrayList<>(List.of("--model-store", modelStore.toString()));
+        if (!training) {
+            args.add("--no-training");
+        }
+        return start(dataDir, port, log, args, env);
     }
 
     private static ServerProcess start(Path dataDir, int port, Path log, List<String> more, Map<String, String> env)
