@@ -168,27 +168,11 @@ class ClusterTest {
         assertThat(condition).as(last.toPrettyString()).accepts(last);
     }
 
-    /** One streamed completion to {@code app}: its status, whether it ended with [DONE], its versions. */
-    record Streamed(int status, boolean done, Set<String> models) {}
-
-    static Streamed stream(ServingApp app) throws Exception {
-        HttpResponse<String> r = send(
-                app,
-                "POST",
-                "/v1/completions",
+    static TestServers.Streamed stream(ServingApp app) throws Exception {
+        return TestServers.stream(
+                base(app),
                 "{\"prompt\":\"cat (noun):\",\"max_tokens\":16,\"temperature\":0.8,\"stream\":true}",
                 userKey);
-        Set<String> models = new HashSet<>();
-        boolean done = false;
-        for (String line : r.body().lines().toList()) {
-            if (line.equals("data: [DONE]")) {
-                done = true;
-            } else if (line.startsWith("data: ")) {
-                JsonNode chunk = JSON.readTree(line.substring(6));
-                models.add(chunk.has("model") ? chunk.get("model").asText() : "error:" + chunk);
-            }
-        }
-        return new Streamed(r.statusCode(), done, models);
     }
 
     @Test
@@ -203,7 +187,7 @@ class ClusterTest {
         String second = JSON.readTree(reg.body()).get("version").asText();
 
         AtomicBoolean running = new AtomicBoolean(true);
-        ConcurrentLinkedQueue<Streamed> results = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<TestServers.Streamed> results = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
         ExecutorService clients = Executors.newFixedThreadPool(3);
         for (ServingApp app : replicas) {
@@ -242,7 +226,7 @@ class ClusterTest {
         assertThat(rollback).isLessThanOrEqualTo(CONVERGENCE);
         assertThat(errors).isEmpty();
         Set<String> served = new HashSet<>();
-        for (Streamed s : results) {
+        for (TestServers.Streamed s : results) {
             assertThat(s.status()).isEqualTo(200);
             assertThat(s.done()).as("stream ended with [DONE]").isTrue();
             assertThat(s.models()).as("one version per response").hasSize(1);

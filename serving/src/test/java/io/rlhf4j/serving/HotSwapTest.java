@@ -3,7 +3,6 @@ package io.rlhf4j.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.rlhf4j.core.checkpoint.Checkpoint;
 import io.rlhf4j.core.config.ModelConfig;
@@ -69,32 +68,9 @@ class HotSwapTest {
         return TestServers.send(base, method, path, body, token);
     }
 
-    /** One streamed completion as a client sees it. */
-    record Streamed(int status, boolean done, Set<String> models, String header) {}
-
-    static Streamed stream() throws Exception {
-        HttpResponse<String> r = HTTP.send(
-                HttpRequest.newBuilder(URI.create(base + "/v1/completions"))
-                        .header("content-type", "application/json")
-                        .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"dog (noun):\",\"max_tokens\":24,"
-                                + "\"temperature\":0.8,\"stream\":true}"))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        Set<String> models = new HashSet<>();
-        boolean done = false;
-        for (String line : r.body().lines().toList()) {
-            if (line.equals("data: [DONE]")) {
-                done = true;
-            } else if (line.startsWith("data: ")) {
-                JsonNode chunk = JSON.readTree(line.substring(6));
-                models.add(chunk.has("model") ? chunk.get("model").asText() : "error:" + chunk);
-            }
-        }
-        return new Streamed(
-                r.statusCode(),
-                done,
-                models,
-                r.headers().firstValue("x-rlhf4j-version").orElse(null));
+    static TestServers.Streamed stream() throws Exception {
+        return TestServers.stream(
+                base, "{\"prompt\":\"dog (noun):\",\"max_tokens\":24,\"temperature\":0.8,\"stream\":true}", null);
     }
 
     @Test
@@ -105,7 +81,7 @@ class HotSwapTest {
         String second = JSON.readTree(reg.body()).get("version").asText();
 
         AtomicBoolean running = new AtomicBoolean(true);
-        ConcurrentLinkedQueue<Streamed> results = new ConcurrentLinkedQueue<>();
+        ConcurrentLinkedQueue<TestServers.Streamed> results = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
         ExecutorService clients = Executors.newFixedThreadPool(4);
         for (int c = 0; c < 4; c++) {
@@ -136,7 +112,7 @@ class HotSwapTest {
         assertThat(errors).isEmpty();
         assertThat(results).hasSizeGreaterThan(8);
         Set<String> served = new HashSet<>();
-        for (Streamed s : results) {
+        for (TestServers.Streamed s : results) {
             assertThat(s.status()).isEqualTo(200);
             assertThat(s.done()).as("stream ended with [DONE]").isTrue();
             assertThat(s.models()).as("one version per response").hasSize(1).containsExactly(s.header());

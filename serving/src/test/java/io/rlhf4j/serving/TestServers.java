@@ -64,4 +64,28 @@ final class TestServers {
         }
         return HTTP.send(b.build(), java.net.http.HttpResponse.BodyHandlers.ofString());
     }
+
+    /** One streamed completion as a client sees it: status, [DONE] or not, the versions its chunks name. */
+    record Streamed(int status, boolean done, java.util.Set<String> models, String header) {}
+
+    /** Streams {@code body} (a {@code /v1/completions} request with {@code "stream": true}) to {@code base}. */
+    static Streamed stream(String base, String body, String bearer) throws IOException, InterruptedException {
+        java.net.http.HttpResponse<String> r = send(base, "POST", "/v1/completions", body, bearer);
+        java.util.Set<String> models = new java.util.HashSet<>();
+        boolean done = false;
+        for (String line : r.body().lines().toList()) {
+            if (line.equals("data: [DONE]")) {
+                done = true;
+            } else if (line.startsWith("data: ")) {
+                com.fasterxml.jackson.databind.JsonNode chunk =
+                        io.rlhf4j.core.io.Json.MAPPER.readTree(line.substring(6));
+                models.add(chunk.has("model") ? chunk.get("model").asText() : "error:" + chunk);
+            }
+        }
+        return new Streamed(
+                r.statusCode(),
+                done,
+                models,
+                r.headers().firstValue("x-rlhf4j-version").orElse(null));
+    }
 }

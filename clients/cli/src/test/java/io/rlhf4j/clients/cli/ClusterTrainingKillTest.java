@@ -36,20 +36,28 @@ class ClusterTrainingKillTest {
     @TempDir
     Path tmp;
 
-    static final Map<String, Object> TINY = Map.of(
-            "sft", Map.of("epochs", 2),
-            "rm", Map.of("epochs", 1),
-            "ppo", Map.of("iterations", 2, "rollouts_per_iteration", 8, "max_new_tokens", 12),
-            "eval",
-                    Map.of(
-                            "judge",
-                            "gold",
-                            "test_prompts",
-                            16,
-                            "min_win_rate",
-                            0.0,
-                            "max_pretraining_loss_increase",
-                            10.0));
+    /**
+     * A pipeline that trains for seconds: what the loop's tests run, where what matters is the run's
+     * supervision, registration and serving rather than what it learns.
+     */
+    static Map<String, Object> tinyPipeline(int sftEpochs) {
+        return Map.of(
+                "sft", Map.of("epochs", sftEpochs),
+                "rm", Map.of("epochs", 1),
+                "ppo", Map.of("iterations", 2, "rollouts_per_iteration", 8, "max_new_tokens", 12),
+                "eval",
+                        Map.of(
+                                "judge",
+                                "gold",
+                                "test_prompts",
+                                16,
+                                "min_win_rate",
+                                0.0,
+                                "max_pretraining_loss_increase",
+                                10.0));
+    }
+
+    static final Map<String, Object> TINY = tinyPipeline(2);
 
     @Test
     void killingTheReplicaRunningTrainingLetsTheOtherResumeItAndRegisterOneCandidate() throws Exception {

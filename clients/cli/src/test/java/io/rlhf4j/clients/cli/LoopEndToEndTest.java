@@ -51,20 +51,7 @@ class LoopEndToEndTest {
                     .adminToken("admin-token")
                     .build();
 
-            Map<String, Object> tiny = Map.of(
-                    "sft", Map.of("epochs", 1),
-                    "rm", Map.of("epochs", 1),
-                    "ppo", Map.of("iterations", 2, "rollouts_per_iteration", 8, "max_new_tokens", 12),
-                    "eval",
-                            Map.of(
-                                    "judge",
-                                    "gold",
-                                    "test_prompts",
-                                    16,
-                                    "min_win_rate",
-                                    0.0,
-                                    "max_pretraining_loss_increase",
-                                    10.0));
+            Map<String, Object> tiny = ClusterTrainingKillTest.tinyPipeline(1);
             DemoLoop demo = new DemoLoop(
                     base, "admin-token", new DemoLoop.Options(120, 240, 90, 70, 4, tiny, Duration.ofMinutes(15), 5));
             List<String> progress = new ArrayList<>();
