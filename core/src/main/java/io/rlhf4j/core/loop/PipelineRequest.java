@@ -28,6 +28,8 @@ import java.nio.file.Path;
  * @param export where the candidate's export goes; null: no export
  * @param progress where the run reports its {@link PipelineProgress}; null: nowhere
  * @param weights the policy variant the server serves, which the candidate's export must carry; null: fp32
+ * @param firstSft the SFT model of the loop's first run, which the candidate is also judged against
+ *     (the paper's yardstick across turns); null: this run is the first, its own SFT model is it
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record PipelineRequest(
@@ -42,7 +44,8 @@ public record PipelineRequest(
         Path selectWithRm,
         Path export,
         Path progress,
-        WeightFormat weights) {
+        WeightFormat weights,
+        Path firstSft) {
 
     public PipelineRequest {
         weights = weights == null ? WeightFormat.FP32 : weights;

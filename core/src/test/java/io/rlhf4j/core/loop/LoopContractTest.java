@@ -29,12 +29,17 @@ class LoopContractTest {
                 null,
                 tmp.resolve("export"),
                 tmp.resolve("progress.json"),
-                io.rlhf4j.core.checkpoint.WeightFormat.INT8);
+                io.rlhf4j.core.checkpoint.WeightFormat.INT8,
+                tmp.resolve("run-1/pipeline/sft"));
         Path f = tmp.resolve("request.json");
         r.write(f);
         assertThat(PipelineRequest.read(f)).isEqualTo(r);
         assertThat(Files.readString(f))
-                .contains("\"held_out_labelers\"", "\"validation_percent\" : 5", "\"weights\" : \"int8\"");
+                .contains(
+                        "\"held_out_labelers\"",
+                        "\"validation_percent\" : 5",
+                        "\"weights\" : \"int8\"",
+                        "\"first_sft\"");
     }
 
     @Test

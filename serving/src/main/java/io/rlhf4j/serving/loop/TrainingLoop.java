@@ -254,6 +254,13 @@ public final class TrainingLoop implements AutoCloseable {
             Optional<ModelVersion> active =
                     store.versions().active(ModelVersion.POLICY).flatMap(store.versions()::find);
             Path against = active.isPresent() ? registry.verifiedCopy(active.get()) : null;
+            // The loop's first SFT model: every later candidate is judged against it too.
+            Path firstSft = store.runs().all().stream()
+                    .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
+                    .map(r -> Path.of(r.dir(), "pipeline", PipelineStages.SFT))
+                    .filter(p -> Files.exists(p.resolve("config.json")))
+                    .reduce((newer, older) -> older)
+                    .orElse(null);
             // As InstructGPT selected SFT models: by the reward model of the last run that made one.
             Path selectWithRm = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
@@ -273,7 +280,8 @@ public final class TrainingLoop implements AutoCloseable {
                     selectWithRm,
                     dir.resolve("export"),
                     dir.resolve(RunFiles.PROGRESS),
-                    weights);
+                    weights,
+                    firstSft);
             Path requestFile = dir.resolve(RunFiles.REQUEST);
             request.write(requestFile);
             List<String> cmd = new ArrayList<>();

@@ -65,6 +65,15 @@ public final class Pipeline {
      * @param selectionRm a reward model from an earlier run to select the SFT checkpoint by, or null
      */
     public Result run(Path snapshot, Path base, Path out, Path against, Path selectionRm) throws IOException {
+        return run(snapshot, base, out, against, selectionRm, null);
+    }
+
+    /**
+     * As {@link #run(Path, Path, Path, Path, Path)}, judging the candidate against the loop's first SFT
+     * model too ({@code win_rate_vs_first_sft}); null when this run's own SFT model is the first.
+     */
+    public Result run(Path snapshot, Path base, Path out, Path against, Path selectionRm, Path firstSft)
+            throws IOException {
         Files.createDirectories(out);
         progress.accept(PipelineStages.SFT, 0.0);
         Path sft = sft(snapshot, base, out, selectionRm);
@@ -77,7 +86,8 @@ public final class Pipeline {
         progress.accept("evaluate", 0.85);
         // A reward model judges best when PPO did not optimise against it: an earlier run's, when there is one.
         Path judgeRm = selectionRm != null && Checkpoint.sameTokenizer(selectionRm, candidate) ? selectionRm : rm;
-        ObjectNode gate = evaluate(snapshot, base, sft, rm, judgeRm, candidate, against, rmOutcome, policyRun);
+        ObjectNode gate =
+                evaluate(snapshot, base, sft, rm, judgeRm, candidate, against, firstSft, rmOutcome, policyRun);
         JSON.writeValue(candidate.resolve(GATE).toFile(), gate);
         Path evalDir = Files.createDirectories(out.resolve(PipelineStages.EVAL));
         ObjectNode row = JSONL.createObjectNode().put("step", 1);
@@ -185,6 +195,7 @@ public final class Pipeline {
             Path judgeRm,
             Path candidate,
             Path against,
+            Path firstSft,
             RewardTrainer.Outcome rmOutcome,
             PolicyRun policyRun)
             throws IOException {
@@ -194,12 +205,20 @@ public final class Pipeline {
         ObjectNode gate = JSON.createObjectNode();
         Path bar = against != null ? against : sft;
         try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, candidate)) {
-            // The base model too: the paper's other yardstick (InstructGPT against the prompted GPT-3).
-            List<Path> others = bar.equals(sft) ? List.of(sft, base) : List.of(bar, sft, base);
+            // The base model too: the paper's other yardstick (InstructGPT against the prompted GPT-3); and
+            // the loop's first SFT model, the baseline later turns are measured from.
+            List<Path> others =
+                    new java.util.ArrayList<>(bar.equals(sft) ? List.of(sft, base) : List.of(bar, sft, base));
+            boolean first = firstSft == null || firstSft.equals(sft);
+            if (!first) {
+                others.add(firstSft);
+            }
             List<WinRate.Result> results = WinRate.evaluate(candidate, others, prompts, judge, sampling);
+            int n = others.size() - (first ? 0 : 1);
             WinRate.Result vsActive = results.get(0);
-            WinRate.Result vsSft = results.get(others.size() - 2);
-            WinRate.Result vsBase = results.get(others.size() - 1);
+            WinRate.Result vsSft = results.get(n - 2);
+            WinRate.Result vsBase = results.get(n - 1);
+            WinRate.Result vsFirstSft = first ? vsSft : results.get(n);
             gate.put("judge", judge.name());
             gate.put("against", against != null ? against.toString() : "sft");
             gate.put("n", vsActive.n());
@@ -211,6 +230,7 @@ public final class Pipeline {
             gate.put("mean_score_against", vsActive.meanB());
             gate.put("win_rate_vs_sft", vsSft.winRate());
             gate.put("win_rate_vs_base", vsBase.winRate());
+            gate.put("win_rate_vs_first_sft", vsFirstSft.winRate());
         }
         double before = AlignmentTax.pretrainingLoss(base, 8);
         double after = AlignmentTax.pretrainingLoss(candidate, 8);

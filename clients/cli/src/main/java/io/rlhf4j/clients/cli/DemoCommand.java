@@ -109,13 +109,14 @@ final class DemoCommand implements Callable<Integer> {
                     System.out.println(o.toString());
                 } else {
                     System.out.printf(
-                            "turn %d: version %s (was %s), gold win rate vs previous %s (vs its SFT %s, vs base %s), "
-                                    + "gate %s, promoted %s, %.0f s%n",
+                            "turn %d: version %s (was %s), gold win rate vs previous %s (vs its SFT %s, vs the first SFT "
+                                    + "%s, vs base %s), gate %s, promoted %s, %.0f s%n",
                             t.turn(),
                             t.version(),
                             t.previous(),
                             figure(t.winRateVsPrevious()),
                             figure(t.winRateVsSft()),
+                            figure(t.winRateVsFirstSft()),
                             figure(t.winRateVsBase()),
                             t.gatePassed() ? "passed" : "failed",
                             t.promoted(),

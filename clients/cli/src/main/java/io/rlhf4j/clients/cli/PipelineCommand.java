@@ -120,7 +120,7 @@ final class PipelineCommand implements Callable<Integer> {
                         config,
                         System.err,
                         (stage, fraction) -> progress(request, new PipelineProgress(stage, fraction, snapshotId)))
-                .run(snap, request.baseModel(), run, request.against(), request.selectWithRm());
+                .run(snap, request.baseModel(), run, request.against(), request.selectWithRm(), request.firstSft());
         if (request.export() != null) {
             progress(request, new PipelineProgress("export", 0.92, snapshotId));
             new Exporter(System.err)
@@ -160,10 +160,10 @@ final class PipelineCommand implements Callable<Integer> {
                 selectionRm,
                 export,
                 progressFile,
+                null,
                 null);
     }
 
-    /** The snapshot this run trains on: built once, then the same one on every resume. */
     /**
      * Stops this process when {@code supervisor} is gone (now, or whenever it exits): the run stays
      * "running" in the store, and whichever server supervises next resumes it from its checkpoints.
@@ -182,6 +182,7 @@ final class PipelineCommand implements Callable<Integer> {
         }
     }
 
+    /** The snapshot this run trains on: built once, then the same one on every resume. */
     private Path snapshotFor(PipelineRequest request) throws Exception {
         Path pinned = request.out().resolve("snapshot.json");
         if (Files.exists(pinned)) {

@@ -125,6 +125,20 @@ class LoopEndToEndTest {
                             .rank("no-such-prompt", List.of(List.of("x-1"), List.of("x-2"))));
             assertThat(e.status()).isEqualTo(404);
             assertThat(app.store().judgements().rankings()).hasSize(before);
+
+            // The first run's SFT model is every later run's yardstick too: the first turn's is its own.
+            assertThat(v.manifest().path("gate").path("win_rate_vs_first_sft").asDouble())
+                    .isEqualTo(v.manifest().path("gate").path("win_rate_vs_sft").asDouble());
+            DemoLoop.Turn second = demo.turn(progress::add);
+            assertThat(second.error()).isNull();
+            assertThat(second.winRateVsFirstSft()).isBetween(0.0, 1.0);
+            Path secondRun =
+                    Path.of(app.store().runs().find(second.run()).orElseThrow().dir());
+            Path firstRun =
+                    Path.of(app.store().runs().find(turn.run()).orElseThrow().dir());
+            assertThat(io.rlhf4j.core.loop.PipelineRequest.read(secondRun.resolve("request.json"))
+                            .firstSft())
+                    .isEqualTo(firstRun.resolve("pipeline").resolve("sft"));
         }
     }
 }
