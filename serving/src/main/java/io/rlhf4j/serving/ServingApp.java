@@ -244,9 +244,11 @@ public final class ServingApp implements AutoCloseable {
             throw new IllegalStateException("no API keys are configured, so the server would run in open mode, which "
                     + "serves loopback only: bind 127.0.0.1, or create a key first (rlhf4j keys create)");
         }
-        Registry registry = c.cluster().modelStore() == null
-                ? new Registry(c.dataDir(), store)
-                : Registry.shared(c.cluster().modelStore(), c.cluster().s3Endpoint(), store, c.dataDir());
+        // A model store names a cluster: replicas share it and the store, and one at a time runs training.
+        boolean cluster = c.cluster().modelStore() != null;
+        Registry registry = cluster
+                ? Registry.shared(c.cluster().modelStore(), c.cluster().s3Endpoint(), store, c.dataDir())
+                : new Registry(c.dataDir(), store);
         LogWriter logs = new LogWriter(store, c.limits().logQueue(), 256);
         ModelRouter router = new ModelRouter(
                 store,
@@ -254,76 +256,60 @@ public final class ServingApp implements AutoCloseable {
                 new Scheduler.Limits(c.maxRows(), c.queueCapacity(), c.limits().queueSharePerKey(), c.prefillChunk()),
                 c.engine());
         ServingMetrics metrics = new ServingMetrics(router);
-        ClusterMember[] member = new ClusterMember[1];
-        // On a cluster, one replica at a time runs training, under the training lease; with a shared
-        // directory the runs live there, so that whichever replica holds the lease next finds their
-        // checkpoints (with a bucket they stay in the data directory of the replica that started them).
-        boolean cluster = c.cluster().modelStore() != null;
+        ClusterMember member = new ClusterMember(store, router, c.cluster());
+        // Training runs live in a shared directory when there is one, so that whichever replica holds
+        // the training lease next finds their checkpoints; otherwise in this server's data directory.
         TrainingLoop loop = new TrainingLoop(
                 c.loop(),
                 store,
                 registry,
-                c.cluster().sharedDirectory() ? Path.of(c.cluster().modelStore()) : c.dataDir(),
+                registry.sharedDirectory().orElse(c.dataDir()),
                 settings.environment(),
                 c.engine().weights(),
-                !cluster
-                        ? null
-                        : Supervision.lease(
-                                store.cluster(),
-                                () -> member[0] == null ? null : member[0].id(),
-                                c.cluster().deadAfter()),
+                cluster
+                        ? Supervision.lease(
+                                store.cluster(), member::id, c.cluster().deadAfter())
+                        : null,
                 cluster ? c.cluster().heartbeat() : TrainingLoop.SINGLE_SERVER_TICK,
                 v -> {
                     try {
-                        router.activateAny(v);
+                        router.activate(v);
                     } catch (IOException e) {
                         throw new java.io.UncheckedIOException(e);
-                    }
-                    if (ModelVersion.POLICY.equals(v.kind())) {
-                        metrics.activated(v.version());
                     }
                 });
         Vertx vertx = Vertx.vertx();
         ApiServer api = new ApiServer(
-                vertx,
-                router,
-                registry,
-                logs,
-                metrics,
-                c.adminToken(),
-                loop,
-                c.open(),
-                c.limits(),
-                clock,
-                () -> member[0]);
-        int port;
-        try {
-            port = api.start(c.host(), c.port())
-                    .toCompletionStage()
-                    .toCompletableFuture()
-                    .join();
-            // Named by its port, which is known only now; serves the active versions before start returns.
-            member[0] = new ClusterMember(store, router, metrics, c.cluster(), port);
-            member[0].start();
-        } catch (RuntimeException | IOException e) {
-            if (member[0] != null) {
-                member[0].close();
-            }
+                vertx, router, registry, logs, metrics, c.adminToken(), loop, c.open(), c.limits(), clock, member);
+        Runnable shutDown = () -> {
+            member.close();
             api.close().toCompletionStage().toCompletableFuture().join();
             vertx.close();
             loop.close();
             router.close();
             logs.close();
             store.close();
-            if (e instanceof IOException io) {
-                throw io;
-            }
+        };
+        int port;
+        try {
+            port = api.start(c.host(), c.port())
+                    .toCompletionStage()
+                    .toCompletableFuture()
+                    .join();
+        } catch (RuntimeException e) {
+            shutDown.run();
             throw new IOException(
                     "cannot listen on " + c.host() + ":" + c.port() + ": "
                             + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()),
                     e);
         }
-        return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, member[0], port);
+        try {
+            member.start(port); // named by its port, known only now; serves the active versions
+        } catch (IOException | RuntimeException e) {
+            shutDown.run();
+            throw e;
+        }
+        return new ServingApp(store, registry, logs, router, metrics, vertx, api, loop, member, port);
     }
 
     public int port() {
@@ -359,10 +345,7 @@ public final class ServingApp implements AutoCloseable {
     public ModelVersion registerAndActivate(Path exportDir) throws IOException {
         String parent = store.versions().active(ModelVersion.POLICY).orElse(null);
         ModelVersion v = registry.register(exportDir, parent);
-        router.activateAny(v);
-        if (ModelVersion.POLICY.equals(v.kind())) {
-            metrics.activated(v.version());
-        }
+        router.activate(v);
         return v;
     }
 

@@ -70,11 +70,7 @@ public final class VersionRepository {
                     false,
                     kind);
             if (!jdbc.sqlite()) {
-                try (var s = c.prepareStatement("SELECT pg_notify(?, ?)")) {
-                    s.setString(1, CHANNEL);
-                    s.setString(2, kind + ":" + version);
-                    s.execute();
-                }
+                Jdbc.list(c, "SELECT pg_notify(?, ?)", r -> null, CHANNEL, kind + ":" + version);
             }
         });
     }

@@ -12,7 +12,6 @@ import io.rlhf4j.serving.cluster.ClusterMember;
 import io.rlhf4j.serving.cluster.ClusterStatus;
 import io.rlhf4j.serving.engine.ModelRouter;
 import io.rlhf4j.serving.loop.TrainingLoop;
-import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.registry.Registry;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import io.vertx.core.Vertx;
@@ -24,7 +23,6 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -39,24 +37,22 @@ final class AdminHandler {
     private final Clock clock;
     private final ModelRouter router;
     private final Registry registry;
-    private final ServingMetrics metrics;
     private final byte[] token;
     private final Auth auth;
     private final TrainingLoop loop;
     private final LogWriter logs;
-    private final Supplier<ClusterMember> cluster;
+    private final ClusterMember cluster;
 
     AdminHandler(
             Vertx vertx,
             ModelRouter router,
             Registry registry,
             LogWriter logs,
-            ServingMetrics metrics,
             String adminToken,
             Auth auth,
             TrainingLoop loop,
             Clock clock,
-            Supplier<ClusterMember> cluster) {
+            ClusterMember cluster) {
         this.cluster = cluster;
         this.logs = logs;
         this.clock = clock;
@@ -65,7 +61,6 @@ final class AdminHandler {
         this.vertx = vertx;
         this.router = router;
         this.registry = registry;
-        this.metrics = metrics;
         this.token = adminToken == null || adminToken.isBlank() ? null : adminToken.getBytes(StandardCharsets.UTF_8);
     }
 
@@ -206,22 +201,14 @@ final class AdminHandler {
             LoggerFactory.getLogger(AdminHandler.class)
                     .warn("forced promotion of version {} despite its failed gate {}", version, gate);
         }
-        boolean reward = ModelVersion.REWARD.equals(v.kind());
-        String previous = reward
-                ? (router.currentReward() == null
-                        ? null
-                        : router.currentReward().version())
-                : (router.current() == null ? null : router.current().engine().version());
+        String previous = router.serving(v.kind());
         try {
-            router.activateAny(v);
+            router.activate(v);
         } catch (java.io.IOException e) {
             throw new IllegalStateException(
                     "version " + version + " failed to load; version " + previous + " is still serving: "
                             + e.getMessage(),
                     e);
-        }
-        if (!reward) {
-            metrics.activated(version);
         }
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("kind", v.kind());
@@ -232,9 +219,9 @@ final class AdminHandler {
 
     /** The replicas on this store, what each serves, and whether they all serve the active versions. */
     private ObjectNode cluster() {
-        ClusterStatus status = cluster.get().status();
+        ClusterStatus status = cluster.status();
         ObjectNode root = Json.MAPPER.createObjectNode();
-        root.put("this_replica", cluster.get().id());
+        root.put("this_replica", cluster.id());
         root.put("active_policy", status.activePolicy());
         root.put("active_reward", status.activeReward());
         root.put("training_leader", status.leader());

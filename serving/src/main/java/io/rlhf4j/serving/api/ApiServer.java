@@ -26,7 +26,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.function.Supplier;
 
 /**
  * The HTTP front: OpenAI-compatible completions and models, the admin API, Prometheus metrics, health
@@ -59,7 +58,7 @@ public final class ApiServer {
      * @param open open mode on purpose ({@code --open}): no key is asked for even once keys exist
      * @param limits what one caller, and all together, may hold
      * @param clock what leases, rate limits and the handlers' timestamps follow
-     * @param cluster this server as a replica, known once it listens (its name carries the port)
+     * @param cluster this server as a replica
      */
     public ApiServer(
             Vertx vertx,
@@ -72,7 +71,7 @@ public final class ApiServer {
             boolean open,
             AdmissionLimits limits,
             Clock clock,
-            Supplier<ClusterMember> cluster) {
+            ClusterMember cluster) {
         this.cluster = cluster;
         this.open = open;
         this.limits = limits;
@@ -86,7 +85,7 @@ public final class ApiServer {
         this.adminToken = adminToken;
     }
 
-    private final Supplier<ClusterMember> cluster;
+    private final ClusterMember cluster;
     private RateBuckets buckets;
 
     public Future<Integer> start(String host, int port) {
@@ -112,7 +111,7 @@ public final class ApiServer {
                 .handler(ctx -> ctx.response()
                         .putHeader("content-type", "text/plain; version=0.0.4")
                         .end(metrics.scrape()));
-        new AdminHandler(vertx, router, registry, logs, metrics, adminToken, auth, loop, clock, cluster).mount(r);
+        new AdminHandler(vertx, router, registry, logs, adminToken, auth, loop, clock, cluster).mount(r);
         new LabelingHandler(labeling, router, registry.store(), auth, LABELING_MAX_TOKENS, loop.split(), clock)
                 .mount(r);
         new ConsentHandler(labeling, registry.store(), auth, clock).mount(r);

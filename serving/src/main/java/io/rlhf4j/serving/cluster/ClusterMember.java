@@ -6,7 +6,6 @@ import io.rlhf4j.core.store.ModelVersion;
 import io.rlhf4j.core.store.Replica;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.serving.engine.ModelRouter;
-import io.rlhf4j.serving.metrics.ServingMetrics;
 import io.rlhf4j.serving.scheduler.Scheduler;
 import java.io.IOException;
 import java.util.List;
@@ -31,49 +30,43 @@ public final class ClusterMember implements AutoCloseable {
 
     private final Store store;
     private final ModelRouter router;
-    private final ServingMetrics metrics;
     private final ClusterOptions options;
-    private final String id;
-    private final String address;
     private final long startedAt = System.currentTimeMillis();
     private final ActivationEvents events;
-    /** Per kind, the active version that failed to load here, so it is not loaded again every beat. */
-    private final Map<String, String> failed = new ConcurrentHashMap<>();
+    /** Per kind, the active version that failed to load here and why: not loaded again every beat. */
+    private final Map<String, Failure> failures = new ConcurrentHashMap<>();
 
-    private final Map<String, String> errors = new ConcurrentHashMap<>();
+    private volatile String id;
+    private volatile String address;
     private volatile boolean closed;
     private Thread thread;
 
-    public ClusterMember(Store store, ModelRouter router, ServingMetrics metrics, ClusterOptions options, int port) {
+    private record Failure(String version, String message) {}
+
+    public ClusterMember(Store store, ModelRouter router, ClusterOptions options) {
         this.store = store;
         this.router = router;
-        this.metrics = metrics;
         this.options = options;
-        String host = hostname();
-        this.id = options.replicaId() != null ? options.replicaId() : host + ":" + port;
-        this.address = options.address() != null ? options.address() : "http://" + host + ":" + port;
         this.events = store.activationEvents();
     }
 
-    /** This replica's name in the store. */
+    /** This replica's name in the store; null until {@link #start}, which learns the port. */
     public String id() {
         return id;
     }
 
-    public ClusterOptions options() {
-        return options;
-    }
-
     /**
-     * Loads the active versions now, on the caller's thread (start-up serves before it listens), and
-     * throws if one cannot be loaded; then starts following.
+     * Names this replica by {@code port} (unless named by the options), loads the active versions now,
+     * on the caller's thread (start-up serves before it returns), throwing if one cannot be loaded, and
+     * then follows the store.
      */
-    public void start() throws IOException {
-        for (String kind : KINDS) {
-            Optional<ModelVersion> active = activeVersion(kind);
-            if (active.isPresent() && !active.get().version().equals(router.serving(kind))) {
-                swap(active.get());
-            }
+    public void start(int port) throws IOException {
+        String host = hostname();
+        this.id = options.replicaId() != null ? options.replicaId() : host + ":" + port;
+        this.address = options.address() != null ? options.address() : "http://" + host + ":" + port;
+        sync();
+        if (!failures.isEmpty()) {
+            throw new IOException(errors());
         }
         heartbeat();
         thread = new Thread(this::run, "rlhf4j-cluster");
@@ -94,7 +87,7 @@ public final class ClusterMember implements AutoCloseable {
                 return;
             }
             if (announced) {
-                failed.clear(); // a new activation: what failed before may be gone from the store now
+                failures.clear(); // a new activation: what failed before is tried again
             }
             try {
                 sync();
@@ -106,48 +99,42 @@ public final class ClusterMember implements AutoCloseable {
         }
     }
 
-    /** Swaps in any active version this replica does not serve yet. */
+    /** Swaps in any active version this replica does not serve yet and has not failed to load. */
     void sync() {
         for (String kind : KINDS) {
-            Optional<ModelVersion> active = activeVersion(kind);
-            if (active.isEmpty()) {
+            Optional<String> active = store.versions().active(kind);
+            if (active.isEmpty() || active.get().equals(router.serving(kind))) {
+                failures.remove(kind);
                 continue;
             }
-            String version = active.get().version();
-            if (version.equals(router.serving(kind))) {
-                errors.remove(kind);
-                failed.remove(kind);
-            } else if (!version.equals(failed.get(kind))) {
-                try {
-                    swap(active.get());
-                    errors.remove(kind);
-                } catch (IOException | RuntimeException e) {
-                    failed.put(kind, version);
-                    String message = "cannot load " + kind + " version " + version + ": " + e.getMessage();
-                    errors.put(kind, message);
-                    LOG.error("replica {}: {}; still serving {}", id, message, router.serving(kind));
-                }
+            String version = active.get();
+            Failure failed = failures.get(kind);
+            if (failed != null && failed.version().equals(version)) {
+                continue;
+            }
+            try {
+                router.follow(store.versions().find(version).orElseThrow());
+                failures.remove(kind);
+                LOG.info("replica {} follows the activation of {} version {}", id, kind, version);
+            } catch (IOException | RuntimeException e) {
+                String message = "cannot load " + kind + " version " + version + ": " + e.getMessage();
+                failures.put(kind, new Failure(version, message));
+                LOG.error("replica {}: {}; still serving {}", id, message, router.serving(kind));
             }
         }
     }
 
-    private Optional<ModelVersion> activeVersion(String kind) {
-        return store.versions().active(kind).flatMap(store.versions()::find);
-    }
-
-    private void swap(ModelVersion v) throws IOException {
-        router.follow(v);
-        if (ModelVersion.POLICY.equals(v.kind())) {
-            metrics.activated(v.version());
-        }
-        LOG.info("replica {} follows the activation of {} version {}", id, v.kind(), v.version());
+    private String errors() {
+        return failures.isEmpty()
+                ? null
+                : String.join(
+                        "; ", failures.values().stream().map(Failure::message).toList());
     }
 
     private void heartbeat() {
         Scheduler s = router.current();
         int inFlight = s == null ? 0 : s.inFlight();
         int queued = s == null ? 0 : s.queued();
-        String error = errors.isEmpty() ? null : String.join("; ", errors.values());
         store.cluster()
                 .heartbeat(new Replica(
                         id,
@@ -156,7 +143,7 @@ public final class ClusterMember implements AutoCloseable {
                         router.serving(ModelVersion.REWARD),
                         Math.max(0, inFlight - queued),
                         queued,
-                        error,
+                        errors(),
                         startedAt,
                         System.currentTimeMillis()));
     }

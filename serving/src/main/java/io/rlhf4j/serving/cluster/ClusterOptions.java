@@ -48,11 +48,6 @@ public record ClusterOptions(
         return new ClusterOptions(modelStore, replicaId, address, heartbeat, endpoint);
     }
 
-    /** Whether the model store is a shared directory, where training runs can live too. */
-    public boolean sharedDirectory() {
-        return modelStore != null && !modelStore.startsWith("s3://");
-    }
-
     /** How long a replica may go without a heartbeat before the others count it gone. */
     public Duration deadAfter() {
         return heartbeat.multipliedBy(MISSED_HEARTBEATS);

@@ -26,6 +26,8 @@ public final class ModelRouter implements AutoCloseable {
     private final EngineOptions engine;
     private final AtomicReference<Scheduler> active = new AtomicReference<>();
     private final AtomicReference<OrtRewardEngine> reward = new AtomicReference<>();
+    private final java.util.Set<String> servedPolicies =
+            java.util.Collections.synchronizedSet(new java.util.LinkedHashSet<>());
 
     /** @param registry where a version's files are found (and, from a bucket, downloaded) and verified */
     public ModelRouter(Store store, Registry registry, Scheduler.Limits limits, EngineOptions engine) {
@@ -45,8 +47,8 @@ public final class ModelRouter implements AutoCloseable {
         return reward.get();
     }
 
-    /** Activates a version of either kind. */
-    public void activateAny(ModelVersion version) throws IOException {
+    /** Activates a version of either kind: loads, warms and swaps it in, and records it in the store. */
+    public void activate(ModelVersion version) throws IOException {
         swapIn(version, true);
     }
 
@@ -58,14 +60,9 @@ public final class ModelRouter implements AutoCloseable {
         swapIn(version, false);
     }
 
-    /** Loads a reward model and swaps it in; the old one closes once its scoring calls finish. */
-    public void activateReward(ModelVersion version) throws IOException {
-        swapIn(version, true);
-    }
-
-    /** Loads {@code version}, warms it with one short generation, makes it active, and retires the old one. */
-    public void activate(ModelVersion version) throws IOException {
-        swapIn(version, true);
+    /** Every policy version this router has served, in the order first served (for the metrics' series). */
+    public java.util.Collection<String> servedPolicies() {
+        return java.util.Collections.unmodifiableCollection(servedPolicies);
     }
 
     /** The version of {@code kind} this router serves, or null. */
@@ -109,8 +106,8 @@ public final class ModelRouter implements AutoCloseable {
         if (loaded instanceof OrtRewardEngine r) {
             old = reward.getAndSet(r);
         } else {
-            Scheduler previous = active.getAndSet(new Scheduler((OrtEngine) loaded, limits));
-            old = previous;
+            old = active.getAndSet(new Scheduler((OrtEngine) loaded, limits));
+            servedPolicies.add(version.version());
         }
         LOG.info("version {} ({}) is active", version.version(), version.kind());
         if (old != null) {

@@ -1,5 +1,6 @@
 package io.rlhf4j.serving.loop;
 
+import io.rlhf4j.core.loop.ProcessId;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -8,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -28,35 +28,19 @@ final class ChildProcess {
 
     /** Records {@code p} as the run's process. */
     static void record(Path runDir, Process p) throws IOException {
-        long started = p.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
-        Files.writeString(runDir.resolve(PID_FILE), p.pid() + " " + started + "\n", StandardCharsets.UTF_8);
+        Files.writeString(runDir.resolve(PID_FILE), ProcessId.of(p.toHandle()).encode() + "\n", StandardCharsets.UTF_8);
     }
 
     /** The run's process, if its PID file names one still alive (the same process, not a reused PID). */
     static Optional<ProcessHandle> alive(Path runDir) {
-        String[] f;
+        Optional<ProcessId> recorded;
         try {
-            f = Files.readString(runDir.resolve(PID_FILE), StandardCharsets.UTF_8)
-                    .strip()
-                    .split(" ");
-        } catch (IOException e) {
+            recorded = ProcessId.parse(Files.readString(runDir.resolve(PID_FILE), StandardCharsets.UTF_8));
+        } catch (IOException | IllegalArgumentException e) {
             return Optional.empty();
         }
-        try {
-            long pid = Long.parseLong(f[0]);
-            long started = f.length > 1 ? Long.parseLong(f[1]) : 0;
-            if (started == 0) {
-                return Optional.empty(); // without a start time a recycled PID cannot be told apart
-            }
-            return ProcessHandle.of(pid)
-                    .filter(ProcessHandle::isAlive)
-                    .filter(h -> h.info()
-                            .startInstant()
-                            .map(i -> Math.abs(i.toEpochMilli() - started) < 1_000)
-                            .orElse(false));
-        } catch (NumberFormatException e) {
-            return Optional.empty();
-        }
+        // Without a start time a recycled PID cannot be told apart: nothing is stopped on its word.
+        return recorded.filter(id -> id.startedAt() != 0).flatMap(ProcessId::alive);
     }
 
     /** Asks a process to stop, and makes it after ten seconds. */

@@ -1,6 +1,6 @@
 package io.rlhf4j.serving.loop;
 
-import io.rlhf4j.core.loop.Supervisor;
+import io.rlhf4j.core.loop.ProcessId;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -29,7 +29,7 @@ final class RunEnvironment {
      * The run's environment, built rather than inherited: the server's admin token, API secrets and
      * whatever else its environment holds stay with the server. The child gets the system basics, the
      * store's settings, the thread and kernel settings that make training reproducible
-     * (docs/notes.md, Reproducibility), and this server as its {@link Supervisor}.
+     * (docs/notes.md, Reproducibility), and this server as its supervisor ({@link ProcessId#SUPERVISOR_ENV}).
      */
     static Map<String, String> of(Map<String, String> parent, Map<String, String> storeEnv, int trainingThreads) {
         Map<String, String> env = new TreeMap<>();
@@ -47,7 +47,7 @@ final class RunEnvironment {
         env.putAll(storeEnv);
         // The child stops when this server is gone, so that a server killed with -9 leaves no orphan
         // writing a run its next supervisor (perhaps on another host) resumes.
-        env.put(Supervisor.ENV, Supervisor.current().encode());
+        env.put(ProcessId.SUPERVISOR_ENV, ProcessId.current().encode());
         return env;
     }
 }

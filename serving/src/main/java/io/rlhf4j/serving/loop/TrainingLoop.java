@@ -68,18 +68,6 @@ public final class TrainingLoop implements AutoCloseable {
     /** Whether this server holds it now: runs start, resume and are followed only while it does. */
     private volatile boolean supervising;
 
-    /** A single server's loop, supervising the runs in {@code <dataDir>/runs} under a lock on it. */
-    public TrainingLoop(
-            LoopOptions options,
-            Store store,
-            Registry registry,
-            Path dataDir,
-            Map<String, String> storeEnv,
-            WeightFormat weights,
-            Consumer<ModelVersion> promote) {
-        this(options, store, registry, dataDir, storeEnv, weights, null, SINGLE_SERVER_TICK, promote);
-    }
-
     /**
      * @param dataDir where runs and snapshots go: the shared model store on a cluster, so that the
      *     next supervisor finds a run's checkpoints
@@ -253,21 +241,16 @@ public final class TrainingLoop implements AutoCloseable {
             Files.writeString(dir.resolve(RunFiles.ATTEMPTS), Integer.toString(attempt));
             Optional<ModelVersion> active =
                     store.versions().active(ModelVersion.POLICY).flatMap(store.versions()::find);
-            Path against = active.isPresent() ? registry.verifiedCopy(active.get()) : null;
-            // The loop's first SFT model: every later candidate is judged against it too.
-            Path firstSft = store.runs().all().stream()
+            // The router has verified what it serves; the run needs only its files.
+            Path against = active.isPresent() ? registry.localCopy(active.get()) : null;
+            // Earlier runs that finished, newest first: InstructGPT selected SFT models by the reward
+            // model of the last run that made one, and every candidate is judged against the first SFT.
+            List<Path> earlier = store.runs().all().stream()
                     .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
-                    .map(r -> Path.of(r.dir(), "pipeline", PipelineStages.SFT))
-                    .filter(p -> Files.exists(p.resolve("config.json")))
-                    .reduce((newer, older) -> older)
-                    .orElse(null);
-            // As InstructGPT selected SFT models: by the reward model of the last run that made one.
-            Path selectWithRm = store.runs().all().stream()
-                    .filter(r -> TrainingRun.SUCCEEDED.equals(r.state()) && !r.id().equals(run.id()))
-                    .map(r -> Path.of(r.dir(), "pipeline", PipelineStages.RM))
-                    .filter(p -> Files.exists(p.resolve("config.json")))
-                    .findFirst()
-                    .orElse(null);
+                    .map(r -> Path.of(r.dir(), "pipeline"))
+                    .toList();
+            Path selectWithRm = stage(earlier, PipelineStages.RM, false);
+            Path firstSft = stage(earlier, PipelineStages.SFT, true);
             PipelineRequest request = new PipelineRequest(
                     dataDir,
                     null,
@@ -319,6 +302,15 @@ public final class TrainingLoop implements AutoCloseable {
             running = null;
             throw e;
         }
+    }
+
+    /** The newest (or the oldest) of {@code pipelines}' checkpoints of {@code stage}, or null. */
+    private static Path stage(List<Path> pipelines, String stage, boolean oldest) {
+        List<Path> found = pipelines.stream()
+                .map(p -> p.resolve(stage))
+                .filter(p -> Files.exists(p.resolve("config.json")))
+                .toList();
+        return found.isEmpty() ? null : found.get(oldest ? found.size() - 1 : 0);
     }
 
     /** Follows the child's progress file until it exits, then registers its candidate. */

@@ -6,7 +6,6 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.rlhf4j.serving.engine.ModelRouter;
-import io.rlhf4j.serving.scheduler.Scheduler;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -77,20 +76,23 @@ public final class ServingMetrics {
         tokens.increment(n);
     }
 
-    /** Called when a version becomes active: its {@code rlhf4j_active_version} series reads 1, others 0. */
-    public void activated(String version) {
-        if (versions.add(version)) {
-            Gauge.builder("rlhf4j_active_version", router, r -> {
-                        Scheduler s = r.current();
-                        return s != null && s.engine().version().equals(version) ? 1 : 0;
-                    })
-                    .tag("version", version)
-                    .description("1 for the version serving new requests")
-                    .register(registry);
+    /** One {@code rlhf4j_active_version} series per version ever served: 1 for the one serving, 0 others. */
+    private void activeVersions() {
+        for (String version : router.servedPolicies().toArray(String[]::new)) {
+            if (versions.add(version)) {
+                Gauge.builder(
+                                "rlhf4j_active_version",
+                                router,
+                                r -> version.equals(r.serving(io.rlhf4j.core.store.ModelVersion.POLICY)) ? 1 : 0)
+                        .tag("version", version)
+                        .description("1 for the version serving new requests")
+                        .register(registry);
+            }
         }
     }
 
     public String scrape() {
+        activeVersions();
         return registry.scrape();
     }
 }

@@ -40,16 +40,21 @@ public final class Registry {
     private final Store store;
     /** The bucket versions live in, or null when they live in {@link #root}. */
     private final S3Models bucket;
+    /** Local version directories whose files matched their manifest once: they never change. */
+    private final java.util.Set<Path> verified = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Whether other replicas use this model store too. */
+    private final boolean shared;
 
     /** The registry of a single server: {@code <dataDir>/models}. */
     public Registry(Path dataDir, Store store) throws IOException {
-        this(store, dataDir.resolve("models"), null);
+        this(store, dataDir.resolve("models"), null, false);
     }
 
-    private Registry(Store store, Path root, S3Models bucket) throws IOException {
+    private Registry(Store store, Path root, S3Models bucket, boolean shared) throws IOException {
         this.root = root;
         this.store = store;
         this.bucket = bucket;
+        this.shared = shared;
         Files.createDirectories(root);
     }
 
@@ -60,12 +65,17 @@ public final class Registry {
      */
     public static Registry shared(String modelStore, String s3Endpoint, Store store, Path dataDir) throws IOException {
         return S3Models.names(modelStore)
-                ? new Registry(store, dataDir.resolve("models"), S3Models.open(modelStore, s3Endpoint))
-                : new Registry(store, Path.of(modelStore), null);
+                ? new Registry(store, dataDir.resolve("models"), S3Models.open(modelStore, s3Endpoint), true)
+                : new Registry(store, Path.of(modelStore), null, true);
     }
 
     public Path root() {
         return root;
+    }
+
+    /** The directory replicas share, where training runs can live too; empty for one server or a bucket. */
+    public java.util.Optional<Path> sharedDirectory() {
+        return shared && bucket == null ? java.util.Optional.of(root) : java.util.Optional.empty();
     }
 
     public Store store() {
@@ -154,17 +164,10 @@ public final class Registry {
         throw new IOException("could not claim a version number after " + CLAIM_ATTEMPTS + " attempts");
     }
 
-    /**
-     * The local directory of {@code v}, verified against the checksums its manifest lists: what a
-     * replica does before it serves a version another process wrote into the model store. A version in
-     * a bucket is downloaded first (once; a copy that fails its checksums is deleted, so the next
-     * attempt downloads it again).
-     */
-    public Path verifiedCopy(ModelVersion v) throws IOException {
+    /** The local directory of {@code v}: where it was registered, or its download from the bucket. */
+    public Path localCopy(ModelVersion v) throws IOException {
         if (!S3Models.names(v.path())) {
-            Path dir = Path.of(v.path());
-            verify(v.version(), dir);
-            return dir;
+            return Path.of(v.path());
         }
         if (bucket == null) {
             throw new IOException("version " + v.version() + " is in " + v.path()
@@ -174,13 +177,30 @@ public final class Registry {
         if (!Files.exists(local.resolve(Layout.EXPORT_MANIFEST))) {
             bucket.download(v.path(), local);
         }
+        return local;
+    }
+
+    /**
+     * {@link #localCopy}, checked against the checksums its registered manifest lists: what a replica
+     * does before it serves a version another process wrote into the model store. A version's files
+     * never change, so each is hashed once in this process; a downloaded copy that fails is deleted, so
+     * the next attempt downloads it again.
+     */
+    public Path verifiedCopy(ModelVersion v) throws IOException {
+        Path dir = localCopy(v);
+        if (verified.contains(dir)) {
+            return dir;
+        }
         try {
-            verify(v.version(), local);
+            verify(v, dir);
         } catch (IOException e) {
-            AtomicDirectory.deleteRecursively(local);
+            if (S3Models.names(v.path())) {
+                AtomicDirectory.deleteRecursively(dir);
+            }
             throw e;
         }
-        return local;
+        verified.add(dir);
+        return dir;
     }
 
     /** Renames the complete copy to {@code target}; false when that number is already taken. */
@@ -205,13 +225,13 @@ public final class Registry {
         return store.versions().all();
     }
 
-    private static void verify(String version, Path dir) throws IOException {
-        Path manifest = dir.resolve(Layout.EXPORT_MANIFEST);
-        if (!Files.exists(manifest)) {
-            throw new IOException("version " + version + ": " + manifest + " is missing (is the model store "
+    private static void verify(ModelVersion v, Path dir) throws IOException {
+        String version = v.version();
+        if (!Files.isDirectory(dir)) {
+            throw new IOException("version " + version + ": " + dir + " is missing (is the model store "
                     + "mounted at the same path on every replica?)");
         }
-        JsonNode files = JSON.readTree(manifest.toFile()).path("files");
+        JsonNode files = JSON.readTree(v.manifestJson()).path("files");
         for (Iterator<Map.Entry<String, JsonNode>> it = files.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
             Path f = dir.resolve(e.getKey());

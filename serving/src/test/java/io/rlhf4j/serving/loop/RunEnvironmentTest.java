@@ -2,7 +2,7 @@ package io.rlhf4j.serving.loop;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.rlhf4j.core.loop.Supervisor;
+import io.rlhf4j.core.loop.ProcessId;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -31,6 +31,6 @@ class RunEnvironmentTest {
                 .containsEntry("MKL_CBWR", "COMPATIBLE")
                 .containsEntry("MKL_DYNAMIC", "FALSE")
                 .containsEntry("OMP_DYNAMIC", "FALSE")
-                .containsEntry(Supervisor.ENV, Supervisor.current().encode());
+                .containsEntry(ProcessId.SUPERVISOR_ENV, ProcessId.current().encode());
     }
 }

@@ -27,8 +27,8 @@ class TrainingLoopSupervisorTest {
     @TempDir
     Path tmp;
 
-    /** A loop on {@code data} that serves fp32 and promotes nothing. */
-    private static TrainingLoop loop(LoopOptions options, Store store, Path data) throws java.io.IOException {
+    /** A single server's loop on {@code data} that serves fp32 and promotes nothing. */
+    static TrainingLoop loop(LoopOptions options, Store store, Path data) throws java.io.IOException {
         return new TrainingLoop(
                 options,
                 store,
@@ -36,6 +36,8 @@ class TrainingLoopSupervisorTest {
                 data,
                 Map.of(),
                 io.rlhf4j.core.checkpoint.WeightFormat.FP32,
+                null,
+                TrainingLoop.SINGLE_SERVER_TICK,
                 v -> {});
     }
 

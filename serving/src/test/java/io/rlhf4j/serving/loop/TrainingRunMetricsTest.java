@@ -5,11 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.core.store.TrainingRun;
-import io.rlhf4j.serving.registry.Registry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,14 +26,8 @@ class TrainingRunMetricsTest {
             Files.writeString(d.resolve("metrics.jsonl"), "{\"step\":1,\"loss\":0.5}\n{\"step\":2,\"loss\":0.4}\n");
         }
         try (Store store = Store.openSqlite(data)) {
-            TrainingLoop loop = new TrainingLoop(
-                    LoopOptions.enabled(request -> List.of("/bin/true"), tmp.resolve("base")),
-                    store,
-                    new Registry(data, store),
-                    data,
-                    Map.of(),
-                    io.rlhf4j.core.checkpoint.WeightFormat.FP32,
-                    v -> {});
+            TrainingLoop loop = TrainingLoopSupervisorTest.loop(
+                    LoopOptions.enabled(request -> List.of("/bin/true"), tmp.resolve("base")), store, data);
             try {
                 TrainingRun run = new TrainingRun(
                         "run-1",

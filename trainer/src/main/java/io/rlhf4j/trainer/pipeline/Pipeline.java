@@ -206,19 +206,15 @@ public final class Pipeline {
         Path bar = against != null ? against : sft;
         try (Judge judge = Judge.named(e.judge(), prompts, judgeRm, candidate)) {
             // The base model too: the paper's other yardstick (InstructGPT against the prompted GPT-3); and
-            // the loop's first SFT model, the baseline later turns are measured from.
-            List<Path> others =
-                    new java.util.ArrayList<>(bar.equals(sft) ? List.of(sft, base) : List.of(bar, sft, base));
-            boolean first = firstSft == null || firstSft.equals(sft);
-            if (!first) {
-                others.add(firstSft);
-            }
+            // the loop's first SFT model, the baseline later turns are measured from (this run's own SFT
+            // when it is the first). Each distinct model is judged once.
+            Path first = firstSft != null ? firstSft : sft;
+            List<Path> others = List.copyOf(new java.util.LinkedHashSet<>(List.of(bar, sft, base, first)));
             List<WinRate.Result> results = WinRate.evaluate(candidate, others, prompts, judge, sampling);
-            int n = others.size() - (first ? 0 : 1);
-            WinRate.Result vsActive = results.get(0);
-            WinRate.Result vsSft = results.get(n - 2);
-            WinRate.Result vsBase = results.get(n - 1);
-            WinRate.Result vsFirstSft = first ? vsSft : results.get(n);
+            WinRate.Result vsActive = results.get(others.indexOf(bar));
+            WinRate.Result vsSft = results.get(others.indexOf(sft));
+            WinRate.Result vsBase = results.get(others.indexOf(base));
+            WinRate.Result vsFirstSft = results.get(others.indexOf(first));
             gate.put("judge", judge.name());
             gate.put("against", against != null ? against.toString() : "sft");
             gate.put("n", vsActive.n());

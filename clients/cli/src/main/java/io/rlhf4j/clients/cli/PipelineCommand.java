@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.rlhf4j.core.io.Json;
 import io.rlhf4j.core.loop.PipelineProgress;
 import io.rlhf4j.core.loop.PipelineRequest;
+import io.rlhf4j.core.loop.ProcessId;
 import io.rlhf4j.core.loop.SplitPolicy;
-import io.rlhf4j.core.loop.Supervisor;
 import io.rlhf4j.core.store.Store;
 import io.rlhf4j.exporter.Exporter;
 import io.rlhf4j.exporter.onnx.OnnxFiles;
@@ -104,7 +104,7 @@ final class PipelineCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Supervisor.fromEnvironment(System.getenv()).ifPresent(PipelineCommand::stopWith);
+        ProcessId.supervisor(System.getenv()).ifPresent(PipelineCommand::stopWith);
         device.use();
         PipelineRequest request = requestFile != null ? PipelineRequest.read(requestFile) : fromFlags();
         PipelineConfig config = PipelineConfig.defaults()
@@ -168,7 +168,7 @@ final class PipelineCommand implements Callable<Integer> {
      * Stops this process when {@code supervisor} is gone (now, or whenever it exits): the run stays
      * "running" in the store, and whichever server supervises next resumes it from its checkpoints.
      */
-    private static void stopWith(Supervisor supervisor) {
+    private static void stopWith(ProcessId supervisor) {
         Optional<ProcessHandle> alive = supervisor.alive();
         Runnable stop = () -> {
             System.err.println("rlhf4j train pipeline: the server supervising this run (process " + supervisor.pid()

@@ -3,10 +3,9 @@ package io.rlhf4j.clients.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.rlhf4j.core.loop.Supervisor;
+import io.rlhf4j.core.loop.ProcessId;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,17 +22,12 @@ class OrphanedRunTest {
     @TempDir
     Path tmp;
 
-    private static Supervisor of(Process p) {
-        return new Supervisor(
-                p.pid(), p.info().startInstant().map(Instant::toEpochMilli).orElse(0L));
-    }
-
-    private Process run(Supervisor supervisor, Path request) throws Exception {
+    private Process run(ProcessId supervisor, Path request) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(
                         SelfLauncher.rlhf4j(false, "train", "pipeline", "--request", request.toString()))
                 .redirectErrorStream(true)
                 .redirectOutput(tmp.resolve("run.log").toFile());
-        pb.environment().put(Supervisor.ENV, supervisor.encode());
+        pb.environment().put(ProcessId.SUPERVISOR_ENV, supervisor.encode());
         return pb.start();
     }
 
@@ -47,7 +41,7 @@ class OrphanedRunTest {
                         .waitFor())
                 .isZero();
         Process server = new ProcessBuilder("/bin/sleep", "600").start();
-        Process child = run(of(server), request);
+        Process child = run(ProcessId.of(server.toHandle()), request);
         try {
             Thread.sleep(3_000); // the child is up, blocked on its request
             assertThat(child.isAlive())
@@ -69,7 +63,7 @@ class OrphanedRunTest {
     @Test
     void aRunStartedForASupervisorAlreadyGoneDoesNotStart() throws Exception {
         Process server = new ProcessBuilder("/bin/sleep", "600").start();
-        Supervisor gone = of(server);
+        ProcessId gone = ProcessId.of(server.toHandle());
         server.destroyForcibly().waitFor();
         Process child = run(gone, tmp.resolve("never-read.json"));
         try {
